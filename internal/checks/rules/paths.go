@@ -1,0 +1,298 @@
+package rules
+
+import (
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// ArtifactSuffixes lists the file name endings that make a file a release
+// artifact, one that needs a signature and a checksum. Matching ignores case,
+// and order does not matter: a file is an artifact if any suffix matches.
+var ArtifactSuffixes = []string{
+	".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar",
+	".zip", ".jar", ".war", ".whl", ".gem", ".nupkg", ".crate",
+	".rpm", ".deb", ".dmg", ".msi", ".exe", ".pkg", ".apk",
+}
+
+// Kinds of metadata file returned by ArtifactOf.
+const (
+	// KindSignature is an ASCII-armored OpenPGP signature, X.asc.
+	KindSignature = "signature"
+	// KindSigstoreBundle is a Sigstore bundle: X.sigstore, X.sigstore.json
+	// or X.bundle.
+	KindSigstoreBundle = "sigstore-bundle"
+	// KindChecksum is a SHA-2 checksum file, X.sha256 or X.sha512.
+	KindChecksum = "checksum"
+	// KindDeprecatedChecksum is a SHA-1 checksum file, X.sha1 (a concern).
+	KindDeprecatedChecksum = "deprecated-checksum"
+	// KindForbiddenChecksum is an MD5 checksum file, X.md5 (a blocker).
+	KindForbiddenChecksum = "forbidden-checksum"
+	// KindBinarySignature is a binary OpenPGP signature, X.sig (a blocker).
+	KindBinarySignature = "binary-signature"
+)
+
+// metadataSuffixes maps metadata suffixes to their kind. Matching ignores
+// case and the first match wins, so a suffix must come before any shorter
+// suffix that ends it.
+var metadataSuffixes = []struct{ suffix, kind string }{
+	{".sigstore.json", KindSigstoreBundle},
+	{".sigstore", KindSigstoreBundle},
+	{".bundle", KindSigstoreBundle},
+	{".asc", KindSignature},
+	{".sha512", KindChecksum},
+	{".sha256", KindChecksum},
+	{".sha1", KindDeprecatedChecksum},
+	{".md5", KindForbiddenChecksum},
+	{".sig", KindBinarySignature},
+}
+
+// Codes carried by a path Finding.
+const (
+	CodePathInvalid           = "path.invalid"
+	CodePathDotfile           = "path.dotfile"
+	CodePathKeysFile          = "path.keys-file"
+	CodePathMD5Forbidden      = "path.md5-forbidden"
+	CodePathSigForbidden      = "path.sig-forbidden"
+	CodePathSHA1Deprecated    = "path.sha1-deprecated"
+	CodePathOrphanMetadata    = "path.orphan-metadata"
+	CodePathOther             = "path.other"
+	CodeArtifactNoSignature   = "artifact.no-signature"
+	CodeArtifactNoChecksum    = "artifact.no-checksum"
+	CodeArtifactSHA1Only      = "artifact.sha1-only"
+	CodeArtifactSignedOpenPGP = "artifact.signature-openpgp"
+	CodeArtifactSigstore      = "artifact.signature-sigstore"
+)
+
+// Finding is one result of CheckPaths about one path of a revision.
+type Finding struct {
+	Path    string // the path the finding is about
+	Status  string // StatusBlocker, StatusConcern, StatusSuggestion or StatusNote
+	Code    string // a stable machine-readable reason (one of the CodePath/CodeArtifact constants)
+	Message string // what is wrong and what to do, in plain English
+}
+
+// ArtifactOf maps a metadata path to the artifact it belongs to, in the same
+// directory: "dist/a.tar.gz.asc" gives "dist/a.tar.gz" and KindSignature.
+// ok is false when the path is not metadata (no known suffix, or nothing
+// before the suffix). The artifact's case is kept as written.
+func ArtifactOf(p string) (artifact string, kind string, ok bool) {
+	base := p[strings.LastIndexByte(p, '/')+1:]
+	for _, m := range metadataSuffixes {
+		if hasSuffixFold(base, m.suffix) {
+			return p[:len(p)-len(m.suffix)], m.kind, true
+		}
+	}
+	return "", "", false
+}
+
+// IsArtifact reports whether the path's file name ends with one of
+// ArtifactSuffixes, with something before the suffix.
+func IsArtifact(p string) bool {
+	base := p[strings.LastIndexByte(p, '/')+1:]
+	for _, s := range ArtifactSuffixes {
+		if hasSuffixFold(base, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// ChecksumAlgorithm returns "sha256" or "sha512" for a checksum file path,
+// the algo argument ParseChecksumFile expects.
+func ChecksumAlgorithm(p string) (algo string, ok bool) {
+	base := p[strings.LastIndexByte(p, '/')+1:]
+	for _, a := range []string{"sha256", "sha512"} {
+		if hasSuffixFold(base, "."+a) {
+			return a, true
+		}
+	}
+	return "", false
+}
+
+// hasSuffixFold reports whether name ends with suffix, ignoring case, and
+// has at least one character before it.
+func hasSuffixFold(name, suffix string) bool {
+	return len(name) > len(suffix) && strings.EqualFold(name[len(name)-len(suffix):], suffix)
+}
+
+// metaFile is a metadata file found next to an artifact.
+type metaFile struct{ path, kind string }
+
+// CheckPaths applies the release layout rules to the paths of one revision
+// (relative, '/'-separated) and returns findings sorted by path. Duplicate
+// paths are checked once. Metadata files that are fine and have their
+// artifact produce no finding; each signature found for an artifact produces
+// a note saying which kind it is.
+func CheckPaths(paths []string) []Finding {
+	sorted := slices.Clone(paths)
+	slices.Sort(sorted)
+	sorted = slices.Compact(sorted)
+
+	present := make(map[string]bool, len(sorted))
+	for _, p := range sorted {
+		present[p] = true
+	}
+	// Index metadata by artifact once, so each artifact's lookup is O(1).
+	meta := make(map[string][]metaFile)
+	for _, p := range sorted {
+		if a, kind, ok := ArtifactOf(p); ok {
+			meta[a] = append(meta[a], metaFile{path: p, kind: kind})
+		}
+	}
+
+	findings := make([]Finding, 0, len(sorted))
+	for _, p := range sorted {
+		findings = checkPath(findings, p, present, meta)
+	}
+	return findings
+}
+
+// checkPath appends the findings for one path.
+func checkPath(out []Finding, p string, present map[string]bool, meta map[string][]metaFile) []Finding {
+	add := func(status, code, format string, args ...any) {
+		out = append(out, Finding{Path: p, Status: status, Code: code, Message: fmt.Sprintf(format, args...)})
+	}
+	base := path.Base(p)
+
+	// Structural problems first: the remaining rules assume a sane path.
+	if reason := invalidPathReason(p); reason != "" {
+		add(StatusBlocker, CodePathInvalid, "%q is not a valid release path: %s; rename it to a relative path with '/' between directories", p, reason)
+		return out
+	}
+	if seg := dotSegment(p); seg != "" {
+		add(StatusBlocker, CodePathDotfile, "%s is a hidden file or directory (%q starts with a dot); files such as .DS_Store, .git or .htaccess must not be published: remove it from the release", p, seg)
+		return out
+	}
+	if strings.EqualFold(base, "KEYS") {
+		add(StatusBlocker, CodePathKeysFile, "%s is a KEYS file; trel serves each committee's KEYS file itself, built from the keys registered with the committee, so a copy inside a release would go stale: remove it and register any missing key with the committee instead", p)
+		return out
+	}
+
+	if artifact, kind, ok := ArtifactOf(p); ok {
+		a := path.Base(artifact)
+		switch kind {
+		case KindForbiddenChecksum:
+			add(StatusBlocker, CodePathMD5Forbidden, "%s is an MD5 checksum, which is forbidden because MD5 is broken and gives downloaders false assurance: remove it and publish %s.sha512 (or %s.sha256) instead", p, a, a)
+		case KindBinarySignature:
+			add(StatusBlocker, CodePathSigForbidden, "%s is a binary signature, which is forbidden because downloaders and trel expect ASCII-armored OpenPGP signatures: remove it and publish %s.asc (gpg --armor --detach-sign %s) or a Sigstore bundle %s.sigstore.json instead", p, a, a, a)
+		case KindDeprecatedChecksum:
+			add(StatusConcern, CodePathSHA1Deprecated, "%s is a SHA-1 checksum, which is deprecated because SHA-1 is no longer collision resistant: replace it with %s.sha512 (sha512sum %s > %s.sha512)", p, a, a, a)
+		}
+		if !present[artifact] {
+			add(StatusBlocker, CodePathOrphanMetadata, "%s is %s for %s, but %s is not in this revision: upload %s or remove %s", p, kindDescription(kind), artifact, artifact, artifact, base)
+		}
+		return out
+	}
+
+	if IsArtifact(p) {
+		return checkArtifact(out, p, meta[p])
+	}
+
+	add(StatusNote, CodePathOther, "%s is neither an artifact nor a signature or checksum; it will be published as is and needs no signature. If it is meant to be an artifact, give it a known artifact suffix such as .tar.gz or .zip", p)
+	return out
+}
+
+// checkArtifact appends the signature and checksum findings of one artifact,
+// given the metadata files found next to it.
+func checkArtifact(out []Finding, p string, files []metaFile) []Finding {
+	a := path.Base(p)
+	var signed, sha2, sha1, md5, sig bool
+	for _, m := range files {
+		switch m.kind {
+		case KindSignature:
+			signed = true
+			out = append(out, Finding{Path: p, Status: StatusNote, Code: CodeArtifactSignedOpenPGP,
+				Message: fmt.Sprintf("%s has an OpenPGP signature (%s); the signature check verifies it against the committee's keys", p, path.Base(m.path))})
+		case KindSigstoreBundle:
+			signed = true
+			out = append(out, Finding{Path: p, Status: StatusNote, Code: CodeArtifactSigstore,
+				Message: fmt.Sprintf("%s has a Sigstore bundle (%s); the signature check verifies it against the project's trusted identities", p, path.Base(m.path))})
+		case KindChecksum:
+			sha2 = true
+		case KindDeprecatedChecksum:
+			sha1 = true
+		case KindForbiddenChecksum:
+			md5 = true
+		case KindBinarySignature:
+			sig = true
+		}
+	}
+
+	if !signed {
+		msg := fmt.Sprintf("%s has no signature: publish an OpenPGP signature %s.asc (gpg --armor --detach-sign %s) or a Sigstore bundle %s.sigstore.json", p, a, a, a)
+		if sig {
+			msg += fmt.Sprintf("; %s.sig does not count because binary signatures are not accepted", a)
+		}
+		out = append(out, Finding{Path: p, Status: StatusBlocker, Code: CodeArtifactNoSignature, Message: msg})
+	}
+
+	switch {
+	case sha2:
+	case sha1:
+		out = append(out, Finding{Path: p, Status: StatusConcern, Code: CodeArtifactSHA1Only,
+			Message: fmt.Sprintf("%s only has a deprecated SHA-1 checksum (%s.sha1): publish %s.sha512 (sha512sum %s > %s.sha512)", p, a, a, a, a)})
+	default:
+		msg := fmt.Sprintf("%s has no checksum: publish %s.sha512 (sha512sum %s > %s.sha512) or %s.sha256", p, a, a, a, a)
+		if md5 {
+			msg += fmt.Sprintf("; %s.md5 does not count because MD5 is broken", a)
+		}
+		out = append(out, Finding{Path: p, Status: StatusBlocker, Code: CodeArtifactNoChecksum, Message: msg})
+	}
+	return out
+}
+
+// kindDescription names a metadata kind for messages.
+func kindDescription(kind string) string {
+	switch kind {
+	case KindSignature:
+		return "an OpenPGP signature"
+	case KindSigstoreBundle:
+		return "a Sigstore bundle"
+	case KindChecksum:
+		return "a checksum"
+	case KindDeprecatedChecksum:
+		return "a SHA-1 checksum"
+	case KindForbiddenChecksum:
+		return "an MD5 checksum"
+	case KindBinarySignature:
+		return "a binary signature"
+	}
+	return "metadata"
+}
+
+// invalidPathReason says why p is not a clean relative path, or returns "".
+// Upload validation should already refuse these; checking again keeps this
+// package safe on its own.
+func invalidPathReason(p string) string {
+	switch {
+	case p == "" || p == ".":
+		return "it is empty"
+	case !utf8.ValidString(p):
+		return "it is not valid UTF-8"
+	case strings.ContainsFunc(p, unicode.IsControl):
+		return "it contains a control character"
+	case strings.Contains(p, `\`):
+		return "it contains a backslash"
+	case strings.HasPrefix(p, "/"):
+		return "it is absolute"
+	case p == ".." || strings.HasPrefix(p, "../") || strings.HasSuffix(p, "/..") || strings.Contains(p, "/../"):
+		return "it climbs out of the release with '..'"
+	case path.Clean(p) != p:
+		return "it has empty or '.' segments or a trailing '/'"
+	}
+	return ""
+}
+
+// dotSegment returns the first segment of p that starts with a dot, or "".
+func dotSegment(p string) string {
+	for seg := range strings.SplitSeq(p, "/") {
+		if strings.HasPrefix(seg, ".") {
+			return seg
+		}
+	}
+	return ""
+}
