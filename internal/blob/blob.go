@@ -1,0 +1,29 @@
+// Package blob stores artifact content, addressed by its SHA-256 digest.
+//
+// Content is streamed: Put reads its input once, writes it to a temporary
+// file and computes SHA-256 and SHA-512 concurrently in the same pass. The
+// file is synced and renamed into place only when complete, so a crash never
+// leaves a partial blob visible. The marshalled hash states are returned too,
+// so that signature checks can finish a digest without reading the bytes
+// again.
+package blob
+
+import (
+	"context"
+	"io"
+
+	"trel/internal/domain"
+)
+
+// Store is the seam between trel and the place artifact bytes live. The
+// local-disk implementation is Disk; an S3 implementation runs the same
+// shared test suite (package blobtest).
+type Store interface {
+	// Put streams r into the store. It fails with a KindTooLarge error when r
+	// holds more than max bytes, and leaves nothing behind on any failure.
+	Put(ctx context.Context, r io.Reader, max int64) (domain.Blob, error)
+	// Open returns the content of the blob with the given hex SHA-256.
+	Open(ctx context.Context, sha256 string) (io.ReadSeekCloser, error)
+	// Exists reports whether the blob is stored.
+	Exists(ctx context.Context, sha256 string) (bool, error)
+}

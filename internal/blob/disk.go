@@ -1,0 +1,163 @@
+package blob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"trel/internal/domain"
+)
+
+// Disk stores blobs as files under a directory:
+//
+//	DIR/objects/ab/cd/abcd...  (content, named by SHA-256)
+//	DIR/tmp/                   (uploads in progress)
+type Disk struct {
+	dir string
+}
+
+// NewDisk opens (and creates) a blob directory.
+func NewDisk(dir string) (*Disk, error) {
+	for _, d := range []string{filepath.Join(dir, "objects"), filepath.Join(dir, "tmp")} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, fmt.Errorf("creating blob directory: %w", err)
+		}
+	}
+	return &Disk{dir: dir}, nil
+}
+
+// CleanTemp removes uploads that were in progress when a previous server
+// process died. Only the server calls it, at start-up, before it accepts
+// uploads.
+func (d *Disk) CleanTemp() error {
+	tmp := filepath.Join(d.dir, "tmp")
+	entries, err := os.ReadDir(tmp)
+	if err != nil {
+		return fmt.Errorf("reading blob temp directory: %w", err)
+	}
+	for _, e := range entries {
+		if err := os.Remove(filepath.Join(tmp, e.Name())); err != nil {
+			return fmt.Errorf("removing stale upload: %w", err)
+		}
+	}
+	return nil
+}
+
+func (d *Disk) path(sha string) (string, error) {
+	if len(sha) != 64 || !isLowerHex(sha) {
+		return "", domain.Errorf(domain.KindInvalid, "invalid SHA-256 digest %q: expected 64 lower-case hex digits", sha)
+	}
+	return filepath.Join(d.dir, "objects", sha[:2], sha[2:4], sha), nil
+}
+
+// Put implements Store.
+func (d *Disk) Put(ctx context.Context, r io.Reader, max int64) (domain.Blob, error) {
+	f, err := os.CreateTemp(filepath.Join(d.dir, "tmp"), "upload-*")
+	if err != nil {
+		return domain.Blob{}, domain.Internal("storing upload", err)
+	}
+	tmpName := f.Name()
+	committed := false
+	defer func() {
+		if !committed {
+			f.Close()
+			os.Remove(tmpName)
+		}
+	}()
+
+	b, err := HashCopy(f, ctxReader{ctx, r}, max)
+	if errors.Is(err, errTooLarge) {
+		return domain.Blob{}, domain.Errorf(domain.KindTooLarge, "the file is larger than the limit of %d bytes: ask an administrator to raise --max-file-size", max)
+	}
+	if err != nil {
+		return domain.Blob{}, &domain.Error{Kind: domain.KindInvalid, Message: "the upload was interrupted before it completed; nothing was stored, try again", Err: err}
+	}
+	if err := f.Sync(); err != nil {
+		return domain.Blob{}, domain.Internal("syncing upload", err)
+	}
+	if err := f.Close(); err != nil {
+		return domain.Blob{}, domain.Internal("closing upload", err)
+	}
+	final, _ := d.path(b.SHA256)
+	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
+		return domain.Blob{}, domain.Internal("storing upload", err)
+	}
+	// Content addressing makes a second copy of the same bytes a no-op;
+	// rename replaces atomically either way.
+	if err := os.Rename(tmpName, final); err != nil {
+		return domain.Blob{}, domain.Internal("storing upload", err)
+	}
+	committed = true
+	if err := syncDir(filepath.Dir(final)); err != nil {
+		return domain.Blob{}, domain.Internal("syncing blob directory", err)
+	}
+	return b, nil
+}
+
+// Open implements Store.
+func (d *Disk) Open(ctx context.Context, sha string) (io.ReadSeekCloser, error) {
+	p, err := d.path(sha)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, domain.Errorf(domain.KindNotFound, "blob %s is not stored", sha)
+	}
+	if err != nil {
+		return nil, domain.Internal("opening blob", err)
+	}
+	return f, nil
+}
+
+// Exists implements Store.
+func (d *Disk) Exists(ctx context.Context, sha string) (bool, error) {
+	p, err := d.path(sha)
+	if err != nil {
+		return false, err
+	}
+	_, err = os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, domain.Internal("checking blob", err)
+	}
+	return true, nil
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+func isLowerHex(s string) bool {
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ctxReader stops a copy when the request context is cancelled (a client
+// that went away).
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

@@ -1,0 +1,132 @@
+package blob
+
+import (
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"trel/internal/domain"
+)
+
+const (
+	chunkSize = 1 << 20 // 1 MiB per read
+	nChunks   = 4       // buffers in flight: memory use is nChunks*chunkSize
+)
+
+type chunk struct {
+	buf     []byte
+	data    []byte
+	pending atomic.Int32
+}
+
+// errTooLarge is returned by HashCopy when the input exceeds its limit.
+var errTooLarge = errors.New("input exceeds the size limit")
+
+// HashCopy copies src to dst (dst may be nil) while computing SHA-256 and
+// SHA-512. Reading, hashing with each algorithm, and writing run in three
+// goroutines connected by a small ring of buffers, so the copy costs about
+// as much as the slowest of them, not their sum. It reads at most max+1
+// bytes and fails with errTooLarge beyond max.
+func HashCopy(dst io.Writer, src io.Reader, max int64) (domain.Blob, error) {
+	h256, h512 := sha256.New(), sha512.New()
+	free := make(chan *chunk, nChunks)
+	for range nChunks {
+		free <- &chunk{buf: make([]byte, chunkSize)}
+	}
+	to256 := make(chan *chunk, nChunks)
+	to512 := make(chan *chunk, nChunks)
+	release := func(c *chunk) {
+		if c.pending.Add(-1) == 0 {
+			free <- c
+		}
+	}
+	var (
+		wg       sync.WaitGroup
+		writeErr error
+		failed   atomic.Bool
+	)
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for c := range to256 {
+			h256.Write(c.data)
+			release(c)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for c := range to512 {
+			h512.Write(c.data)
+			if dst != nil && writeErr == nil {
+				if _, err := dst.Write(c.data); err != nil {
+					writeErr = err
+					failed.Store(true)
+				}
+			}
+			release(c)
+		}
+	}()
+
+	var total int64
+	var readErr error
+	for !failed.Load() {
+		c := <-free
+		n, err := io.ReadFull(src, c.buf)
+		if n > 0 {
+			total += int64(n)
+			if total > max {
+				readErr = errTooLarge
+				free <- c
+				break
+			}
+			c.data = c.buf[:n]
+			c.pending.Store(2)
+			to256 <- c
+			to512 <- c
+		} else {
+			free <- c
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			readErr = err
+			break
+		}
+	}
+	close(to256)
+	close(to512)
+	wg.Wait()
+	if readErr != nil {
+		return domain.Blob{}, readErr
+	}
+	if writeErr != nil {
+		return domain.Blob{}, fmt.Errorf("writing blob: %w", writeErr)
+	}
+	return finish(h256, h512, total)
+}
+
+func finish(h256, h512 hash.Hash, size int64) (domain.Blob, error) {
+	s256, err := h256.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return domain.Blob{}, fmt.Errorf("saving sha256 state: %w", err)
+	}
+	s512, err := h512.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return domain.Blob{}, fmt.Errorf("saving sha512 state: %w", err)
+	}
+	return domain.Blob{
+		SHA256:      hex.EncodeToString(h256.Sum(nil)),
+		SHA512:      hex.EncodeToString(h512.Sum(nil)),
+		Size:        size,
+		SHA256State: s256,
+		SHA512State: s512,
+	}, nil
+}

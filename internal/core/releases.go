@@ -1,0 +1,403 @@
+package core
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"trel/internal/domain"
+	"trel/internal/store"
+)
+
+// StartRelease creates a draft release of a project.
+func (s *Service) StartRelease(ctx context.Context, a *Actor, projectKey, version string) (*domain.Release, error) {
+	p, err := s.store.ProjectByKey(ctx, projectKey)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, a, OpStartRelease, p.CommitteeID, p.CommitteeKey); err != nil {
+		return nil, err
+	}
+	if err := domain.ValidateVersion(version); err != nil {
+		return nil, err
+	}
+	if a.User == nil {
+		return nil, domain.Errorf(domain.KindInvalid, "a release must be started by a user, not by the system")
+	}
+	r := &domain.Release{ProjectID: p.ID, ProjectKey: p.Key, CommitteeID: p.CommitteeID, CommitteeKey: p.CommitteeKey,
+		Version: version, Phase: domain.PhaseDraft, CreatedBy: a.User.Username, CreatedAt: s.now()}
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateRelease(ctx, r); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, "release.start", releaseTarget(r), nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func releaseTarget(r *domain.Release) string { return "release:" + r.ProjectKey + "/" + r.Version }
+
+// release finds a release and checks that a may perform op on it.
+func (s *Service) release(ctx context.Context, a *Actor, op Op, projectKey, version string) (*domain.Release, error) {
+	p, err := s.store.ProjectByKey(ctx, projectKey)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, a, op, p.CommitteeID, p.CommitteeKey); err != nil {
+		return nil, err
+	}
+	return s.store.ReleaseByVersion(ctx, p.ID, version)
+}
+
+// Release returns one release. Drafts are visible to the committee's
+// participants only.
+func (s *Service) Release(ctx context.Context, a *Actor, projectKey, version string) (*domain.Release, error) {
+	return s.release(ctx, a, OpReadDraft, projectKey, version)
+}
+
+// ListReleases lists the releases of a project that a may see.
+func (s *Service) ListReleases(ctx context.Context, a *Actor, projectKey string) ([]domain.Release, error) {
+	p, err := s.store.ProjectByKey(ctx, projectKey)
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.store.ListReleases(ctx, p.ID)
+	if err != nil {
+		return nil, err
+	}
+	if s.authorize(ctx, a, OpReadDraft, p.CommitteeID, p.CommitteeKey) == nil {
+		return all, nil
+	}
+	// Everyone else sees public releases only; there are none in the draft
+	// phase, which is the only phase so far.
+	var out []domain.Release
+	for _, r := range all {
+		if r.Phase != domain.PhaseDraft {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// UploadFile streams one file's content into the blob store for a draft
+// release. The content only appears in a revision once CreateRevision
+// references it, so an interrupted upload leaves no trace in any revision.
+func (s *Service) UploadFile(ctx context.Context, a *Actor, projectKey, version string, r io.Reader) (*domain.Blob, error) {
+	rel, err := s.release(ctx, a, OpUpload, projectKey, version)
+	if err != nil {
+		return nil, err
+	}
+	if rel.Phase != domain.PhaseDraft {
+		return nil, domain.Errorf(domain.KindConflict, "release %s %s is no longer a draft; its files cannot change", rel.ProjectKey, rel.Version)
+	}
+	b, err := s.blobs.Put(ctx, r, s.maxFileSize)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.PutBlob(ctx, b); err != nil {
+			return err
+		}
+		if err := tx.RecordUpload(ctx, rel.ID, b.SHA256, a.id(), s.now()); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, "file.upload", releaseTarget(rel), map[string]any{"sha256": b.SHA256, "size": b.Size})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &b, nil
+}
+
+// Change is one edit in a new revision.
+type Change struct {
+	Op     string `json:"op"` // "put", "delete" or "move"
+	Path   string `json:"path,omitempty"`
+	SHA256 string `json:"sha256,omitempty"` // for put: content uploaded with UploadFile
+	From   string `json:"from,omitempty"`   // for move
+	To     string `json:"to,omitempty"`     // for move
+}
+
+// RevisionRequest asks for a new revision made of changes to the latest.
+type RevisionRequest struct {
+	// ExpectRevision, when set, is the revision the writer saw last; the
+	// request fails with a conflict if another revision landed since.
+	ExpectRevision *int     `json:"expect_revision,omitempty"`
+	Description    string   `json:"description"`
+	Changes        []Change `json:"changes"`
+}
+
+// RevisionResult is the outcome of CreateRevision.
+type RevisionResult struct {
+	Revision *domain.Revision `json:"revision"`
+	// Created is false when the changes left the files as they were: no
+	// revision is made for nothing.
+	Created bool `json:"created"`
+}
+
+// CreateRevision applies changes to the latest revision and stores the
+// result as the next revision, atomically: concurrent writers get
+// consecutive numbers and nothing is lost.
+func (s *Service) CreateRevision(ctx context.Context, a *Actor, projectKey, version string, req RevisionRequest) (*RevisionResult, error) {
+	rel, err := s.release(ctx, a, OpUpload, projectKey, version)
+	if err != nil {
+		return nil, err
+	}
+	if len(req.Changes) == 0 {
+		return nil, domain.Errorf(domain.KindInvalid, "no changes given: name files to upload, remove or move")
+	}
+	if len(req.Changes) > domain.MaxFilesPerRev {
+		return nil, domain.Errorf(domain.KindInvalid, "too many changes in one revision (at most %d)", domain.MaxFilesPerRev)
+	}
+	if len(req.Description) > 2000 {
+		return nil, domain.Errorf(domain.KindInvalid, "the description is longer than 2000 characters")
+	}
+	for _, c := range req.Changes {
+		if err := validateChange(c); err != nil {
+			return nil, err
+		}
+	}
+	var res RevisionResult
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.LockRelease(ctx, rel.ID); err != nil {
+			return err
+		}
+		cur, err := tx.ReleaseByVersion(ctx, rel.ProjectID, rel.Version)
+		if err != nil {
+			return err
+		}
+		if cur.Phase != domain.PhaseDraft {
+			return domain.Errorf(domain.KindConflict, "release %s %s is no longer a draft; its files cannot change", cur.ProjectKey, cur.Version)
+		}
+		if req.ExpectRevision != nil && *req.ExpectRevision != cur.LatestRevision {
+			return domain.Errorf(domain.KindConflict,
+				"the release is at revision %d, not %d as expected: someone else changed it; review `trel files %s %s` and retry with --expect-revision %d",
+				cur.LatestRevision, *req.ExpectRevision, cur.ProjectKey, cur.Version, cur.LatestRevision)
+		}
+		manifest := map[string]domain.File{}
+		if cur.LatestRevision > 0 {
+			parent, err := tx.Revision(ctx, cur.ID, cur.LatestRevision)
+			if err != nil {
+				return err
+			}
+			for _, f := range parent.Files {
+				manifest[f.Path] = f
+			}
+		}
+		before := fingerprintManifest(manifest)
+		if err := s.applyChanges(ctx, tx, cur, manifest, req.Changes); err != nil {
+			return err
+		}
+		if len(manifest) > domain.MaxFilesPerRev {
+			return domain.Errorf(domain.KindInvalid, "a revision may hold at most %d files", domain.MaxFilesPerRev)
+		}
+		if err := checkTree(manifest); err != nil {
+			return err
+		}
+		if fingerprintManifest(manifest) == before && cur.LatestRevision > 0 {
+			parent, err := tx.Revision(ctx, cur.ID, cur.LatestRevision)
+			res = RevisionResult{Revision: parent}
+			return err
+		}
+		rev := &domain.Revision{ReleaseID: cur.ID, Number: cur.LatestRevision + 1, Parent: cur.LatestRevision,
+			Author: a.name(), AuthorID: a.id(), CreatedAt: s.now(), Description: req.Description, Files: sortedFiles(manifest)}
+		if err := tx.CreateRevision(ctx, rev); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, a, "revision.create", releaseTarget(cur), map[string]any{
+			"revision": rev.Number, "changes": len(req.Changes), "files": len(rev.Files)}); err != nil {
+			return err
+		}
+		for _, h := range s.afterRevision {
+			if err := h(ctx, tx, cur, rev); err != nil {
+				return err
+			}
+		}
+		res = RevisionResult{Revision: rev, Created: true}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+func validateChange(c Change) error {
+	switch c.Op {
+	case "put":
+		if err := domain.ValidatePath(c.Path); err != nil {
+			return err
+		}
+		if len(c.SHA256) != 64 {
+			return domain.Errorf(domain.KindInvalid, "put %q: give the SHA-256 of content uploaded to this release", c.Path)
+		}
+	case "delete":
+		return domain.ValidatePath(c.Path)
+	case "move":
+		if err := domain.ValidatePath(c.From); err != nil {
+			return err
+		}
+		if err := domain.ValidatePath(c.To); err != nil {
+			return err
+		}
+		if c.From == c.To || strings.HasPrefix(c.To, c.From+"/") {
+			return domain.Errorf(domain.KindInvalid, "cannot move %q onto itself or into itself", c.From)
+		}
+	default:
+		return domain.Errorf(domain.KindInvalid, "unknown change %q: use put, delete or move", c.Op)
+	}
+	return nil
+}
+
+// applyChanges edits manifest in place. A delete or move of a directory
+// applies to every file under it.
+func (s *Service) applyChanges(ctx context.Context, tx store.Tx, rel *domain.Release, manifest map[string]domain.File, changes []Change) error {
+	for _, c := range changes {
+		switch c.Op {
+		case "put":
+			ok, err := tx.UploadedTo(ctx, rel.ID, c.SHA256)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return domain.Errorf(domain.KindInvalid, "put %q: content %s was not uploaded to this release; upload the file first", c.Path, c.SHA256)
+			}
+			b, err := tx.Blob(ctx, c.SHA256)
+			if err != nil {
+				return err
+			}
+			manifest[c.Path] = domain.File{Path: c.Path, Blob: *b}
+		case "delete":
+			paths := matching(manifest, c.Path)
+			if len(paths) == 0 {
+				return domain.Errorf(domain.KindNotFound, "cannot remove %q: no such file or directory in the latest revision", c.Path)
+			}
+			for _, p := range paths {
+				delete(manifest, p)
+			}
+		case "move":
+			paths := matching(manifest, c.From)
+			if len(paths) == 0 {
+				return domain.Errorf(domain.KindNotFound, "cannot move %q: no such file or directory in the latest revision", c.From)
+			}
+			moved := map[string]domain.File{}
+			for _, p := range paths {
+				f := manifest[p]
+				delete(manifest, p)
+				f.Path = c.To + strings.TrimPrefix(p, c.From)
+				if err := domain.ValidatePath(f.Path); err != nil {
+					return err
+				}
+				moved[f.Path] = f
+			}
+			for p, f := range moved {
+				if _, exists := manifest[p]; exists {
+					return domain.Errorf(domain.KindConflict, "cannot move %q to %q: %q already exists; remove it first", c.From, c.To, p)
+				}
+				manifest[p] = f
+			}
+		}
+	}
+	return nil
+}
+
+// matching returns the file at p, or every file under directory p.
+func matching(manifest map[string]domain.File, p string) []string {
+	if _, ok := manifest[p]; ok {
+		return []string{p}
+	}
+	var out []string
+	for q := range manifest {
+		if strings.HasPrefix(q, p+"/") {
+			out = append(out, q)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// checkTree refuses a manifest in which one path is both a file and a
+// directory, which no file system could hold.
+func checkTree(manifest map[string]domain.File) error {
+	for p := range manifest {
+		for d := p; ; {
+			i := strings.LastIndexByte(d, '/')
+			if i < 0 {
+				break
+			}
+			d = d[:i]
+			if _, clash := manifest[d]; clash {
+				return domain.Errorf(domain.KindConflict, "%q cannot be both a file and a directory: remove or rename one of them", d)
+			}
+		}
+	}
+	return nil
+}
+
+func sortedFiles(manifest map[string]domain.File) []domain.File {
+	out := make([]domain.File, 0, len(manifest))
+	for _, f := range manifest {
+		out = append(out, f)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
+}
+
+func fingerprintManifest(manifest map[string]domain.File) string {
+	var b strings.Builder
+	for _, f := range sortedFiles(manifest) {
+		fmt.Fprintf(&b, "%s\x00%s\n", f.Path, f.SHA256)
+	}
+	return b.String()
+}
+
+// ListRevisions lists a release's revisions, oldest first.
+func (s *Service) ListRevisions(ctx context.Context, a *Actor, projectKey, version string) ([]domain.Revision, error) {
+	rel, err := s.release(ctx, a, OpReadDraft, projectKey, version)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.ListRevisions(ctx, rel.ID)
+}
+
+// Revision returns one revision with its files; number 0 means the latest.
+func (s *Service) Revision(ctx context.Context, a *Actor, projectKey, version string, number int) (*domain.Release, *domain.Revision, error) {
+	rel, err := s.release(ctx, a, OpReadDraft, projectKey, version)
+	if err != nil {
+		return nil, nil, err
+	}
+	if number == 0 {
+		number = rel.LatestRevision
+	}
+	if number == 0 {
+		return rel, &domain.Revision{ReleaseID: rel.ID}, nil
+	}
+	rev, err := s.store.Revision(ctx, rel.ID, number)
+	return rel, rev, err
+}
+
+// OpenFile opens a file of a revision (0 = latest) for reading.
+func (s *Service) OpenFile(ctx context.Context, a *Actor, projectKey, version string, number int, path string) (*domain.File, io.ReadSeekCloser, error) {
+	if err := domain.ValidatePath(path); err != nil {
+		return nil, nil, err
+	}
+	_, rev, err := s.Revision(ctx, a, projectKey, version, number)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i := range rev.Files {
+		if rev.Files[i].Path == path {
+			rc, err := s.blobs.Open(ctx, rev.Files[i].SHA256)
+			if err != nil {
+				return nil, nil, err
+			}
+			return &rev.Files[i], rc, nil
+		}
+	}
+	return nil, nil, domain.Errorf(domain.KindNotFound, "no file %q in revision %d: see `trel files %s %s`", path, rev.Number, projectKey, version)
+}

@@ -1,0 +1,215 @@
+package core
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+
+	"trel/internal/domain"
+	"trel/internal/store"
+)
+
+// TokenPrefix starts every API token, so that secret scanners recognise
+// leaked tokens.
+const TokenPrefix = "trel_"
+
+// Token lifetimes.
+const (
+	DefaultTokenTTL = 90 * 24 * time.Hour
+	MaxTokenTTL     = 366 * 24 * time.Hour
+)
+
+// NewUser describes a user to create.
+type NewUser struct {
+	Username string
+	Email    string
+	Name     string
+	Admin    bool
+}
+
+// CreateUser adds a user. Only administrators (and `trel admin`) may.
+func (s *Service) CreateUser(ctx context.Context, a *Actor, nu NewUser) (*domain.User, error) {
+	if err := s.authorize(ctx, a, OpManageUsers, 0, ""); err != nil {
+		return nil, err
+	}
+	if err := domain.ValidateUsername(nu.Username); err != nil {
+		return nil, err
+	}
+	email, err := domain.ValidateEmail(nu.Email)
+	if err != nil {
+		return nil, err
+	}
+	if nu.Name != "" {
+		if err := domain.ValidateName("user", nu.Name); err != nil {
+			return nil, err
+		}
+	}
+	u := &domain.User{Username: nu.Username, Email: email, Name: nu.Name, Admin: nu.Admin, CreatedAt: s.now()}
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateUser(ctx, u); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, "user.create", "user:"+u.Username, map[string]any{"email": u.Email, "admin": u.Admin})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// ListUsers lists every user (administrators only).
+func (s *Service) ListUsers(ctx context.Context, a *Actor) ([]domain.User, error) {
+	if err := s.authorize(ctx, a, OpManageUsers, 0, ""); err != nil {
+		return nil, err
+	}
+	return s.store.ListUsers(ctx)
+}
+
+// ParseTTL reads a token lifetime such as "90d", "12h" or "30m".
+func ParseTTL(s string) (time.Duration, error) {
+	if s == "" {
+		return DefaultTokenTTL, nil
+	}
+	var d time.Duration
+	var err error
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		var days int
+		days, err = strconv.Atoi(n)
+		d = time.Duration(days) * 24 * time.Hour
+	} else {
+		d, err = time.ParseDuration(s)
+	}
+	if err != nil || d <= 0 {
+		return 0, domain.Errorf(domain.KindInvalid, "invalid token lifetime %q: use a number of days like 90d, or hours like 12h", s)
+	}
+	if d > MaxTokenTTL {
+		return 0, domain.Errorf(domain.KindInvalid, "token lifetime %q is longer than the maximum of 366 days", s)
+	}
+	return d, nil
+}
+
+// CreateToken makes a new API token for user (who must be the actor, or the
+// actor is the system). The secret is returned once and never stored.
+func (s *Service) CreateToken(ctx context.Context, a *Actor, username, label string, ttl time.Duration) (string, *domain.Token, error) {
+	u, err := s.tokenOwner(ctx, a, username)
+	if err != nil {
+		return "", nil, err
+	}
+	label = strings.TrimSpace(label)
+	if label == "" {
+		label = "token"
+	}
+	if err := domain.ValidateName("token", label); err != nil {
+		return "", nil, err
+	}
+	if ttl <= 0 || ttl > MaxTokenTTL {
+		return "", nil, domain.Errorf(domain.KindInvalid, "a token lifetime must be between 1 minute and 366 days")
+	}
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", nil, domain.Internal("generating token", err)
+	}
+	secret := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
+	now := s.now()
+	exp := now.Add(ttl)
+	t := &domain.Token{UserID: u.ID, Label: label, Prefix: secret[:len(TokenPrefix)+6], CreatedAt: now, ExpiresAt: &exp, Hash: hashToken(secret)}
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateToken(ctx, t); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, "token.create", "user:"+u.Username, map[string]any{"token_id": t.ID, "label": label, "expires_at": exp})
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return secret, t, nil
+}
+
+func (s *Service) tokenOwner(ctx context.Context, a *Actor, username string) (*domain.User, error) {
+	if a.System {
+		return s.store.UserByUsername(ctx, username)
+	}
+	if err := s.authorize(ctx, a, OpOwnTokens, 0, ""); err != nil {
+		return nil, err
+	}
+	if username != "" && username != a.User.Username {
+		return nil, domain.Errorf(domain.KindForbidden, "you can only manage your own tokens")
+	}
+	return a.User, nil
+}
+
+// ListTokens lists the actor's own tokens (never their secrets).
+func (s *Service) ListTokens(ctx context.Context, a *Actor) ([]domain.Token, error) {
+	u, err := s.tokenOwner(ctx, a, "")
+	if err != nil {
+		return nil, err
+	}
+	return s.store.ListTokens(ctx, u.ID)
+}
+
+// RevokeToken revokes one of the actor's tokens; it is refused at once.
+func (s *Service) RevokeToken(ctx context.Context, a *Actor, id int64) error {
+	u, err := s.tokenOwner(ctx, a, "")
+	if err != nil {
+		return err
+	}
+	return s.store.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.RevokeToken(ctx, u.ID, id, s.now()); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, "token.revoke", "user:"+u.Username, map[string]any{"token_id": id})
+	})
+}
+
+// Authenticate resolves a bearer token to its user. Unknown, revoked and
+// expired tokens are all refused with the same message.
+func (s *Service) Authenticate(ctx context.Context, secret string) (*domain.User, error) {
+	bad := domain.Errorf(domain.KindUnauthenticated, "the API token is invalid, expired or revoked: create a new one with `trel token create` or `trel admin create-token`")
+	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) != len(TokenPrefix)+43 {
+		return nil, bad
+	}
+	t, err := s.store.TokenByHash(ctx, hashToken(secret))
+	if domain.IsKind(err, domain.KindNotFound) {
+		return nil, bad
+	}
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if !t.Active(now) {
+		return nil, bad
+	}
+	// Record use at most once a minute: a busy client must not turn every
+	// request into a database write.
+	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Minute {
+		if err := s.store.TouchToken(ctx, t.ID, now); err != nil {
+			s.log.Warn("recording token use", "token_id", t.ID, "err", err)
+		}
+	}
+	return s.store.UserByID(ctx, t.UserID)
+}
+
+// hashToken is SHA-256: tokens have 256 bits of entropy, so a slow password
+// hash would add nothing.
+func hashToken(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// Bootstrap creates the first administrator when the database has no user
+// yet. It reports whether it did.
+func (s *Service) Bootstrap(ctx context.Context, username, email string) (bool, error) {
+	n, err := s.store.CountUsers(ctx)
+	if err != nil || n > 0 {
+		return false, err
+	}
+	_, err = s.CreateUser(ctx, SystemActor, NewUser{Username: username, Email: email, Name: "Administrator", Admin: true})
+	if domain.IsKind(err, domain.KindConflict) {
+		return false, nil // another process bootstrapped at the same moment
+	}
+	return err == nil, err
+}

@@ -1,0 +1,154 @@
+// Package sqlstore implements store.Store over database/sql. The queries are
+// written in the SQL subset that SQLite and PostgreSQL share ($N
+// placeholders, RETURNING); the schema is migrated with goose from the
+// embedded, versioned migrations of each engine.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	_ "modernc.org/sqlite" // the embedded default database, pure Go
+
+	"trel/internal/domain"
+	"trel/internal/store"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// DB is a store.Store backed by a SQL database.
+type DB struct {
+	db *sql.DB
+	q
+}
+
+var _ store.Store = (*DB)(nil)
+
+// OpenSQLite opens (creating if needed) the SQLite database at path and
+// migrates it to the latest schema. WAL mode lets readers run beside the
+// single writer, so admin commands work while the server runs;
+// _txlock=immediate takes the write lock at BEGIN, which serialises
+// transactions instead of failing them half-way with SQLITE_BUSY.
+func OpenSQLite(ctx context.Context, path string) (*DB, error) {
+	dsn := "file:" + path + "?_txlock=immediate" +
+		"&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
+		"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening database: %w", err)
+	}
+	if err := migrate(ctx, db, goose.DialectSQLite3, "migrations/sqlite"); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &DB{db: db, q: q{db}}, nil
+}
+
+// SQL returns the underlying database handle (for the job queue, which
+// shares the database).
+func (d *DB) SQL() *sql.DB { return d.db }
+
+func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string) error {
+	sub, err := fs.Sub(migrations, dir)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	p, err := goose.NewProvider(dialect, db, sub)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrating the database schema: %w", err)
+	}
+	return nil
+}
+
+// Close implements store.Store.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Tx implements store.Store.
+func (d *DB) Tx(ctx context.Context, fn func(store.Tx) error) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return domain.Internal("starting a transaction", err)
+	}
+	if err := fn(q{tx}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return domain.Internal("committing a transaction", err)
+	}
+	return nil
+}
+
+// TouchToken implements store.Store.
+func (d *DB) TouchToken(ctx context.Context, id int64, at time.Time) error {
+	_, err := d.db.ExecContext(ctx, `UPDATE tokens SET last_used_at = $1 WHERE id = $2`, micros(at), id)
+	return wrap("recording token use", err)
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// q implements the queries on a querier; as a Tx it is bound to a *sql.Tx.
+type q struct{ db querier }
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func fromNullMicros(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+// wrap turns a database error into a domain error; unique violations become
+// conflicts.
+func wrap(what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return err
+	}
+	if isUniqueViolation(err) {
+		return &domain.Error{Kind: domain.KindConflict, Message: "already exists", Err: err}
+	}
+	return domain.Internal(what, err)
+}
+
+func isUniqueViolation(err error) bool {
+	s := err.Error()
+	return strings.Contains(s, "UNIQUE constraint failed") || strings.Contains(s, "SQLSTATE 23505")
+}
+
+func notFound(err error, format string, args ...any) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Errorf(domain.KindNotFound, format, args...)
+	}
+	return wrap("reading the database", err)
+}

@@ -1,0 +1,86 @@
+// Package store defines the Store interface through which the core reads and
+// writes trel's metadata. The implementation for SQLite (the embedded
+// default) lives in package sqlstore and is written in SQL that PostgreSQL
+// also accepts; package storetest holds the suite every implementation runs.
+package store
+
+import (
+	"context"
+	"time"
+
+	"trel/internal/domain"
+)
+
+// Store is the database. Reads may run anywhere; writes run inside Tx so
+// that each change and its audit event commit together.
+type Store interface {
+	Reader
+	// Tx runs fn in one serialisable write transaction: it commits when fn
+	// returns nil and rolls back otherwise.
+	Tx(ctx context.Context, fn func(Tx) error) error
+	// TouchToken records a token's last use outside any transaction.
+	TouchToken(ctx context.Context, id int64, at time.Time) error
+	Close() error
+}
+
+// Reader holds the queries. Lookups of a missing row return a
+// domain.KindNotFound error.
+type Reader interface {
+	UserByUsername(ctx context.Context, username string) (*domain.User, error)
+	UserByID(ctx context.Context, id int64) (*domain.User, error)
+	ListUsers(ctx context.Context) ([]domain.User, error)
+	CountUsers(ctx context.Context) (int, error)
+
+	TokenByHash(ctx context.Context, hash []byte) (*domain.Token, error)
+	ListTokens(ctx context.Context, userID int64) ([]domain.Token, error)
+
+	CommitteeByKey(ctx context.Context, key string) (*domain.Committee, error)
+	ListCommittees(ctx context.Context) ([]domain.Committee, error)
+	Members(ctx context.Context, committeeID int64) ([]domain.Membership, error)
+	// Roles returns the user's role in each committee, by committee ID.
+	Roles(ctx context.Context, userID int64) (map[int64]domain.Role, error)
+
+	ProjectByKey(ctx context.Context, key string) (*domain.Project, error)
+	// ListProjects lists all projects, or one committee's when committeeID > 0.
+	ListProjects(ctx context.Context, committeeID int64) ([]domain.Project, error)
+
+	ReleaseByVersion(ctx context.Context, projectID int64, version string) (*domain.Release, error)
+	ListReleases(ctx context.Context, projectID int64) ([]domain.Release, error)
+
+	// Revision returns one revision with its files, sorted by path.
+	Revision(ctx context.Context, releaseID int64, number int) (*domain.Revision, error)
+	// ListRevisions returns a release's revisions without files, oldest first.
+	ListRevisions(ctx context.Context, releaseID int64) ([]domain.Revision, error)
+
+	Blob(ctx context.Context, sha256 string) (*domain.Blob, error)
+	// UploadedTo reports whether the blob was uploaded to this release (a
+	// revision may only reference content its writers actually sent).
+	UploadedTo(ctx context.Context, releaseID int64, sha256 string) (bool, error)
+
+	ListAudit(ctx context.Context, limit int) ([]domain.AuditEvent, error)
+}
+
+// Tx is a write transaction.
+type Tx interface {
+	Reader
+	CreateUser(ctx context.Context, u *domain.User) error
+	CreateToken(ctx context.Context, t *domain.Token) error
+	RevokeToken(ctx context.Context, userID, tokenID int64, at time.Time) error
+
+	CreateCommittee(ctx context.Context, c *domain.Committee) error
+	PutMembership(ctx context.Context, committeeID, userID int64, role domain.Role, since time.Time) error
+	DeleteMembership(ctx context.Context, committeeID, userID int64) error
+
+	CreateProject(ctx context.Context, p *domain.Project) error
+	CreateRelease(ctx context.Context, r *domain.Release) error
+	// LockRelease serialises writers of one release until the transaction ends.
+	LockRelease(ctx context.Context, releaseID int64) error
+	// CreateRevision stores rev (with its full manifest) and sets rev.ID.
+	// The caller has chosen rev.Number while holding LockRelease.
+	CreateRevision(ctx context.Context, rev *domain.Revision) error
+
+	PutBlob(ctx context.Context, b domain.Blob) error
+	RecordUpload(ctx context.Context, releaseID int64, sha256 string, userID int64, at time.Time) error
+
+	Audit(ctx context.Context, ev domain.AuditEvent) error
+}
