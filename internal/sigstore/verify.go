@@ -98,14 +98,14 @@ type Result struct {
 	// Certificate-based bundles.
 	Identity   string     `json:"identity,omitempty"` // SAN: email, URI or other name
 	Issuer     string     `json:"issuer,omitempty"`   // OIDC issuer
-	Extensions Extensions `json:"extensions"`
+	Extensions Extensions `json:"extensions,omitzero"`
 
 	// Key-based bundles.
 	KeyName        string `json:"keyName,omitempty"`
 	KeyFingerprint string `json:"keyFingerprint,omitempty"`
 
 	TimeSource string    `json:"timeSource,omitempty"` // TimeSourceTSA or TimeSourceIntegrated
-	SignedAt   time.Time `json:"signedAt"`
+	SignedAt   time.Time `json:"signedAt,omitzero"`
 	LogIndex   int64     `json:"logIndex"`
 	LogID      string    `json:"logID,omitempty"` // hex
 }
