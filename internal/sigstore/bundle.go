@@ -107,8 +107,11 @@ func LoadBundle(data []byte) (*Bundle, error) {
 // NAME.bundle) and parses it with LoadBundle.
 func LoadBundleFile(path string) (*Bundle, error) {
 	data, err := readBounded(path, MaxBundleSize)
-	if err != nil {
+	if errors.Is(err, errTooLarge) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidBundle, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading bundle: %w", err)
 	}
 	return LoadBundle(data)
 }

@@ -137,7 +137,9 @@ func fixtureCases() map[string]fixtureCase {
 			code: ReasonDSSESignatureCount,
 		},
 		"go othername SAN from a private instance": {
-			bundle: "sigstore-go/othername.sigstore.json", artifact: func(t testing.TB) Artifact { return messageDigestArtifact(t, td("sigstore-go", "othername.sigstore.json")) },
+			bundle: "sigstore-go/othername.sigstore.json", artifact: func(t testing.TB) Artifact {
+				return messageDigestArtifact(t, td("sigstore-go", "othername.sigstore.json"))
+			},
 			valid: true, root: "scaffolding", issuer: "http://oidc.local:8080", identity: "foo!oidc.local", time: TimeSourceIntegrated,
 		},
 

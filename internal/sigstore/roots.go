@@ -88,6 +88,9 @@ func mustEmbeddedRoot(name string, data []byte) NamedRoot {
 	return r
 }
 
+// errTooLarge marks files over the size limit: bad input, not an I/O failure.
+var errTooLarge = errors.New("file is larger than allowed")
+
 // readBounded reads a whole file but refuses files larger than limit, so a
 // hostile upload cannot make us allocate without bound.
 func readBounded(path string, limit int64) ([]byte, error) {
@@ -101,7 +104,7 @@ func readBounded(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than the %d bytes allowed", path, limit)
+		return nil, fmt.Errorf("%s: %w (%d bytes)", path, errTooLarge, limit)
 	}
 	return data, nil
 }

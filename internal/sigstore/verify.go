@@ -41,23 +41,24 @@ type ReasonCode string
 
 // Reason codes. Everything except ReasonValid means the bundle is invalid.
 const (
-	ReasonValid               ReasonCode = "valid"
-	ReasonArtifactMismatch    ReasonCode = "artifact-mismatch"
-	ReasonUnknownLog          ReasonCode = "unknown-log"
-	ReasonNoLogEntry          ReasonCode = "no-tlog-entry"
-	ReasonLogEntryInvalid     ReasonCode = "tlog-entry-invalid"
-	ReasonCertificateInvalid  ReasonCode = "certificate-invalid"
-	ReasonCertificateExpired  ReasonCode = "certificate-expired"
-	ReasonNoTrustedTime       ReasonCode = "no-trusted-time"
-	ReasonTimestampInvalid    ReasonCode = "timestamp-invalid"
-	ReasonSCTInvalid          ReasonCode = "sct-invalid"
-	ReasonSignatureInvalid    ReasonCode = "signature-invalid"
-	ReasonDSSESignatureCount  ReasonCode = "dsse-signature-count"
-	ReasonKeyNotRegistered    ReasonCode = "key-not-registered"
-	ReasonUnsupported         ReasonCode = "unsupported"
-	ReasonVerificationFailed  ReasonCode = "verification-failed"
-	ReasonUntrustedIdentity   ReasonCode = "untrusted-identity"
-	ReasonCertificateRequired ReasonCode = "certificate-required"
+	ReasonValid              ReasonCode = "valid"
+	ReasonArtifactMismatch   ReasonCode = "artifact-mismatch"
+	ReasonUnknownLog         ReasonCode = "unknown-log"
+	ReasonNoLogEntry         ReasonCode = "no-tlog-entry"
+	ReasonLogEntryInvalid    ReasonCode = "tlog-entry-invalid"
+	ReasonCertificateInvalid ReasonCode = "certificate-invalid"
+	ReasonCertificateExpired ReasonCode = "certificate-expired"
+	ReasonNoTrustedTime      ReasonCode = "no-trusted-time"
+	ReasonTimestampInvalid   ReasonCode = "timestamp-invalid"
+	ReasonSCTInvalid         ReasonCode = "sct-invalid"
+	ReasonSignatureInvalid   ReasonCode = "signature-invalid"
+	ReasonDSSESignatureCount ReasonCode = "dsse-signature-count"
+	ReasonKeyNotRegistered   ReasonCode = "key-not-registered"
+	ReasonUnsupported        ReasonCode = "unsupported"
+	ReasonVerificationFailed ReasonCode = "verification-failed"
+	// ReasonBundleInvalid is only used by VerifyFile, for a bundle file
+	// that LoadBundle rejects.
+	ReasonBundleInvalid ReasonCode = "bundle-invalid"
 )
 
 // Time sources reported in Result.TimeSource.

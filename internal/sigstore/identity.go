@@ -1,0 +1,304 @@
+package sigstore
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Identity is a signer a project trusts: an OIDC issuer plus the
+// certificate's subject, optionally narrowed by the Fulcio extensions that
+// CI providers set. Empty optional fields are not checked.
+type Identity struct {
+	// Issuer is the OIDC issuer, matched exactly, e.g.
+	// https://token.actions.githubusercontent.com.
+	Issuer string `json:"issuer"`
+	// Exactly one of Subject (exact) and SubjectRegexp. The regexp is
+	// anchored by trel (^(?:...)$), unlike sigstore-go's.
+	Subject       string `json:"subject,omitempty"`
+	SubjectRegexp string `json:"subjectRegexp,omitempty"`
+
+	// SourceRepository is the repository that ran the build, e.g.
+	// https://github.com/org/repo (exact).
+	SourceRepository string `json:"sourceRepository,omitempty"`
+	// At most one of Ref (exact) and RefRegexp (anchored), matched against
+	// the source repository ref, e.g. RefRegexp "refs/tags/.*" for tags only.
+	Ref       string `json:"ref,omitempty"`
+	RefRegexp string `json:"refRegexp,omitempty"`
+	// Workflow is the path of the workflow file inside the repository
+	// that holds it, e.g. .github/workflows/release.yml (from the build
+	// signer URI).
+	Workflow string `json:"workflow,omitempty"`
+	// RunnerEnvironment, e.g. "github-hosted" to refuse self-hosted runners.
+	RunnerEnvironment string `json:"runnerEnvironment,omitempty"`
+	// ReusableWorkflowRepository trusts a workflow kept in another
+	// repository, e.g. https://github.com/org/shared-workflows. With a
+	// reusable workflow the certificate's build signer (and subject) name
+	// the workflow's repository while the source repository names the
+	// caller. When this is empty and SourceRepository is set, the workflow
+	// must live in SourceRepository itself.
+	ReusableWorkflowRepository string `json:"reusableWorkflowRepository,omitempty"`
+}
+
+// Validate checks an identity when it is created, so that matching never
+// meets a broken one.
+func (id Identity) Validate() error {
+	var errs []error
+	if strings.TrimSpace(id.Issuer) == "" {
+		errs = append(errs, errors.New("issuer is required"))
+	} else if id.Issuer != strings.TrimSpace(id.Issuer) {
+		errs = append(errs, errors.New("issuer has leading or trailing spaces"))
+	}
+	switch {
+	case id.Subject == "" && id.SubjectRegexp == "":
+		errs = append(errs, errors.New("one of subject and subject regexp is required"))
+	case id.Subject != "" && id.SubjectRegexp != "":
+		errs = append(errs, errors.New("give either a subject or a subject regexp, not both"))
+	}
+	if id.SubjectRegexp != "" {
+		if _, err := anchored(id.SubjectRegexp); err != nil {
+			errs = append(errs, fmt.Errorf("subject regexp: %w", err))
+		}
+	}
+	if id.Ref != "" && id.RefRegexp != "" {
+		errs = append(errs, errors.New("give either a ref or a ref regexp, not both"))
+	}
+	if id.RefRegexp != "" {
+		if _, err := anchored(id.RefRegexp); err != nil {
+			errs = append(errs, fmt.Errorf("ref regexp: %w", err))
+		}
+	}
+	for _, f := range []struct{ name, value string }{
+		{"source repository", id.SourceRepository},
+		{"reusable workflow repository", id.ReusableWorkflowRepository},
+	} {
+		if f.value != "" && (!strings.HasPrefix(f.value, "https://") || strings.HasSuffix(f.value, "/")) {
+			errs = append(errs, fmt.Errorf("%s must be a URL like https://github.com/org/repo, got %q", f.name, f.value))
+		}
+	}
+	if id.ReusableWorkflowRepository != "" && id.SourceRepository == "" {
+		// Otherwise any repository calling the shared workflow would match.
+		errs = append(errs, errors.New("a reusable workflow repository needs the source repository that may call it"))
+	}
+	if strings.Contains(id.Workflow, "@") || strings.HasPrefix(id.Workflow, "/") {
+		errs = append(errs, fmt.Errorf("workflow is a path such as .github/workflows/release.yml, without @ref, got %q", id.Workflow))
+	}
+	return errors.Join(errs...)
+}
+
+// anchored compiles a pattern so that it must match the whole value:
+// sigstore-go (and Go's regexp) would accept any substring match.
+func anchored(pattern string) (*regexp.Regexp, error) {
+	return regexp.Compile("^(?:" + pattern + ")$")
+}
+
+// String describes the identity for explanations.
+func (id Identity) String() string {
+	parts := []string{"issuer " + id.Issuer}
+	if id.Subject != "" {
+		parts = append(parts, "subject "+id.Subject)
+	} else {
+		parts = append(parts, "subject matching "+id.SubjectRegexp)
+	}
+	if id.SourceRepository != "" {
+		parts = append(parts, "repository "+id.SourceRepository)
+	}
+	if id.Ref != "" {
+		parts = append(parts, "ref "+id.Ref)
+	}
+	if id.RefRegexp != "" {
+		parts = append(parts, "ref matching "+id.RefRegexp)
+	}
+	if id.Workflow != "" {
+		parts = append(parts, "workflow "+id.Workflow)
+	}
+	if id.ReusableWorkflowRepository != "" {
+		parts = append(parts, "reusable workflow from "+id.ReusableWorkflowRepository)
+	}
+	if id.RunnerEnvironment != "" {
+		parts = append(parts, "runner "+id.RunnerEnvironment)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// MatchIdentity is the second stage: it returns the first identity in ids
+// that signed the valid result r, and an explanation either way. When
+// nothing matches, the explanation names the signer found and a
+// `trel sigstore identity add` command that would trust it.
+//
+// Key-based results never match an identity: they are trusted by their
+// registered key in the first stage.
+func MatchIdentity(r *Result, ids []Identity) (matched *Identity, explanation string) {
+	switch {
+	case r == nil:
+		return nil, "no verification result"
+	case !r.Valid:
+		return nil, "the bundle is not valid: " + r.Reason
+	case r.KeyBased():
+		return nil, fmt.Sprintf("the bundle is signed with the registered key %q (%s), not a certificate identity", r.KeyName, r.KeyFingerprint)
+	}
+
+	var misses []string
+	for i := range ids {
+		why := ids[i].mismatch(r)
+		if why == "" {
+			return &ids[i], fmt.Sprintf("signed by %s (issuer %s), a trusted identity (%s)", r.Identity, r.Issuer, ids[i])
+		}
+		misses = append(misses, fmt.Sprintf("identity %d (%s): %s", i+1, ids[i], why))
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "signed by %s (issuer %s", r.Identity, r.Issuer)
+	if e := r.Extensions; e.SourceRepositoryURI != "" {
+		fmt.Fprintf(&b, ", repository %s, ref %s", e.SourceRepositoryURI, e.SourceRepositoryRef)
+		if repo, path, ok := splitBuildSigner(e.BuildSignerURI); ok {
+			fmt.Fprintf(&b, ", workflow %s in %s", path, repo)
+		}
+	}
+	b.WriteString("), which is not a trusted identity")
+	if len(misses) == 0 {
+		b.WriteString(": no identities are trusted yet")
+	} else {
+		b.WriteString(": " + strings.Join(misses, "; "))
+	}
+	b.WriteString(". To trust it: " + SuggestIdentity(r).AddCommand())
+	return nil, b.String()
+}
+
+// mismatch returns why id does not match r, or "" when it does.
+func (id Identity) mismatch(r *Result) string {
+	e := r.Extensions
+	if r.Issuer != id.Issuer {
+		return fmt.Sprintf("issuer is %s", r.Issuer)
+	}
+	if id.Subject != "" && r.Identity != id.Subject {
+		return fmt.Sprintf("subject is %s", r.Identity)
+	}
+	if id.SubjectRegexp != "" && !matches(id.SubjectRegexp, r.Identity) {
+		return fmt.Sprintf("subject %s does not match ^(?:%s)$", r.Identity, id.SubjectRegexp)
+	}
+	if id.SourceRepository != "" && e.SourceRepositoryURI != id.SourceRepository {
+		return fmt.Sprintf("source repository is %q", e.SourceRepositoryURI)
+	}
+	if id.Ref != "" && e.SourceRepositoryRef != id.Ref {
+		return fmt.Sprintf("ref is %q", e.SourceRepositoryRef)
+	}
+	if id.RefRegexp != "" && !matches(id.RefRegexp, e.SourceRepositoryRef) {
+		return fmt.Sprintf("ref %q does not match ^(?:%s)$", e.SourceRepositoryRef, id.RefRegexp)
+	}
+	if id.RunnerEnvironment != "" && e.RunnerEnvironment != id.RunnerEnvironment {
+		return fmt.Sprintf("runner environment is %q", e.RunnerEnvironment)
+	}
+
+	needSigner := id.Workflow != "" || id.ReusableWorkflowRepository != "" || id.SourceRepository != ""
+	if !needSigner {
+		return ""
+	}
+	signerRepo, path, ok := splitBuildSigner(e.BuildSignerURI)
+	if !ok {
+		return fmt.Sprintf("the certificate names no build workflow (build signer URI %q)", e.BuildSignerURI)
+	}
+	if id.Workflow != "" && path != id.Workflow {
+		return fmt.Sprintf("workflow is %s", path)
+	}
+	wantRepo := id.ReusableWorkflowRepository
+	if wantRepo == "" {
+		wantRepo = id.SourceRepository
+	}
+	if signerRepo != wantRepo {
+		if id.ReusableWorkflowRepository == "" {
+			return fmt.Sprintf("the workflow comes from %s, a reusable workflow outside the source repository; trust it explicitly with a reusable workflow repository", signerRepo)
+		}
+		return fmt.Sprintf("the workflow comes from %s, not %s", signerRepo, wantRepo)
+	}
+	return ""
+}
+
+// matches reports an anchored match; Validate has compiled the pattern.
+func matches(pattern, value string) bool {
+	re, err := anchored(pattern)
+	return err == nil && re.MatchString(value)
+}
+
+// splitBuildSigner splits a build signer URI into the repository holding
+// the workflow and the workflow's path, dropping the @ref:
+//
+//	https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1
+//	https://gitlab.com/group/project//.gitlab-ci.yml@refs/heads/main
+func splitBuildSigner(uri string) (repo, path string, ok bool) {
+	if i := strings.LastIndex(uri, "@"); i >= 0 {
+		uri = uri[:i]
+	}
+	rest, found := strings.CutPrefix(uri, "https://")
+	if !found {
+		return "", "", false
+	}
+	if i := strings.Index(rest, "//"); i > 0 {
+		return "https://" + rest[:i], rest[i+2:], true
+	}
+	if i := strings.Index(rest, "/.github/workflows/"); i > 0 {
+		return "https://" + rest[:i], rest[i+1:], true
+	}
+	return "", "", false
+}
+
+// SuggestIdentity returns an identity that trusts the signer of r, as
+// narrowly as is still useful: CI identities are pinned to their
+// repository, workflow and runner, and to tags when signed from a tag.
+func SuggestIdentity(r *Result) Identity {
+	id := Identity{Issuer: r.Issuer, Subject: r.Identity}
+	e := r.Extensions
+	signerRepo, path, ok := splitBuildSigner(e.BuildSignerURI)
+	if !ok || e.SourceRepositoryURI == "" {
+		return id
+	}
+	// The subject of a CI certificate ends in @ref: allow any ref of the
+	// same workflow, and constrain the ref separately.
+	if i := strings.LastIndex(r.Identity, "@"); i > 0 {
+		id.Subject = ""
+		id.SubjectRegexp = regexp.QuoteMeta(r.Identity[:i]) + "@.*"
+	}
+	id.SourceRepository = e.SourceRepositoryURI
+	id.Workflow = path
+	if signerRepo != e.SourceRepositoryURI {
+		id.ReusableWorkflowRepository = signerRepo
+	}
+	if strings.HasPrefix(e.SourceRepositoryRef, "refs/tags/") {
+		id.RefRegexp = "refs/tags/.*"
+	} else {
+		id.Ref = e.SourceRepositoryRef
+	}
+	id.RunnerEnvironment = e.RunnerEnvironment
+	return id
+}
+
+// AddCommand renders the identity as the CLI command that adds it.
+func (id Identity) AddCommand() string {
+	args := []string{"trel sigstore identity add"}
+	add := func(flag, value string) {
+		if value != "" {
+			args = append(args, flag, shellQuote(value))
+		}
+	}
+	add("--issuer", id.Issuer)
+	add("--subject", id.Subject)
+	add("--subject-regexp", id.SubjectRegexp)
+	add("--source-repository", id.SourceRepository)
+	add("--ref", id.Ref)
+	add("--ref-regexp", id.RefRegexp)
+	add("--workflow", id.Workflow)
+	add("--reusable-workflow-repository", id.ReusableWorkflowRepository)
+	add("--runner-environment", id.RunnerEnvironment)
+	return strings.Join(args, " ")
+}
+
+// shellQuote quotes for POSIX shells, so the command can be pasted.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
