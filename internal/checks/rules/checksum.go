@@ -107,16 +107,23 @@ func ParseChecksumFile(data []byte, algo string) ([]ChecksumEntry, error) {
 	text := strings.TrimPrefix(string(data), "\ufeff")
 	want := 2 * alg.size // hex characters
 
-	// A file made only of hex digits and white space is one bare digest,
+	// A file made only of hex digits and white space may be one bare digest,
 	// perhaps split into groups or lines (gpg output with the name removed).
-	if isHexAndSpace(text) && strings.TrimSpace(text) != "" {
-		digest := removeSpace(text)
-		if len(digest) != want {
+	// When the length is wrong it may instead be a GNU line whose file name
+	// happens to be hex, so only a single token is reported here.
+	if trimmed := strings.TrimSpace(text); trimmed != "" && isHexAndSpace(trimmed) {
+		digest := removeSpace(trimmed)
+		if len(digest) == want {
+			return []ChecksumEntry{{Digest: mustDecodeHex(digest)}}, nil
+		}
+		if digest == trimmed {
 			return nil, fmt.Errorf("%w: expected a %s digest of %d hex characters, found %d", ErrMalformedChecksum, alg.display, want, len(digest))
 		}
-		return []ChecksumEntry{{Digest: mustDecodeHex(digest)}}, nil
 	}
 
+	// Trailing blank lines carry nothing; dropping them lets a truncated gpg
+	// digest be reported as such rather than as an unexpected blank line.
+	text = strings.TrimRight(text, " \t\r\n")
 	p := parser{alg: alg, want: want}
 	for i, raw := range strings.Split(text, "\n") {
 		if err := p.line(i+1, strings.TrimRight(raw, " \t\r")); err != nil {
@@ -147,6 +154,7 @@ type parser struct {
 	pending     *ChecksumEntry // gpg entry still collecting hex
 	pendingHex  string
 	pendingLine int
+	lastGPGName string // name of the gpg entry completed on the previous line, if any
 }
 
 // line consumes one line, already stripped of trailing white space.
@@ -156,8 +164,15 @@ func (p *parser) line(n int, line string) error {
 	}
 	line = strings.TrimLeft(line, " \t")
 	if line == "" || line[0] == '#' {
+		p.lastGPGName = ""
 		return nil
 	}
+	// More hex right after a complete gpg digest means the digest is longer
+	// than the algorithm's (a .sha512 digest in a .sha256 file, say).
+	if p.lastGPGName != "" && isHexAndSpace(line) {
+		return p.errorf(n, line, "the gpg --print-md digest for %q is too long: expected %d hex characters for %s", p.lastGPGName, p.want, p.alg.display)
+	}
+	p.lastGPGName = ""
 
 	// GNU: the first token is the digest, the rest (if any) the name.
 	token, rest := line, ""
@@ -219,6 +234,7 @@ func (p *parser) addHex(n int, line, groups string) error {
 	case len(p.pendingHex) == p.want:
 		p.pending.Digest = mustDecodeHex(p.pendingHex)
 		p.entries = append(p.entries, *p.pending)
+		p.lastGPGName = p.pending.Name
 		p.pending = nil
 		p.pendingHex = ""
 	}
