@@ -240,13 +240,13 @@ func TestMintedBundles(t *testing.T) {
 		time     string
 	}{
 		{
-			name:   "message signature with SET and TSA timestamp verifies",
-			bundle: func(t testing.TB) []byte { return serialize(t, vs, sign(t), mintOptions{}) },
+			name:     "message signature with SET and TSA timestamp verifies",
+			bundle:   func(t testing.TB) []byte { return serialize(t, vs, sign(t), mintOptions{}) },
 			artifact: artifact, verifier: v, valid: true, time: TimeSourceTSA,
 		},
 		{
-			name:   "DSSE v0.3 with inclusion proof verifies by statement subject",
-			bundle: func(t testing.TB) []byte { return serialize(t, vs, attest(t), mintOptions{}) },
+			name:     "DSSE v0.3 with inclusion proof verifies by statement subject",
+			bundle:   func(t testing.TB) []byte { return serialize(t, vs, attest(t), mintOptions{}) },
 			artifact: artifact, verifier: v, valid: true, time: TimeSourceTSA,
 		},
 		{
@@ -261,13 +261,13 @@ func TestMintedBundles(t *testing.T) {
 			artifact: artifact, verifier: v, valid: true, time: TimeSourceTSA,
 		},
 		{
-			name:   "tampered artifact is a digest mismatch",
-			bundle: func(t testing.TB) []byte { return serialize(t, vs, sign(t), mintOptions{}) },
+			name:     "tampered artifact is a digest mismatch",
+			bundle:   func(t testing.TB) []byte { return serialize(t, vs, sign(t), mintOptions{}) },
 			artifact: digestOf(append(artifactBytes, '!')), verifier: v, code: ReasonArtifactMismatch,
 		},
 		{
-			name:   "DSSE for another artifact is a digest mismatch",
-			bundle: func(t testing.TB) []byte { return serialize(t, vs, attest(t), mintOptions{}) },
+			name:     "DSSE for another artifact is a digest mismatch",
+			bundle:   func(t testing.TB) []byte { return serialize(t, vs, attest(t), mintOptions{}) },
 			artifact: digestOf([]byte("other file")), verifier: v, code: ReasonArtifactMismatch,
 		},
 		{
@@ -283,28 +283,28 @@ func TestMintedBundles(t *testing.T) {
 			artifact: artifact, verifier: v, code: ReasonCertificateExpired,
 		},
 		{
-			name:   "untrusted root: production only",
-			bundle: func(t testing.TB) []byte { return serialize(t, vs, sign(t), mintOptions{}) },
+			name:     "untrusted root: production only",
+			bundle:   func(t testing.TB) []byte { return serialize(t, vs, sign(t), mintOptions{}) },
 			artifact: artifact, verifier: DefaultVerifier(), code: ReasonUnknownLog,
 		},
 		{
-			name:   "untrusted root: another private instance",
-			bundle: func(t testing.TB) []byte { return serialize(t, vs, sign(t), mintOptions{}) },
+			name:     "untrusted root: another private instance",
+			bundle:   func(t testing.TB) []byte { return serialize(t, vs, sign(t), mintOptions{}) },
 			artifact: artifact, verifier: mustVerifier(t, virtualRoot(t, "other", other, nil)), code: ReasonUnknownLog,
 		},
 		{
-			name:   "certificate from a CA the root does not trust",
-			bundle: func(t testing.TB) []byte { return serialize(t, vs, sign(t), mintOptions{}) },
+			name:     "certificate from a CA the root does not trust",
+			bundle:   func(t testing.TB) []byte { return serialize(t, vs, sign(t), mintOptions{}) },
 			artifact: artifact, verifier: mustVerifier(t, virtualRoot(t, "wrong-ca", vs, other)), code: ReasonCertificateInvalid,
 		},
 		{
-			name:   "missing transparency-log entry",
-			bundle: func(t testing.TB) []byte { return serialize(t, vs, sign(t), mintOptions{dropLogEntries: true}) },
+			name:     "missing transparency-log entry",
+			bundle:   func(t testing.TB) []byte { return serialize(t, vs, sign(t), mintOptions{dropLogEntries: true}) },
 			artifact: artifact, verifier: v, code: ReasonNoLogEntry,
 		},
 		{
-			name:   "two DSSE signatures",
-			bundle: func(t testing.TB) []byte { return serialize(t, vs, attest(t), mintOptions{secondDSSESig: true}) },
+			name:     "two DSSE signatures",
+			bundle:   func(t testing.TB) []byte { return serialize(t, vs, attest(t), mintOptions{secondDSSESig: true}) },
 			artifact: artifact, verifier: v, code: ReasonDSSESignatureCount,
 		},
 	}
