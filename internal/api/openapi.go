@@ -1,0 +1,169 @@
+package api
+
+import (
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+var (
+	openAPIOnce sync.Once
+	openAPIDoc  map[string]any
+)
+
+func (a *API) openAPI(w http.ResponseWriter, r *http.Request) {
+	openAPIOnce.Do(func() { openAPIDoc = OpenAPI(a.routes()) })
+	writeJSON(w, 200, openAPIDoc)
+}
+
+var pathParam = regexp.MustCompile(`\{([a-z]+)(\.\.\.)?\}`)
+
+// OpenAPI builds the OpenAPI 3.1 document from the route table.
+func OpenAPI(routes []route) map[string]any {
+	paths := map[string]any{}
+	for _, rt := range routes {
+		p := pathParam.ReplaceAllString(rt.Pattern, "{$1}")
+		item, _ := paths[p].(map[string]any)
+		if item == nil {
+			item = map[string]any{}
+			paths[p] = item
+		}
+		op := map[string]any{
+			"summary":     rt.Summary,
+			"operationId": operationID(rt),
+			"responses": map[string]any{
+				strconv.Itoa(rt.Status): response(rt.Response),
+				"default":               map[string]any{"description": "An error", "content": jsonContent("Error")},
+			},
+		}
+		if rt.Auth != "public" {
+			op["security"] = []any{map[string]any{"bearer": []any{}}}
+		} else {
+			op["security"] = []any{map[string]any{}, map[string]any{"bearer": []any{}}}
+		}
+		if rt.Auth == "admin" {
+			op["description"] = "Administrators only."
+		}
+		var params []any
+		for _, m := range pathParam.FindAllStringSubmatch(rt.Pattern, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		if len(params) > 0 {
+			op["parameters"] = params
+		}
+		switch rt.Request {
+		case "":
+		case "binary":
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+				"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "contentMediaType": "application/octet-stream"}}}}
+		default:
+			op["requestBody"] = map[string]any{"required": true, "content": jsonContent(rt.Request)}
+		}
+		item[strings.ToLower(rt.Method)] = op
+	}
+	return map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{
+			"title":       "trel API",
+			"version":     "1",
+			"description": "Trusted releases: committees, projects, releases with immutable revisions. Errors always have the shape {\"error\": {\"code\", \"message\"}}.",
+		},
+		"paths": paths,
+		"components": map[string]any{
+			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "An API token (trel_...) from `trel admin create-token` or `trel token create`."}},
+			"schemas":         schemas,
+		},
+	}
+}
+
+func response(schema string) map[string]any {
+	switch schema {
+	case "":
+		return map[string]any{"description": "Success"}
+	case "binary":
+		return map[string]any{"description": "The file", "content": map[string]any{"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "contentMediaType": "application/octet-stream"}}}}
+	}
+	return map[string]any{"description": "Success", "content": jsonContent(schema)}
+}
+
+func jsonContent(schema string) map[string]any {
+	return map[string]any{"application/json": map[string]any{"schema": ref(schema)}}
+}
+
+func ref(name string) map[string]any { return map[string]any{"$ref": "#/components/schemas/" + name} }
+
+// operationID turns "GET /api/v1/projects/{project}" into "getProjectsProject".
+func operationID(rt route) string {
+	var b strings.Builder
+	b.WriteString(strings.ToLower(rt.Method))
+	for _, seg := range strings.Split(strings.TrimPrefix(rt.Pattern, "/api/v1/"), "/") {
+		seg = strings.Trim(seg, "{}.")
+		for _, part := range strings.FieldsFunc(seg, func(r rune) bool { return r == '.' || r == '-' }) {
+			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
+		}
+	}
+	return b.String()
+}
+
+func obj(required []string, props map[string]any) map[string]any {
+	o := map[string]any{"type": "object", "properties": props}
+	if len(required) > 0 {
+		o["required"] = required
+	}
+	return o
+}
+
+func list(field, item string) map[string]any {
+	return obj([]string{field}, map[string]any{field: map[string]any{"type": "array", "items": ref(item)}})
+}
+
+var (
+	str      = map[string]any{"type": "string"}
+	integer  = map[string]any{"type": "integer"}
+	boolean  = map[string]any{"type": "boolean"}
+	datetime = map[string]any{"type": "string", "format": "date-time"}
+	optTime  = map[string]any{"type": []any{"string", "null"}, "format": "date-time"}
+)
+
+var schemas = map[string]any{
+	"Error": obj([]string{"error"}, map[string]any{"error": obj([]string{"code", "message"}, map[string]any{
+		"code":    map[string]any{"type": "string", "enum": []any{"invalid", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "unavailable", "internal", "rate_limited", "locked"}},
+		"message": str,
+	})}),
+	"User":     obj([]string{"id", "username", "email", "admin"}, map[string]any{"id": integer, "username": str, "email": str, "name": str, "admin": boolean, "created_at": datetime}),
+	"UserList": list("users", "User"),
+	"NewUser":  obj([]string{"username", "email"}, map[string]any{"username": str, "email": str, "name": str, "admin": boolean}),
+	"AuditEvent": obj(nil, map[string]any{"id": integer, "time": datetime, "actor_id": integer, "actor": str, "action": str, "target": str,
+		"details": map[string]any{"type": "object"}, "client_ip": str}),
+	"AuditList":     list("events", "AuditEvent"),
+	"Token":         obj([]string{"id", "label", "prefix"}, map[string]any{"id": integer, "user_id": integer, "label": str, "prefix": str, "created_at": datetime, "expires_at": optTime, "last_used_at": optTime, "revoked_at": optTime}),
+	"TokenList":     list("tokens", "Token"),
+	"NewToken":      obj(nil, map[string]any{"label": str, "expires": map[string]any{"type": "string", "description": "Lifetime such as 90d or 12h (default 90d, at most 366d)"}}),
+	"CreatedToken":  obj([]string{"token", "secret"}, map[string]any{"token": ref("Token"), "secret": map[string]any{"type": "string", "description": "Shown once; store it safely"}}),
+	"Committee":     obj([]string{"key", "name"}, map[string]any{"id": integer, "key": str, "name": str, "created_at": datetime}),
+	"CommitteeList": list("committees", "Committee"),
+	"NewCommittee":  obj([]string{"key", "name"}, map[string]any{"key": str, "name": str}),
+	"CommitteeDetail": obj([]string{"key", "name", "members", "projects"}, map[string]any{"id": integer, "key": str, "name": str, "created_at": datetime,
+		"members": map[string]any{"type": "array", "items": ref("Membership")}, "projects": map[string]any{"type": "array", "items": ref("Project")}}),
+	"Membership":  obj([]string{"committee", "username", "role"}, map[string]any{"committee": str, "username": str, "user_id": integer, "role": map[string]any{"type": "string", "enum": []any{"member", "committer"}}, "since": datetime}),
+	"MemberRole":  obj([]string{"role"}, map[string]any{"role": map[string]any{"type": "string", "enum": []any{"member", "committer"}}}),
+	"Project":     obj([]string{"key", "name", "committee"}, map[string]any{"id": integer, "key": str, "name": str, "committee": str, "created_at": datetime}),
+	"ProjectList": list("projects", "Project"),
+	"NewProject":  obj([]string{"key", "committee", "name"}, map[string]any{"key": str, "committee": str, "name": str}),
+	"Release": obj([]string{"project", "version", "phase"}, map[string]any{"id": integer, "project": str, "committee": str, "version": str,
+		"phase": map[string]any{"type": "string", "enum": []any{"draft"}}, "created_by": str, "created_at": datetime, "latest_revision": integer}),
+	"ReleaseList": list("releases", "Release"),
+	"NewRelease":  obj([]string{"version"}, map[string]any{"version": str}),
+	"Blob":        obj([]string{"sha256", "sha512", "size"}, map[string]any{"sha256": str, "sha512": str, "size": integer}),
+	"File":        obj([]string{"path", "sha256", "sha512", "size"}, map[string]any{"path": str, "sha256": str, "sha512": str, "size": integer}),
+	"Revision": obj([]string{"number", "author", "created_at"}, map[string]any{"number": integer, "parent": integer, "author": str, "created_at": datetime, "description": str,
+		"files": map[string]any{"type": "array", "items": ref("File")}}),
+	"RevisionList": list("revisions", "Revision"),
+	"Change": obj([]string{"op"}, map[string]any{"op": map[string]any{"type": "string", "enum": []any{"put", "delete", "move"}},
+		"path": str, "sha256": str, "from": str, "to": str}),
+	"RevisionRequest": obj([]string{"changes"}, map[string]any{"expect_revision": integer, "description": str,
+		"changes": map[string]any{"type": "array", "items": ref("Change")}}),
+	"RevisionResult": obj([]string{"revision", "created"}, map[string]any{"revision": ref("Revision"), "created": boolean}),
+}

@@ -1,0 +1,337 @@
+package cli
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"trel/client"
+	"trel/internal/core"
+	"trel/internal/domain"
+)
+
+func loginCmd(e *env) *cobra.Command {
+	var server string
+	c := &cobra.Command{
+		Use:   "login --server URL",
+		Short: "Save the server URL and an API token (read from stdin or a prompt)",
+		Args:  args(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			token, err := readSecret(e, "API token: ")
+			if err != nil {
+				return err
+			}
+			if !strings.HasPrefix(token, core.TokenPrefix) {
+				return usageError{fmt.Errorf("that does not look like a trel API token (they start with %q)", core.TokenPrefix)}
+			}
+			u, err := client.New(server, token).Me(c.Context())
+			if err != nil {
+				return err
+			}
+			p, err := saveConfig(config{Server: server, Token: token})
+			if err != nil {
+				return err
+			}
+			return e.out(u, func() {
+				fmt.Fprintf(e.stdout, "Signed in to %s as %s. Configuration saved in %s\n", server, u.Username, p)
+			})
+		},
+	}
+	c.Flags().StringVar(&server, "server", "", "server URL, e.g. http://localhost:8080 (required)")
+	c.MarkFlagRequired("server")
+	return c
+}
+
+// readSecret reads one line: with a hidden prompt on a terminal, plainly
+// from a pipe. The secret is never echoed.
+func readSecret(e *env, prompt string) (string, error) {
+	if f, ok := e.stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(e.stderr, prompt)
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(e.stderr)
+		if err != nil {
+			return "", fmt.Errorf("reading the token: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", usageError{errors.New("no token on standard input: pipe it in, e.g. `trel admin create-token ... | trel login --server URL`")}
+	}
+	return strings.TrimSpace(line), nil
+}
+
+// run builds a client and calls fn with it.
+func run(fn func(c *cobra.Command, cl *client.Client, args []string) error) func(*cobra.Command, []string) error {
+	return func(c *cobra.Command, a []string) error {
+		cl, err := newClient()
+		if err != nil {
+			return err
+		}
+		return fn(c, cl, a)
+	}
+}
+
+func committeeCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "committee", Short: "Create, list and show committees"}
+	var name string
+	create := &cobra.Command{
+		Use: "create KEY --name NAME", Short: "Create a committee (administrators)", Args: args(cobra.ExactArgs(1)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			cm, err := cl.CreateCommittee(c.Context(), a[0], name)
+			if err != nil {
+				return err
+			}
+			return e.out(cm, func() { fmt.Fprintf(e.stdout, "Created committee %s (%s)\n", cm.Key, cm.Name) })
+		}),
+	}
+	create.Flags().StringVar(&name, "name", "", "display name (required)")
+	create.MarkFlagRequired("name")
+	list := &cobra.Command{
+		Use: "list", Short: "List committees", Args: args(cobra.NoArgs),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			cs, err := cl.ListCommittees(c.Context())
+			if err != nil {
+				return err
+			}
+			return e.out(cs, func() {
+				if len(cs) == 0 {
+					fmt.Fprintln(e.stdout, "No committees yet. An administrator creates one with `trel committee create KEY --name NAME`.")
+					return
+				}
+				var rows [][]string
+				for _, c := range cs {
+					rows = append(rows, []string{c.Key, c.Name, when(c.CreatedAt)})
+				}
+				e.table([]string{"KEY", "NAME", "CREATED"}, rows)
+			})
+		}),
+	}
+	show := &cobra.Command{
+		Use: "show KEY", Short: "Show a committee with its members and projects", Args: args(cobra.ExactArgs(1)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			cd, err := cl.Committee(c.Context(), a[0])
+			if err != nil {
+				return err
+			}
+			return e.out(cd, func() {
+				fmt.Fprintf(e.stdout, "Committee %s: %s\n\nMembers:\n", cd.Key, cd.Name)
+				if len(cd.Members) == 0 {
+					fmt.Fprintln(e.stdout, "  (none) add one with `trel member add COMMITTEE USERNAME --role member`")
+				}
+				for _, m := range cd.Members {
+					fmt.Fprintf(e.stdout, "  %-20s %s\n", m.Username, m.Role)
+				}
+				fmt.Fprintln(e.stdout, "\nProjects:")
+				if len(cd.Projects) == 0 {
+					fmt.Fprintln(e.stdout, "  (none) create one with `trel project create KEY --committee COMMITTEE --name NAME`")
+				}
+				for _, p := range cd.Projects {
+					fmt.Fprintf(e.stdout, "  %-20s %s\n", p.Key, p.Name)
+				}
+			})
+		}),
+	}
+	c.AddCommand(create, list, show)
+	return c
+}
+
+func memberCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "member", Short: "Add and remove committee members"}
+	var role string
+	add := &cobra.Command{
+		Use: "add COMMITTEE USERNAME --role member|committer", Short: "Add a member or change their role", Args: args(cobra.ExactArgs(2)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			r, err := domain.ParseRole(role)
+			if err != nil {
+				return usageError{err}
+			}
+			m, err := cl.AddMember(c.Context(), a[0], a[1], r)
+			if err != nil {
+				return err
+			}
+			return e.out(m, func() { fmt.Fprintf(e.stdout, "%s is now a %s of %s\n", m.Username, m.Role, m.CommitteeKey) })
+		}),
+	}
+	add.Flags().StringVar(&role, "role", "", "member or committer (required)")
+	add.MarkFlagRequired("role")
+	remove := &cobra.Command{
+		Use: "remove COMMITTEE USERNAME", Short: "Remove a member", Args: args(cobra.ExactArgs(2)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			if err := cl.RemoveMember(c.Context(), a[0], a[1]); err != nil {
+				return err
+			}
+			return e.out(map[string]any{"committee": a[0], "username": a[1], "removed": true}, func() {
+				fmt.Fprintf(e.stdout, "Removed %s from %s\n", a[1], a[0])
+			})
+		}),
+	}
+	c.AddCommand(add, remove)
+	return c
+}
+
+func projectCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "project", Short: "Create, list and show projects"}
+	var committee, name string
+	create := &cobra.Command{
+		Use: "create KEY --committee C --name NAME", Short: "Create a project", Args: args(cobra.ExactArgs(1)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			p, err := cl.CreateProject(c.Context(), a[0], committee, name)
+			if err != nil {
+				return err
+			}
+			return e.out(p, func() { fmt.Fprintf(e.stdout, "Created project %s (%s) in committee %s\n", p.Key, p.Name, p.CommitteeKey) })
+		}),
+	}
+	create.Flags().StringVar(&committee, "committee", "", "owning committee (required)")
+	create.Flags().StringVar(&name, "name", "", "display name (required)")
+	create.MarkFlagRequired("committee")
+	create.MarkFlagRequired("name")
+	var of string
+	list := &cobra.Command{
+		Use: "list [--committee C]", Short: "List projects", Args: args(cobra.NoArgs),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			ps, err := cl.ListProjects(c.Context(), of)
+			if err != nil {
+				return err
+			}
+			return e.out(ps, func() {
+				if len(ps) == 0 {
+					fmt.Fprintln(e.stdout, "No projects yet. Create one with `trel project create KEY --committee C --name NAME`.")
+					return
+				}
+				var rows [][]string
+				for _, p := range ps {
+					rows = append(rows, []string{p.Key, p.CommitteeKey, p.Name})
+				}
+				e.table([]string{"KEY", "COMMITTEE", "NAME"}, rows)
+			})
+		}),
+	}
+	list.Flags().StringVar(&of, "committee", "", "only this committee's projects")
+	show := &cobra.Command{
+		Use: "show KEY", Short: "Show a project", Args: args(cobra.ExactArgs(1)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			p, err := cl.Project(c.Context(), a[0])
+			if err != nil {
+				return err
+			}
+			return e.out(p, func() {
+				fmt.Fprintf(e.stdout, "Project %s: %s\nCommittee: %s\nCreated:   %s\n", p.Key, p.Name, p.CommitteeKey, when(p.CreatedAt))
+			})
+		}),
+	}
+	c.AddCommand(create, list, show)
+	return c
+}
+
+func releaseCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "release", Short: "Start, list and show releases"}
+	start := &cobra.Command{
+		Use: "start PROJECT VERSION", Short: "Start a draft release", Args: args(cobra.ExactArgs(2)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			r, err := cl.StartRelease(c.Context(), a[0], a[1])
+			if err != nil {
+				return err
+			}
+			return e.out(r, func() {
+				fmt.Fprintf(e.stdout, "Started draft release %s %s. Add files with `trel upload %s %s FILE...`\n", r.ProjectKey, r.Version, r.ProjectKey, r.Version)
+			})
+		}),
+	}
+	list := &cobra.Command{
+		Use: "list PROJECT", Short: "List a project's releases", Args: args(cobra.ExactArgs(1)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			rs, err := cl.ListReleases(c.Context(), a[0])
+			if err != nil {
+				return err
+			}
+			return e.out(rs, func() {
+				if len(rs) == 0 {
+					fmt.Fprintf(e.stdout, "No releases of %s that you can see. Start one with `trel release start %s VERSION`.\n", a[0], a[0])
+					return
+				}
+				var rows [][]string
+				for _, r := range rs {
+					rows = append(rows, []string{r.Version, string(r.Phase), strconv.Itoa(r.LatestRevision), r.CreatedBy, when(r.CreatedAt)})
+				}
+				e.table([]string{"VERSION", "PHASE", "REVISION", "STARTED BY", "STARTED"}, rows)
+			})
+		}),
+	}
+	show := &cobra.Command{
+		Use: "show PROJECT VERSION", Short: "Show a release", Args: args(cobra.ExactArgs(2)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			r, err := cl.Release(c.Context(), a[0], a[1])
+			if err != nil {
+				return err
+			}
+			return e.out(r, func() {
+				fmt.Fprintf(e.stdout, "Release:   %s %s\nCommittee: %s\nPhase:     %s\nRevision:  %d\nStarted:   %s by %s\n",
+					r.ProjectKey, r.Version, r.CommitteeKey, r.Phase, r.LatestRevision, when(r.CreatedAt), r.CreatedBy)
+			})
+		}),
+	}
+	c.AddCommand(start, list, show)
+	return c
+}
+
+func tokenCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "token", Short: "Create, list and revoke your API tokens"}
+	var label, expires string
+	create := &cobra.Command{
+		Use: "create [--label L] [--expires 90d]", Short: "Create a token; prints it once", Args: args(cobra.NoArgs),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			t, err := cl.CreateToken(c.Context(), label, expires)
+			if err != nil {
+				return err
+			}
+			return e.out(t, func() { fmt.Fprintln(e.stdout, t.Secret) })
+		}),
+	}
+	create.Flags().StringVar(&label, "label", "cli", "label to recognise the token by")
+	create.Flags().StringVar(&expires, "expires", "90d", "lifetime, e.g. 90d or 12h (at most 366d)")
+	list := &cobra.Command{
+		Use: "list", Short: "List your tokens (never their secrets)", Args: args(cobra.NoArgs),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			ts, err := cl.ListTokens(c.Context())
+			if err != nil {
+				return err
+			}
+			return e.out(ts, func() {
+				var rows [][]string
+				for _, t := range ts {
+					state := "active"
+					if t.RevokedAt != nil {
+						state = "revoked"
+					} else if t.ExpiresAt != nil && !t.Active(timeNow()) {
+						state = "expired"
+					}
+					rows = append(rows, []string{strconv.FormatInt(t.ID, 10), t.Label, t.Prefix + "…", state, when(t.CreatedAt), whenPtr(t.ExpiresAt), whenPtr(t.LastUsedAt)})
+				}
+				e.table([]string{"ID", "LABEL", "PREFIX", "STATE", "CREATED", "EXPIRES", "LAST USED"}, rows)
+			})
+		}),
+	}
+	revoke := &cobra.Command{
+		Use: "revoke ID", Short: "Revoke one of your tokens at once", Args: args(cobra.ExactArgs(1)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			id, err := strconv.ParseInt(a[0], 10, 64)
+			if err != nil {
+				return usageError{fmt.Errorf("token id %q is not a number: see `trel token list`", a[0])}
+			}
+			if err := cl.RevokeToken(c.Context(), id); err != nil {
+				return err
+			}
+			return e.out(map[string]any{"id": id, "revoked": true}, func() { fmt.Fprintf(e.stdout, "Revoked token %d\n", id) })
+		}),
+	}
+	c.AddCommand(create, list, revoke)
+	return c
+}

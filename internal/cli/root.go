@@ -1,0 +1,128 @@
+// Package cli implements trel's command line: `trel serve`, the `trel admin`
+// commands that work on a data directory, and the client commands that talk
+// to a server through the API. Commands parse flags, call the client or the
+// core, and print; they hold no business logic.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"trel/client"
+	"trel/internal/domain"
+)
+
+// Exit codes. Scripts can rely on them.
+const (
+	exitOK    = 0
+	exitError = 1 // the operation failed (the message says why)
+	exitUsage = 2 // the command line was wrong
+)
+
+// env holds the streams and global flags of one invocation.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	json           bool
+}
+
+// usageError marks a command-line mistake (exit code 2).
+type usageError struct{ error }
+
+// Main runs the trel command line and returns its exit code.
+func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:           "trel",
+		Short:         "trel: sign, verify and publish trusted open-source releases",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Long: `trel is a trusted-release platform.
+
+  trel serve                 run the platform (database and files in ./trel-data)
+  trel admin ...             administer a data directory directly
+  trel login --server URL    sign this client in with an API token
+  trel release / upload ...  work with releases on a server
+
+Every client command accepts --json for machine-readable output.`,
+	}
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().BoolVar(&e.json, "json", false, "print machine-readable JSON")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usageError{fmt.Errorf("%w\nsee `%s --help`", err, c.CommandPath())}
+	})
+	root.AddCommand(
+		serveCmd(e),
+		adminCmd(e),
+		loginCmd(e),
+		committeeCmd(e),
+		memberCmd(e),
+		projectCmd(e),
+		releaseCmd(e),
+		uploadCmd(e),
+		filesCmd(e),
+		revisionsCmd(e),
+		downloadCmd(e),
+		rmCmd(e),
+		mvCmd(e),
+		tokenCmd(e),
+	)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "trel: "+message(err))
+	var ue usageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		return exitUsage
+	}
+	return exitError
+}
+
+// message is the user-facing text of an error: the server's or the core's
+// public message, never an internal cause.
+func message(err error) string {
+	var ce *client.Error
+	if errors.As(err, &ce) {
+		return ce.Message
+	}
+	var de *domain.Error
+	if errors.As(err, &de) {
+		return de.Message
+	}
+	return err.Error()
+}
+
+func isCobraUsage(err error) bool {
+	s := err.Error()
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand"} {
+		if strings.Contains(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// args wraps cobra's argument checks so that they count as usage errors.
+func args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(c *cobra.Command, a []string) error {
+		if err := check(c, a); err != nil {
+			return usageError{fmt.Errorf("%w\nusage: %s", err, c.UseLine())}
+		}
+		return nil
+	}
+}

@@ -1,0 +1,254 @@
+// Package server wires trel together: it opens the data directory (database
+// and blobs), builds the core, and serves the API with logging, metrics,
+// health checks and graceful shutdown.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"trel/internal/api"
+	"trel/internal/blob"
+	"trel/internal/core"
+	"trel/internal/store/sqlstore"
+)
+
+// App is an opened data directory.
+type App struct {
+	DataDir string
+	Store   *sqlstore.DB
+	Blobs   *blob.Disk
+	Core    *core.Service
+}
+
+// Open opens (creating if needed) the data directory: DIR/trel.db and
+// DIR/blobs. It is used by `trel serve` and by the `trel admin` commands,
+// which may run beside a live server.
+func Open(ctx context.Context, dataDir string, opt core.Options) (*App, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating data directory %s: %w", dataDir, err)
+	}
+	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, "trel.db"))
+	if err != nil {
+		return nil, err
+	}
+	blobs, err := blob.NewDisk(filepath.Join(dataDir, "blobs"))
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &App{DataDir: dataDir, Store: st, Blobs: blobs, Core: core.New(st, blobs, opt)}, nil
+}
+
+// Close releases the data directory.
+func (a *App) Close() error { return a.Store.Close() }
+
+// Config is what `trel serve` needs.
+type Config struct {
+	DataDir       string
+	Addr          string
+	MaxFileSize   int64
+	AdminUsername string
+	AdminEmail    string
+	Logger        *slog.Logger
+	// Ready, if set, receives the listening address once the server accepts
+	// connections (tests listen on port 0).
+	Ready func(addr string)
+}
+
+// Serve runs the server until ctx is cancelled, then shuts down gracefully.
+func Serve(ctx context.Context, cfg Config, out io.Writer) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	app, err := Open(ctx, cfg.DataDir, core.Options{MaxFileSize: cfg.MaxFileSize, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	if err := app.Blobs.CleanTemp(); err != nil {
+		return err
+	}
+	created, err := app.Core.Bootstrap(ctx, cfg.AdminUsername, cfg.AdminEmail)
+	if err != nil {
+		return fmt.Errorf("creating the first administrator: %w", err)
+	}
+	if created {
+		exe := "trel"
+		fmt.Fprintf(out, "Created a new trel data directory in %s with the first administrator %q.\n", cfg.DataDir, cfg.AdminUsername)
+		fmt.Fprintf(out, "Get an administrator API token (shown once) with:\n\n    %s admin create-token --data %s --username %s\n\n", exe, cfg.DataDir, cfg.AdminUsername)
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           Handler(app, log),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       2 * time.Minute, // uploads and downloads extend their own deadlines
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(out, "trel is serving on http://%s (data in %s)\n", ln.Addr(), cfg.DataDir)
+	log.Info("serving", "addr", ln.Addr().String(), "data", cfg.DataDir)
+	if cfg.Ready != nil {
+		cfg.Ready(ln.Addr().String())
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutCtx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Handler is the root handler: API, health, metrics.
+func Handler(app *App, log *slog.Logger) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := newMetrics(reg)
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/", api.New(app.Core, log))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if err := app.Store.SQL().PingContext(r.Context()); err != nil {
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "trel: trusted releases.\nAPI: /api/v1/ (OpenAPI document at /api/v1/openapi.json)\nHealth: /healthz  Metrics: /metrics\n")
+	})
+	return requestIDs(logRequests(log, m, recoverPanics(log, securityHeaders(mux))))
+}
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "trel_http_requests_total", Help: "HTTP requests by route pattern, method and status."}, []string{"route", "code"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "trel_http_request_duration_seconds", Help: "HTTP request duration by route pattern.", Buckets: prometheus.DefBuckets}, []string{"route"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+type ctxKey struct{}
+
+// requestIDs gives each request an id, returned in X-Request-Id and logged.
+func requestIDs(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b [8]byte
+		rand.Read(b[:])
+		id := hex.EncodeToString(b[:])
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, id)))
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(p []byte) (int, error) {
+	if s.status == 0 {
+		s.status = 200
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// logRequests logs one line per request. It logs the route pattern and
+// path, never headers or bodies, so tokens cannot end up in logs.
+func logRequests(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		d := time.Since(start)
+		m.requests.WithLabelValues(route, fmt.Sprint(sw.status)).Inc()
+		m.duration.WithLabelValues(route).Observe(d.Seconds())
+		id, _ := r.Context().Value(ctxKey{}).(string)
+		log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status,
+			"duration_ms", d.Milliseconds(), "remote", r.RemoteAddr)
+	})
+}
+
+// recoverPanics turns a handler panic into a 500 and a log line; the
+// server keeps running.
+func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error("panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				http.Error(w, `{"error":{"code":"internal","message":"internal error"}}`, http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
