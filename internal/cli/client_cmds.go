@@ -186,7 +186,9 @@ func projectCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.out(p, func() { fmt.Fprintf(e.stdout, "Created project %s (%s) in committee %s\n", p.Key, p.Name, p.CommitteeKey) })
+			return e.out(p, func() {
+				fmt.Fprintf(e.stdout, "Created project %s (%s) in committee %s\n", p.Key, p.Name, p.CommitteeKey)
+			})
 		}),
 	}
 	create.Flags().StringVar(&committee, "committee", "", "owning committee (required)")
