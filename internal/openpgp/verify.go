@@ -550,4 +550,3 @@ func hashIDName(id byte) string {
 	}
 	return fmt.Sprintf("hash-%d", id)
 }
-
