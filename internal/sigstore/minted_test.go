@@ -46,6 +46,15 @@ func newVirtualSigstore(t testing.TB) *ca.VirtualSigstore {
 // private instances without certificate transparency.
 func virtualRoot(t testing.TB, name string, vs, fulcio *ca.VirtualSigstore) NamedRoot {
 	t.Helper()
+	nr, err := LoadTrustedRoot(name, virtualRootJSON(t, vs, fulcio))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nr
+}
+
+func virtualRootJSON(t testing.TB, vs, fulcio *ca.VirtualSigstore) []byte {
+	t.Helper()
 	if fulcio == nil {
 		fulcio = vs
 	}
@@ -69,11 +78,7 @@ func virtualRoot(t testing.TB, name string, vs, fulcio *ca.VirtualSigstore) Name
 	if err != nil {
 		t.Fatal(err)
 	}
-	nr, err := LoadTrustedRoot(name, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return nr
+	return data
 }
 
 type mintOptions struct {
