@@ -269,7 +269,7 @@ func kindDescription(kind string) string {
 // package safe on its own.
 func invalidPathReason(p string) string {
 	switch {
-	case p == "" || p == ".":
+	case p == "":
 		return "it is empty"
 	case !utf8.ValidString(p):
 		return "it is not valid UTF-8"
@@ -279,12 +279,23 @@ func invalidPathReason(p string) string {
 		return "it contains a backslash"
 	case strings.HasPrefix(p, "/"):
 		return "it is absolute"
-	case p == ".." || strings.HasPrefix(p, "../") || strings.HasSuffix(p, "/..") || strings.Contains(p, "/../"):
-		return "it climbs out of the release with '..'"
-	case path.Clean(p) != p:
-		return "it has empty or '.' segments or a trailing '/'"
 	}
-	return ""
+	// Walk the segments by hand: path.Clean would allocate for every path.
+	for rest := p; ; {
+		seg, after, more := strings.Cut(rest, "/")
+		switch seg {
+		case "":
+			return "it has an empty segment (a doubled or trailing '/')"
+		case ".":
+			return "it has a '.' segment"
+		case "..":
+			return "it climbs out of the release with '..'"
+		}
+		if !more {
+			return ""
+		}
+		rest = after
+	}
 }
 
 // dotSegment returns the first segment of p that starts with a dot, or "".
