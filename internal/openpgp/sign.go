@@ -32,7 +32,7 @@ type SigningKey struct {
 func ReadSecretKey(data []byte, passphrase []byte) (*SigningKey, error) {
 	var list pgpv1.EntityList
 	var err error
-	if bytes.Contains(data, []byte("-----BEGIN PGP PRIVATE KEY BLOCK-----")) {
+	if bytes.Contains(data, armorMarker) {
 		list, err = pgpv1.ReadArmoredKeyRing(bytes.NewReader(data))
 	} else {
 		list, err = pgpv1.ReadKeyRing(bytes.NewReader(data))
