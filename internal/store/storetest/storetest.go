@@ -1,0 +1,214 @@
+// Package storetest is the suite every store.Store implementation runs:
+// SQLite today, PostgreSQL later.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"trel/internal/domain"
+	"trel/internal/store"
+)
+
+// Run exercises a store. newStore returns a fresh, empty, migrated store.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+
+	seed := func(t *testing.T, s store.Store) (*domain.User, *domain.Committee, *domain.Project, *domain.Release) {
+		t.Helper()
+		u := &domain.User{Username: "alice", Email: "alice@example.org", CreatedAt: now}
+		c := &domain.Committee{Key: "alpha", Name: "Alpha", CreatedAt: now}
+		var p *domain.Project
+		var r *domain.Release
+		err := s.Tx(ctx, func(tx store.Tx) error {
+			if err := tx.CreateUser(ctx, u); err != nil {
+				return err
+			}
+			if err := tx.CreateCommittee(ctx, c); err != nil {
+				return err
+			}
+			p = &domain.Project{Key: "alpha-lib", Name: "Lib", CommitteeID: c.ID, CreatedAt: now}
+			if err := tx.CreateProject(ctx, p); err != nil {
+				return err
+			}
+			r = &domain.Release{ProjectID: p.ID, ProjectKey: p.Key, Version: "1.0", Phase: domain.PhaseDraft, CreatedBy: "alice", CreatedAt: now}
+			return tx.CreateRelease(ctx, r)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u, c, p, r
+	}
+
+	t.Run("ok/rows round-trip with their times", func(t *testing.T) {
+		s := newStore(t)
+		u, c, p, r := seed(t, s)
+		gu, err := s.UserByUsername(ctx, "alice")
+		if err != nil || gu.ID != u.ID || !gu.CreatedAt.Equal(now) || gu.Email != u.Email {
+			t.Fatalf("user: %+v %v", gu, err)
+		}
+		gp, err := s.ProjectByKey(ctx, "alpha-lib")
+		if err != nil || gp.CommitteeKey != c.Key || gp.ID != p.ID {
+			t.Fatalf("project: %+v %v", gp, err)
+		}
+		gr, err := s.ReleaseByVersion(ctx, p.ID, "1.0")
+		if err != nil || gr.ID != r.ID || gr.CommitteeKey != "alpha" || gr.CreatedBy != "alice" || gr.LatestRevision != 0 {
+			t.Fatalf("release: %+v %v", gr, err)
+		}
+	})
+
+	t.Run("fail/missing rows are not_found", func(t *testing.T) {
+		s := newStore(t)
+		if _, err := s.UserByUsername(ctx, "nobody"); !domain.IsKind(err, domain.KindNotFound) {
+			t.Fatal(err)
+		}
+		if _, err := s.CommitteeByKey(ctx, "none"); !domain.IsKind(err, domain.KindNotFound) {
+			t.Fatal(err)
+		}
+		if _, err := s.Revision(ctx, 1, 1); !domain.IsKind(err, domain.KindNotFound) {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("fail/duplicates are conflicts", func(t *testing.T) {
+		s := newStore(t)
+		_, _, p, _ := seed(t, s)
+		err := s.Tx(ctx, func(tx store.Tx) error {
+			return tx.CreateRelease(ctx, &domain.Release{ProjectID: p.ID, ProjectKey: p.Key, Version: "1.0", Phase: domain.PhaseDraft, CreatedBy: "alice", CreatedAt: now})
+		})
+		if !domain.IsKind(err, domain.KindConflict) {
+			t.Fatalf("duplicate release: %v", err)
+		}
+		err = s.Tx(ctx, func(tx store.Tx) error {
+			return tx.CreateUser(ctx, &domain.User{Username: "alice", Email: "x@example.org", CreatedAt: now})
+		})
+		if !domain.IsKind(err, domain.KindConflict) {
+			t.Fatalf("duplicate user: %v", err)
+		}
+	})
+
+	t.Run("ok/a failed transaction rolls back its writes and its audit event", func(t *testing.T) {
+		s := newStore(t)
+		boom := errors.New("boom")
+		err := s.Tx(ctx, func(tx store.Tx) error {
+			if err := tx.CreateCommittee(ctx, &domain.Committee{Key: "gone", Name: "Gone", CreatedAt: now}); err != nil {
+				return err
+			}
+			if err := tx.Audit(ctx, domain.AuditEvent{Time: now, Actor: "x", Action: "committee.create", Target: "committee:gone"}); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatal(err)
+		}
+		if _, err := s.CommitteeByKey(ctx, "gone"); !domain.IsKind(err, domain.KindNotFound) {
+			t.Fatal("the committee survived the rollback")
+		}
+		evs, _ := s.ListAudit(ctx, 10)
+		if len(evs) != 0 {
+			t.Fatal("the audit event survived the rollback")
+		}
+	})
+
+	t.Run("ok/revisions keep their manifests and blobs their hash states", func(t *testing.T) {
+		s := newStore(t)
+		u, _, _, r := seed(t, s)
+		b := domain.Blob{SHA256: strings.Repeat("a", 64), SHA512: strings.Repeat("b", 128), Size: 3, SHA256State: []byte{1, 2}, SHA512State: []byte{3, 4}}
+		err := s.Tx(ctx, func(tx store.Tx) error {
+			if err := tx.PutBlob(ctx, b); err != nil {
+				return err
+			}
+			if err := tx.PutBlob(ctx, b); err != nil { // idempotent
+				return err
+			}
+			if err := tx.RecordUpload(ctx, r.ID, b.SHA256, u.ID, now); err != nil {
+				return err
+			}
+			if err := tx.LockRelease(ctx, r.ID); err != nil {
+				return err
+			}
+			return tx.CreateRevision(ctx, &domain.Revision{ReleaseID: r.ID, Number: 1, AuthorID: u.ID, CreatedAt: now, Description: "d",
+				Files: []domain.File{{Path: "b.txt", Blob: b}, {Path: "a.txt", Blob: b}}})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rev, err := s.Revision(ctx, r.ID, 1)
+		if err != nil || len(rev.Files) != 2 || rev.Files[0].Path != "a.txt" || rev.Author != "alice" {
+			t.Fatalf("%+v %v", rev, err)
+		}
+		if f := rev.Files[1]; f.SHA512 != b.SHA512 || f.Size != 3 || string(f.SHA512State) != string(b.SHA512State) {
+			t.Fatalf("file: %+v", f)
+		}
+		if ok, _ := s.UploadedTo(ctx, r.ID, b.SHA256); !ok {
+			t.Fatal("upload not recorded")
+		}
+		gr, _ := s.ReleaseByVersion(ctx, r.ProjectID, "1.0")
+		if gr.LatestRevision != 1 {
+			t.Fatalf("latest revision %d", gr.LatestRevision)
+		}
+		err = s.Tx(ctx, func(tx store.Tx) error {
+			return tx.CreateRevision(ctx, &domain.Revision{ReleaseID: r.ID, Number: 1, AuthorID: u.ID, CreatedAt: now})
+		})
+		if !domain.IsKind(err, domain.KindConflict) {
+			t.Fatalf("a second revision 1: %v", err)
+		}
+	})
+
+	t.Run("ok/tokens are found by hash and revoked once", func(t *testing.T) {
+		s := newStore(t)
+		u, _, _, _ := seed(t, s)
+		exp := now.Add(time.Hour)
+		tok := &domain.Token{UserID: u.ID, Label: "l", Prefix: "trel_abc", Hash: []byte("hash"), CreatedAt: now, ExpiresAt: &exp}
+		if err := s.Tx(ctx, func(tx store.Tx) error { return tx.CreateToken(ctx, tok) }); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.TokenByHash(ctx, []byte("hash"))
+		if err != nil || got.ID != tok.ID || !got.ExpiresAt.Equal(exp) || got.RevokedAt != nil {
+			t.Fatalf("%+v %v", got, err)
+		}
+		if err := s.TouchToken(ctx, tok.ID, now); err != nil {
+			t.Fatal(err)
+		}
+		revoke := func() error {
+			return s.Tx(ctx, func(tx store.Tx) error { return tx.RevokeToken(ctx, u.ID, tok.ID, now) })
+		}
+		if err := revoke(); err != nil {
+			t.Fatal(err)
+		}
+		if err := revoke(); !domain.IsKind(err, domain.KindNotFound) {
+			t.Fatalf("second revoke: %v", err)
+		}
+		got, _ = s.TokenByHash(ctx, []byte("hash"))
+		if got.RevokedAt == nil || got.LastUsedAt == nil {
+			t.Fatalf("%+v", got)
+		}
+	})
+
+	t.Run("ok/memberships upsert and roles are per committee", func(t *testing.T) {
+		s := newStore(t)
+		u, c, _, _ := seed(t, s)
+		put := func(r domain.Role) error {
+			return s.Tx(ctx, func(tx store.Tx) error { return tx.PutMembership(ctx, c.ID, u.ID, r, now) })
+		}
+		if err := put(domain.RoleCommitter); err != nil {
+			t.Fatal(err)
+		}
+		if err := put(domain.RoleMember); err != nil {
+			t.Fatal(err)
+		}
+		roles, err := s.Roles(ctx, u.ID)
+		if err != nil || len(roles) != 1 || roles[c.ID] != domain.RoleMember {
+			t.Fatalf("%v %v", roles, err)
+		}
+		ms, _ := s.Members(ctx, c.ID)
+		if len(ms) != 1 || ms[0].Username != "alice" || ms[0].CommitteeKey != "alpha" {
+			t.Fatalf("%+v", ms)
+		}
+	})
+}
