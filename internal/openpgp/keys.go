@@ -273,7 +273,7 @@ func splitBlocks(data []byte, maxBlocks int) ([]inputBlock, error) {
 		}
 		return []inputBlock{{index: 1, typ: "unknown", err: errors.New("no OpenPGP data found: expected armored blocks (-----BEGIN PGP PUBLIC KEY BLOCK-----) or a binary keyring")}}, nil
 	}
-	br := bufio.NewReader(bytes.NewReader(data))
+	br := bufio.NewReader(bytes.NewReader(separateArmor(data)))
 	var out []inputBlock
 	for {
 		block, err := armor.Decode(br)
@@ -304,4 +304,14 @@ func splitBlocks(data []byte, maxBlocks int) ([]inputBlock, error) {
 		return []inputBlock{{index: 1, typ: "unknown", err: errors.New("an armor header was found but no complete armored block")}}, nil
 	}
 	return out, nil
+}
+
+// separateArmor puts every armor header on a line of its own, so blocks
+// glued together ("...END PGP PUBLIC KEY BLOCK----------BEGIN PGP ...") are
+// all seen by armor.Decode.
+func separateArmor(data []byte) []byte {
+	if !bytes.Contains(data, []byte("-----"+string(armorMarker))) {
+		return data
+	}
+	return bytes.ReplaceAll(data, armorMarker, append([]byte("\n"), armorMarker...))
 }

@@ -1,7 +1,6 @@
 package openpgp
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
@@ -57,20 +56,24 @@ func DetectPrivateKey(data []byte) error {
 	if hasSecretPacket(data) {
 		return &PrivateKeyError{Kind: "OpenPGP secret key packet"}
 	}
-	// Armored blocks of any type may carry secret packets inside.
-	br := bufio.NewReader(bytes.NewReader(data))
-	for i := 0; i < maxBlocksDefault*4; i++ {
-		block, err := armor.Decode(br)
-		if err != nil {
+	// Armored blocks of any type may carry secret packets inside. Decode
+	// from every armor header on its own, so that blocks glued together on
+	// one line cannot hide one another.
+	rest, seen := data, 0
+	for seen < maxBlocksDefault*4 {
+		i := bytes.Index(rest, armorMarker)
+		if i < 0 {
 			break
 		}
-		body, err := io.ReadAll(io.LimitReader(block.Body, int64(len(data))))
+		seen++
+		block, err := armor.Decode(bytes.NewReader(rest[i:]))
+		rest = rest[i+len(armorMarker):]
+		if err != nil {
+			continue
+		}
+		body, _ := io.ReadAll(io.LimitReader(block.Body, int64(len(data))))
 		if len(body) > 0 && hasSecretPacket(body) {
 			return &PrivateKeyError{Kind: "OpenPGP secret key packet inside an armored block"}
-		}
-		if err != nil {
-			// A broken block: keep looking in the rest of the input.
-			continue
 		}
 	}
 	return nil

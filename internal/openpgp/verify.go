@@ -140,7 +140,7 @@ func signaturePackets(sig []byte) ([]rawPacket, *VerifyResult) {
 	}
 	var bodies [][]byte
 	if bytes.Contains(sig, armorMarker) {
-		br := bufio.NewReader(bytes.NewReader(sig))
+		br := bufio.NewReader(bytes.NewReader(separateArmor(sig)))
 		for i := 0; i <= maxSignatures; i++ {
 			block, err := armor.Decode(br)
 			if err == io.EOF {
