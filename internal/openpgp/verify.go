@@ -362,7 +362,9 @@ func judge(r SignatureResult, sig *packet.Signature, weak string, s signer, src 
 	if t.After(opts.Now.Add(opts.ClockSkew)) {
 		return fail(CodeFutureSignature, fmt.Sprintf("the signature claims to be made on %s, which is in the future; check the signer's clock and re-sign", fmtTime(t)))
 	}
-	if sig.SigExpired(opts.Now) {
+	// go-crypto's SigExpired also fires for a creation time slightly ahead
+	// of Now, which the clock skew above allows: check the lifetime alone.
+	if sig.SigLifetimeSecs != nil && *sig.SigLifetimeSecs != 0 && !opts.Now.Before(t.Add(time.Duration(*sig.SigLifetimeSecs)*time.Second)) {
 		return fail(CodeSignatureExpired, "the signature carries an expiry date that has passed; re-sign the file")
 	}
 	if t.Before(s.pk().CreationTime) {

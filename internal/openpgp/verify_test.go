@@ -127,6 +127,7 @@ func TestVerifyDetachedTimeRules(t *testing.T) {
 		afterUpload bool
 	}{
 		{"signature in the future is refused", VerifyOptions{Now: time.Date(2020, 5, 1, 0, 0, 0, 0, time.UTC)}, false, CodeFutureSignature, false},
+		{"signature within the clock skew is accepted", VerifyOptions{Now: time.Date(2020, 5, 31, 23, 59, 0, 0, time.UTC)}, true, "", false},
 		{"signature after upload is flagged but valid", VerifyOptions{Now: fixtureNow, UploadTime: time.Date(2020, 5, 31, 0, 0, 0, 0, time.UTC)}, true, "", true},
 		{"signature before upload is not flagged", VerifyOptions{Now: fixtureNow, UploadTime: time.Date(2020, 6, 2, 0, 0, 0, 0, time.UTC)}, true, "", false},
 		{"ed25519 signer passes the strength policy", VerifyOptions{Now: fixtureNow, StrengthPolicy: &StrengthPolicy{}}, true, "", false},
