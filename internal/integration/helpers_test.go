@@ -172,7 +172,7 @@ func (s *server) start() error {
 	}()
 	s.t.Cleanup(func() {
 		s.kill()
-		if s.t.Failed() {
+		if s.t.Failed() || os.Getenv("TREL_IT_LOG") != "" { // TREL_IT_LOG=1 shows every server log
 			s.t.Logf("server %s stdout:\n%s\nserver stderr (last 4000 bytes):\n%s", s.addr, s.stdout, tail(s.stderr.String(), 4000))
 		}
 	})
