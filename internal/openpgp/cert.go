@@ -2,6 +2,7 @@ package openpgp
 
 import (
 	"bytes"
+	"crypto/dsa"
 	"crypto/rsa"
 	"errors"
 	"fmt"
@@ -111,6 +112,9 @@ func parsePublicKey(p rawPacket) (*packet.PublicKey, error) {
 	if e := rsaExponent(pk); e != 0 && (e < 3 || e%2 == 0) {
 		return nil, fmt.Errorf("RSA key with unusual public exponent %d is not supported (expected 65537)", e)
 	}
+	if err := checkKeySize(pk); err != nil {
+		return nil, err
+	}
 	return pk, nil
 }
 
@@ -128,6 +132,27 @@ func v3KeyHint(body []byte) string {
 	}
 	mod := new(big.Int).SetBytes(body[10 : 10+n])
 	return fmt.Sprintf(", key ID %016X", new(big.Int).And(mod, new(big.Int).SetUint64(^uint64(0))).Uint64())
+}
+
+// checkKeySize refuses parameters no real key has: verifying with them
+// costs seconds to minutes of CPU (a denial of service on upload).
+func checkKeySize(pk *packet.PublicKey) error {
+	switch k := pk.PublicKey.(type) {
+	case *rsa.PublicKey:
+		if k.N.BitLen() > 16384 {
+			return fmt.Errorf("RSA key of %d bits is larger than any supported key (16384)", k.N.BitLen())
+		}
+	case *dsa.PublicKey:
+		if k.P.BitLen() > 3072 || k.Q.BitLen() > 256 {
+			return fmt.Errorf("DSA key with %d/%d-bit parameters is outside the DSA standard sizes", k.P.BitLen(), k.Q.BitLen())
+		}
+	}
+	if pk.PubKeyAlgo == packet.PubKeyAlgoElGamal {
+		if bits, err := pk.BitLength(); err == nil && bits > 8192 {
+			return fmt.Errorf("ElGamal key of %d bits is larger than any supported key", bits)
+		}
+	}
+	return nil
 }
 
 func rsaExponent(pk *packet.PublicKey) int {
