@@ -77,6 +77,7 @@ Every client command accepts --json for machine-readable output.`,
 		rmCmd(e),
 		mvCmd(e),
 		tokenCmd(e),
+		verifyCmd(e), sigstoreCmd(e),
 	)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

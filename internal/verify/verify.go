@@ -255,6 +255,9 @@ func findSignature(opts Options) (string, string) {
 		}
 		return def, ""
 	}
+	if opts.sigstoreRequested() && !opts.openPGPKeysGiven() {
+		return "", "" // the caller chose Sigstore only
+	}
 	return "", fmt.Sprintf("no signature found: expected %s or pass --signature", def)
 }
 

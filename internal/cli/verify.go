@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"trel/internal/verify"
+)
+
+// errNotVerified is returned (exit 1) after the verdict was printed.
+var errNotVerified = errors.New("NOT VERIFIED")
+
+func verifyCmd(e *env) *cobra.Command {
+	var opts verify.Options
+	c := &cobra.Command{
+		Use:   "verify ARTIFACT",
+		Short: "Verify a downloaded release artifact offline (OpenPGP, checksum, Sigstore)",
+		Long: `Verify a downloaded artifact without any server.
+
+The artifact is read once. It is checked against:
+  - an OpenPGP detached signature: --signature, default ARTIFACT.asc,
+    with the project's KEYS file (--keys KEYS) or one public key (--key FILE);
+  - checksum files: --checksum, default ARTIFACT.sha512 and ARTIFACT.sha256;
+  - a Sigstore bundle: --bundle, default ARTIFACT.sigstore, .sigstore.json or
+    .bundle (looked up only when --certificate-identity is given), signed by
+    the exact --certificate-identity and --certificate-oidc-issuer, against
+    the embedded public-good trusted root or --trusted-root FILE.
+
+--key is an OpenPGP public key file for the .asc signature, EXCEPT when
+--bundle is given without --certificate-identity: then --key is the PEM public
+key ("-----BEGIN PUBLIC KEY-----") of a key-based Sigstore bundle.
+
+The verdict is VERIFIED (exit 0) only when every check that ran passed and at
+least one signature (OpenPGP or Sigstore) verified; otherwise NOT VERIFIED
+(exit 1). Wrong options exit 2. --json prints the full report.`,
+		Example: `  trel verify apache-foo-1.0.tar.gz --keys KEYS
+  trel verify foo-1.0.tgz --bundle foo-1.0.tgz.sigstore.json \
+      --certificate-identity https://github.com/org/foo/.github/workflows/release.yml@refs/tags/v1.0 \
+      --certificate-oidc-issuer https://token.actions.githubusercontent.com
+  trel verify foo.bin --bundle foo.bin.bundle --key cosign.pub`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: func(c *cobra.Command, a []string) error {
+			opts.Artifact = a[0]
+			rep, err := verify.Verify(opts)
+			if errors.Is(err, verify.ErrUsage) {
+				return usageError{err}
+			}
+			if err != nil {
+				return err
+			}
+			if err := e.out(rep, func() { printReport(e, rep) }); err != nil {
+				return err
+			}
+			if !rep.OK {
+				return fmt.Errorf("%w: %s", errNotVerified, rep.Reason)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&opts.Signature, "signature", "", "OpenPGP detached signature (default ARTIFACT.asc if present)")
+	f.StringVar(&opts.Keys, "keys", "", "KEYS file with the project's OpenPGP public keys")
+	f.StringVar(&opts.Key, "key", "", "one OpenPGP public key file; with --bundle and no --certificate-identity: the bundle's PEM public key")
+	f.StringVar(&opts.Checksum, "checksum", "", "checksum file (default ARTIFACT.sha512 and ARTIFACT.sha256 if present)")
+	f.StringVar(&opts.Bundle, "bundle", "", "Sigstore bundle (default ARTIFACT.sigstore, .sigstore.json or .bundle if present, with --certificate-identity)")
+	f.StringVar(&opts.CertificateIdentity, "certificate-identity", "", "expected signer of the Sigstore bundle (exact subject: email or workflow URI)")
+	f.StringVar(&opts.CertificateOIDCIssuer, "certificate-oidc-issuer", "", "expected OIDC issuer of the Sigstore bundle (exact)")
+	f.StringVar(&opts.TrustedRoot, "trusted-root", "", "Sigstore trusted_root.json (default: the embedded public-good root)")
+	return c
+}
+
+// printReport prints one line per verification and the verdict.
+func printReport(e *env, rep *verify.Report) {
+	for _, v := range rep.Verifications {
+		mark := "✓"
+		if !v.OK {
+			mark = "✗"
+		}
+		fmt.Fprintf(e.stdout, "%s %-8s %s: %s\n", mark, v.Kind, v.File, v.Message)
+		for _, n := range v.Notes {
+			fmt.Fprintf(e.stdout, "    note: %s\n", n)
+		}
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintf(e.stdout, "- %s\n", n)
+	}
+	if rep.OK {
+		fmt.Fprintf(e.stdout, "VERIFIED: %s\n", rep.Artifact)
+		return
+	}
+	fmt.Fprintf(e.stdout, "NOT VERIFIED: %s (%s)\n", rep.Artifact, rep.Reason)
+}
