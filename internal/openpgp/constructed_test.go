@@ -9,6 +9,7 @@ import (
 
 	pgpv1 "github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
+	pgpv2 "github.com/ProtonMail/go-crypto/openpgp/v2"
 )
 
 // signWith makes a v4 binary signature over data with priv at time at.
@@ -132,5 +133,54 @@ func TestSignatureOlderThanKeyRefused(t *testing.T) {
 	res, _ := LoadKeys(bytes.NewReader(keyring.Bytes()))
 	if got := VerifyDetached(sig, res.Certs, BytesSource(data), VerifyOptions{}); got.Valid || got.ReasonCode != CodeNotYetValid {
 		t.Fatalf("valid=%v code=%q, want not-yet-valid", got.Valid, got.ReasonCode)
+	}
+}
+
+func TestV6SaltedSignatureNeedsTheContent(t *testing.T) {
+	cfg := &packet.Config{V6Keys: true, Algorithm: packet.PubKeyAlgoEd25519, DefaultHash: crypto.SHA512, Time: func() time.Time { return time.Now().Add(-time.Hour) }}
+	e, err := pgpv2.NewEntity("Six", "", "six@example.org", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("v6 signed artifact\n")
+	var sig bytes.Buffer
+	if err := pgpv2.DetachSign(&sig, []*pgpv2.Entity{e}, bytes.NewReader(data), &packet.Config{DefaultHash: crypto.SHA512}); err != nil {
+		t.Fatal(err)
+	}
+	var pub bytes.Buffer
+	if err := e.Serialize(&pub); err != nil {
+		t.Fatal(err)
+	}
+	res, err := LoadKeys(bytes.NewReader(pub.Bytes()))
+	if err != nil || len(res.Certs) != 1 {
+		t.Fatalf("load v6 key: %v %+v", err, res.Blocks)
+	}
+	if got := VerifyDetached(sig.Bytes(), res.Certs, BytesSource(data), VerifyOptions{}); !got.Valid {
+		t.Fatalf("v6 signature with the content: %s", got.Reason)
+	}
+	state, _ := SaveHashStates(bytes.NewReader(data))
+	if got := VerifyDetached(sig.Bytes(), res.Certs, state, VerifyOptions{}); got.Valid || got.ReasonCode != CodeHashUnavailable {
+		t.Fatalf("v6 signature from state only: valid=%v code=%q, want hash-unavailable (the salt precedes the data)", got.Valid, got.ReasonCode)
+	}
+	if got := VerifyDetached(sig.Bytes(), res.Certs, BytesSource(append(data, '!')), VerifyOptions{}); got.Valid || got.ReasonCode != CodeBadSignature {
+		t.Fatalf("v6 signature over other data: valid=%v code=%q", got.Valid, got.ReasonCode)
+	}
+}
+
+func TestCertifyOnlyPrimaryMayNotSign(t *testing.T) {
+	w := gpgWorld(t)
+	list, err := pgpv1.ReadKeyRing(bytes.NewReader(w.home.run(t, "", "", "--export-secret-keys", w.fpr[wSub])))
+	if err != nil || len(list) != 1 {
+		t.Fatalf("read gpg secret key: %v", err)
+	}
+	data := []byte("signed by a certify-only primary key\n")
+	sig := signWith(t, list[0].PrimaryKey, list[0].PrivateKey, data, time.Now())
+	res, _ := LoadKeys(bytes.NewReader(w.pub[wSub]))
+	got := VerifyDetached(sig, res.Certs, BytesSource(data), VerifyOptions{})
+	if got.Valid || got.ReasonCode != CodeKeyNotSigning {
+		t.Fatalf("valid=%v code=%q (%s), want key-not-signing", got.Valid, got.ReasonCode, got.Reason)
+	}
+	if sqvValid(t, w.pub[wSub], sig, data) {
+		t.Error("sqv accepts a data signature by a certify-only primary key")
 	}
 }
