@@ -19,6 +19,7 @@ import (
 // without --expect-revision every one lands, as consecutive revisions;
 // with the same --expect-revision exactly one wins.
 func TestConcurrentUploads(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := newWorld(t)
 	if _, err := w.aliceC.StartRelease(ctx, "widget", "2.0.0"); err != nil {

@@ -98,6 +98,7 @@ func waitErr(t *testing.T, errc <-chan error, what string) error {
 // large upload, and cancels another upload from the client side: neither
 // may leave a revision, a temporary file or a partial blob behind.
 func TestCrashDuringUpload(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := newWorld(t)
 	if _, err := w.aliceC.StartRelease(ctx, "widget", "3.0.0"); err != nil {

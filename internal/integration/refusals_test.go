@@ -23,6 +23,7 @@ import (
 // revisions, the latest manifest and the audit trail of uploads are exactly
 // as before.
 func TestRefusals(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	w := newWorld(t, "--max-file-size", "1MiB")
 	url := w.srv.url
@@ -191,6 +192,10 @@ func TestRefusals(t *testing.T) {
 		apiError(t, "chunked oversize upload", err, 413, "too_large", "larger than the limit of 1048576 bytes")
 		_, err = w.bobC.UploadContent(ctx, "widget", "1.0.0", bytes.NewReader(big), int64(len(big)))
 		apiError(t, "oversize upload with Content-Length", err, 413, "too_large", "larger than the limit")
+		// Far more than the socket buffers hold: the server answers before
+		// reading the body, and the client must still see that answer.
+		_, err = w.bobC.UploadContent(ctx, "widget", "1.0.0", bytes.NewReader(make([]byte, 32<<20)), 32<<20)
+		apiError(t, "32 MiB upload with Content-Length", err, 413, "too_large", "larger than the limit")
 		unchanged("oversize uploads")
 		if n := checkObjects(t, w.data); n != objects {
 			t.Errorf("refused uploads must store nothing; the blob store holds %d objects, want %d", n, objects)

@@ -23,6 +23,7 @@ import (
 // TestStory walks the whole foundation user story through the command line
 // of the real binary against a real server process.
 func TestStory(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	data := filepath.Join(t.TempDir(), "data")
 
