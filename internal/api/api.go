@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -139,7 +138,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // decode reads a bounded JSON body into v, refusing unknown fields so that
 // a typo in a client is an error rather than a silently ignored option.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxJSONBody+1))
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxJSONBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
@@ -150,6 +149,23 @@ func decode(r *http.Request, v any) error {
 	}
 	if dec.More() {
 		return domain.Errorf(domain.KindInvalid, "the request body must hold exactly one JSON object")
+	}
+	return nil
+}
+
+// maxKeysBody bounds bodies that carry a KEYS file.
+const maxKeysBody = 5 << 20
+
+// decodeLarge is decode for bodies that carry key files.
+func decodeLarge(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxKeysBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return domain.Errorf(domain.KindTooLarge, "the request is larger than 5 MiB; a KEYS file is much smaller")
+		}
+		return domain.Errorf(domain.KindInvalid, "the request body is not valid JSON for this endpoint: %v", err)
 	}
 	return nil
 }

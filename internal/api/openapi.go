@@ -82,6 +82,8 @@ func response(schema string) map[string]any {
 	switch schema {
 	case "":
 		return map[string]any{"description": "Success"}
+	case "text":
+		return map[string]any{"description": "Text", "content": map[string]any{"text/plain": map[string]any{"schema": str}}}
 	case "binary":
 		return map[string]any{"description": "The file", "content": map[string]any{"application/octet-stream": map[string]any{"schema": map[string]any{"type": "string", "contentMediaType": "application/octet-stream"}}}}
 	}
@@ -165,5 +167,33 @@ var schemas = map[string]any{
 		"path": str, "sha256": str, "from": str, "to": str}),
 	"RevisionRequest": obj([]string{"changes"}, map[string]any{"expect_revision": integer, "description": str,
 		"changes": map[string]any{"type": "array", "items": ref("Change")}}),
+	"AddKeys": obj([]string{"keys"}, map[string]any{"keys": map[string]any{"type": "string", "description": "Armored public key(s) or a KEYS file"},
+		"committees": map[string]any{"type": "array", "items": str}, "automation": boolean}),
+	"KeyOutcome": obj([]string{"status"}, map[string]any{"fingerprint": str, "status": map[string]any{"type": "string", "enum": []any{"added", "refreshed", "unchanged", "rejected"}},
+		"reason": str, "user_ids": map[string]any{"type": "array", "items": str}}),
+	"BlockReport": obj([]string{"index", "keys"}, map[string]any{"index": integer, "type": str, "keys": map[string]any{"type": "array", "items": ref("KeyOutcome")},
+		"reason": str, "notes": map[string]any{"type": "array", "items": str}}),
+	"KeyReport": obj([]string{"blocks"}, map[string]any{"blocks": map[string]any{"type": "array", "items": ref("BlockReport")},
+		"added": integer, "refreshed": integer, "unchanged": integer, "rejected": integer}),
+	"Subkey": obj([]string{"fingerprint"}, map[string]any{"fingerprint": str, "key_id": str, "algorithm": str, "bits": integer, "curve": str,
+		"created_at": datetime, "expires_at": optTime, "revoked_at": optTime, "can_sign": boolean}),
+	"Key": obj([]string{"fingerprint", "algorithm"}, map[string]any{"fingerprint": str, "key_id": str, "algorithm": str, "bits": integer, "curve": str,
+		"created_at": datetime, "expires_at": optTime, "revoked_at": optTime, "revocation_reason": str, "compromised": boolean,
+		"user_ids": map[string]any{"type": "array", "items": str}, "emails": map[string]any{"type": "array", "items": str},
+		"subkeys": map[string]any{"type": "array", "items": ref("Subkey")}, "armored": str, "owner": str, "proof": str, "proven_at": optTime,
+		"uploaded_by": str, "uploaded_at": datetime, "updated_at": datetime, "deleted_at": optTime, "historic": boolean,
+		"committees": map[string]any{"type": "array", "items": obj(nil, map[string]any{"committee": str, "fingerprint": str, "automation": boolean, "added_by": str, "added_at": datetime})}}),
+	"KeyList":           list("keys", "Key"),
+	"Challenge":         obj([]string{"challenge"}, map[string]any{"challenge": map[string]any{"type": "string", "description": "Sign exactly these bytes"}}),
+	"KeyProof":          obj([]string{"signature"}, map[string]any{"signature": map[string]any{"type": "string", "description": "Armored detached signature of the challenge"}}),
+	"KeysText":          obj([]string{"keys"}, map[string]any{"keys": str}),
+	"ReleaseKeysImport": obj([]string{"path"}, map[string]any{"path": str, "revision": integer}),
+	"CheckResult": obj([]string{"checker", "path", "status", "message"}, map[string]any{"checker": str, "checker_version": integer, "path": str, "inputs_hash": str,
+		"status":  map[string]any{"type": "string", "enum": []any{"blocker", "concern", "suggestion", "note", "exception"}},
+		"message": str, "details": map[string]any{"type": "object"}, "created_at": datetime, "reused": boolean}),
+	"CheckRun": obj([]string{"state"}, map[string]any{"state": map[string]any{"type": "string", "enum": []any{"queued", "running", "done"}},
+		"generation": integer, "queued_at": datetime, "started_at": optTime, "finished_at": optTime}),
+	"ChecksReport": obj([]string{"revision", "run", "finished", "results"}, map[string]any{"revision": integer, "run": ref("CheckRun"), "finished": boolean,
+		"results": map[string]any{"type": "array", "items": ref("CheckResult")}, "summary": map[string]any{"type": "object", "additionalProperties": integer}}),
 	"RevisionResult": obj([]string{"revision", "created"}, map[string]any{"revision": ref("Revision"), "created": boolean}),
 }

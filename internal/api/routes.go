@@ -25,7 +25,7 @@ type route struct {
 const rel = "/api/v1/projects/{project}/releases/{version}"
 
 func (a *API) routes() []route {
-	return []route{
+	return append([]route{
 		{"GET", "/api/v1/openapi.json", "This OpenAPI document", "public", "", "", 200, a.openAPI},
 		{"GET", "/api/v1/me", "The signed-in user", "token", "", "User", 200, a.me},
 		{"GET", "/api/v1/users", "List users", "admin", "", "UserList", 200, a.listUsers},
@@ -50,7 +50,7 @@ func (a *API) routes() []route {
 		{"GET", rel + "/revisions", "List revisions", "token", "", "RevisionList", 200, a.listRevisions},
 		{"GET", rel + "/revisions/{number}", "One revision with its files (number or \"latest\")", "token", "", "Revision", 200, a.revision},
 		{"GET", rel + "/revisions/{number}/files/{path...}", "Download a file", "token", "", "binary", 200, a.download},
-	}
+	}, a.keyRoutes()...)
 }
 
 func (a *API) me(w http.ResponseWriter, r *http.Request) {

@@ -77,6 +77,8 @@ Every client command accepts --json for machine-readable output.`,
 		rmCmd(e),
 		mvCmd(e),
 		tokenCmd(e),
+		keysCmd(e),
+		checksCmd(e),
 		verifyCmd(e), sigstoreCmd(e),
 	)
 
@@ -87,6 +89,10 @@ Every client command accepts --json for machine-readable output.`,
 		return exitOK
 	}
 	fmt.Fprintln(stderr, "trel: "+message(err))
+	var ec exitCodeError
+	if errors.As(err, &ec) {
+		return ec.code
+	}
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return exitUsage

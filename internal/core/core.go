@@ -23,13 +23,8 @@ type Service struct {
 	now         func() time.Time
 	maxFileSize int64
 	log         *slog.Logger
-	// afterRevision hooks run inside the transaction that creates a
-	// revision (the checks engine enqueues its jobs here).
-	afterRevision []RevisionHook
+	notifier    CheckNotifier
 }
-
-// RevisionHook runs inside the transaction that creates rev.
-type RevisionHook func(ctx context.Context, tx store.Tx, rel *domain.Release, rev *domain.Revision) error
 
 // Options configure a Service.
 type Options struct {
@@ -52,9 +47,6 @@ func New(st store.Store, blobs blob.Store, opt Options) *Service {
 	}
 	return s
 }
-
-// OnRevision registers a hook that runs inside every revision's transaction.
-func (s *Service) OnRevision(h RevisionHook) { s.afterRevision = append(s.afterRevision, h) }
 
 // Store exposes the store for read-only helpers (web pages, tests).
 func (s *Service) Store() store.Store { return s.store }

@@ -213,16 +213,17 @@ func (s *Service) CreateRevision(ctx context.Context, a *Actor, projectKey, vers
 			"revision": rev.Number, "changes": len(req.Changes), "files": len(rev.Files)}); err != nil {
 			return err
 		}
-		for _, h := range s.afterRevision {
-			if err := h(ctx, tx, cur, rev); err != nil {
-				return err
-			}
+		if err := s.queueChecks(ctx, tx, rev.ID); err != nil {
+			return err
 		}
 		res = RevisionResult{Revision: rev, Created: true}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	if res.Created {
+		s.notifyChecks()
 	}
 	return &res, nil
 }

@@ -24,7 +24,10 @@ import (
 
 	"trel/internal/api"
 	"trel/internal/blob"
+	"trel/internal/checks"
 	"trel/internal/core"
+	"trel/internal/domain"
+	"trel/internal/jobs"
 	"trel/internal/store/sqlstore"
 )
 
@@ -85,6 +88,20 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err := app.Blobs.CleanTemp(); err != nil {
 		return err
 	}
+	// Background workers (checks) run in this process, on the job queue in
+	// the same database.
+	runner, err := jobs.Start(ctx, app.Store.SQL(), app.Store, checks.NewEngine(app.Store, app.Blobs), log)
+	if err != nil {
+		return err
+	}
+	app.Core.SetCheckNotifier(runner)
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := runner.Stop(stopCtx); err != nil {
+			log.Warn("stopping workers", "err", err)
+		}
+	}()
 	created, err := app.Core.Bootstrap(ctx, cfg.AdminUsername, cfg.AdminEmail)
 	if err != nil {
 		return fmt.Errorf("creating the first administrator: %w", err)
@@ -150,6 +167,16 @@ func Handler(app *App, log *slog.Logger) http.Handler {
 		io.WriteString(w, "ok\n")
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// The public downloads tree. Each committee's KEYS file is rendered
+	// from the database, so it reflects every key change at once.
+	mux.HandleFunc("GET /downloads/{committee}/KEYS", func(w http.ResponseWriter, r *http.Request) {
+		data, err := app.Core.KEYSFile(r.Context(), r.PathValue("committee"))
+		if err != nil {
+			http.Error(w, domain.PublicMessage(err), http.StatusNotFound)
+			return
+		}
+		api.WriteKEYS(w, data)
+	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "trel: trusted releases.\nAPI: /api/v1/ (OpenAPI document at /api/v1/openapi.json)\nHealth: /healthz  Metrics: /metrics\n")

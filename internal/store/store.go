@@ -58,6 +58,38 @@ type Reader interface {
 	UploadedTo(ctx context.Context, releaseID int64, sha256 string) (bool, error)
 
 	ListAudit(ctx context.Context, limit int) ([]domain.AuditEvent, error)
+
+	// Key returns a key (also a soft-deleted one) with its subkeys and
+	// committee links.
+	Key(ctx context.Context, fingerprint string) (*domain.Key, error)
+	// KeysByKeyID finds non-deleted keys whose primary key or a subkey has
+	// the given 16-hex-digit key ID.
+	KeysByKeyID(ctx context.Context, keyID string) ([]domain.Key, error)
+	// CommitteeKeys lists the keys linked to a committee (deleted ones only
+	// when includeDeleted), sorted by fingerprint.
+	CommitteeKeys(ctx context.Context, committeeID int64, includeDeleted bool) ([]domain.Key, error)
+	// UserKeys lists the keys a user owns or uploaded, not deleted.
+	UserKeys(ctx context.Context, userID int64) ([]domain.Key, error)
+	// OpenChallenge returns the newest unused challenge of the user for the key.
+	OpenChallenge(ctx context.Context, userID int64, fingerprint string) (*domain.Challenge, error)
+
+	CheckRun(ctx context.Context, revisionID int64) (*domain.CheckRun, error)
+	// QueuedRuns lists revisions whose checks are queued or were running
+	// (for re-enqueueing after a restart).
+	QueuedRuns(ctx context.Context) ([]int64, error)
+	CheckResults(ctx context.Context, revisionID int64) ([]domain.CheckResult, error)
+	// ReusableResults returns earlier results with identical inputs, in idx order.
+	ReusableResults(ctx context.Context, checker string, version int, inputsHash string) ([]domain.CheckResult, error)
+	// RevisionByID returns a revision with its files.
+	RevisionByID(ctx context.Context, id int64) (*domain.Revision, error)
+	// ReleaseByID returns a release.
+	ReleaseByID(ctx context.Context, id int64) (*domain.Release, error)
+	// UploadTimes maps each content digest uploaded to the release to the
+	// time it was first uploaded there.
+	UploadTimes(ctx context.Context, releaseID int64) (map[string]time.Time, error)
+	// OpenDraftRevisions returns the latest revision id of every draft of a
+	// committee (0 = all committees).
+	OpenDraftRevisions(ctx context.Context, committeeID int64) ([]int64, error)
 }
 
 // Tx is a write transaction.
@@ -81,6 +113,25 @@ type Tx interface {
 
 	PutBlob(ctx context.Context, b domain.Blob) error
 	RecordUpload(ctx context.Context, releaseID int64, sha256 string, userID int64, at time.Time) error
+
+	// PutKey inserts or replaces a key's summary, armored text and
+	// subkeys; ownership, links and deletion are kept.
+	PutKey(ctx context.Context, k *domain.Key) error
+	SetKeyOwner(ctx context.Context, fingerprint string, ownerID int64, proof string, at time.Time) error
+	SoftDeleteKey(ctx context.Context, fingerprint string, at time.Time) error
+	MarkKeyHistoric(ctx context.Context, fingerprint string) error
+	LinkKey(ctx context.Context, link domain.CommitteeKey, byUserID int64) error
+	UnlinkKey(ctx context.Context, committeeID int64, fingerprint string) error
+	CreateChallenge(ctx context.Context, c *domain.Challenge) error
+	UseChallenge(ctx context.Context, id int64, at time.Time) error
+
+	// QueueCheckRun marks a revision's checks as queued (a new generation).
+	QueueCheckRun(ctx context.Context, revisionID int64, at time.Time) (*domain.CheckRun, error)
+	// StartCheckRun marks the run running if it is still at generation gen.
+	StartCheckRun(ctx context.Context, revisionID int64, gen int, at time.Time) (bool, error)
+	// FinishCheckRun replaces the revision's results and marks the run
+	// done, unless a newer generation was queued meanwhile (then it reports false).
+	FinishCheckRun(ctx context.Context, revisionID int64, gen int, results []domain.CheckResult, at time.Time) (bool, error)
 
 	Audit(ctx context.Context, ev domain.AuditEvent) error
 }

@@ -1,0 +1,197 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"trel/internal/core"
+	"trel/internal/domain"
+)
+
+func (a *API) keyRoutes() []route {
+	return []route{
+		{"POST", "/api/v1/keys", "Add public keys (one key or a KEYS file); reports every block", "token", "AddKeys", "KeyReport", 200, a.addKeys},
+		{"GET", "/api/v1/keys", "List keys: ?committee=C for a committee's, otherwise your own", "public", "", "KeyList", 200, a.listKeys},
+		{"GET", "/api/v1/keys/{fingerprint}", "One key", "public", "", "Key", 200, a.key},
+		{"DELETE", "/api/v1/keys/{fingerprint}", "Delete a key (soft; historic keys stay in KEYS files)", "token", "", "", 204, a.deleteKey},
+		{"POST", "/api/v1/keys/{fingerprint}/challenge", "Start an ownership proof: returns the exact text to sign", "token", "", "Challenge", 200, a.keyChallenge},
+		{"POST", "/api/v1/keys/{fingerprint}/proof", "Finish an ownership proof with a detached signature of the challenge", "token", "KeyProof", "Key", 200, a.keyProof},
+		{"POST", "/api/v1/committees/{committee}/keys", "Import a committee KEYS file", "token", "KeysText", "KeyReport", 200, a.importKEYS},
+		{"GET", "/api/v1/committees/{committee}/KEYS", "The committee's KEYS file (also at /downloads/COMMITTEE/KEYS)", "public", "", "text", 200, a.keysFile},
+		{"POST", rel + "/keys-import", "Import a KEYS file uploaded into the draft into the committee", "token", "ReleaseKeysImport", "KeyReport", 200, a.importReleaseKEYS},
+		{"GET", rel + "/revisions/{number}/checks", "Check results of a revision", "token", "", "ChecksReport", 200, a.checks},
+		{"POST", rel + "/revisions/{number}/checks", "Run a revision's checks again", "token", "", "CheckRun", 202, a.rerunChecks},
+	}
+}
+
+// AddKeysRequest is the body of POST /api/v1/keys.
+type AddKeysRequest struct {
+	Keys       string   `json:"keys"` // armored public key(s)
+	Committees []string `json:"committees,omitempty"`
+	Automation bool     `json:"automation,omitempty"`
+}
+
+func (a *API) addKeys(w http.ResponseWriter, r *http.Request) {
+	var req AddKeysRequest
+	if err := decodeLarge(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	rep, err := a.svc.AddKeys(r.Context(), actor(r), []byte(req.Keys), core.AddKeysOptions{Committees: req.Committees, Automation: req.Automation})
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, rep)
+}
+
+func (a *API) listKeys(w http.ResponseWriter, r *http.Request) {
+	var ks []domain.Key
+	var err error
+	if c := r.URL.Query().Get("committee"); c != "" {
+		ks, err = a.svc.CommitteeKeys(r.Context(), actor(r), c)
+	} else {
+		ks, err = a.svc.MyKeys(r.Context(), actor(r))
+	}
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	for i := range ks {
+		ks[i].Armored = ""
+	}
+	writeJSON(w, 200, map[string]any{"keys": nonNil(ks)})
+}
+
+func (a *API) key(w http.ResponseWriter, r *http.Request) {
+	k, err := a.svc.Key(r.Context(), actor(r), r.PathValue("fingerprint"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, k)
+}
+
+func (a *API) deleteKey(w http.ResponseWriter, r *http.Request) {
+	if err := a.svc.DeleteKey(r.Context(), actor(r), r.PathValue("fingerprint")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(204)
+}
+
+// ChallengeResponse holds the exact text to sign.
+type ChallengeResponse struct {
+	Challenge string `json:"challenge"`
+}
+
+func (a *API) keyChallenge(w http.ResponseWriter, r *http.Request) {
+	text, err := a.svc.KeyChallenge(r.Context(), actor(r), r.PathValue("fingerprint"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, ChallengeResponse{Challenge: text})
+}
+
+// KeyProofRequest is the body of POST .../proof.
+type KeyProofRequest struct {
+	Signature string `json:"signature"` // armored detached signature (or base64 of a binary one)
+}
+
+func (a *API) keyProof(w http.ResponseWriter, r *http.Request) {
+	var req KeyProofRequest
+	if err := decode(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	k, err := a.svc.ProveKey(r.Context(), actor(r), r.PathValue("fingerprint"), []byte(req.Signature))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, k)
+}
+
+// KeysTextRequest carries a KEYS file.
+type KeysTextRequest struct {
+	Keys string `json:"keys"`
+}
+
+func (a *API) importKEYS(w http.ResponseWriter, r *http.Request) {
+	var req KeysTextRequest
+	if err := decodeLarge(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	rep, err := a.svc.ImportKEYS(r.Context(), actor(r), r.PathValue("committee"), []byte(req.Keys))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, rep)
+}
+
+func (a *API) keysFile(w http.ResponseWriter, r *http.Request) {
+	data, err := a.svc.KEYSFile(r.Context(), r.PathValue("committee"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	WriteKEYS(w, data)
+}
+
+// WriteKEYS serves a KEYS file as text.
+func WriteKEYS(w http.ResponseWriter, data []byte) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(data)
+}
+
+// ReleaseKeysImportRequest names a KEYS file inside a draft.
+type ReleaseKeysImportRequest struct {
+	Path     string `json:"path"`
+	Revision int    `json:"revision,omitempty"`
+}
+
+func (a *API) importReleaseKEYS(w http.ResponseWriter, r *http.Request) {
+	var req ReleaseKeysImportRequest
+	if err := decode(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	rep, err := a.svc.ImportKEYSFromRelease(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"), req.Revision, strings.TrimPrefix(req.Path, "/"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, rep)
+}
+
+func (a *API) checks(w http.ResponseWriter, r *http.Request) {
+	n, err := revisionNumber(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	rep, err := a.svc.Checks(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"), n)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, rep)
+}
+
+func (a *API) rerunChecks(w http.ResponseWriter, r *http.Request) {
+	n, err := revisionNumber(r)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	run, err := a.svc.RerunChecks(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"), n)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 202, run)
+}

@@ -1,0 +1,567 @@
+package core
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"trel/internal/domain"
+	"trel/internal/openpgp"
+	"trel/internal/store"
+)
+
+// Key operations and the roles they need.
+const (
+	OpAddKey        Op = "add keys"
+	OpLinkKey       Op = "add keys to the committee"
+	OpAutomationKey Op = "register automation keys"
+	OpImportKEYS    Op = "import the committee's KEYS file"
+)
+
+func init() {
+	required[OpAddKey] = levelAuthenticated
+	required[OpLinkKey] = levelParticipant
+	required[OpAutomationKey] = levelMember
+	required[OpImportKEYS] = levelMember
+}
+
+// ChallengeTTL is how long a key ownership challenge may be answered.
+const ChallengeTTL = 30 * time.Minute
+
+// DefaultStrength is the policy for newly added keys: RSA of at least 4096
+// bits (2048 for keys created before 2026, which are grandfathered),
+// EdDSA, or ECDSA on P-256 or stronger.
+var DefaultStrength = openpgp.StrengthPolicy{MinRSABits: 4096, GrandfatherBefore: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+
+// Key outcome statuses in a KeyReport.
+const (
+	KeyAdded     = "added"
+	KeyRefreshed = "refreshed"
+	KeyUnchanged = "unchanged"
+	KeyRejected  = "rejected"
+)
+
+// KeyReport accounts for every block of an uploaded key file.
+type KeyReport struct {
+	Blocks    []BlockReport `json:"blocks"`
+	Added     int           `json:"added"`
+	Refreshed int           `json:"refreshed"`
+	Unchanged int           `json:"unchanged"`
+	Rejected  int           `json:"rejected"`
+}
+
+// BlockReport is one armored block (or a whole binary keyring).
+type BlockReport struct {
+	Index  int          `json:"index"`
+	Type   string       `json:"type"`
+	Keys   []KeyOutcome `json:"keys"`
+	Reason string       `json:"reason,omitempty"` // why the block was rejected
+	Notes  []string     `json:"notes,omitempty"`
+}
+
+// KeyOutcome is what happened to one key.
+type KeyOutcome struct {
+	Fingerprint string   `json:"fingerprint,omitempty"`
+	Status      string   `json:"status"`
+	Reason      string   `json:"reason,omitempty"`
+	UserIDs     []string `json:"user_ids,omitempty"`
+}
+
+// AddKeysOptions say where uploaded keys go.
+type AddKeysOptions struct {
+	Committees []string // link the keys to these committees
+	Automation bool     // register them as the committees' automation keys
+}
+
+// AddKeys registers the public keys in data (one key, several, or a whole
+// KEYS file). New keys must pass the strength policy; known keys are
+// refreshed (never losing a revocation). Ownership is NOT granted by
+// uploading: the owner proves it with a challenge.
+func (s *Service) AddKeys(ctx context.Context, a *Actor, data []byte, opt AddKeysOptions) (*KeyReport, error) {
+	if err := s.authorize(ctx, a, OpAddKey, 0, ""); err != nil {
+		return nil, err
+	}
+	var committees []*domain.Committee
+	for _, key := range opt.Committees {
+		c, err := s.store.CommitteeByKey(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		op := OpLinkKey
+		if opt.Automation {
+			op = OpAutomationKey
+		}
+		if err := s.authorize(ctx, a, op, c.ID, c.Key); err != nil {
+			return nil, err
+		}
+		committees = append(committees, c)
+	}
+	if opt.Automation && len(committees) == 0 {
+		return nil, domain.Errorf(domain.KindInvalid, "an automation key belongs to a committee: name it with --committee")
+	}
+	return s.addKeys(ctx, a, data, committees, opt.Automation)
+}
+
+// ImportKEYS imports a committee's KEYS file: every key is linked to the
+// committee. Keys from a KEYS file have no proven owner until their owners
+// prove possession.
+func (s *Service) ImportKEYS(ctx context.Context, a *Actor, committeeKey string, data []byte) (*KeyReport, error) {
+	c, err := s.store.CommitteeByKey(ctx, committeeKey)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, a, OpImportKEYS, c.ID, c.Key); err != nil {
+		return nil, err
+	}
+	return s.addKeys(ctx, a, data, []*domain.Committee{c}, false)
+}
+
+// ImportKEYSFromRelease imports a KEYS file that was uploaded into a draft
+// (revision 0 = latest) into the release's committee.
+func (s *Service) ImportKEYSFromRelease(ctx context.Context, a *Actor, projectKey, version string, revision int, path string) (*KeyReport, error) {
+	f, rc, err := s.OpenFile(ctx, a, projectKey, version, revision, path)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	if f.Size > maxKeyFile {
+		return nil, domain.Errorf(domain.KindTooLarge, "%s is %d bytes; a KEYS file may be at most %d bytes", path, f.Size, maxKeyFile)
+	}
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, domain.Internal("reading the KEYS file", err)
+	}
+	p, err := s.store.ProjectByKey(ctx, projectKey)
+	if err != nil {
+		return nil, err
+	}
+	return s.ImportKEYS(ctx, a, p.CommitteeKey, data)
+}
+
+func (s *Service) addKeys(ctx context.Context, a *Actor, data []byte, committees []*domain.Committee, automation bool) (*KeyReport, error) {
+	if a.User == nil {
+		return nil, domain.Errorf(domain.KindInvalid, "keys are added by a user")
+	}
+	if err := openpgp.DetectPrivateKey(data); err != nil {
+		// The message says the key must be treated as compromised; the
+		// bytes are neither stored nor logged.
+		return nil, &domain.Error{Kind: domain.KindInvalid, Message: err.Error()}
+	}
+	res, err := openpgp.LoadKeys(bytes.NewReader(data))
+	if err != nil {
+		return nil, domain.Errorf(domain.KindInvalid, "cannot read the key file: %v", err)
+	}
+	if len(res.Blocks) == 0 {
+		return nil, domain.Errorf(domain.KindInvalid, "no OpenPGP public key found: give an armored key (gpg --export --armor FPR) or a KEYS file")
+	}
+	now := s.now()
+	outcomes := map[string]KeyOutcome{}
+	var affected []int64
+	for _, c := range committees {
+		affected = append(affected, c.ID)
+	}
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		for _, cert := range res.Certs {
+			o, err := s.putCert(ctx, tx, a, cert, now)
+			if err != nil {
+				return err
+			}
+			outcomes[cert.Fingerprint] = o
+			if o.Status == KeyRejected {
+				continue
+			}
+			if o.Status != KeyUnchanged {
+				old, err := tx.Key(ctx, cert.Fingerprint)
+				if err != nil {
+					return err
+				}
+				for _, l := range old.Committees {
+					affected = append(affected, l.CommitteeID)
+				}
+			}
+			for _, c := range committees {
+				if err := tx.LinkKey(ctx, domain.CommitteeKey{CommitteeID: c.ID, Fingerprint: cert.Fingerprint, Automation: automation, AddedAt: now}, a.User.ID); err != nil {
+					return err
+				}
+			}
+			details := map[string]any{"status": o.Status, "committees": keysOf(committees), "automation": automation}
+			if err := s.audit(ctx, tx, a, "key."+o.Status, "key:"+cert.Fingerprint, details); err != nil {
+				return err
+			}
+		}
+		return s.queueCommitteeChecks(ctx, tx, affected)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.notifyChecks()
+	return buildReport(res, outcomes), nil
+}
+
+// putCert stores one certificate: new (strength policy applies), refreshed
+// or unchanged.
+func (s *Service) putCert(ctx context.Context, tx store.Tx, a *Actor, cert *openpgp.Cert, now time.Time) (KeyOutcome, error) {
+	o := KeyOutcome{Fingerprint: cert.Fingerprint, UserIDs: cert.UserIDs}
+	old, err := tx.Key(ctx, cert.Fingerprint)
+	switch {
+	case domain.IsKind(err, domain.KindNotFound):
+		if err := DefaultStrength.Check(cert); err != nil {
+			o.Status, o.Reason = KeyRejected, err.Error()
+			return o, nil
+		}
+		k, err := keyFromCert(cert, a, now)
+		if err != nil {
+			return o, err
+		}
+		o.Status = KeyAdded
+		return o, tx.PutKey(ctx, k)
+	case err != nil:
+		return o, err
+	}
+	stored, err := parseStored(old)
+	if err != nil {
+		return o, err
+	}
+	merged, changed, err := openpgp.Merge(stored, cert)
+	if err != nil {
+		o.Status, o.Reason = KeyRejected, err.Error()
+		return o, nil
+	}
+	if !changed && old.DeletedAt == nil {
+		o.Status = KeyUnchanged
+		return o, nil
+	}
+	k, err := keyFromCert(merged, a, now)
+	if err != nil {
+		return o, err
+	}
+	o.Status = KeyRefreshed
+	return o, tx.PutKey(ctx, k)
+}
+
+func parseStored(k *domain.Key) (*openpgp.Cert, error) {
+	res, err := openpgp.LoadKeys(strings.NewReader(k.Armored))
+	if err != nil || len(res.Certs) != 1 {
+		return nil, domain.Internal("reading a stored key", fmt.Errorf("key %s: %v", k.Fingerprint, err))
+	}
+	return res.Certs[0], nil
+}
+
+func keyFromCert(c *openpgp.Cert, a *Actor, now time.Time) (*domain.Key, error) {
+	armored, err := c.Armored()
+	if err != nil {
+		return nil, domain.Internal("exporting a key", err)
+	}
+	k := &domain.Key{
+		Fingerprint: c.Fingerprint, KeyID: c.KeyID, Algorithm: c.Algorithm, Bits: c.Bits, Curve: c.Curve,
+		CreatedAt: c.Created, ExpiresAt: c.Expires, UserIDs: c.UserIDs, Emails: c.Emails, Armored: string(armored),
+		UploadedByID: a.id(), UploadedAt: now, UpdatedAt: now,
+	}
+	if r := c.Revocation; r != nil {
+		t := r.Time
+		k.RevokedAt, k.RevocationReason, k.Compromised = &t, r.ReasonText, r.Compromised
+	}
+	for _, sk := range c.Subkeys {
+		d := domain.Subkey{Fingerprint: sk.Fingerprint, KeyID: sk.KeyID, Algorithm: sk.Algorithm, Bits: sk.Bits, Curve: sk.Curve,
+			CreatedAt: sk.Created, ExpiresAt: sk.Expires, CanSign: sk.CanSign}
+		if sk.Revoked != nil {
+			t := sk.Revoked.Time
+			d.RevokedAt = &t
+		}
+		k.Subkeys = append(k.Subkeys, d)
+	}
+	return k, nil
+}
+
+func buildReport(res *openpgp.LoadResult, outcomes map[string]KeyOutcome) *KeyReport {
+	rep := &KeyReport{}
+	for _, b := range res.Blocks {
+		br := BlockReport{Index: b.Index, Type: b.Type, Notes: b.Notes}
+		if b.Status != openpgp.StatusAccepted {
+			br.Reason = b.Reason
+		}
+		for _, fpr := range b.Fingerprints {
+			o, ok := outcomes[fpr]
+			if !ok {
+				o = KeyOutcome{Fingerprint: fpr, Status: KeyRejected, Reason: b.Reason}
+			}
+			br.Keys = append(br.Keys, o)
+		}
+		if len(b.Fingerprints) == 0 {
+			br.Keys = append(br.Keys, KeyOutcome{Status: KeyRejected, Reason: b.Reason})
+		}
+		for _, o := range br.Keys {
+			switch o.Status {
+			case KeyAdded:
+				rep.Added++
+			case KeyRefreshed:
+				rep.Refreshed++
+			case KeyUnchanged:
+				rep.Unchanged++
+			default:
+				rep.Rejected++
+			}
+		}
+		rep.Blocks = append(rep.Blocks, br)
+	}
+	return rep
+}
+
+func keysOf(cs []*domain.Committee) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Key)
+	}
+	return out
+}
+
+// Key returns one key (public).
+func (s *Service) Key(ctx context.Context, a *Actor, fpr string) (*domain.Key, error) {
+	return s.store.Key(ctx, normalizeFpr(fpr))
+}
+
+// MyKeys lists the keys the actor owns or uploaded.
+func (s *Service) MyKeys(ctx context.Context, a *Actor) ([]domain.Key, error) {
+	if err := s.authorize(ctx, a, OpAddKey, 0, ""); err != nil {
+		return nil, err
+	}
+	return s.store.UserKeys(ctx, a.User.ID)
+}
+
+// CommitteeKeys lists a committee's keys (public).
+func (s *Service) CommitteeKeys(ctx context.Context, a *Actor, committeeKey string) ([]domain.Key, error) {
+	c, err := s.store.CommitteeByKey(ctx, committeeKey)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.CommitteeKeys(ctx, c.ID, false)
+}
+
+func normalizeFpr(s string) string {
+	return strings.ToUpper(strings.ReplaceAll(strings.TrimPrefix(strings.TrimSpace(s), "0x"), " ", ""))
+}
+
+// KeyChallenge starts an ownership proof: it returns the exact text the
+// user signs with the key. The key must carry one of the user's e-mail
+// addresses; the challenge is single use and expires after ChallengeTTL.
+func (s *Service) KeyChallenge(ctx context.Context, a *Actor, fpr string) (string, error) {
+	if err := s.authorize(ctx, a, OpAddKey, 0, ""); err != nil {
+		return "", err
+	}
+	k, err := s.store.Key(ctx, normalizeFpr(fpr))
+	if err != nil {
+		return "", err
+	}
+	if err := s.canClaim(a, k); err != nil {
+		return "", err
+	}
+	var nonce [32]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		return "", domain.Internal("making a challenge", err)
+	}
+	now := s.now()
+	c := &domain.Challenge{Fingerprint: k.Fingerprint, UserID: a.User.ID, CreatedAt: now, ExpiresAt: now.Add(ChallengeTTL)}
+	c.Text = fmt.Sprintf("trel key ownership challenge\n"+
+		"Signing this text proves that %s holds the OpenPGP key below.\n"+
+		"user: %s\nkey: %s\nnonce: %s\nexpires: %s\n",
+		a.User.Username, a.User.Username, k.Fingerprint, hex.EncodeToString(nonce[:]), c.ExpiresAt.UTC().Format(time.RFC3339))
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.CreateChallenge(ctx, c); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, "key.challenge", "key:"+k.Fingerprint, nil)
+	})
+	return c.Text, err
+}
+
+func (s *Service) canClaim(a *Actor, k *domain.Key) error {
+	if k.DeletedAt != nil {
+		return domain.Errorf(domain.KindNotFound, "key %s was deleted: add it again with `trel keys add FILE`", k.Fingerprint)
+	}
+	if k.OwnerID != 0 && k.OwnerID != a.User.ID {
+		return domain.Errorf(domain.KindConflict, "key %s is already owned by another user", k.Fingerprint)
+	}
+	if !slices.Contains(k.Emails, strings.ToLower(a.User.Email)) {
+		return domain.Errorf(domain.KindForbidden, "no user ID of key %s carries your e-mail address %s (it has: %s): add a user ID with your address to the key (gpg --quick-add-uid) and upload it again",
+			k.Fingerprint, a.User.Email, strings.Join(k.Emails, ", "))
+	}
+	return nil
+}
+
+// ProveKey completes an ownership proof with a detached signature of the
+// challenge text made by the key (gpg --detach-sign --armor works).
+func (s *Service) ProveKey(ctx context.Context, a *Actor, fpr string, signature []byte) (*domain.Key, error) {
+	if err := s.authorize(ctx, a, OpAddKey, 0, ""); err != nil {
+		return nil, err
+	}
+	fpr = normalizeFpr(fpr)
+	k, err := s.store.Key(ctx, fpr)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.canClaim(a, k); err != nil {
+		return nil, err
+	}
+	ch, err := s.store.OpenChallenge(ctx, a.User.ID, fpr)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	if now.After(ch.ExpiresAt) {
+		return nil, domain.Errorf(domain.KindInvalid, "the challenge expired at %s: request a new one with `trel keys challenge %s`", ch.ExpiresAt.UTC().Format(time.RFC3339), fpr)
+	}
+	cert, err := parseStored(k)
+	if err != nil {
+		return nil, err
+	}
+	res := openpgp.VerifyDetached(signature, []*openpgp.Cert{cert}, openpgp.BytesSource(ch.Text), openpgp.VerifyOptions{Now: now})
+	if !res.Valid {
+		return nil, domain.Errorf(domain.KindInvalid, "the signature does not prove possession of key %s: %s. Sign the exact challenge text, e.g. `trel keys challenge %s > c.txt && gpg --local-user %s --armor --detach-sign c.txt`", fpr, res.Reason, fpr, fpr)
+	}
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.UseChallenge(ctx, ch.ID, now); err != nil {
+			return err
+		}
+		if err := tx.SetKeyOwner(ctx, fpr, a.User.ID, "challenge", now); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, a, "key.prove", "key:"+fpr, nil); err != nil {
+			return err
+		}
+		var ids []int64
+		for _, l := range k.Committees {
+			ids = append(ids, l.CommitteeID)
+		}
+		return s.queueCommitteeChecks(ctx, tx, ids)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.notifyChecks()
+	return s.store.Key(ctx, fpr)
+}
+
+// DeleteKey soft-deletes a key. Its owner may delete it, an administrator
+// may, and so may a member of a committee it is linked to when nobody owns
+// it. Keys that signed something trel accepted stay in KEYS files as
+// historic keys.
+func (s *Service) DeleteKey(ctx context.Context, a *Actor, fpr string) error {
+	if err := s.authorize(ctx, a, OpAddKey, 0, ""); err != nil {
+		return err
+	}
+	k, err := s.store.Key(ctx, normalizeFpr(fpr))
+	if err != nil {
+		return err
+	}
+	if k.DeletedAt != nil {
+		return domain.Errorf(domain.KindNotFound, "key %s is already deleted", k.Fingerprint)
+	}
+	allowed := a.User.Admin || k.OwnerID == a.User.ID || (k.OwnerID == 0 && k.UploadedByID == a.User.ID)
+	for _, l := range k.Committees {
+		if !allowed && k.OwnerID == 0 && s.authorize(ctx, a, OpImportKEYS, l.CommitteeID, l.CommitteeKey) == nil {
+			allowed = true
+		}
+	}
+	if !allowed {
+		return domain.Errorf(domain.KindForbidden, "only the key's owner, an administrator, or (for a key nobody owns) a member of its committee may delete key %s", k.Fingerprint)
+	}
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.SoftDeleteKey(ctx, k.Fingerprint, s.now()); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, a, "key.delete", "key:"+k.Fingerprint, map[string]any{"historic": k.Historic}); err != nil {
+			return err
+		}
+		var ids []int64
+		for _, l := range k.Committees {
+			ids = append(ids, l.CommitteeID)
+		}
+		return s.queueCommitteeChecks(ctx, tx, ids)
+	})
+	if err != nil {
+		return err
+	}
+	s.notifyChecks()
+	return nil
+}
+
+// KEYSFile renders a committee's KEYS file: keys sorted by fingerprint,
+// each preceded by a comment with its fingerprint and owner; deleted keys
+// that signed something stay as historic keys. It is rendered from the
+// database on every request, so it always reflects the latest change.
+func (s *Service) KEYSFile(ctx context.Context, committeeKey string) ([]byte, error) {
+	c, err := s.store.CommitteeByKey(ctx, committeeKey)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := s.store.CommitteeKeys(ctx, c.ID, true)
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# KEYS file of %s (committee %s), generated by trel.\n", c.Name, c.Key)
+	fmt.Fprintf(&b, "# It holds the OpenPGP public keys whose signatures the committee accepts.\n#\n")
+	fmt.Fprintf(&b, "# To verify a download, import these keys and check the signature:\n#\n")
+	fmt.Fprintf(&b, "#   gpg --import KEYS\n#   gpg --verify ARTIFACT.asc ARTIFACT\n#\n")
+	fmt.Fprintf(&b, "# The download is good when gpg reports \"Good signature\" from a key below.\n")
+	fmt.Fprintf(&b, "# Keys are sorted by fingerprint.\n")
+	n := 0
+	for _, k := range keys {
+		if k.DeletedAt != nil && !k.Historic {
+			continue
+		}
+		n++
+		owner := "no proven owner"
+		if k.Owner != "" {
+			owner = k.Owner + " (proven by " + k.Proof + ")"
+		}
+		fmt.Fprintf(&b, "\n# Fingerprint: %s\n", k.Fingerprint)
+		fmt.Fprintf(&b, "# Key:         %s %s, created %s", k.Algorithm, keyStrength(k), k.CreatedAt.UTC().Format("2006-01-02"))
+		if k.ExpiresAt != nil {
+			fmt.Fprintf(&b, ", expires %s", k.ExpiresAt.UTC().Format("2006-01-02"))
+		}
+		fmt.Fprintln(&b)
+		for _, uid := range k.UserIDs {
+			fmt.Fprintf(&b, "# User ID:     %s\n", sanitizeComment(uid))
+		}
+		fmt.Fprintf(&b, "# Owner:       %s\n", owner)
+		if k.RevokedAt != nil {
+			fmt.Fprintf(&b, "# Revoked:     %s\n", k.RevokedAt.UTC().Format("2006-01-02"))
+		}
+		if k.DeletedAt != nil {
+			fmt.Fprintf(&b, "# Historic:    deleted %s; kept because it signed releases\n", k.DeletedAt.UTC().Format("2006-01-02"))
+		}
+		b.WriteString(strings.TrimRight(k.Armored, "\n"))
+		b.WriteString("\n")
+	}
+	if n == 0 {
+		fmt.Fprintf(&b, "\n# (no keys yet: committee participants add theirs with `trel keys add KEYFILE --committee %s`)\n", c.Key)
+	}
+	return b.Bytes(), nil
+}
+
+func keyStrength(k domain.Key) string {
+	if k.Curve != "" {
+		return k.Curve
+	}
+	return fmt.Sprintf("%d bits", k.Bits)
+}
+
+// sanitizeComment keeps a user ID on one comment line.
+func sanitizeComment(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+// maxKeyFile bounds a KEYS file read from a release.
+const maxKeyFile = 4 << 20
