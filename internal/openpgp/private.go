@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"regexp"
+	"unicode/utf8"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 )
@@ -53,7 +54,10 @@ func DetectPrivateKey(data []byte) error {
 	if bytes.Contains(data, []byte("PuTTY-User-Key-File-")) {
 		return &PrivateKeyError{Kind: "PuTTY private key"}
 	}
-	if hasSecretPacket(data) {
+	// Binary secret keys are never valid UTF-8 (their MPIs are random);
+	// text that merely starts with a non-ASCII letter must not be walked as
+	// packets, or "Ś" (0xC5) would read as a secret-key tag.
+	if !utf8.Valid(data) && hasSecretPacket(data) {
 		return &PrivateKeyError{Kind: "OpenPGP secret key packet"}
 	}
 	// Armored blocks of any type may carry secret packets inside. Decode

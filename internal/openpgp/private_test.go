@@ -114,6 +114,15 @@ func TestDetectPrivateKeyFindsEveryForm(t *testing.T) {
 }
 
 func TestDetectPrivateKeyAcceptsPublicData(t *testing.T) {
+	// UTF-8 text whose first byte (0xC5) looks like a secret-key packet tag.
+	text := []byte("\u015al\u0105sk maintainers \u2014 keys below\n")
+	text = append(text, readFixture(t, "keys/kafka.KEYS")...)
+	if err := DetectPrivateKey(text); err != nil {
+		t.Errorf("UTF-8 text flagged: %v", err)
+	}
+	if res, err := LoadKeys(bytes.NewReader(text)); err != nil || len(res.Certs) != 2 {
+		t.Errorf("KEYS file starting with a non-ASCII letter: %v", err)
+	}
 	for _, f := range []string{"keys/httpd.KEYS", "keys/ant.KEYS", "keys/kafka.KEYS", "keys/tomcat.KEYS", "scenarios/concat12.asc",
 		"scenarios/key-revoked-compromised.asc", "atr/68FF2E20F02B070D73D416188DE8CC167FE2663A.asc", "atr/apache-test-0.2.tar.gz", "atr/apache-test-0.2.tar.gz.asc"} {
 		if err := DetectPrivateKey(readFixture(t, f)); err != nil {
