@@ -334,7 +334,6 @@ func TestGnuPGInteropAgreesWithSqv(t *testing.T) {
 }
 
 func TestArmoredExportImportsIntoGnuPG(t *testing.T) {
-	w := gpgWorld(t)
 	for _, file := range []string{"keys/tomcat.KEYS", "scenarios/key-revoked-compromised.asc", "atr/68FF2E20F02B070D73D416188DE8CC167FE2663A.asc"} {
 		t.Run(file, func(t *testing.T) {
 			res := loadFixture(t, file)
@@ -364,7 +363,6 @@ func TestArmoredExportImportsIntoGnuPG(t *testing.T) {
 			}
 		})
 	}
-	_ = w
 }
 
 func firstLine(b []byte) string {
