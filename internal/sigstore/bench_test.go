@@ -1,6 +1,7 @@
 package sigstore
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -41,5 +42,41 @@ func BenchmarkLoadBundle(b *testing.B) {
 		if _, err := LoadBundle(data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestConcurrentVerify shares one Verifier and one Bundle between
+// goroutines, as the API server does; run it with -race.
+func TestConcurrentVerify(t *testing.T) {
+	v := mustVerifier(t, PublicGoodRoot(), StagingRoot())
+	shared := loadBundleFile(t, td("sigstore-python", "bundle_v3_github.whl.sigstore"))
+	a := fileArtifact(t, td("sigstore-python", "bundle_v3_github.whl"))
+	staging := loadBundleFile(t, td("sigstore-python", "staging-rekor-v2.txt.sigstore.json"))
+	sa := fileArtifact(t, td("sigstore-python", "staging-rekor-v2.txt"))
+
+	errs := make(chan string, 16)
+	done := make(chan struct{})
+	for i := range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			b, art, root := shared, a, RootPublicGood
+			if i%2 == 1 {
+				b, art, root = staging, sa, RootStaging
+			}
+			for range 3 {
+				res, err := v.Verify(b, art, nil)
+				if err != nil || !res.Valid || res.RootName != root {
+					errs <- fmt.Sprintf("goroutine %d: %v %+v", i, err, res)
+					return
+				}
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
