@@ -372,3 +372,38 @@ func firstLine(b []byte) string {
 	}
 	return s
 }
+
+func TestMergeAddsUserIDsAndSubkeysFromGnuPGRefresh(t *testing.T) {
+	w := gpgWorld(t)
+	g := w.home
+	fpr := g.genKey(t, "", "Refresh Me <refresh@example.org>", "ed25519", "cert", "never")
+	before := g.run(t, "", "", "--armor", "--export", fpr)
+	g.run(t, "", "", "--quick-add-uid", fpr, "Refresh Me <refresh@apache.example>")
+	g.run(t, "", "", "--quick-add-key", fpr, "ed25519", "sign", "1y")
+	after := g.run(t, "", "", "--armor", "--export", fpr)
+
+	oldRes, _ := LoadKeys(bytes.NewReader(before))
+	newRes, _ := LoadKeys(bytes.NewReader(after))
+	if len(oldRes.Certs) != 1 || len(newRes.Certs) != 1 {
+		t.Fatal("keys did not load")
+	}
+	merged, changed, err := Merge(oldRes.Certs[0], newRes.Certs[0])
+	if err != nil || !changed {
+		t.Fatalf("changed=%v err=%v", changed, err)
+	}
+	if len(merged.UserIDs) != 2 || len(merged.Emails) != 2 || len(merged.Subkeys) != 1 || !merged.Subkeys[0].CanSign {
+		t.Fatalf("merged: uids=%q emails=%q subkeys=%+v", merged.UserIDs, merged.Emails, merged.Subkeys)
+	}
+	if len(oldRes.Certs[0].UserIDs) != 1 || len(oldRes.Certs[0].Subkeys) != 0 {
+		t.Fatal("Merge changed the stored certificate")
+	}
+	// A signature by the new subkey verifies with the merged key only.
+	data := []byte("signed by the new subkey\n")
+	sig := g.sign(t, "", fpr, data)
+	if VerifyDetached(sig, oldRes.Certs, BytesSource(data), VerifyOptions{}).Valid {
+		t.Fatal("the stored key without the subkey verified the signature")
+	}
+	if res := VerifyDetached(sig, []*Cert{merged}, BytesSource(data), VerifyOptions{}); !res.Valid {
+		t.Fatalf("merged key: %s", res.Reason)
+	}
+}

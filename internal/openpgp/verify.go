@@ -528,7 +528,7 @@ func sigAt(sigs []sigEntry, t time.Time) (*packet.Signature, string) {
 	if best != nil || oldest == nil {
 		return best, ""
 	}
-	return oldest, fmt.Sprintf("judged by the self-signature of %s (validity counts from key creation); sqv rejects this case, gpg accepts it", fmtTime(oldest.CreationTime))
+	return oldest, fmt.Sprintf("judged by the oldest one (%s), as validity counts from key creation; refreshing the key with its older self-signatures removes this note", fmtTime(oldest.CreationTime))
 }
 
 func fmtTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
