@@ -161,6 +161,10 @@ func TestLoadKeysRejectsBadInputPerBlock(t *testing.T) {
 		{"binary garbage", []byte{0x99, 0xff, 0xff, 0x01}, 1, "malformed"},
 		{"signature is not a key", readFixture(t, "scenarios/artifact.tar.gz.asc"), 1, "not a key"},
 		{"message block", []byte("-----BEGIN PGP MESSAGE-----\n\nowE=\n-----END PGP MESSAGE-----\n"), 1, "not a key"},
+		{"rsa key with huge exponent", rsaKeyPacket(1, []byte{1, 0, 0, 0, 1}), 1, "unusually large public exponent"},
+		{"rsa key with even exponent", rsaKeyPacket(1, []byte{4}), 1, "unusual public exponent 4"},
+		{"unsupported algorithm", rsaKeyPacket(99, []byte{1, 0, 1}), 1, "unsupported or malformed key packet"},
+		{"key without self-signature", rsaKeyPacket(1, []byte{1, 0, 1}), 1, "no valid self-signature"},
 		{"lone revocation for unknown key", []byte(lastBlock(string(readFixture(t, "scenarios/key-revoked-compromised.asc")))), 1, "not in this file"},
 	}
 	for _, tt := range tests {
@@ -180,6 +184,26 @@ func TestLoadKeysRejectsBadInputPerBlock(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rsaKeyPacket builds a bare v4 public key packet (no user ID, no
+// self-signature) with a 2048-bit modulus and the given exponent bytes.
+func rsaKeyPacket(algo byte, exponent []byte) []byte {
+	body := []byte{4, 0x5e, 0x0b, 0xe1, 0x00, algo, 0x08, 0x00}
+	n := bytes.Repeat([]byte{0xc3}, 256)
+	body = append(body, n...)
+	eBits := (len(exponent)-1)*8 + bitLen(exponent[0])
+	body = append(body, byte(eBits>>8), byte(eBits))
+	body = append(body, exponent...)
+	return append([]byte{0xc6, 0xc0 + byte((len(body)-192)>>8), byte(len(body) - 192)}, body...)
+}
+
+func bitLen(b byte) int {
+	n := 0
+	for ; b != 0; b >>= 1 {
+		n++
+	}
+	return n
 }
 
 // lastBlock returns the last armored block of s.
