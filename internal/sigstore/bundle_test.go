@@ -113,6 +113,14 @@ func TestVerifyInternalFailuresAreErrors(t *testing.T) {
 		{"nil verifier", nil, good, a},
 		{"verifier without roots", &Verifier{}, good, a},
 	}
+	// A nil protobuf inside sigstore-go's bundle makes the library panic;
+	// the panic must come back as an error.
+	cases = append(cases, struct {
+		name string
+		v    *Verifier
+		b    *Bundle
+		a    Artifact
+	}{"panic inside the library", v, &Bundle{inner: &sgbundle.Bundle{}}, a})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			res, err := tc.v.Verify(tc.b, tc.a, nil)
@@ -121,6 +129,9 @@ func TestVerifyInternalFailuresAreErrors(t *testing.T) {
 			}
 			if res != nil {
 				t.Fatalf("got both an error and a result")
+			}
+			if tc.name == "panic inside the library" && !strings.Contains(err.Error(), "internal error") {
+				t.Fatalf("panic not reported as an internal error: %v", err)
 			}
 		})
 	}
