@@ -76,6 +76,6 @@ func adminCmd(e *env) *cobra.Command {
 	createToken.Flags().StringVar(&expires, "expires", "90d", "lifetime, e.g. 90d or 12h (at most 366d)")
 	createToken.MarkFlagRequired("username")
 
-	c.AddCommand(createUser, createToken)
+	c.AddCommand(createUser, createToken, adminEnrollCmd(e, &dataDir))
 	return c
 }

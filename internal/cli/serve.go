@@ -41,14 +41,15 @@ func parseSize(s string) (int64, error) {
 }
 
 func serveCmd(e *env) *cobra.Command {
-	var dataDir, addr, maxSize, adminUser, adminEmail, logFormat string
+	var dataDir, addr, maxSize, adminUser, adminEmail, logFormat, publicURL string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the trel server on a data directory (SQLite + files)",
 		Long: `Run the trel server. On an empty data directory it creates the database
-and a first administrator, and prints how to get an administrator token.
+and a first administrator, and prints how to get an administrator token and
+the administrator's one-time passkey enrollment link for the web interface.
 
-Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL.`,
+Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PUBLIC_URL.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			max, err := parseSize(maxSize)
@@ -61,7 +62,7 @@ Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL.`,
 			}
 			return server.Serve(c.Context(), server.Config{
 				DataDir: dataDir, Addr: addr, MaxFileSize: max,
-				AdminUsername: adminUser, AdminEmail: adminEmail, Logger: slog.New(h),
+				AdminUsername: adminUser, AdminEmail: adminEmail, Logger: slog.New(h), PublicURL: publicURL,
 			}, e.stdout)
 		},
 	}
@@ -71,6 +72,7 @@ Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL.`,
 	f.StringVar(&maxSize, "max-file-size", envOr("TREL_MAX_FILE_SIZE", strconv.FormatInt(core.DefaultMaxFileSize>>30, 10)+"GiB"), "largest file accepted")
 	f.StringVar(&adminUser, "admin-username", "admin", "username of the first administrator (empty data directory only)")
 	f.StringVar(&adminEmail, "admin-email", envOr("TREL_ADMIN_EMAIL", "admin@localhost"), "e-mail of the first administrator (empty data directory only)")
+	f.StringVar(&publicURL, "public-url", envOr("TREL_PUBLIC_URL", "http://localhost:8080"), "URL browsers use to reach trel (its host is the passkey relying party id)")
 	f.StringVar(&logFormat, "log-format", envOr("TREL_LOG_FORMAT", "text"), "log format: text or json")
 	return c
 }

@@ -23,12 +23,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"trel/internal/api"
+	"trel/internal/auth"
 	"trel/internal/blob"
 	"trel/internal/checks"
 	"trel/internal/core"
 	"trel/internal/domain"
 	"trel/internal/jobs"
 	"trel/internal/store/sqlstore"
+	"trel/internal/web"
 )
 
 // App is an opened data directory.
@@ -37,7 +39,13 @@ type App struct {
 	Store   *sqlstore.DB
 	Blobs   *blob.Disk
 	Core    *core.Service
+	// PublicURL is where browsers reach the server (WebAuthn relying
+	// party); empty means DefaultPublicURL.
+	PublicURL string
 }
+
+// DefaultPublicURL is the public URL when none is configured.
+const DefaultPublicURL = "http://localhost:8080"
 
 // Open opens (creating if needed) the data directory: DIR/trel.db and
 // DIR/blobs. It is used by `trel serve` and by the `trel admin` commands,
@@ -68,6 +76,7 @@ type Config struct {
 	MaxFileSize   int64
 	AdminUsername string
 	AdminEmail    string
+	PublicURL     string // where browsers reach trel; see App.PublicURL
 	Logger        *slog.Logger
 	// Ready, if set, receives the listening address once the server accepts
 	// connections (tests listen on port 0).
@@ -85,6 +94,10 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 		return err
 	}
 	defer app.Close()
+	app.PublicURL = cfg.PublicURL
+	if _, err := newAuth(app); err != nil {
+		return err
+	}
 	if err := app.Blobs.CleanTemp(); err != nil {
 		return err
 	}
@@ -110,6 +123,11 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 		exe := "trel"
 		fmt.Fprintf(out, "Created a new trel data directory in %s with the first administrator %q.\n", cfg.DataDir, cfg.AdminUsername)
 		fmt.Fprintf(out, "Get an administrator API token (shown once) with:\n\n    %s admin create-token --data %s --username %s\n\n", exe, cfg.DataDir, cfg.AdminUsername)
+		link, err := EnrollmentLink(ctx, app, cfg.AdminUsername)
+		if err != nil {
+			return fmt.Errorf("creating the first administrator's enrollment link: %w", err)
+		}
+		fmt.Fprintf(out, "Create the administrator's passkey in a browser (one use, valid 24 hours):\n\n    %s\n\n", link)
 	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -177,10 +195,7 @@ func Handler(app *App, log *slog.Logger) http.Handler {
 		}
 		api.WriteKEYS(w, data)
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "trel: trusted releases.\nAPI: /api/v1/ (OpenAPI document at /api/v1/openapi.json)\nHealth: /healthz  Metrics: /metrics\n")
-	})
+	mux.Handle("/", webHandler(app, log))
 	return requestIDs(logRequests(log, m, recoverPanics(log, securityHeaders(mux))))
 }
 
@@ -278,4 +293,39 @@ func securityHeaders(next http.Handler) http.Handler {
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// webHandler is the browser interface on "/" (its own CSP and
+// cross-origin protection); a bad public URL makes every page an error.
+func webHandler(app *App, log *slog.Logger) http.Handler {
+	a, err := newAuth(app)
+	if err == nil {
+		var h http.Handler
+		if h, err = web.New(app.Core, a, log); err == nil {
+			return h
+		}
+	}
+	log.Error("the web interface is unavailable", "err", err)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "the web interface is misconfigured: see the server log", http.StatusInternalServerError)
+	})
+}
+
+func newAuth(app *App) (*auth.Auth, error) {
+	u := app.PublicURL
+	if u == "" {
+		u = DefaultPublicURL
+	}
+	return auth.New(app.Core, app.Store, auth.Config{PublicURL: u})
+}
+
+// EnrollmentLink creates a one-time passkey enrollment link for username
+// (used by `trel serve` for the first administrator and `trel admin enroll`).
+func EnrollmentLink(ctx context.Context, app *App, username string) (string, error) {
+	a, err := newAuth(app)
+	if err != nil {
+		return "", err
+	}
+	link, _, err := a.CreateEnrollment(ctx, core.SystemActor, username)
+	return link, err
 }

@@ -1,0 +1,39 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"trel/internal/core"
+	"trel/internal/server"
+)
+
+// adminEnrollCmd prints a one-time passkey enrollment link for a user: the
+// way in for a new user, and the recovery path for one who lost every
+// passkey.
+func adminEnrollCmd(e *env, dataDir *string) *cobra.Command {
+	var username, publicURL string
+	c := &cobra.Command{
+		Use:   "enroll --username U",
+		Short: "Print a one-time link (valid 24 hours) with which a user creates a passkey",
+		Args:  args(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			app, err := server.Open(c.Context(), *dataDir, core.Options{})
+			if err != nil {
+				return err
+			}
+			defer app.Close()
+			app.PublicURL = publicURL
+			link, err := server.EnrollmentLink(c.Context(), app, username)
+			if err != nil {
+				return err
+			}
+			return e.out(map[string]any{"username": username, "link": link}, func() { fmt.Fprintln(e.stdout, link) })
+		},
+	}
+	c.Flags().StringVar(&username, "username", "", "user who will create a passkey (required)")
+	c.Flags().StringVar(&publicURL, "public-url", envOr("TREL_PUBLIC_URL", server.DefaultPublicURL), "URL browsers use to reach trel, as given to `trel serve`")
+	c.MarkFlagRequired("username")
+	return c
+}

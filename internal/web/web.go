@@ -1,0 +1,371 @@
+// Package web serves trel's browser interface: server-rendered HTML pages
+// (html/template, so every value is escaped) with embedded CSS and two small
+// scripts, one for passkey ceremonies and one for upload progress.
+// Everything but passkeys works without JavaScript. Browser routes use a
+// session cookie and http.CrossOriginProtection; the JSON API under /api/
+// stays bearer-only and is served elsewhere.
+package web
+
+import (
+	"context"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"trel/internal/auth"
+	"trel/internal/core"
+	"trel/internal/domain"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// CSP is the Content-Security-Policy of every browser response: scripts and
+// styles only from trel itself, never inline.
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+
+// Cookie names. The session cookie gets the __Host- prefix over https,
+// which pins it to this host and path / with Secure.
+const (
+	ceremonyCookie = "trel_ceremony"
+	flashCookie    = "trel_flash"
+)
+
+// Web is the browser interface.
+type Web struct {
+	svc    *core.Service
+	auth   *auth.Auth
+	log    *slog.Logger
+	pages  map[string]*template.Template
+	cookie string // session cookie name
+	// features reports which optional core features exist (keys, checks).
+	features features
+}
+
+// New builds the browser handler, to be mounted at "/".
+func New(svc *core.Service, a *auth.Auth, log *slog.Logger) (http.Handler, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	w := &Web{svc: svc, auth: a, log: log, pages: map[string]*template.Template{}, cookie: "trel_session"}
+	if a.Secure() {
+		w.cookie = "__Host-trel_session"
+	}
+	w.features = detectFeatures(svc)
+	if err := w.parseTemplates(); err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	w.routes(mux)
+
+	cop := http.NewCrossOriginProtection()
+	if err := cop.AddTrustedOrigin(a.Origin()); err != nil {
+		return nil, fmt.Errorf("trusting origin %s: %w", a.Origin(), err)
+	}
+	cop.SetDenyHandler(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		w.renderError(rw, r, http.StatusForbidden, "Request refused", "This request came from another site and was refused. Use trel's own pages.")
+	}))
+	return w.headers(cop.Handler(w.session(mux))), nil
+}
+
+var funcs = template.FuncMap{
+	"fmtTime": func(t time.Time) string {
+		if t.IsZero() {
+			return "–"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"fmtTimePtr": func(t *time.Time) string {
+		if t == nil {
+			return "never"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	},
+	"size": humanSize,
+	"short": func(s string) string {
+		if len(s) > 16 {
+			return s[:16]
+		}
+		return s
+	},
+	"active": func(t domain.Token) bool { return t.Active(time.Now()) },
+	"json": func(v any) string {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return "?"
+		}
+		return string(b)
+	},
+}
+
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func (w *Web) parseTemplates() error {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
+		if base == "layout" {
+			continue
+		}
+		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		if err != nil {
+			return fmt.Errorf("parsing template %s: %w", n, err)
+		}
+		w.pages[base] = t
+	}
+	return nil
+}
+
+// headers sets the browser security headers on every web response.
+func (w *Web) headers(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		h := rw.Header()
+		h.Set("Content-Security-Policy", CSP)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+		if w.auth.Secure() {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
+		next.ServeHTTP(rw, r)
+	})
+}
+
+type ctxKey struct{}
+
+// actor is who is making the request (set by session).
+func actor(r *http.Request) *core.Actor {
+	if a, ok := r.Context().Value(ctxKey{}).(*core.Actor); ok {
+		return a
+	}
+	return &core.Actor{ClientIP: clientIP(r)}
+}
+
+func clientIP(r *http.Request) string {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	return strings.Trim(host, "[]")
+}
+
+// session resolves the session cookie into the request's actor. An ended
+// session just makes the visitor anonymous (and clears the cookie).
+func (w *Web) session(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		act := &core.Actor{ClientIP: clientIP(r)}
+		if c, err := r.Cookie(w.cookie); err == nil && c.Value != "" {
+			u, err := w.auth.Session(r.Context(), c.Value)
+			switch {
+			case err == nil:
+				act.User = u
+			case domain.IsKind(err, domain.KindUnauthenticated):
+				w.clearCookie(rw, w.cookie)
+			default:
+				w.log.ErrorContext(r.Context(), "reading session", "err", err)
+			}
+		}
+		next.ServeHTTP(rw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, act)))
+	})
+}
+
+func (w *Web) setCookie(rw http.ResponseWriter, name, value string, maxAge time.Duration, sameSite http.SameSite) {
+	http.SetCookie(rw, &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: int(maxAge.Seconds()),
+		HttpOnly: true, Secure: w.auth.Secure(), SameSite: sameSite})
+}
+
+func (w *Web) clearCookie(rw http.ResponseWriter, name string) {
+	http.SetCookie(rw, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: w.auth.Secure(), SameSite: http.SameSiteLaxMode})
+}
+
+func (w *Web) setSession(rw http.ResponseWriter, secret string) {
+	w.setCookie(rw, w.cookie, secret, w.auth.AbsoluteTimeout(), http.SameSiteLaxMode)
+}
+
+// ---- flash messages: one notice or error carried across a redirect.
+
+type flash struct {
+	Notice string `json:"n,omitempty"`
+	Error  string `json:"e,omitempty"`
+}
+
+func (w *Web) setFlash(rw http.ResponseWriter, f flash) {
+	b, _ := json.Marshal(f)
+	w.setCookie(rw, flashCookie, base64.RawURLEncoding.EncodeToString(b), time.Minute, http.SameSiteLaxMode)
+}
+
+func (w *Web) takeFlash(rw http.ResponseWriter, r *http.Request) flash {
+	var f flash
+	c, err := r.Cookie(flashCookie)
+	if err != nil {
+		return f
+	}
+	w.clearCookie(rw, flashCookie)
+	b, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err == nil {
+		json.Unmarshal(b, &f)
+	}
+	return f
+}
+
+// redirect answers a form POST with 303 See Other, with a flash message.
+func (w *Web) redirect(rw http.ResponseWriter, r *http.Request, to string, f flash) {
+	if f != (flash{}) {
+		w.setFlash(rw, f)
+	}
+	http.Redirect(rw, r, to, http.StatusSeeOther)
+}
+
+// fail answers a form POST that the core refused: back to the page with
+// the public message.
+func (w *Web) fail(rw http.ResponseWriter, r *http.Request, back string, err error) {
+	if domain.KindOf(err) == domain.KindInternal {
+		w.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	w.redirect(rw, r, back, flash{Error: domain.PublicMessage(err)})
+}
+
+// ---- rendering
+
+// view is what every page template receives.
+type view struct {
+	Title   string
+	User    *domain.User
+	Flash   string
+	Error   string
+	Scripts []string
+	HasKeys bool
+	D       any
+}
+
+func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, page string, v view) {
+	t, ok := w.pages[page]
+	if !ok {
+		panic("web: no template " + page)
+	}
+	v.User = actor(r).User
+	v.HasKeys = w.features.keys
+	f := w.takeFlash(rw, r)
+	if v.Flash == "" {
+		v.Flash = f.Notice
+	}
+	if v.Error == "" {
+		v.Error = f.Error
+	}
+	h := rw.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	// Pages show private data and one-time secrets: never cache them.
+	h.Set("Cache-Control", "no-store")
+	rw.WriteHeader(status)
+	if err := t.ExecuteTemplate(rw, "layout", v); err != nil {
+		w.log.ErrorContext(r.Context(), "rendering page", "page", page, "err", err)
+	}
+}
+
+type errorView struct{ Heading, Message string }
+
+func (w *Web) renderError(rw http.ResponseWriter, r *http.Request, status int, heading, msg string) {
+	w.render(rw, r, status, "error", view{Title: heading, D: errorView{heading, msg}})
+}
+
+// statusOf maps an error kind to its HTTP status (as the API does).
+func statusOf(k domain.Kind) int {
+	switch k {
+	case domain.KindInvalid:
+		return http.StatusBadRequest
+	case domain.KindUnauthenticated:
+		return http.StatusUnauthorized
+	case domain.KindForbidden:
+		return http.StatusForbidden
+	case domain.KindNotFound:
+		return http.StatusNotFound
+	case domain.KindConflict:
+		return http.StatusConflict
+	case domain.KindTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case domain.KindUnavailable:
+		return http.StatusServiceUnavailable
+	case domain.KindRateLimited:
+		return http.StatusTooManyRequests
+	case domain.KindLocked:
+		return http.StatusLocked
+	}
+	return http.StatusInternalServerError
+}
+
+// pageError renders a GET page that failed. Anonymous visitors asked to
+// sign in are sent to the sign-in page.
+func (w *Web) pageError(rw http.ResponseWriter, r *http.Request, err error) {
+	kind := domain.KindOf(err)
+	if kind == domain.KindUnauthenticated && actor(r).User == nil {
+		http.Redirect(rw, r, "/login", http.StatusSeeOther)
+		return
+	}
+	if kind == domain.KindInternal {
+		w.log.ErrorContext(r.Context(), "page failed", "path", r.URL.Path, "err", err)
+	}
+	heading := map[domain.Kind]string{
+		domain.KindNotFound: "Not found", domain.KindForbidden: "Not allowed", domain.KindUnauthenticated: "Sign-in needed",
+	}[kind]
+	if heading == "" {
+		heading = "Something went wrong"
+	}
+	w.renderError(rw, r, statusOf(kind), heading, domain.PublicMessage(err))
+}
+
+// writeJSON answers the scripts' requests.
+func writeJSON(rw http.ResponseWriter, status int, v any) {
+	rw.Header().Set("Content-Type", "application/json")
+	rw.Header().Set("Cache-Control", "no-store")
+	rw.WriteHeader(status)
+	json.NewEncoder(rw).Encode(v)
+}
+
+func (w *Web) jsonError(rw http.ResponseWriter, r *http.Request, err error) {
+	kind := domain.KindOf(err)
+	if kind == domain.KindInternal || kind == domain.KindUnauthenticated {
+		w.log.WarnContext(r.Context(), "request refused", "path", r.URL.Path, "err", err)
+	}
+	writeJSON(rw, statusOf(kind), map[string]string{"error": domain.PublicMessage(err)})
+}
+
+// requireUser wraps handlers of pages that need a signed-in user.
+func (w *Web) requireUser(next http.HandlerFunc) http.HandlerFunc {
+	return func(rw http.ResponseWriter, r *http.Request) {
+		if actor(r).User == nil {
+			if r.Method == http.MethodGet {
+				http.Redirect(rw, r, "/login", http.StatusSeeOther)
+				return
+			}
+			w.renderError(rw, r, http.StatusUnauthorized, "Sign-in needed", "Your session has ended: sign in again.")
+			return
+		}
+		next(rw, r)
+	}
+}
