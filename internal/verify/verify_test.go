@@ -27,6 +27,8 @@ import (
 const (
 	ghIdentity = "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main"
 	ghIssuer   = "https://token.actions.githubusercontent.com"
+	// whlIdentity signed the sigstore-python wheel bundle.
+	whlIdentity = "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v0.1.2"
 
 	atrSigner = "68FF2E20F02B070D73D416188DE8CC167FE2663A"
 	atrSubkey = "A32F0FCCFF48C94FB971F98581B1A0B8D9D20CBA"
@@ -200,6 +202,22 @@ func TestVerifyFixtures(t *testing.T) {
 			opts:   Options{Artifact: ghDefault, CertificateIdentity: ghIdentity, CertificateOIDCIssuer: ghIssuer},
 			wantOK: true,
 			want:   []want{{KindSigstore, true, ""}},
+		},
+		{
+			name:   "message-signature bundle named ARTIFACT.sigstore is found and verified",
+			opts:   Options{Artifact: td("sigstore-python", "bundle_v3_github.whl"), CertificateIdentity: whlIdentity, CertificateOIDCIssuer: ghIssuer},
+			wantOK: true,
+			want:   []want{{KindSigstore, true, ""}},
+		},
+		{
+			name: "bundle without a trusted time is not verified",
+			opts: Options{Artifact: td("sigstore-python", "bundle_v3_no_signed_time.txt"), CertificateIdentity: "william@yossarian.net", CertificateOIDCIssuer: "https://github.com/login/oauth"},
+			want: []want{{KindSigstore, false, "no-trusted-time"}},
+		},
+		{
+			name: "staging bundle is not trusted by the default public-good root",
+			opts: Options{Artifact: td("sigstore-python", "bundle_v3.txt"), CertificateIdentity: "william@yossarian.net", CertificateOIDCIssuer: "https://github.com/login/oauth"},
+			want: []want{{KindSigstore, false, "unknown-log"}},
 		},
 		{
 			name: "identity given but no bundle next to the artifact is not verified",
