@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/sigstore/sigstore-go/pkg/root"
 )
@@ -68,14 +69,20 @@ func LoadTrustedRootFile(name, path string) (NamedRoot, error) {
 	return LoadTrustedRoot(name, data)
 }
 
+// Embedded roots are parsed once; a parsed root is read-only and shared.
+var (
+	publicGoodRoot = sync.OnceValue(func() NamedRoot { return mustEmbeddedRoot(RootPublicGood, publicGoodJSON) })
+	stagingRoot    = sync.OnceValue(func() NamedRoot { return mustEmbeddedRoot(RootStaging, stagingJSON) })
+)
+
 // PublicGoodRoot returns the embedded production trusted root.
 func PublicGoodRoot() NamedRoot {
-	return mustEmbeddedRoot(RootPublicGood, publicGoodJSON)
+	return publicGoodRoot()
 }
 
 // StagingRoot returns the embedded Sigstore staging trusted root.
 func StagingRoot() NamedRoot {
-	return mustEmbeddedRoot(RootStaging, stagingJSON)
+	return stagingRoot()
 }
 
 // mustEmbeddedRoot panics because an embedded root that does not parse is a
