@@ -167,7 +167,7 @@ func (e *Engine) Run(ctx context.Context, revisionID int64, gen int) (bool, erro
 	}); err != nil || !started {
 		return false, err
 	}
-	in, err := e.input(ctx, revisionID, now)
+	in, err := e.Input(ctx, revisionID)
 	if err != nil {
 		return false, err
 	}
@@ -243,8 +243,9 @@ func planSafely(ctx context.Context, c Checker, in *Input) (tasks []Task, err er
 	return c.Plan(ctx, in)
 }
 
-// input gathers the declared inputs of a revision.
-func (e *Engine) input(ctx context.Context, revisionID int64, now time.Time) (*Input, error) {
+// Input gathers the declared inputs of a revision.
+func (e *Engine) Input(ctx context.Context, revisionID int64) (*Input, error) {
+	now := e.Now()
 	rev, err := e.Store.RevisionByID(ctx, revisionID)
 	if err != nil {
 		return nil, err

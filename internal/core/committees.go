@@ -81,11 +81,16 @@ func (s *Service) AddMember(ctx context.Context, a *Actor, committeeKey, usernam
 		if err := tx.PutMembership(ctx, c.ID, u.ID, role, now); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, a, "member.add", "committee:"+c.Key, map[string]any{"user": u.Username, "role": role})
+		if err := s.audit(ctx, tx, a, "member.add", "committee:"+c.Key, map[string]any{"user": u.Username, "role": role}); err != nil {
+			return err
+		}
+		// Whether a key's owner may sign for the committee just changed.
+		return s.queueCommitteeChecks(ctx, tx, []int64{c.ID})
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.notifyChecks()
 	return &domain.Membership{CommitteeKey: c.Key, Username: u.Username, UserID: u.ID, Role: role, Since: now}, nil
 }
 
@@ -109,8 +114,15 @@ func (s *Service) RemoveMember(ctx context.Context, a *Actor, committeeKey, user
 			}
 			return err
 		}
-		return s.audit(ctx, tx, a, "member.remove", "committee:"+c.Key, map[string]any{"user": u.Username})
+		if err := s.audit(ctx, tx, a, "member.remove", "committee:"+c.Key, map[string]any{"user": u.Username}); err != nil {
+			return err
+		}
+		return s.queueCommitteeChecks(ctx, tx, []int64{c.ID})
 	})
+	if err == nil {
+		s.notifyChecks()
+	}
+	return err
 }
 
 // CreateProject adds a project to a committee.
