@@ -119,6 +119,7 @@ func TestMintedKeyBundles(t *testing.T) {
 		{"another key fails", digestOf(artifact), []PublicKey{otherKey}, false, ReasonKeyNotRegistered},
 		{"no key fails", digestOf(artifact), nil, false, ReasonKeyNotRegistered},
 		{"tampered artifact fails", digestOf(append(artifact, 'x')), []PublicKey{releaseKey}, false, ReasonArtifactMismatch},
+		{"tampered artifact reported even after another key", digestOf(append(artifact, 'x')), []PublicKey{otherKey, releaseKey}, false, ReasonArtifactMismatch},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

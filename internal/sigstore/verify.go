@@ -252,7 +252,10 @@ func (v *Verifier) verify(b *Bundle, a Artifact, keys []PublicKey) (*Result, err
 		vr, err := sv.Verify(b.inner, verify.NewPolicy(artifactPolicy, identityPolicy))
 		if err != nil {
 			f := classify(err, b, at.tm)
-			if at.key != nil && (f.ReasonCode == ReasonSignatureInvalid || f.ReasonCode == ReasonLogEntryInvalid) {
+			// With the wrong key, either the log entry names another key
+			// or the signature does not verify.
+			if at.key != nil && (f.ReasonCode == ReasonSignatureInvalid ||
+				strings.Contains(f.Detail, "transparency log certificate does not match")) {
 				f.ReasonCode = ReasonKeyNotRegistered
 				f.Reason = fmt.Sprintf("the bundle is not signed by any of the %d registered public keys", len(keys))
 			}
@@ -265,18 +268,31 @@ func (v *Verifier) verify(b *Bundle, a Artifact, keys []PublicKey) (*Result, err
 	return pickFailure(failures), nil
 }
 
-// pickFailure reports the most informative failure: "unknown log" only
-// means a root did not know the log, so any other reason from a root that
-// did know it explains more.
+// pickFailure reports the most informative failure. "Unknown log" only
+// means a root did not know the log, and "key not registered" only that a
+// key was not the signer; any other reason comes from a root that knew the
+// log and a key that matched, and explains more.
 func pickFailure(failures []*Result) *Result {
-	for _, f := range failures {
-		if f.ReasonCode != ReasonUnknownLog {
-			return f
+	rank := func(f *Result) int {
+		switch f.ReasonCode {
+		case ReasonUnknownLog:
+			return 0
+		case ReasonKeyNotRegistered:
+			return 1
+		default:
+			return 2
 		}
 	}
-	f := failures[0]
-	f.RootName = ""
-	return f
+	best := failures[0]
+	for _, f := range failures[1:] {
+		if rank(f) > rank(best) {
+			best = f
+		}
+	}
+	if best.ReasonCode == ReasonUnknownLog {
+		best.RootName = ""
+	}
+	return best
 }
 
 func success(vr *verify.VerificationResult, logIndex int64, logKeyID, rootName string, key *PublicKey) (*Result, error) {
