@@ -296,7 +296,17 @@ func buildReport(res *openpgp.LoadResult, outcomes map[string]KeyOutcome) *KeyRe
 		if len(b.Fingerprints) == 0 {
 			br.Keys = append(br.Keys, KeyOutcome{Status: KeyRejected, Reason: b.Reason})
 		}
-		for _, o := range br.Keys {
+		rep.Blocks = append(rep.Blocks, br)
+	}
+	// Count keys, not blocks: a key and its revocation in two blocks are
+	// one key.
+	seen := map[string]bool{}
+	for _, b := range rep.Blocks {
+		for _, o := range b.Keys {
+			if o.Fingerprint != "" && seen[o.Fingerprint] {
+				continue
+			}
+			seen[o.Fingerprint] = o.Fingerprint != ""
 			switch o.Status {
 			case KeyAdded:
 				rep.Added++
@@ -308,7 +318,6 @@ func buildReport(res *openpgp.LoadResult, outcomes map[string]KeyOutcome) *KeyRe
 				rep.Rejected++
 			}
 		}
-		rep.Blocks = append(rep.Blocks, br)
 	}
 	return rep
 }
