@@ -43,7 +43,9 @@
     button.disabled = true;
     fn().catch(function (err) {
       button.disabled = false;
-      if (err && err.name === 'NotAllowedError') {
+      if (err && err.name === 'InvalidStateError') {
+        showError('This authenticator already holds a passkey for your account: use another one.');
+      } else if (err && err.name === 'NotAllowedError') {
         showError('The passkey request was cancelled, timed out, or your authenticator could not verify you.');
       } else {
         showError(err && err.message ? err.message : String(err));

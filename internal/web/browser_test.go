@@ -1,0 +1,463 @@
+package web_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
+
+	"trel/internal/core"
+	"trel/internal/domain"
+	"trel/internal/server"
+	"trel/internal/store"
+)
+
+// testServer is a real trel server on a loopback port, reached as
+// http://localhost:PORT (WebAuthn refuses IP addresses as relying party).
+type testServer struct {
+	app *server.App
+	url string
+}
+
+func startServer(t *testing.T) *testServer {
+	t.Helper()
+	ctx := context.Background()
+	app, err := server.Open(ctx, t.TempDir(), core.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	app.PublicURL = "http://localhost:" + strconv.Itoa(port)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv := &http.Server{Handler: server.Handler(app, log), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		srv.Close()
+		app.Close()
+	})
+	if _, err := app.Core.Bootstrap(ctx, "admin", "admin@example.org"); err != nil {
+		t.Fatal(err)
+	}
+	return &testServer{app: app, url: app.PublicURL}
+}
+
+// newBrowser starts Debian's chromium, headless, with a fresh profile.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath("/usr/bin/chromium"),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelB := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancelB()
+		cancelA()
+	})
+	// Start the browser with no deadline: a timeout on the first Run would
+	// stop the whole browser.
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	return bctx
+}
+
+// newTab opens a tab with its own CDP virtual authenticator (a platform
+// authenticator holding discoverable credentials, verifying its user when
+// verified is true).
+func newTab(t *testing.T, browser context.Context, verified bool) (context.Context, cdpwebauthn.AuthenticatorID) {
+	t.Helper()
+	tab, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	if _, err := chromedp.Call(tab, cdpwebauthn.Enable, cdpwebauthn.EnableParams{}); err != nil {
+		t.Fatalf("WebAuthn.enable: %v", err)
+	}
+	return tab, addAuthenticator(t, tab, verified)
+}
+
+func addAuthenticator(t *testing.T, tab context.Context, verified bool) cdpwebauthn.AuthenticatorID {
+	t.Helper()
+	res, err := chromedp.Call(tab, cdpwebauthn.AddVirtualAuthenticator, cdpwebauthn.AddVirtualAuthenticatorParams{
+		Options: &cdpwebauthn.VirtualAuthenticatorOptions{
+			Protocol:            cdpwebauthn.AuthenticatorProtocolCtap2,
+			Ctap2version:        cdpwebauthn.Ctap2versionCtap21,
+			Transport:           cdpwebauthn.AuthenticatorTransportInternal,
+			HasResidentKey:      true,
+			HasUserVerification: true,
+			IsUserVerified:      verified,
+			// Unset is sent as false, and create() then waits for ever.
+			AutomaticPresenceSimulation: true,
+		},
+	})
+	if err != nil {
+		t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
+	}
+	return res.AuthenticatorID
+}
+
+// run runs browser steps with a deadline, failing the test on error.
+func run(t *testing.T, tab context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 15*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		html, _ := chromedp.Run(tab, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		t.Fatalf("%s: %v\npage text:\n%s", what, err, html)
+	}
+}
+
+func text(t *testing.T, tab context.Context, sel string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 10*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("reading %s: %v", sel, err)
+	}
+	return s
+}
+
+func wantText(t *testing.T, tab context.Context, sel, want string) {
+	t.Helper()
+	if got := text(t, tab, sel); !strings.Contains(got, want) {
+		t.Fatalf("%s = %q, want it to contain %q", sel, got, want)
+	}
+}
+
+// waitText waits until the element's text contains want.
+func waitText(sel, want string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tt *chromedp.Target) error {
+		for {
+			s, err := chromedp.Evaluate[string](`(function(){const e=document.querySelector(` + jsString(sel) + `);return e && !e.hidden ? e.innerText : ""})()`)(ctx, tt)
+			if err == nil && strings.Contains(s, want) {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
+}
+
+func jsString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// screenshot saves a full-page PNG into the repository's screenshots/.
+func screenshot(t *testing.T, tab context.Context, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, 10*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	dir := filepath.Join("..", "..", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func enrollmentLink(t *testing.T, s *testServer, username string) string {
+	t.Helper()
+	link, err := server.EnrollmentLink(context.Background(), s.app, username)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return link
+}
+
+// submit fills a form's fields by CSS selector and clicks its button.
+func fill(sel, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.SendKeys(chromedp.CSS(sel), value)
+}
+
+func click(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Click(chromedp.CSS(sel))
+}
+
+// TestBrowser drives the web interface in Chromium, with a virtual
+// authenticator, through a release manager's day: enrollment, sign-out and
+// sign-in, administration, a release with two uploads and a diff, API
+// tokens and passkey management, and the refusals on the way.
+func TestBrowser(t *testing.T) {
+	start := time.Now()
+	s := startServer(t)
+	browser := newBrowser(t)
+	tab, authID := newTab(t, browser, true)
+	link := enrollmentLink(t, s, "admin")
+
+	t.Run("enroll with a link signs in", func(t *testing.T) {
+		run(t, tab, "enroll",
+			chromedp.Navigate(link),
+			waitText("h1", "Welcome, admin"),
+		)
+		screenshot(t, tab, "enroll")
+		run(t, tab, "create passkey",
+			chromedp.WaitEnabled(chromedp.CSS("#passkey-register button")),
+			chromedp.SetValue(chromedp.CSS("#name"), "laptop"),
+			click("#passkey-register button"),
+			waitText("h1", "Dashboard"),
+		)
+		wantText(t, tab, ".notice", "Your passkey was created")
+	})
+
+	t.Run("a used enrollment link is refused", func(t *testing.T) {
+		run(t, tab, "reuse link", chromedp.Navigate(link), waitText("h1", "Enrollment link not usable"))
+		wantText(t, tab, ".error", "already used")
+	})
+
+	t.Run("sign out and in again", func(t *testing.T) {
+		run(t, tab, "sign out",
+			chromedp.Navigate(s.url+"/"),
+			click("header form button"),
+			waitText("h1", "Sign in"),
+		)
+		wantText(t, tab, ".notice", "signed out")
+		screenshot(t, tab, "login")
+		run(t, tab, "sign in",
+			chromedp.WaitVisible(chromedp.CSS("#passkey-signin")),
+			click("#passkey-signin"),
+			waitText("h1", "Dashboard"),
+		)
+		wantText(t, tab, ".notice", "Welcome back, admin")
+	})
+
+	t.Run("sign-in without user verification is refused", func(t *testing.T) {
+		bad := true
+		if _, err := chromedp.Call(tab, cdpwebauthn.SetResponseOverrideBits, cdpwebauthn.SetResponseOverrideBitsParams{AuthenticatorID: authID, IsBadUV: &bad}); err != nil {
+			t.Fatal(err)
+		}
+		run(t, tab, "sign out", click("header form button"), waitText("h1", "Sign in"))
+		run(t, tab, "sign in without UV",
+			chromedp.WaitVisible(chromedp.CSS("#passkey-signin")),
+			click("#passkey-signin"),
+			waitText("#passkey-error", "refused"),
+		)
+		screenshot(t, tab, "login-refused")
+		if _, err := chromedp.Call(tab, cdpwebauthn.SetResponseOverrideBits, cdpwebauthn.SetResponseOverrideBitsParams{AuthenticatorID: authID}); err != nil {
+			t.Fatal(err)
+		}
+		run(t, tab, "sign in again",
+			chromedp.Navigate(s.url+"/login"),
+			chromedp.WaitVisible(chromedp.CSS("#passkey-signin")),
+			click("#passkey-signin"),
+			waitText("h1", "Dashboard"),
+		)
+	})
+
+	t.Run("administration", func(t *testing.T) {
+		run(t, tab, "create committee",
+			chromedp.Navigate(s.url+"/admin"),
+			waitText("h1", "Administration"),
+			fill("#c-key", "widget"),
+			fill("#c-name", "Widget Committee"),
+			click("form[action='/admin/committees'] button"),
+			waitText(".notice", "Committee widget was created"),
+		)
+		run(t, tab, "create project",
+			fill("#p-key", "widget-core"),
+			fill("#p-name", "Widget Core"),
+			click("form[action='/admin/projects'] button"),
+			waitText(".notice", "Project widget-core was created"),
+		)
+		run(t, tab, "create user",
+			fill("#nu-username", "carol"),
+			fill("#nu-email", "carol@example.org"),
+			click("form[action='/admin/users'] button"),
+			waitText("#enroll-link", "/enroll/"),
+		)
+		run(t, tab, "add member",
+			chromedp.Navigate(s.url+"/admin"),
+			waitText("h1", "Administration"),
+			chromedp.SetValue(chromedp.CSS("#m-committee"), "widget"),
+			fill("#m-user", "carol"),
+			chromedp.SetValue(chromedp.CSS("#m-role"), "member"),
+			click("form[action='/admin/members'] button"),
+			waitText(".notice", "carol is now a member of widget"),
+		)
+		screenshot(t, tab, "admin")
+		run(t, tab, "committee page", chromedp.Navigate(s.url+"/committees/widget"), waitText("h1", "Widget Committee"))
+		wantText(t, tab, "main", "carol")
+		screenshot(t, tab, "committee")
+	})
+
+	dir := t.TempDir()
+	write := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+
+	t.Run("create a release and upload files", func(t *testing.T) {
+		run(t, tab, "start release",
+			chromedp.Navigate(s.url+"/projects/widget-core"),
+			waitText("h1", "Widget Core"),
+			fill("#version", "1.0.0"),
+			click("form[action='/projects/widget-core/releases'] button"),
+			waitText("h1", "widget-core 1.0.0"),
+		)
+		tarball := write("widget-1.0.0.tar.gz", strings.Repeat("widget source ", 50_000))
+		sums := write("widget-1.0.0.tar.gz.sha512", "checksum\n")
+		run(t, tab, "upload two files",
+			chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{tarball, sums}),
+			fill("#description", "first upload"),
+			click("#upload-form button[type=submit]"),
+			waitText(".notice", "Revision 1 was created with 2 uploaded file(s)"),
+		)
+		wantText(t, tab, "main table", "widget-1.0.0.tar.gz.sha512")
+		wantText(t, tab, "main table", "683.6 KiB")
+		sums2 := write("widget-1.0.0.tar.gz.sha512", "better checksum\n")
+		notes := write("NOTES.txt", "release notes\n")
+		run(t, tab, "upload a change",
+			chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{sums2, notes}),
+			click("#upload-form button[type=submit]"),
+			waitText(".notice", "Revision 2 was created"),
+		)
+		screenshot(t, tab, "release")
+		run(t, tab, "diff",
+			click("form[action$='/diff'] button"),
+			waitText("h1", "revision 1 → 2"),
+		)
+		wantText(t, tab, "main table", "added")
+		wantText(t, tab, "main table", "changed")
+		screenshot(t, tab, "diff")
+	})
+
+	t.Run("create and revoke a token", func(t *testing.T) {
+		run(t, tab, "create token",
+			chromedp.Navigate(s.url+"/tokens"),
+			fill("#label", "ci"),
+			click("form[action='/tokens'] button"),
+			waitText("#new-token", "trel_"),
+		)
+		secret := strings.TrimSpace(text(t, tab, "#new-token"))
+		screenshot(t, tab, "tokens")
+		if got := apiStatus(t, s, secret); got != http.StatusOK {
+			t.Fatalf("the new token gives %d on /api/v1/me, want 200", got)
+		}
+		run(t, tab, "revoke token",
+			chromedp.Navigate(s.url+"/tokens"),
+			click("form[action$='/revoke'] button"),
+			waitText(".notice", "revoked"),
+		)
+		if got := apiStatus(t, s, secret); got != http.StatusUnauthorized {
+			t.Fatalf("the revoked token gives %d on /api/v1/me, want 401", got)
+		}
+	})
+
+	t.Run("the last passkey cannot be removed", func(t *testing.T) {
+		run(t, tab, "remove last",
+			chromedp.Navigate(s.url+"/account"),
+			click("form[action$='/remove'] button"),
+			waitText(".error", "last passkey"),
+		)
+		// This authenticator already holds a passkey for the account (it is
+		// excluded), so the second passkey lives on a new authenticator.
+		if _, err := chromedp.Call(tab, cdpwebauthn.RemoveVirtualAuthenticator, cdpwebauthn.RemoveVirtualAuthenticatorParams{AuthenticatorID: authID}); err != nil {
+			t.Fatal(err)
+		}
+		addAuthenticator(t, tab, true)
+		run(t, tab, "add a second passkey",
+			chromedp.WaitEnabled(chromedp.CSS("#passkey-register button")),
+			fill("#name", "security key"),
+			click("#passkey-register button"),
+			waitText(".notice", "The passkey was added"),
+		)
+		wantText(t, tab, "main table", "security key")
+		screenshot(t, tab, "account")
+		run(t, tab, "remove one",
+			click("form[action$='/remove'] button"),
+			waitText(".notice", "The passkey was removed"),
+		)
+	})
+
+	t.Run("enrollment without user verification is refused", func(t *testing.T) {
+		bob := enrollmentLink(t, s, "carol")
+		tab2, id2 := newTab(t, browser, true)
+		bad := true
+		if _, err := chromedp.Call(tab2, cdpwebauthn.SetResponseOverrideBits, cdpwebauthn.SetResponseOverrideBitsParams{AuthenticatorID: id2, IsBadUV: &bad}); err != nil {
+			t.Fatal(err)
+		}
+		run(t, tab2, "enroll without UV",
+			chromedp.Navigate(bob),
+			chromedp.WaitEnabled(chromedp.CSS("#passkey-register button")),
+			click("#passkey-register button"),
+			waitText("#passkey-error", "refused"),
+		)
+		// The refused attempt did not use up the link.
+		if _, err := chromedp.Call(tab2, cdpwebauthn.SetResponseOverrideBits, cdpwebauthn.SetResponseOverrideBitsParams{AuthenticatorID: id2}); err != nil {
+			t.Fatal(err)
+		}
+		run(t, tab2, "enroll with UV",
+			chromedp.Navigate(bob),
+			chromedp.WaitEnabled(chromedp.CSS("#passkey-register button")),
+			click("#passkey-register button"),
+			waitText("h1", "Dashboard"),
+		)
+		wantText(t, tab2, "main", "widget-core")
+		screenshot(t, tab2, "dashboard")
+	})
+
+	t.Run("an expired enrollment link is refused", func(t *testing.T) {
+		token := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
+		h := sha256.Sum256([]byte(token))
+		u, err := s.app.Store.UserByUsername(context.Background(), "carol")
+		if err != nil {
+			t.Fatal(err)
+		}
+		past := time.Now().Add(-48 * time.Hour)
+		e := &store.Enrollment{UserID: u.ID, Hash: h[:], CreatedBy: "test", CreatedAt: past, ExpiresAt: past.Add(24 * time.Hour)}
+		if err := s.app.Store.CreateEnrollment(context.Background(), e, domain.AuditEvent{}); err != nil {
+			t.Fatal(err)
+		}
+		run(t, tab, "expired link", chromedp.Navigate(s.url+"/enroll/"+token), waitText("h1", "Enrollment link not usable"))
+		wantText(t, tab, ".error", "expired")
+	})
+
+	t.Logf("browser tests took %v", time.Since(start).Round(time.Millisecond))
+}
+
+func apiStatus(t *testing.T, s *testServer, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest("GET", s.url+"/api/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
