@@ -191,13 +191,17 @@ func (id Identity) mismatch(r *Result) string {
 		return fmt.Sprintf("runner environment is %q", e.RunnerEnvironment)
 	}
 
-	needSigner := id.Workflow != "" || id.ReusableWorkflowRepository != "" || id.SourceRepository != ""
-	if !needSigner {
-		return ""
-	}
 	signerRepo, path, ok := splitBuildSigner(e.BuildSignerURI)
 	if !ok {
-		return fmt.Sprintf("the certificate names no build workflow (build signer URI %q)", e.BuildSignerURI)
+		if id.Workflow != "" || id.ReusableWorkflowRepository != "" {
+			return fmt.Sprintf("the certificate names no workflow file (build signer URI %q)", e.BuildSignerURI)
+		}
+		// Other CI systems have no workflow files, hence no reusable
+		// workflows: the source repository check above is the whole check.
+		return ""
+	}
+	if id.Workflow == "" && id.ReusableWorkflowRepository == "" && id.SourceRepository == "" {
+		return ""
 	}
 	if id.Workflow != "" && path != id.Workflow {
 		return fmt.Sprintf("workflow is %s", path)

@@ -167,6 +167,14 @@ func TestReusableWorkflow(t *testing.T) {
 		{"reusable workflow refused unless named", implicit, callerResult, false, "reusable workflow outside the source repository"},
 		{"own workflow trusted without reusable field", ownRepo, ownWorkflow, true, ""},
 		{"reusable workflow identity refuses the caller's own workflow", trusted, ownWorkflow, false, "subject"},
+		{"CI without workflow files matched on repository alone", Identity{
+			Issuer: "https://agent.buildkite.com", Subject: "https://buildkite.com/org/pipeline",
+			SourceRepository: "https://github.com/org/app",
+		}, &Result{Valid: true, Identity: "https://buildkite.com/org/pipeline", Issuer: "https://agent.buildkite.com",
+			Extensions: Extensions{SourceRepositoryURI: "https://github.com/org/app", BuildSignerURI: "https://buildkite.com/org/pipeline"}}, true, ""},
+		{"workflow required but none named", Identity{
+			Issuer: issuerGitHubOAuth, Subject: "a@example.org", Workflow: ".github/workflows/release.yml",
+		}, emailResult("a@example.org"), false, "names no workflow file"},
 		{"self-hosted runner refused", trusted, func() *Result {
 			r := *callerResult
 			r.Extensions.RunnerEnvironment = "self-hosted"
