@@ -84,6 +84,7 @@ func virtualRootJSON(t testing.TB, vs, fulcio *ca.VirtualSigstore) []byte {
 type mintOptions struct {
 	dropLogEntries bool // a bundle with no transparency-log entry
 	secondDSSESig  bool // a DSSE envelope with two signatures
+	shiftLogTime   bool // integrated time changed after the log signed it
 }
 
 // serialize turns a VirtualSigstore entity into bundle JSON.
@@ -144,6 +145,9 @@ func serialize(t testing.TB, vs *ca.VirtualSigstore, e *ca.TestEntity, opts mint
 				t.Fatal(err)
 			}
 			tle.InclusionPromise = &protorekor.InclusionPromise{SignedEntryTimestamp: set}
+		}
+		if opts.shiftLogTime {
+			tle.IntegratedTime -= 3600
 		}
 		if tle.InclusionProof != nil {
 			mediaType = MediaTypeV03
@@ -301,6 +305,11 @@ func TestMintedBundles(t *testing.T) {
 			name:     "certificate from a CA the root does not trust",
 			bundle:   func(t testing.TB) []byte { return serialize(t, vs, sign(t), mintOptions{}) },
 			artifact: artifact, verifier: mustVerifier(t, virtualRoot(t, "wrong-ca", vs, other)), code: ReasonCertificateInvalid,
+		},
+		{
+			name:     "log entry altered after logging (SET no longer verifies)",
+			bundle:   func(t testing.TB) []byte { return serialize(t, vs, sign(t), mintOptions{shiftLogTime: true}) },
+			artifact: artifact, verifier: v, code: ReasonLogEntryInvalid,
 		},
 		{
 			name:     "missing transparency-log entry",
