@@ -12,11 +12,11 @@ func TestSigstoreVerifyBundleConformance(t *testing.T) {
 	// The gh-cli bundle is an in-toto attestation over the tarball's SHA-512:
 	// checked against the file. The sigstore-python wheel bundle signs the
 	// SHA-256 of the wheel: checked against the file and the digest form.
-	gh := vd("gh-cli", "sigstore-js-2.1.0.tgz")
-	ghBundle := vd("gh-cli", "sigstore-js-2.1.0-bundle.json")
-	ghID := []string{"--certificate-identity", ghIdentity, "--certificate-oidc-issuer", ghIssuer}
-	whl := vd("sigstore-python", "bundle_v3_github.whl")
-	whlID := []string{"--certificate-identity", "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v0.1.2", "--certificate-oidc-issuer", ghIssuer}
+	gh := verifyData("gh-cli", "sigstore-js-2.1.0.tgz")
+	ghBundle := verifyData("gh-cli", "sigstore-js-2.1.0-bundle.json")
+	ghID := []string{"--certificate-identity", verifyGHIdentity, "--certificate-oidc-issuer", verifyGHIssuer}
+	whl := verifyData("sigstore-python", "bundle_v3_github.whl")
+	whlID := []string{"--certificate-identity", "https://github.com/trailofbits/rfc8785.py/.github/workflows/release.yml@refs/tags/v0.1.2", "--certificate-oidc-issuer", verifyGHIssuer}
 	yossarian := []string{"--certificate-identity", "william@yossarian.net", "--certificate-oidc-issuer", "https://github.com/login/oauth"}
 	data, err := os.ReadFile(whl)
 	if err != nil {
@@ -25,8 +25,8 @@ func TestSigstoreVerifyBundleConformance(t *testing.T) {
 	sum := sha256.Sum256(data)
 	digest := "sha256:" + hex.EncodeToString(sum[:])
 	otherDigest := "sha256:" + strings.Repeat("ab", 32)
-	broken := writeTemp(t, "broken.sigstore.json", `{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}`)
-	py := func(name string) string { return vd("sigstore-python", name) }
+	broken := verifyTemp(t, "broken.sigstore.json", `{"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json"}`)
+	py := func(name string) string { return verifyData("sigstore-python", name) }
 	with := func(parts ...[]string) []string {
 		var out []string
 		for _, p := range parts {
@@ -44,8 +44,8 @@ func TestSigstoreVerifyBundleConformance(t *testing.T) {
 		text  string // expected on stderr when not valid
 	}{
 		{name: "valid attestation bundle for the file", args: with(one("--bundle", ghBundle), ghID, one(gh)), valid: true},
-		{name: "valid v0.1 attestation bundle for the file", args: with(one("--bundle", vd("gh-cli", "sigstore-js-2.1.0-bundle-v0.1.json")), ghID, one(gh)), valid: true},
-		{name: "valid attestation bundle with an explicit trusted root", args: with(one("--bundle", ghBundle, "--trusted-root", vd("gh-cli", "trusted_root.json")), ghID, one(gh)), valid: true},
+		{name: "valid v0.1 attestation bundle for the file", args: with(one("--bundle", verifyData("gh-cli", "sigstore-js-2.1.0-bundle-v0.1.json")), ghID, one(gh)), valid: true},
+		{name: "valid attestation bundle with an explicit trusted root", args: with(one("--bundle", ghBundle, "--trusted-root", verifyData("gh-cli", "trusted_root.json")), ghID, one(gh)), valid: true},
 		{name: "valid message bundle for the file", args: with(one("--bundle", whl+".sigstore"), whlID, one(whl)), valid: true},
 		{name: "valid message bundle for the sha256 digest", args: with(one("--bundle", whl+".sigstore"), whlID, one(digest)), valid: true},
 		{name: "valid staging bundle with --staging", args: with(one("--staging", "--bundle", py("bundle_v3.txt.sigstore")), yossarian, one(py("bundle_v3.txt"))), valid: true},
@@ -56,17 +56,17 @@ func TestSigstoreVerifyBundleConformance(t *testing.T) {
 		{name: "public-good bundle with --staging", args: with(one("--staging", "--bundle", whl+".sigstore"), whlID, one(digest)), text: "unknown log"},
 		{name: "CVE-2022-36056 inconsistent log entry", args: with(one("--staging", "--bundle", py("bundle_cve_2022_36056.txt.sigstore")), yossarian, one(py("bundle_cve_2022_36056.txt"))), text: "transparency-log entry does not match"},
 		{name: "bundle without trusted time", args: with(one("--bundle", py("bundle_v3_no_signed_time.txt.sigstore.json")), yossarian, one(py("bundle_v3_no_signed_time.txt"))), text: "no trusted time"},
-		{name: "certificate bundle checked with a key", args: one("--bundle", whl+".sigstore", "--key", vd("sigstore-go", "publish_key.pub"), digest), text: "bundle not verified"},
+		{name: "certificate bundle checked with a key", args: one("--bundle", whl+".sigstore", "--key", verifyData("sigstore-go", "publish_key.pub"), digest), text: "bundle not verified"},
 		{name: "structurally broken bundle", args: with(one("--bundle", broken), whlID, one(digest)), text: "invalid Sigstore bundle"},
 		{name: "malformed digest", args: with(one("--bundle", whl+".sigstore"), whlID, one("sha256:abc")), text: "64 hex digits"},
 		{name: "no bundle", args: with(whlID, one(digest)), usage: true, text: "--bundle is required"},
 		{name: "neither identity nor key", args: one("--bundle", whl+".sigstore", digest), usage: true, text: "is required"},
-		{name: "identity and key", args: with(one("--bundle", whl+".sigstore", "--key", vd("sigstore-go", "publish_key.pub")), whlID, one(digest)), usage: true, text: "not both"},
+		{name: "identity and key", args: with(one("--bundle", whl+".sigstore", "--key", verifyData("sigstore-go", "publish_key.pub")), whlID, one(digest)), usage: true, text: "not both"},
 		{name: "no artifact", args: with(one("--bundle", whl+".sigstore"), whlID), usage: true, text: "accepts 1 arg"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := run(t, append([]string{"sigstore", "verify-bundle"}, tt.args...)...)
+			code, stdout, stderr := verifyRun(t, append([]string{"sigstore", "verify-bundle"}, tt.args...)...)
 			switch {
 			case tt.valid:
 				if code != 0 || !strings.HasPrefix(stdout, "OK") {
@@ -86,7 +86,7 @@ func TestSigstoreVerifyBundleConformance(t *testing.T) {
 }
 
 func TestSigstoreSignBundleIsUnsupported(t *testing.T) {
-	code, stdout, stderr := run(t, "sigstore", "sign-bundle", "--identity-token", "tok", "--bundle", "out.json", "file")
+	code, stdout, stderr := verifyRun(t, "sigstore", "sign-bundle", "--identity-token", "tok", "--bundle", "out.json", "file")
 	if code != 1 || stdout != "" || !strings.Contains(stderr, "unsupported: trel does not sign Sigstore bundles") {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}

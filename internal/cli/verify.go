@@ -50,7 +50,7 @@ least one signature (OpenPGP or Sigstore) verified; otherwise NOT VERIFIED
 			if err != nil {
 				return err
 			}
-			if err := e.out(rep, func() { printReport(e, rep) }); err != nil {
+			if err := e.out(rep, func() { printVerifyReport(e, rep) }); err != nil {
 				return err
 			}
 			if !rep.OK {
@@ -71,8 +71,8 @@ least one signature (OpenPGP or Sigstore) verified; otherwise NOT VERIFIED
 	return c
 }
 
-// printReport prints one line per verification and the verdict.
-func printReport(e *env, rep *verify.Report) {
+// printVerifyReport prints one line per verification and the verdict.
+func printVerifyReport(e *env, rep *verify.Report) {
 	for _, v := range rep.Verifications {
 		mark := "✓"
 		if !v.OK {

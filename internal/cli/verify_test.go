@@ -13,17 +13,17 @@ import (
 )
 
 const (
-	ghIdentity = "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main"
-	ghIssuer   = "https://token.actions.githubusercontent.com"
+	verifyGHIdentity = "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main"
+	verifyGHIssuer   = "https://token.actions.githubusercontent.com"
 )
 
-// vd names a file of the verify package's test data (see its PROVENANCE.md).
-func vd(parts ...string) string {
+// verifyData names a file of the verify package's test data (see its PROVENANCE.md).
+func verifyData(parts ...string) string {
 	return filepath.Join(append([]string{"..", "verify", "testdata"}, parts...)...)
 }
 
-// run calls the CLI in-process and returns its exit code and output.
-func run(t *testing.T, args ...string) (int, string, string) {
+// verifyRun calls the CLI in-process and returns its exit code and output.
+func verifyRun(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	code := cli.Main(args, strings.NewReader(""), &stdout, &stderr)
@@ -31,10 +31,10 @@ func run(t *testing.T, args ...string) (int, string, string) {
 }
 
 func TestVerifyCommandExitCodesAndVerdict(t *testing.T) {
-	atr := vd("atr", "apache-test-0.2.tar.gz")
-	atrKey := vd("atr", "68FF2E20F02B070D73D416188DE8CC167FE2663A.asc")
-	gh := vd("gh-cli", "sigstore-js-2.1.0.tgz")
-	ghBundle := vd("gh-cli", "sigstore-js-2.1.0-bundle.json")
+	atr := verifyData("atr", "apache-test-0.2.tar.gz")
+	atrKey := verifyData("atr", "68FF2E20F02B070D73D416188DE8CC167FE2663A.asc")
+	gh := verifyData("gh-cli", "sigstore-js-2.1.0.tgz")
+	ghBundle := verifyData("gh-cli", "sigstore-js-2.1.0-bundle.json")
 
 	tests := []struct {
 		name       string
@@ -53,7 +53,7 @@ func TestVerifyCommandExitCodesAndVerdict(t *testing.T) {
 		},
 		{
 			name:      "signature of another file is not verified",
-			args:      []string{"verify", vd("scenarios", "other.txt"), "--key", atrKey, "--signature", atr + ".asc"},
+			args:      []string{"verify", verifyData("scenarios", "other.txt"), "--key", atrKey, "--signature", atr + ".asc"},
 			code:      1,
 			stdout:    []string{"✗ openpgp", "does not match the file", "NOT VERIFIED"},
 			stderr:    []string{"NOT VERIFIED"},
@@ -61,43 +61,43 @@ func TestVerifyCommandExitCodesAndVerdict(t *testing.T) {
 		},
 		{
 			name:   "KEYS file without the signer names the unknown issuer",
-			args:   []string{"verify", atr, "--keys", vd("keys", "httpd.KEYS")},
+			args:   []string{"verify", atr, "--keys", verifyData("keys", "httpd.KEYS")},
 			code:   1,
 			stdout: []string{"✗ openpgp", "unknown issuer", "A32F0FCCFF48C94FB971F98581B1A0B8D9D20CBA", "✓ checksum", "NOT VERIFIED"},
 		},
 		{
 			name:   "weak-hash signature is not verified",
-			args:   []string{"verify", vd("scenarios", "artifact.tar.gz"), "--key", vd("scenarios", "key-old.asc"), "--signature", vd("scenarios", "artifact.tar.gz.sha1.asc")},
+			args:   []string{"verify", verifyData("scenarios", "artifact.tar.gz"), "--key", verifyData("scenarios", "key-old.asc"), "--signature", verifyData("scenarios", "artifact.tar.gz.sha1.asc")},
 			code:   1,
 			stdout: []string{"✗ openpgp", "SHA-1", "NOT VERIFIED"},
 		},
 		{
 			name:   "sigstore bundle from the expected workflow is verified",
-			args:   []string{"verify", gh, "--bundle", ghBundle, "--certificate-identity", ghIdentity, "--certificate-oidc-issuer", ghIssuer},
+			args:   []string{"verify", gh, "--bundle", ghBundle, "--certificate-identity", verifyGHIdentity, "--certificate-oidc-issuer", verifyGHIssuer},
 			code:   0,
-			stdout: []string{"✓ sigstore", "good Sigstore signature by " + ghIdentity, "VERIFIED"},
+			stdout: []string{"✓ sigstore", "good Sigstore signature by " + verifyGHIdentity, "VERIFIED"},
 		},
 		{
 			name:   "sigstore bundle with the older gh-cli trusted root is verified",
-			args:   []string{"verify", gh, "--bundle", ghBundle, "--certificate-identity", ghIdentity, "--certificate-oidc-issuer", ghIssuer, "--trusted-root", vd("gh-cli", "trusted_root.json")},
+			args:   []string{"verify", gh, "--bundle", ghBundle, "--certificate-identity", verifyGHIdentity, "--certificate-oidc-issuer", verifyGHIssuer, "--trusted-root", verifyData("gh-cli", "trusted_root.json")},
 			code:   0,
 			stdout: []string{"✓ sigstore", "VERIFIED"},
 		},
 		{
 			name:   "sigstore bundle from another identity is not verified",
-			args:   []string{"verify", gh, "--bundle", ghBundle, "--certificate-identity", "someone@example.org", "--certificate-oidc-issuer", ghIssuer},
+			args:   []string{"verify", gh, "--bundle", ghBundle, "--certificate-identity", "someone@example.org", "--certificate-oidc-issuer", verifyGHIssuer},
 			code:   1,
 			stdout: []string{"✗ sigstore", "not by the expected someone@example.org", "NOT VERIFIED"},
 		},
 		{
 			name:   "nothing to verify with explains what is missing",
-			args:   []string{"verify", vd("scenarios", "other.txt")},
+			args:   []string{"verify", verifyData("scenarios", "other.txt")},
 			code:   1,
-			stdout: []string{"no signature found: expected " + vd("scenarios", "other.txt") + ".asc or pass --signature", "NOT VERIFIED"},
+			stdout: []string{"no signature found: expected " + verifyData("scenarios", "other.txt") + ".asc or pass --signature", "NOT VERIFIED"},
 		},
 		{
 			name:   "private key as --key is refused",
-			args:   []string{"verify", atr, "--key", writeTemp(t, "secret.asc", "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nxx\n-----END PGP PRIVATE KEY BLOCK-----\n")},
+			args:   []string{"verify", atr, "--key", verifyTemp(t, "secret.asc", "-----BEGIN PGP PRIVATE KEY BLOCK-----\n\nxx\n-----END PGP PRIVATE KEY BLOCK-----\n")},
 			code:   1,
 			stderr: []string{"private key material", "treat the key as compromised"},
 		},
@@ -116,14 +116,14 @@ func TestVerifyCommandExitCodesAndVerdict(t *testing.T) {
 		},
 		{
 			name:       "--keys and --key together is a usage error",
-			args:       []string{"verify", atr, "--keys", vd("keys", "httpd.KEYS"), "--key", atrKey},
+			args:       []string{"verify", atr, "--keys", verifyData("keys", "httpd.KEYS"), "--key", atrKey},
 			code:       2,
 			stderr:     []string{"not both"},
 			emptyStdio: true,
 		},
 		{
 			name:       "identity without issuer is a usage error",
-			args:       []string{"verify", gh, "--bundle", ghBundle, "--certificate-identity", ghIdentity},
+			args:       []string{"verify", gh, "--bundle", ghBundle, "--certificate-identity", verifyGHIdentity},
 			code:       2,
 			stderr:     []string{"go together"},
 			emptyStdio: true,
@@ -143,14 +143,14 @@ func TestVerifyCommandExitCodesAndVerdict(t *testing.T) {
 		},
 		{
 			name:   "missing signature file given explicitly is an error",
-			args:   []string{"verify", atr, "--key", atrKey, "--signature", vd("nope.asc")},
+			args:   []string{"verify", atr, "--key", atrKey, "--signature", verifyData("nope.asc")},
 			code:   1,
 			stderr: []string{"nope.asc"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			code, stdout, stderr := run(t, tt.args...)
+			code, stdout, stderr := verifyRun(t, tt.args...)
 			if code != tt.code {
 				t.Errorf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
 			}
@@ -177,7 +177,7 @@ func TestVerifyCommandExitCodesAndVerdict(t *testing.T) {
 	}
 }
 
-func writeTemp(t *testing.T, name, content string) string {
+func verifyTemp(t *testing.T, name, content string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
@@ -187,8 +187,8 @@ func writeTemp(t *testing.T, name, content string) string {
 }
 
 func TestVerifyCommandJSONReport(t *testing.T) {
-	atr := vd("atr", "apache-test-0.2.tar.gz")
-	code, stdout, stderr := run(t, "verify", "--json", atr, "--keys", vd("atr", "68FF2E20F02B070D73D416188DE8CC167FE2663A.asc"))
+	atr := verifyData("atr", "apache-test-0.2.tar.gz")
+	code, stdout, stderr := verifyRun(t, "verify", "--json", atr, "--keys", verifyData("atr", "68FF2E20F02B070D73D416188DE8CC167FE2663A.asc"))
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -227,7 +227,7 @@ func TestVerifyCommandJSONReport(t *testing.T) {
 	}
 
 	// A failed verification still prints the JSON report, and exits 1.
-	code, stdout, _ = run(t, "verify", "--json", atr, "--keys", vd("keys", "httpd.KEYS"))
+	code, stdout, _ = verifyRun(t, "verify", "--json", atr, "--keys", verifyData("keys", "httpd.KEYS"))
 	var failed struct {
 		OK     bool
 		Reason string
@@ -237,10 +237,10 @@ func TestVerifyCommandJSONReport(t *testing.T) {
 	}
 }
 
-// gpgHome is a throw-away GnuPG home directory.
-type gpgHome struct{ dir string }
+// verifyGPGHome is a throw-away GnuPG home directory.
+type verifyGPGHome struct{ dir string }
 
-func newGPGHome(t *testing.T) *gpgHome {
+func newVerifyGPGHome(t *testing.T) *verifyGPGHome {
 	t.Helper()
 	// Short path: gpg-agent's socket path must fit in 108 bytes.
 	dir, err := os.MkdirTemp("", "gpg")
@@ -250,7 +250,7 @@ func newGPGHome(t *testing.T) *gpgHome {
 	if err := os.Chmod(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	g := &gpgHome{dir: dir}
+	g := &verifyGPGHome{dir: dir}
 	t.Cleanup(func() {
 		cmd := exec.Command("gpgconf", "--kill", "gpg-agent")
 		cmd.Env = append(os.Environ(), "GNUPGHOME="+dir)
@@ -260,7 +260,7 @@ func newGPGHome(t *testing.T) *gpgHome {
 	return g
 }
 
-func (g *gpgHome) run(t *testing.T, args ...string) []byte {
+func (g *verifyGPGHome) run(t *testing.T, args ...string) []byte {
 	t.Helper()
 	cmd := exec.Command("gpg", append([]string{"--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", ""}, args...)...)
 	cmd.Env = append(os.Environ(), "GNUPGHOME="+g.dir)
@@ -277,7 +277,7 @@ func (g *gpgHome) run(t *testing.T, args ...string) []byte {
 // made by gpg at test time; trel verify and sqv must both accept it, and
 // both must reject it for a modified file.
 func TestVerifyAgreesWithSqvOnAFreshGnuPGSignature(t *testing.T) {
-	g := newGPGHome(t)
+	g := newVerifyGPGHome(t)
 	uid := "Release Manager <rm@example.org>"
 	g.run(t, "--quick-gen-key", uid, "ed25519", "sign", "1y")
 	var fpr string
@@ -302,7 +302,7 @@ func TestVerifyAgreesWithSqvOnAFreshGnuPGSignature(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	code, stdout, stderr := run(t, "verify", artifact, "--keys", keyFile)
+	code, stdout, stderr := verifyRun(t, "verify", artifact, "--keys", keyFile)
 	if code != 0 || !strings.Contains(stdout, "good signature by "+uid) || !strings.Contains(stdout, fpr) || !strings.Contains(stdout, "VERIFIED") {
 		t.Fatalf("trel verify: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -316,7 +316,7 @@ func TestVerifyAgreesWithSqvOnAFreshGnuPGSignature(t *testing.T) {
 	if err := os.WriteFile(tampered, []byte("something else\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	code, stdout, _ = run(t, "verify", tampered, "--keys", keyFile, "--signature", artifact+".asc")
+	code, stdout, _ = verifyRun(t, "verify", tampered, "--keys", keyFile, "--signature", artifact+".asc")
 	if code != 1 || !strings.Contains(stdout, "NOT VERIFIED") {
 		t.Fatalf("trel verify of a tampered file: exit %d\n%s", code, stdout)
 	}
@@ -329,7 +329,7 @@ func TestVerifyAgreesWithSqvOnAFreshGnuPGSignature(t *testing.T) {
 	if err := os.WriteFile(secret, g.run(t, "--armor", "--export-secret-keys", fpr), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, _, stderr = run(t, "verify", artifact, "--key", secret)
+	code, _, stderr = verifyRun(t, "verify", artifact, "--key", secret)
 	if code != 1 || !strings.Contains(stderr, "private key material") {
 		t.Fatalf("secret key as --key: exit %d\n%s", code, stderr)
 	}

@@ -22,7 +22,19 @@ type keySet struct {
 	file  string
 	flag  string // "--keys" or "--key", for messages
 	certs []*openpgp.Cert
-	notes []string // blocks of the file that were rejected
+	// rejected says, per block of the file that gave no key, why.
+	rejected []string
+	blocks   int
+}
+
+// summary is one line about the key file when some of its blocks were
+// not used, "" otherwise.
+func (ks *keySet) summary() string {
+	if len(ks.rejected) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s: %d usable keys; %d of %d key blocks not used (obsolete, unsupported or broken keys; --json lists why)",
+		base(ks.file), len(ks.certs), len(ks.rejected), ks.blocks)
 }
 
 // loadOpenPGPKeys reads --keys or --key (when it is an OpenPGP key). It
@@ -47,9 +59,10 @@ func loadOpenPGPKeys(opts Options) (*keySet, error) {
 		return nil, fmt.Errorf("%s %s: %w", ks.flag, ks.file, err)
 	}
 	ks.certs = res.Certs
+	ks.blocks = len(res.Blocks)
 	for _, b := range res.Blocks {
 		if b.Status != openpgp.StatusAccepted {
-			ks.notes = append(ks.notes, fmt.Sprintf("%s block %d not used: %s", base(ks.file), b.Index, b.Reason))
+			ks.rejected = append(ks.rejected, fmt.Sprintf("block %d: %s", b.Index, b.Reason))
 		}
 	}
 	return ks, nil
@@ -68,7 +81,10 @@ func checkOpenPGP(opts Options, sigFile string, keys *keySet, d *digests) (Verif
 		v.Message = fmt.Sprintf("cannot check %s: no public key given; pass --keys KEYS (the project's KEYS file) or --key FILE (the signer's public key)", base(sigFile))
 		return v, nil
 	}
-	v.Notes = keys.notes
+	v.RejectedKeyBlocks = keys.rejected
+	if sum := keys.summary(); sum != "" {
+		v.Notes = append(v.Notes, sum)
+	}
 	if len(keys.certs) == 0 {
 		v.Code = CodeNoKey
 		v.Message = fmt.Sprintf("cannot check %s: %s holds no usable public key", base(sigFile), base(keys.file))

@@ -119,6 +119,9 @@ type Verification struct {
 	Message string   `json:"message"`        // plain English
 	Details *Details `json:"details,omitempty"`
 	Notes   []string `json:"notes,omitempty"`
+	// RejectedKeyBlocks says why blocks of the KEYS or key file gave no
+	// usable key (OpenPGP only).
+	RejectedKeyBlocks []string `json:"rejectedKeyBlocks,omitempty"`
 }
 
 // Details describe who signed, for signature verifications.

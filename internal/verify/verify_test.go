@@ -582,3 +582,17 @@ func newPEMPrivateKey(t testing.TB) []byte {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
+
+func TestVerifyAccountsForUnusableKeyBlocks(t *testing.T) {
+	rep, err := Verify(Options{Artifact: td("atr", "apache-test-0.2.tar.gz"), Keys: td("keys", "httpd.KEYS")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := rep.Verifications[0]
+	if len(v.RejectedKeyBlocks) != 23 || !strings.HasPrefix(v.RejectedKeyBlocks[0], "block 1: version 2 key") {
+		t.Errorf("rejected blocks = %d: %q", len(v.RejectedKeyBlocks), v.RejectedKeyBlocks)
+	}
+	if !reportMentions(rep, "httpd.KEYS: 5 usable keys; 23 of 28 key blocks not used") {
+		t.Errorf("notes = %q", v.Notes)
+	}
+}
