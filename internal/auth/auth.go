@@ -369,10 +369,10 @@ func (a *Auth) takeCeremony(ctx context.Context, id, kind string) (*store.Ceremo
 // refused is the public error for a failed WebAuthn verification; the
 // library's detail goes to the log through Err, not to the browser.
 func refused(what string, err error) error {
-	msg := what + " was refused: the passkey response could not be verified"
+	msg := what + " was refused: the passkey response could not be verified."
 	var pe *protocol.Error
-	if errors.As(err, &pe) && strings.Contains(strings.ToLower(pe.Details+pe.DevInfo), "verif") {
-		msg = what + " was refused: your authenticator did not verify you (PIN, fingerprint or face); trel requires user verification"
+	if errors.As(err, &pe) && strings.Contains(pe.DevInfo, "User verification required") {
+		msg = what + " was refused: your authenticator did not verify you (PIN, fingerprint or face), and trel requires it."
 	}
 	return &domain.Error{Kind: domain.KindUnauthenticated, Message: msg, Err: err}
 }
@@ -396,11 +396,11 @@ func (a *Auth) FinishRegistration(ctx context.Context, ceremonyID string, body i
 	}
 	parsed, err := protocol.ParseCredentialCreationResponseBody(body)
 	if err != nil {
-		return nil, "", refused("registering the passkey", err)
+		return nil, "", refused("Registering the passkey", err)
 	}
 	cred, err := a.wa.CreateCredential(w, sd, parsed)
 	if err != nil {
-		return nil, "", refused("registering the passkey", err)
+		return nil, "", refused("Registering the passkey", err)
 	}
 	data, err := json.Marshal(cred)
 	if err != nil {
@@ -458,7 +458,7 @@ func (a *Auth) FinishLogin(ctx context.Context, ceremonyID string, body io.Reade
 	}
 	parsed, err := protocol.ParseCredentialRequestResponseBody(body)
 	if err != nil {
-		return nil, "", a.loginRefused(ctx, nil, clientIP, refused("signing in", err))
+		return nil, "", a.loginRefused(ctx, nil, clientIP, refused("Signing in", err))
 	}
 	var owner *waUser
 	handler := func(rawID, userHandle []byte) (webauthn.User, error) {
@@ -479,13 +479,13 @@ func (a *Auth) FinishLogin(ctx context.Context, ceremonyID string, body io.Reade
 		if owner != nil {
 			who = owner.u
 		}
-		return nil, "", a.loginRefused(ctx, who, clientIP, refused("signing in", err))
+		return nil, "", a.loginRefused(ctx, who, clientIP, refused("Signing in", err))
 	}
 	// The library only flags a sign counter that went backwards; a cloned
 	// authenticator is a reason to refuse, not to carry on.
 	if cred.Authenticator.CloneWarning {
 		return nil, "", a.loginRefused(ctx, owner.u, clientIP, domain.Errorf(domain.KindUnauthenticated,
-			"signing in was refused: this passkey's signature counter went backwards, which suggests a cloned authenticator; use another passkey and remove this one"))
+			"Signing in was refused: this passkey's signature counter went backwards, which suggests a cloned authenticator; use another passkey and remove this one"))
 	}
 	var pk *store.Passkey
 	for i := range owner.keys {
