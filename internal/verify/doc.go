@@ -25,6 +25,12 @@
 // ARTIFACT.sigstore, ARTIFACT.sigstore.json, ARTIFACT.bundle) and, when
 // absent, explained in Report.Notes.
 //
+// OpenPGP keys are judged by the openpgp package's rules (validity at the
+// signature's time, revocations, weak digests refused); trel's
+// StrengthPolicy for registering new keys is not applied, because
+// downloaders also verify releases signed years ago with the keys of the
+// time.
+//
 // The verdict (Report.OK) is true only when every check that ran passed
 // and at least one signature (OpenPGP or Sigstore) verified: a checksum
 // alone shows the download is intact, not who made it.

@@ -57,6 +57,8 @@ type Options struct {
 	// production (public-good) root.
 	TrustedRoot string
 	// Now is the time OpenPGP signatures are judged at; zero means now.
+	// Sigstore certificates are judged at the time the transparency log or
+	// a timestamp authority recorded, whatever Now says.
 	Now time.Time
 }
 
@@ -175,7 +177,7 @@ func Verify(opts Options) (*Report, error) {
 		sigKey = &k
 	}
 
-	rep := &Report{Artifact: opts.Artifact}
+	rep := &Report{Artifact: opts.Artifact, Verifications: []Verification{}}
 	sigFile, note := findSignature(opts)
 	if note != "" {
 		rep.Notes = append(rep.Notes, note)
