@@ -17,9 +17,6 @@ import (
 	"trel/internal/domain"
 )
 
-// maxJSONBody bounds every JSON request body.
-const maxJSONBody = 1 << 20
-
 // API holds the handlers' dependencies.
 type API struct {
 	svc *core.Service
@@ -135,37 +132,30 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.Encode(v)
 }
 
-// decode reads a bounded JSON body into v, refusing unknown fields so that
-// a typo in a client is an error rather than a silently ignored option.
-func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxJSONBody))
+// Bounds on JSON request bodies.
+const (
+	maxJSONBody     = 1 << 20
+	maxKeysBody     = 5 << 20  // a KEYS file
+	maxRevisionBody = 16 << 20 // up to domain.MaxFilesPerRev changes with long paths
+)
+
+// decode reads a JSON body of at most 1 MiB into v.
+func decode(r *http.Request, v any) error { return decodeLimit(r, v, maxJSONBody) }
+
+// decodeLimit reads a bounded JSON body into v, refusing unknown fields so
+// that a typo in a client is an error rather than a silently ignored option.
+func decodeLimit(r *http.Request, v any, limit int64) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return domain.Errorf(domain.KindTooLarge, "the JSON body is larger than 1 MiB")
+			return domain.Errorf(domain.KindTooLarge, "the request body is larger than %d MiB", limit>>20)
 		}
 		return domain.Errorf(domain.KindInvalid, "the request body is not valid JSON for this endpoint: %v", err)
 	}
 	if dec.More() {
 		return domain.Errorf(domain.KindInvalid, "the request body must hold exactly one JSON object")
-	}
-	return nil
-}
-
-// maxKeysBody bounds bodies that carry a KEYS file.
-const maxKeysBody = 5 << 20
-
-// decodeLarge is decode for bodies that carry key files.
-func decodeLarge(r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, maxKeysBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return domain.Errorf(domain.KindTooLarge, "the request is larger than 5 MiB; a KEYS file is much smaller")
-		}
-		return domain.Errorf(domain.KindInvalid, "the request body is not valid JSON for this endpoint: %v", err)
 	}
 	return nil
 }

@@ -33,7 +33,7 @@ type AddKeysRequest struct {
 
 func (a *API) addKeys(w http.ResponseWriter, r *http.Request) {
 	var req AddKeysRequest
-	if err := decodeLarge(r, &req); err != nil {
+	if err := decodeLimit(r, &req, maxKeysBody); err != nil {
 		a.fail(w, r, err)
 		return
 	}
@@ -120,7 +120,7 @@ type KeysTextRequest struct {
 
 func (a *API) importKEYS(w http.ResponseWriter, r *http.Request) {
 	var req KeysTextRequest
-	if err := decodeLarge(r, &req); err != nil {
+	if err := decodeLimit(r, &req, maxKeysBody); err != nil {
 		a.fail(w, r, err)
 		return
 	}

@@ -313,11 +313,7 @@ func (a *API) upload(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Now().Add(6 * time.Hour))
 	rc.SetWriteDeadline(time.Now().Add(6 * time.Hour))
-	if r.ContentLength > a.svc.MaxFileSize() {
-		a.fail(w, r, domain.Errorf(domain.KindTooLarge, "the file is larger than the limit of %d bytes: ask an administrator to raise --max-file-size", a.svc.MaxFileSize()))
-		return
-	}
-	b, err := a.svc.UploadFile(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"), r.Body)
+	b, err := a.svc.UploadFile(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"), r.Body, r.ContentLength)
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -327,7 +323,7 @@ func (a *API) upload(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) createRevision(w http.ResponseWriter, r *http.Request) {
 	var req core.RevisionRequest
-	if err := decode(r, &req); err != nil {
+	if err := decodeLimit(r, &req, maxRevisionBody); err != nil {
 		a.fail(w, r, err)
 		return
 	}

@@ -76,6 +76,9 @@ func (d *Disk) Put(ctx context.Context, r io.Reader, max int64) (domain.Blob, er
 	if err != nil {
 		return domain.Blob{}, &domain.Error{Kind: domain.KindInvalid, Message: "the upload was interrupted before it completed; nothing was stored, try again", Err: err}
 	}
+	if err := ctx.Err(); err != nil {
+		return domain.Blob{}, &domain.Error{Kind: domain.KindInvalid, Message: "the upload was cancelled before it completed; nothing was stored", Err: err}
+	}
 	if err := f.Sync(); err != nil {
 		return domain.Blob{}, domain.Internal("syncing upload", err)
 	}

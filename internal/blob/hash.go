@@ -29,6 +29,22 @@ type chunk struct {
 // errTooLarge is returned by HashCopy when the input exceeds its limit.
 var errTooLarge = errors.New("input exceeds the size limit")
 
+// errTruncated is returned when the source itself reports a truncated
+// stream (an HTTP body whose client went away). io.ReadFull would
+// otherwise take the source's io.ErrUnexpectedEOF for a normal short last
+// chunk and store a partial blob as if it were complete.
+var errTruncated = errors.New("the stream ended before its announced end")
+
+type strictEOF struct{ r io.Reader }
+
+func (s strictEOF) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err == io.ErrUnexpectedEOF {
+		err = errTruncated
+	}
+	return n, err
+}
+
 // HashCopy copies src to dst (dst may be nil) while computing SHA-256 and
 // SHA-512. Reading, hashing with each algorithm, and writing run in three
 // goroutines connected by a small ring of buffers, so the copy costs about
@@ -74,6 +90,7 @@ func HashCopy(dst io.Writer, src io.Reader, max int64) (domain.Blob, error) {
 		}
 	}()
 
+	src = strictEOF{src}
 	var total int64
 	var readErr error
 	for !failed.Load() {

@@ -26,6 +26,7 @@ import (
 	"trel/internal/blob"
 	"trel/internal/domain"
 	"trel/internal/openpgp"
+	"trel/internal/sigstore"
 	"trel/internal/store"
 )
 
@@ -44,6 +45,13 @@ type Input struct {
 	// LookupKeys finds registered keys by key ID (16 hex digits), to say
 	// why a signature by a known but unsuitable key does not count.
 	LookupKeys func(ctx context.Context, keyID string) ([]KeyInfo, error)
+	// SigstoreIdentities are the identities the project trusts;
+	// PersonalIdentities those of the committee's participants (checked to
+	// carry the participant's address); SigstoreKeys the project's keys
+	// for key-based bundles.
+	SigstoreIdentities []domain.SigstoreIdentity
+	PersonalIdentities []domain.SigstoreIdentity
+	SigstoreKeys       []domain.SigstoreKey
 	// Read returns the content of a small file of the revision.
 	Read func(ctx context.Context, f domain.File, max int64) ([]byte, error)
 	// Open streams a file, for the rare signature whose hash no saved
@@ -110,8 +118,8 @@ type Checker interface {
 }
 
 // All is the list of checkers, in the order their results are shown.
-func All() []Checker {
-	return []Checker{Paths{}, Checksums{}, Signatures{}}
+func All(v *sigstore.Verifier) []Checker {
+	return []Checker{Paths{}, Checksums{}, Signatures{}, Sigstore{Verifier: v}}
 }
 
 // TaskTimeout bounds one task.
@@ -149,9 +157,10 @@ type Engine struct {
 	Now      func() time.Time
 }
 
-// NewEngine returns an engine with every checker.
-func NewEngine(st store.Store, blobs blob.Store) *Engine {
-	return &Engine{Store: st, Blobs: blobs, Checkers: All(), Now: time.Now}
+// NewEngine returns an engine with every checker; Sigstore bundles are
+// verified against v's trusted roots.
+func NewEngine(st store.Store, blobs blob.Store, v *sigstore.Verifier) *Engine {
+	return &Engine{Store: st, Blobs: blobs, Checkers: All(v), Now: time.Now}
 }
 
 // Run checks revision revisionID for generation gen of its check run. It
@@ -263,8 +272,33 @@ func (e *Engine) Input(ctx context.Context, revisionID int64) (*Input, error) {
 		return nil, err
 	}
 	participants := map[int64]bool{}
+	var participantIDs []int64
 	for _, m := range members {
 		participants[m.UserID] = true
+		participantIDs = append(participantIDs, m.UserID)
+	}
+	projectIDs, err := e.Store.SigstoreIdentities(ctx, rel.ProjectID)
+	if err != nil {
+		return nil, err
+	}
+	personal, err := e.Store.PersonalIdentities(ctx, participantIDs)
+	if err != nil {
+		return nil, err
+	}
+	// A personal identity counts only while it names the user's address.
+	var personalOK []domain.SigstoreIdentity
+	for _, id := range personal {
+		u, err := e.Store.UserByID(ctx, id.UserID)
+		if err != nil {
+			return nil, err
+		}
+		if strings.EqualFold(u.Email, id.Subject) {
+			personalOK = append(personalOK, id)
+		}
+	}
+	sigKeys, err := e.Store.SigstoreKeys(ctx, rel.ProjectID)
+	if err != nil {
+		return nil, err
 	}
 	info := func(k domain.Key) (KeyInfo, error) {
 		res, err := openpgp.LoadKeys(strings.NewReader(k.Armored))
@@ -297,6 +331,7 @@ func (e *Engine) Input(ctx context.Context, revisionID int64) (*Input, error) {
 	}
 	return &Input{
 		Release: rel, Revision: rev, Files: files, UploadTimes: times, CommitteeKeys: infos, Now: now,
+		SigstoreIdentities: projectIDs, PersonalIdentities: personalOK, SigstoreKeys: sigKeys,
 		LookupKeys: func(ctx context.Context, keyID string) ([]KeyInfo, error) {
 			ks, err := e.Store.KeysByKeyID(ctx, keyID)
 			if err != nil {

@@ -20,6 +20,7 @@ import (
 	"trel/internal/core"
 	"trel/internal/domain"
 	"trel/internal/openpgp"
+	"trel/internal/sigstore"
 	"trel/internal/store/sqlstore"
 	"trel/internal/testutil/gpgtest"
 )
@@ -62,7 +63,7 @@ func newFixture(t testing.TB) *fixture {
 	disk, _ := blob.NewDisk(filepath.Join(dir, "blobs"))
 	cb := &countingBlobs{Store: disk, opens: map[string]*atomic.Int32{}}
 	f := &fixture{svc: core.New(st, cb, core.Options{}), st: st, blobs: cb, gpg: gpgtest.New(t)}
-	f.engine = checks.NewEngine(st, cb)
+	f.engine = checks.NewEngine(st, cb, sigstore.DefaultVerifier())
 	sys := core.SystemActor
 	mk := func(name string) *core.Actor {
 		u, err := f.svc.CreateUser(ctx, sys, core.NewUser{Username: name, Email: name + "@example.org"})
@@ -95,7 +96,7 @@ func (f *fixture) upload(t *testing.T, files map[string][]byte) int64 {
 	ctx := context.Background()
 	var req core.RevisionRequest
 	for p, data := range files {
-		b, err := f.svc.UploadFile(ctx, f.alice, "alpha-lib", "1.0", bytes.NewReader(data))
+		b, err := f.svc.UploadFile(ctx, f.alice, "alpha-lib", "1.0", bytes.NewReader(data), -1)
 		must(t, err)
 		req.Changes = append(req.Changes, core.Change{Op: "put", Path: p, SHA256: b.SHA256})
 	}
@@ -258,7 +259,7 @@ func (panicky) Plan(ctx context.Context, in *checks.Input) ([]checks.Task, error
 // reported as an exception, is never reused, and does not stop the others.
 func TestPanickingCheckerBecomesAnException(t *testing.T) {
 	f := newFixture(t)
-	f.engine.Checkers = append(checks.All(), panicky{})
+	f.engine.Checkers = append(checks.All(sigstore.DefaultVerifier()), panicky{})
 	id := f.upload(t, map[string][]byte{"README.txt": []byte("hi")})
 	rs := f.run(t, id)
 	if r := rs["panicky:x"]; r.Status != domain.StatusException || !strings.Contains(r.Message, "says nothing about the file") {
@@ -309,7 +310,7 @@ func BenchmarkRevisionOf1000Artifacts(b *testing.B) {
 		for p, content := range map[string][]byte{
 			name: data, name + ".asc": sign(b, k, bytes.NewReader(data)), name + ".sha512": []byte(hex.EncodeToString(d[:]) + "  " + name + "\n"),
 		} {
-			blob, err := f.svc.UploadFile(ctx, f.alice, "alpha-lib", "1.0", bytes.NewReader(content))
+			blob, err := f.svc.UploadFile(ctx, f.alice, "alpha-lib", "1.0", bytes.NewReader(content), -1)
 			must(b, err)
 			req.Changes = append(req.Changes, core.Change{Op: "put", Path: p, SHA256: blob.SHA256})
 		}
@@ -369,11 +370,11 @@ func BenchmarkChecksOfLargeArtifact(b *testing.B) {
 		return time.Since(start)
 	}
 	asc := sign(b, k, open())
-	up, err := f.svc.UploadFile(ctx, f.alice, "alpha-lib", "1.0", open())
+	up, err := f.svc.UploadFile(ctx, f.alice, "alpha-lib", "1.0", open(), -1)
 	must(b, err)
-	ascBlob, err := f.svc.UploadFile(ctx, f.alice, "alpha-lib", "1.0", bytes.NewReader(asc))
+	ascBlob, err := f.svc.UploadFile(ctx, f.alice, "alpha-lib", "1.0", bytes.NewReader(asc), -1)
 	must(b, err)
-	sumBlob, err := f.svc.UploadFile(ctx, f.alice, "alpha-lib", "1.0", strings.NewReader(up.SHA512+"  big.tar.gz\n"))
+	sumBlob, err := f.svc.UploadFile(ctx, f.alice, "alpha-lib", "1.0", strings.NewReader(up.SHA512+"  big.tar.gz\n"), -1)
 	must(b, err)
 	res, err := f.svc.CreateRevision(ctx, f.alice, "alpha-lib", "1.0", core.RevisionRequest{Changes: []core.Change{
 		{Op: "put", Path: "big.tar.gz", SHA256: up.SHA256}, {Op: "put", Path: "big.tar.gz.asc", SHA256: ascBlob.SHA256},

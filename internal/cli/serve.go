@@ -42,6 +42,7 @@ func parseSize(s string) (int64, error) {
 
 func serveCmd(e *env) *cobra.Command {
 	var dataDir, addr, maxSize, adminUser, adminEmail, logFormat, publicURL string
+	var sigstoreRoots []string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the trel server on a data directory (SQLite + files)",
@@ -62,7 +63,7 @@ Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PU
 			}
 			return server.Serve(c.Context(), server.Config{
 				DataDir: dataDir, Addr: addr, MaxFileSize: max,
-				AdminUsername: adminUser, AdminEmail: adminEmail, Logger: slog.New(h), PublicURL: publicURL,
+				AdminUsername: adminUser, AdminEmail: adminEmail, Logger: slog.New(h), SigstoreRoots: sigstoreRoots, PublicURL: publicURL,
 			}, e.stdout)
 		},
 	}
@@ -73,6 +74,7 @@ Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PU
 	f.StringVar(&adminUser, "admin-username", "admin", "username of the first administrator (empty data directory only)")
 	f.StringVar(&adminEmail, "admin-email", envOr("TREL_ADMIN_EMAIL", "admin@localhost"), "e-mail of the first administrator (empty data directory only)")
 	f.StringVar(&publicURL, "public-url", envOr("TREL_PUBLIC_URL", "http://localhost:8080"), "URL browsers use to reach trel (its host is the passkey relying party id)")
+	f.StringArrayVar(&sigstoreRoots, "sigstore-root", nil, "extra Sigstore trusted root NAME=FILE (repeatable; the production root is built in)")
 	f.StringVar(&logFormat, "log-format", envOr("TREL_LOG_FORMAT", "text"), "log format: text or json")
 	return c
 }

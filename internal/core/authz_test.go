@@ -71,7 +71,7 @@ func newWorld(t *testing.T) *world {
 	must(err)
 	_, err = svc.StartRelease(ctx, w.actors["member"], "alpha-lib", "1.0")
 	must(err)
-	b, err := svc.UploadFile(ctx, w.actors["member"], "alpha-lib", "1.0", strings.NewReader("content"))
+	b, err := svc.UploadFile(ctx, w.actors["member"], "alpha-lib", "1.0", strings.NewReader("content"), -1)
 	must(err)
 	w.sha = b.SHA256
 	_, err = svc.CreateRevision(ctx, w.actors["member"], "alpha-lib", "1.0", core.RevisionRequest{Changes: []core.Change{{Op: "put", Path: "a.txt", SHA256: b.SHA256}}})
@@ -159,7 +159,7 @@ func TestEveryOperationByEveryRole(t *testing.T) {
 			return err
 		}},
 		{"upload file", []string{"committer", "member", "admin"}, func(w *world, a *core.Actor) error {
-			_, err := w.svc.UploadFile(context.Background(), a, "alpha-lib", "1.0", bytes.NewReader([]byte(unique())))
+			_, err := w.svc.UploadFile(context.Background(), a, "alpha-lib", "1.0", bytes.NewReader([]byte(unique())), -1)
 			return err
 		}},
 		{"create revision", []string{"committer", "member", "admin"}, func(w *world, a *core.Actor) error {

@@ -107,7 +107,7 @@ func (s *Service) RemoveMember(ctx context.Context, a *Actor, committeeKey, user
 	if err != nil {
 		return err
 	}
-	return s.store.Tx(ctx, func(tx store.Tx) error {
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.DeleteMembership(ctx, c.ID, u.ID); err != nil {
 			if domain.IsKind(err, domain.KindNotFound) {
 				return domain.Errorf(domain.KindNotFound, "%s is not a member of committee %s", u.Username, c.Key)

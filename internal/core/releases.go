@@ -87,10 +87,14 @@ func (s *Service) ListReleases(ctx context.Context, a *Actor, projectKey string)
 // UploadFile streams one file's content into the blob store for a draft
 // release. The content only appears in a revision once CreateRevision
 // references it, so an interrupted upload leaves no trace in any revision.
-func (s *Service) UploadFile(ctx context.Context, a *Actor, projectKey, version string, r io.Reader) (*domain.Blob, error) {
+// size is the announced size, or -1 when unknown.
+func (s *Service) UploadFile(ctx context.Context, a *Actor, projectKey, version string, r io.Reader, size int64) (*domain.Blob, error) {
 	rel, err := s.release(ctx, a, OpUpload, projectKey, version)
 	if err != nil {
 		return nil, err
+	}
+	if size > s.maxFileSize {
+		return nil, domain.Errorf(domain.KindTooLarge, "the file is %d bytes, larger than the limit of %d bytes: ask an administrator to raise --max-file-size", size, s.maxFileSize)
 	}
 	if rel.Phase != domain.PhaseDraft {
 		return nil, domain.Errorf(domain.KindConflict, "release %s %s is no longer a draft; its files cannot change", rel.ProjectKey, rel.Version)
@@ -98,6 +102,9 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, projectKey, version 
 	b, err := s.blobs.Put(ctx, r, s.maxFileSize)
 	if err != nil {
 		return nil, err
+	}
+	if size >= 0 && b.Size != size {
+		return nil, domain.Errorf(domain.KindInvalid, "received %d bytes but %d were announced; the upload was incomplete, try again", b.Size, size)
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.PutBlob(ctx, b); err != nil {

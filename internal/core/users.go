@@ -107,7 +107,7 @@ func (s *Service) CreateToken(ctx context.Context, a *Actor, username, label str
 		return "", nil, err
 	}
 	if ttl <= 0 || ttl > MaxTokenTTL {
-		return "", nil, domain.Errorf(domain.KindInvalid, "a token lifetime must be between 1 minute and 366 days")
+		return "", nil, domain.Errorf(domain.KindInvalid, "a token lifetime must be positive and at most 366 days")
 	}
 	var raw [32]byte
 	if _, err := rand.Read(raw[:]); err != nil {

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,6 +30,7 @@ import (
 	"trel/internal/core"
 	"trel/internal/domain"
 	"trel/internal/jobs"
+	"trel/internal/sigstore"
 	"trel/internal/store/sqlstore"
 	"trel/internal/web"
 )
@@ -78,6 +80,9 @@ type Config struct {
 	AdminEmail    string
 	PublicURL     string // where browsers reach trel; see App.PublicURL
 	Logger        *slog.Logger
+	// SigstoreRoots are extra trusted roots ("NAME=FILE") beside the
+	// embedded production root: staging, or a private Sigstore instance.
+	SigstoreRoots []string
 	// Ready, if set, receives the listening address once the server accepts
 	// connections (tests listen on port 0).
 	Ready func(addr string)
@@ -98,12 +103,21 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if _, err := newAuth(app); err != nil {
 		return err
 	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
 	if err := app.Blobs.CleanTemp(); err != nil {
 		return err
 	}
 	// Background workers (checks) run in this process, on the job queue in
 	// the same database.
-	runner, err := jobs.Start(ctx, app.Store.SQL(), app.Store, checks.NewEngine(app.Store, app.Blobs), log)
+	verifier, err := SigstoreVerifier(cfg.SigstoreRoots)
+	if err != nil {
+		return err
+	}
+	runner, err := jobs.Start(ctx, app.Store.SQL(), app.Store, checks.NewEngine(app.Store, app.Blobs, verifier), log)
 	if err != nil {
 		return err
 	}
@@ -166,6 +180,24 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 		return err
 	}
 	return nil
+}
+
+// SigstoreVerifier trusts the embedded production root plus the named
+// extra roots ("NAME=FILE"). Nothing is fetched: roots are files.
+func SigstoreVerifier(extra []string) (*sigstore.Verifier, error) {
+	roots := []sigstore.NamedRoot{sigstore.PublicGoodRoot()}
+	for _, spec := range extra {
+		name, path, ok := strings.Cut(spec, "=")
+		if !ok || name == "" || path == "" {
+			return nil, fmt.Errorf("--sigstore-root %q: use NAME=FILE, e.g. staging=/etc/trel/staging-root.json", spec)
+		}
+		r, err := sigstore.LoadTrustedRootFile(name, path)
+		if err != nil {
+			return nil, fmt.Errorf("--sigstore-root %s: %w", name, err)
+		}
+		roots = append(roots, r)
+	}
+	return sigstore.NewVerifier(roots...)
 }
 
 // Handler is the root handler: API, health, metrics.

@@ -87,6 +87,13 @@ type Reader interface {
 	// UploadTimes maps each content digest uploaded to the release to the
 	// time it was first uploaded there.
 	UploadTimes(ctx context.Context, releaseID int64) (map[string]time.Time, error)
+	// SigstoreIdentities lists a project's trusted identities.
+	SigstoreIdentities(ctx context.Context, projectID int64) ([]domain.SigstoreIdentity, error)
+	// PersonalIdentities lists the personal identities of the given users
+	// (all users when userIDs is nil).
+	PersonalIdentities(ctx context.Context, userIDs []int64) ([]domain.SigstoreIdentity, error)
+	SigstoreKeys(ctx context.Context, projectID int64) ([]domain.SigstoreKey, error)
+
 	// OpenDraftRevisions returns the latest revision id of every draft of a
 	// committee (0 = all committees).
 	OpenDraftRevisions(ctx context.Context, committeeID int64) ([]int64, error)
@@ -132,6 +139,18 @@ type Tx interface {
 	// FinishCheckRun replaces the revision's results and marks the run
 	// done, unless a newer generation was queued meanwhile (then it reports false).
 	FinishCheckRun(ctx context.Context, revisionID int64, gen int, results []domain.CheckResult, at time.Time) (bool, error)
+
+	// AddSigstoreIdentity stores id for the project (projectID > 0) or as
+	// the personal identity of id.UserID.
+	AddSigstoreIdentity(ctx context.Context, projectID int64, id *domain.SigstoreIdentity, by int64, at time.Time) error
+	// RemoveSigstoreIdentity removes a project's (projectID > 0) or a
+	// user's (userID > 0) identity.
+	RemoveSigstoreIdentity(ctx context.Context, projectID, userID, id int64) error
+	AddSigstoreKey(ctx context.Context, projectID int64, k *domain.SigstoreKey, by int64, at time.Time) error
+	RemoveSigstoreKey(ctx context.Context, projectID, id int64) error
+	// OpenProjectRevisions returns the latest revision id of every draft
+	// of a project.
+	OpenProjectRevisions(ctx context.Context, projectID int64) ([]int64, error)
 
 	Audit(ctx context.Context, ev domain.AuditEvent) error
 }

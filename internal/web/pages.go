@@ -512,7 +512,7 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 				failed(err)
 				return
 			}
-			b, err := w.svc.UploadFile(ctx, act, project, version, part)
+			b, err := w.svc.UploadFile(ctx, act, project, version, part, -1)
 			if err != nil {
 				failed(err)
 				return

@@ -359,7 +359,7 @@ func TestDownloadsAreAttachmentsInASandbox(t *testing.T) {
 	if _, err := f.app.Core.StartRelease(ctx, act, "widget", "1.0"); err != nil {
 		t.Fatal(err)
 	}
-	b, err := f.app.Core.UploadFile(ctx, act, "widget", "1.0", strings.NewReader("<script>alert(1)</script>"))
+	b, err := f.app.Core.UploadFile(ctx, act, "widget", "1.0", strings.NewReader("<script>alert(1)</script>"), -1)
 	if err != nil {
 		t.Fatal(err)
 	}

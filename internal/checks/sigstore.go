@@ -1,0 +1,123 @@
+package checks
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"trel/internal/checks/rules"
+	"trel/internal/domain"
+	"trel/internal/sigstore"
+)
+
+// maxBundleFile bounds the Sigstore bundles read.
+const maxBundleFile = 2 << 20
+
+// Sigstore verifies Sigstore bundles (X.sigstore, X.sigstore.json,
+// X.bundle) offline against the configured trusted roots, using the
+// artifact's digests computed at upload, and decides whether the signer is
+// one the project trusts: one of its identities, a registered key, or the
+// personal identity of a committee participant.
+type Sigstore struct {
+	Verifier *sigstore.Verifier
+}
+
+// Name implements Checker.
+func (Sigstore) Name() string { return "sigstore" }
+
+// Plan implements Checker: one task per bundle whose artifact is present.
+func (c Sigstore) Plan(ctx context.Context, in *Input) ([]Task, error) {
+	ids := append([]domain.SigstoreIdentity(nil), in.SigstoreIdentities...)
+	ids = append(ids, in.PersonalIdentities...)
+	spec, _ := json.Marshal(ids)
+	var keyFprs []string
+	for _, k := range in.SigstoreKeys {
+		keyFprs = append(keyFprs, k.Fingerprint)
+	}
+	sort.Strings(keyFprs)
+	var tasks []Task
+	for _, f := range in.Revision.Files {
+		artifactPath, kind, ok := rules.ArtifactOf(f.Path)
+		if !ok || kind != rules.KindSigstoreBundle {
+			continue
+		}
+		artifact, ok := in.Files[artifactPath]
+		if !ok {
+			continue
+		}
+		bundleFile := f
+		tasks = append(tasks, Task{
+			Checker: "sigstore", Version: 1, Path: f.Path,
+			Inputs: []string{bundleFile.SHA256, artifact.SHA256, artifact.SHA512, string(spec), strings.Join(keyFprs, ","),
+				strings.Join(c.Verifier.RootNames(), ","), in.Release.ProjectKey},
+			Run: func(ctx context.Context) []Outcome { return c.judge(ctx, in, bundleFile, artifact, ids) },
+		})
+	}
+	return tasks, nil
+}
+
+func (c Sigstore) judge(ctx context.Context, in *Input, bundleFile, artifact domain.File, ids []domain.SigstoreIdentity) []Outcome {
+	data, err := in.Read(ctx, bundleFile, maxBundleFile)
+	if err != nil {
+		return []Outcome{{Status: domain.StatusBlocker, Message: "the Sigstore bundle cannot be used: " + err.Error()}}
+	}
+	b, err := sigstore.LoadBundle(data)
+	if err != nil {
+		return []Outcome{{Status: domain.StatusBlocker, Message: "not a valid Sigstore bundle: " + err.Error()}}
+	}
+	var keys []sigstore.PublicKey
+	for _, k := range in.SigstoreKeys {
+		pk, err := sigstore.ParsePublicKeyPEM(k.Name, []byte(k.PEM))
+		if err != nil {
+			return []Outcome{{Status: domain.StatusException, Message: fmt.Sprintf("registered key %q cannot be read: %v", k.Name, err)}}
+		}
+		keys = append(keys, pk)
+	}
+	policy := make([]sigstore.Identity, len(ids))
+	for i, id := range ids {
+		policy[i] = sigstore.Identity{Issuer: id.Issuer, Subject: id.Subject, SubjectRegexp: id.SubjectRegexp,
+			SourceRepository: id.SourceRepository, Ref: id.Ref, RefRegexp: id.RefRegexp, Workflow: id.Workflow,
+			RunnerEnvironment: id.RunnerEnvironment, ReusableWorkflowRepository: id.ReusableWorkflowRepository}
+	}
+	a := sigstore.Artifact{}
+	a.SHA256, _ = hex.DecodeString(artifact.SHA256)
+	a.SHA512, _ = hex.DecodeString(artifact.SHA512)
+	v, err := c.Verifier.Check(b, a, policy, keys)
+	if err != nil {
+		return []Outcome{{Status: domain.StatusException, Message: "the Sigstore verifier failed internally; this says nothing about the bundle: " + err.Error()}}
+	}
+	r := v.Result
+	details := map[string]any{"artifact": artifact.Path, "bundle_version": r.BundleVersion, "root": r.RootName,
+		"identity": r.Identity, "issuer": r.Issuer, "extensions": r.Extensions, "time_source": r.TimeSource,
+		"signed_at": r.SignedAt, "log_index": r.LogIndex, "reason_code": r.ReasonCode}
+	if r.KeyBased() {
+		details["key_name"], details["key_fingerprint"] = r.KeyName, r.KeyFingerprint
+	}
+	switch {
+	case !r.Valid:
+		return []Outcome{{Status: domain.StatusBlocker, Details: details, Message: "the Sigstore bundle is not valid: " + r.Reason}}
+	case !v.Trusted:
+		msg := v.Explanation
+		if !r.KeyBased() {
+			cmd := strings.Replace(sigstore.SuggestIdentity(r).AddCommand(), "identity add", "identity add "+in.Release.ProjectKey, 1)
+			msg = fmt.Sprintf("the bundle is valid, but it was signed by %s (issuer %s), whom project %s does not trust; if it should, run: %s",
+				r.Identity, r.Issuer, in.Release.ProjectKey, cmd)
+		}
+		return []Outcome{{Status: domain.StatusBlocker, Details: details, Message: msg}}
+	}
+	who := r.Identity
+	if r.KeyBased() {
+		who = fmt.Sprintf("registered key %q (%s)", r.KeyName, r.KeyFingerprint)
+	}
+	for _, id := range ids {
+		if id.User != "" && strings.EqualFold(id.Subject, r.Identity) && id.Issuer == r.Issuer {
+			details["owner"] = id.User
+			who += " (personal identity of " + id.User + ")"
+		}
+	}
+	return []Outcome{{Status: domain.StatusNote, Details: details, Message: fmt.Sprintf(
+		"valid Sigstore signature by %s, issuer %s, time from %s (log index %d)", who, r.Issuer, r.TimeSource, r.LogIndex)}}
+}
