@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
@@ -230,6 +231,22 @@ func TestBrowser(t *testing.T) {
 			waitText("h1", "Dashboard"),
 		)
 		wantText(t, tab, ".notice", "Your passkey was created")
+		res, err := chromedp.Call(tab, network.GetCookies, network.GetCookiesParams{URLs: []string{s.url}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found bool
+		for _, c := range res.Cookies {
+			if c.Name == "trel_session" {
+				found = true
+				if !c.HTTPOnly || c.SameSite != network.CookieSameSiteLax {
+					t.Errorf("session cookie: HttpOnly %v, SameSite %q; want HttpOnly, Lax", c.HTTPOnly, c.SameSite)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no session cookie after enrollment: %+v", res.Cookies)
+		}
 	})
 
 	t.Run("a used enrollment link is refused", func(t *testing.T) {
@@ -346,7 +363,23 @@ func TestBrowser(t *testing.T) {
 			click("#upload-form button[type=submit]"),
 			waitText(".notice", "Revision 2 was created"),
 		)
+		finishChecks(t, s, "widget-core", "1.0.0", 2, []domain.CheckResult{
+			{Checker: "checksum", CheckerVersion: 1, Path: "widget-1.0.0.tar.gz.sha512", Status: domain.StatusBlocker,
+				Message: "the SHA-512 in the file does not match widget-1.0.0.tar.gz", Details: map[string]any{"expected": "better checksum"}},
+			{Checker: "signature", CheckerVersion: 1, Path: "widget-1.0.0.tar.gz", Status: domain.StatusConcern, Message: "no signature file"},
+			{Checker: "paths", CheckerVersion: 1, Path: "NOTES.txt", Status: domain.StatusNote, Message: "path accepted"},
+		})
+		run(t, tab, "see check results",
+			chromedp.Reload(),
+			waitText("main", "Check results"),
+		)
+		wantText(t, tab, "main", "does not match widget-1.0.0.tar.gz")
 		screenshot(t, tab, "release")
+		run(t, tab, "re-run checks",
+			click("form[action$='/checks/rerun'] button"),
+			waitText(".notice", "queued again"),
+		)
+		wantText(t, tab, "main", "Checks are queued")
 		run(t, tab, "diff",
 			click("form[action$='/diff'] button"),
 			waitText("h1", "revision 1 → 2"),
@@ -354,6 +387,29 @@ func TestBrowser(t *testing.T) {
 		wantText(t, tab, "main table", "added")
 		wantText(t, tab, "main table", "changed")
 		screenshot(t, tab, "diff")
+	})
+
+	t.Run("add a key", func(t *testing.T) {
+		key, err := filepath.Abs(filepath.Join("..", "openpgp", "testdata", "atr", "68FF2E20F02B070D73D416188DE8CC167FE2663A.asc"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(t, tab, "add key",
+			chromedp.Navigate(s.url+"/keys"),
+			waitText("h1", "Signing keys"),
+			chromedp.SetUploadFiles(chromedp.CSS("#add-file"), []string{key}),
+			chromedp.SetValue(chromedp.CSS("#add-committee"), "widget"),
+			click("form[action='/keys'] button"),
+			waitText("main", "1 added"),
+		)
+		wantText(t, tab, "main table", "68FF2E20F02B070D73D416188DE8CC167FE2663A")
+		screenshot(t, tab, "keys")
+		run(t, tab, "committee keys",
+			chromedp.Navigate(s.url+"/committees/widget"),
+			waitText("main", "68FF2E20F02B070D73D416188DE8CC167FE2663A"),
+			click("a[href$='/KEYS']"),
+			waitText("body", "BEGIN PGP PUBLIC KEY BLOCK"),
+		)
 	})
 
 	t.Run("create and revoke a token", func(t *testing.T) {
@@ -460,4 +516,42 @@ func apiStatus(t *testing.T, s *testServer, token string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// finishChecks records check results for a revision as the checks workers
+// would (this test server runs no workers).
+func finishChecks(t *testing.T, s *testServer, project, version string, number int, results []domain.CheckResult) {
+	t.Helper()
+	ctx := context.Background()
+	p, err := s.app.Store.ProjectByKey(ctx, project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl, err := s.app.Store.ReleaseByVersion(ctx, p.ID, version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, err := s.app.Store.Revision(ctx, rl.ID, number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for i := range results {
+		results[i].CreatedAt = now
+		results[i].InputsHash = strings.Repeat("0", 64)
+	}
+	err = s.app.Store.Tx(ctx, func(tx store.Tx) error {
+		run, err := tx.QueueCheckRun(ctx, rev.ID, now)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.StartCheckRun(ctx, rev.ID, run.Generation, now); err != nil {
+			return err
+		}
+		_, err = tx.FinishCheckRun(ctx, rev.ID, run.Generation, results, now)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

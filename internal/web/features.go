@@ -1,8 +1,11 @@
 package web
 
 import (
+	"io"
 	"io/fs"
 	"net/http"
+	"sort"
+	"strings"
 
 	"trel/internal/core"
 	"trel/internal/domain"
@@ -10,14 +13,170 @@ import (
 
 func fsSub(f fs.FS, dir string) (fs.FS, error) { return fs.Sub(f, dir) }
 
-// features says which optional parts of the core the pages show.
+// features says which optional parts of the core the pages show. Keys and
+// checks are both present today; the switch keeps the layout honest if a
+// build ever leaves one out.
 type features struct{ keys, checks bool }
 
-func detectFeatures(*core.Service) features { return features{} }
+func detectFeatures(*core.Service) features { return features{keys: true, checks: true} }
 
-func (w *Web) optionalRoutes(mux *http.ServeMux) {}
+// maxKeyUpload bounds a key or KEYS file sent through a form (the core
+// applies its own limit too).
+const maxKeyUpload = 4 << 20
 
-func (w *Web) committeeKeys(r *http.Request, committee string) []domain.Key { return nil }
+func (w *Web) optionalRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /keys", w.requireUser(w.keys))
+	mux.HandleFunc("POST /keys", w.requireUser(w.addKeys))
+	mux.HandleFunc("POST /keys/import", w.requireUser(w.importKEYS))
+	mux.HandleFunc("POST /keys/{fpr}/challenge", w.requireUser(w.keyChallenge))
+	mux.HandleFunc("POST /keys/{fpr}/prove", w.requireUser(w.proveKey))
+	mux.HandleFunc("POST /keys/{fpr}/delete", w.requireUser(w.deleteKey))
+	mux.HandleFunc("GET /committees/{committee}/KEYS", w.keysFile)
+	mux.HandleFunc("POST /projects/{project}/releases/{version}/checks/rerun", w.requireUser(w.rerunChecks))
+}
+
+// ---- keys
+
+type keysView struct {
+	Keys       []domain.Key
+	Committees []domain.Committee
+	Report     *core.KeyReport
+	Challenge  string // text to sign, when proving a key
+	ProveFpr   string
+}
+
+func (w *Web) keys(rw http.ResponseWriter, r *http.Request) {
+	w.renderKeys(rw, r, keysView{})
+}
+
+func (w *Web) renderKeys(rw http.ResponseWriter, r *http.Request, d keysView) {
+	act := actor(r)
+	var err error
+	if d.Keys, err = w.svc.MyKeys(r.Context(), act); err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
+	if d.Committees, err = w.svc.ListCommittees(r.Context(), act); err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
+	w.render(rw, r, http.StatusOK, "keys", view{Title: "Keys", D: d})
+}
+
+// keyInput reads the key text of a form: an uploaded file, or else the
+// pasted text.
+func keyInput(rw http.ResponseWriter, r *http.Request) ([]byte, error) {
+	r.Body = http.MaxBytesReader(rw, r.Body, maxKeyUpload+64<<10)
+	if err := r.ParseMultipartForm(1 << 20); err != nil && err != http.ErrNotMultipart {
+		return nil, domain.Errorf(domain.KindTooLarge, "the form is too large: a key file may be at most 4 MiB")
+	}
+	if f, _, err := r.FormFile("file"); err == nil {
+		defer f.Close()
+		data, err := io.ReadAll(io.LimitReader(f, maxKeyUpload+1))
+		if err != nil {
+			return nil, domain.Errorf(domain.KindInvalid, "the file could not be read")
+		}
+		if len(data) > 0 {
+			return data, nil
+		}
+	}
+	text := strings.TrimSpace(r.FormValue("armored"))
+	if text == "" {
+		return nil, domain.Errorf(domain.KindInvalid, "choose a file or paste an armored public key")
+	}
+	return []byte(text), nil
+}
+
+// addKeys answers with the page itself so that the per-key report shows.
+func (w *Web) addKeys(rw http.ResponseWriter, r *http.Request) {
+	data, err := keyInput(rw, r)
+	if err != nil {
+		w.fail(rw, r, "/keys", err)
+		return
+	}
+	var opt core.AddKeysOptions
+	if c := r.FormValue("committee"); c != "" {
+		opt.Committees = []string{c}
+	}
+	rep, err := w.svc.AddKeys(r.Context(), actor(r), data, opt)
+	if err != nil {
+		w.fail(rw, r, "/keys", err)
+		return
+	}
+	w.renderKeys(rw, r, keysView{Report: rep})
+}
+
+func (w *Web) importKEYS(rw http.ResponseWriter, r *http.Request) {
+	data, err := keyInput(rw, r)
+	if err != nil {
+		w.fail(rw, r, "/keys", err)
+		return
+	}
+	rep, err := w.svc.ImportKEYS(r.Context(), actor(r), r.FormValue("committee"), data)
+	if err != nil {
+		w.fail(rw, r, "/keys", err)
+		return
+	}
+	w.renderKeys(rw, r, keysView{Report: rep})
+}
+
+// keyChallenge creates a single-use challenge and shows it with the form
+// for the signature.
+func (w *Web) keyChallenge(rw http.ResponseWriter, r *http.Request) {
+	fpr := r.PathValue("fpr")
+	text, err := w.svc.KeyChallenge(r.Context(), actor(r), fpr)
+	if err != nil {
+		w.fail(rw, r, "/keys", err)
+		return
+	}
+	w.renderKeys(rw, r, keysView{Challenge: text, ProveFpr: fpr})
+}
+
+func (w *Web) proveKey(rw http.ResponseWriter, r *http.Request) {
+	fpr := r.PathValue("fpr")
+	sig := strings.TrimSpace(r.FormValue("signature"))
+	if sig == "" {
+		w.fail(rw, r, "/keys", domain.Errorf(domain.KindInvalid, "paste the armored detached signature of the challenge"))
+		return
+	}
+	k, err := w.svc.ProveKey(r.Context(), actor(r), fpr, []byte(sig))
+	if err != nil {
+		w.fail(rw, r, "/keys", err)
+		return
+	}
+	w.redirect(rw, r, "/keys", flash{Notice: "You proved that you hold key " + k.Fingerprint + "."})
+}
+
+func (w *Web) deleteKey(rw http.ResponseWriter, r *http.Request) {
+	fpr := r.PathValue("fpr")
+	if err := w.svc.DeleteKey(r.Context(), actor(r), fpr); err != nil {
+		w.fail(rw, r, "/keys", err)
+		return
+	}
+	w.redirect(rw, r, "/keys", flash{Notice: "Key " + fpr + " was deleted."})
+}
+
+func (w *Web) committeeKeys(r *http.Request, committee string) []domain.Key {
+	ks, err := w.svc.CommitteeKeys(r.Context(), actor(r), committee)
+	if err != nil {
+		w.log.WarnContext(r.Context(), "listing committee keys", "committee", committee, "err", err)
+		return nil
+	}
+	return ks
+}
+
+// keysFile serves the committee's KEYS file as plain text.
+func (w *Web) keysFile(rw http.ResponseWriter, r *http.Request) {
+	data, err := w.svc.KEYSFile(r.Context(), r.PathValue("committee"))
+	if err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
+	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	rw.Write(data)
+}
+
+// ---- checks
 
 type checksView struct {
 	Run      string
@@ -31,4 +190,38 @@ type checkGroup struct {
 	Results []domain.CheckResult
 }
 
-func (w *Web) checks(r *http.Request, rl *domain.Release, number int) *checksView { return nil }
+// checks loads a revision's check results grouped by status, worst first.
+// A failure only hides the section: the rest of the page still helps.
+func (w *Web) checks(r *http.Request, rl *domain.Release, number int) *checksView {
+	if number == 0 {
+		return nil
+	}
+	rep, err := w.svc.Checks(r.Context(), actor(r), rl.ProjectKey, rl.Version, number)
+	if err != nil {
+		w.log.WarnContext(r.Context(), "loading check results", "release", rl.ProjectKey+"/"+rl.Version, "err", err)
+		return nil
+	}
+	v := &checksView{CanRerun: rl.Phase == domain.PhaseDraft, RerunURL: releaseURL(rl) + "/checks/rerun"}
+	if rep.Run != nil {
+		v.Run = rep.Run.State
+	}
+	by := map[domain.CheckStatus][]domain.CheckResult{}
+	for _, res := range rep.Results {
+		by[res.Status] = append(by[res.Status], res)
+	}
+	for st, rs := range by {
+		v.Groups = append(v.Groups, checkGroup{Status: st, Results: rs})
+	}
+	sort.Slice(v.Groups, func(i, j int) bool { return v.Groups[i].Status.Severity() > v.Groups[j].Status.Severity() })
+	return v
+}
+
+func (w *Web) rerunChecks(rw http.ResponseWriter, r *http.Request) {
+	project, version := r.PathValue("project"), r.PathValue("version")
+	back := "/projects/" + project + "/releases/" + version
+	if _, err := w.svc.RerunChecks(r.Context(), actor(r), project, version, 0); err != nil {
+		w.fail(rw, r, back, err)
+		return
+	}
+	w.redirect(rw, r, back, flash{Notice: "The checks of the latest revision were queued again."})
+}
