@@ -154,7 +154,7 @@ func wantText(t *testing.T, tab context.Context, sel, want string) {
 func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tt *chromedp.Target) error {
 		for {
-			s, err := chromedp.Evaluate[string](`(function(){const e=document.querySelector(` + jsString(sel) + `);return e && !e.hidden ? e.innerText : ""})()`)(ctx, tt)
+			s, err := chromedp.Evaluate[string](`(function(){const e=document.querySelector(`+jsString(sel)+`);return e && !e.hidden ? e.innerText : ""})()`)(ctx, tt)
 			if err == nil && strings.Contains(s, want) {
 				return nil
 			}
