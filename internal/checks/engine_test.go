@@ -398,3 +398,47 @@ func BenchmarkChecksOfLargeArtifact(b *testing.B) {
 	b.ReportMetric(per.Seconds()/ref.Seconds(), "x_sha512sum")
 	b.ReportMetric(ref.Seconds(), "sha512sum_s")
 }
+
+// TestSigstoreBundleTrustFollowsProjectIdentities uploads a real artifact
+// with its Sigstore bundle: untrusted signer first (blocker naming the
+// identity and the command to trust it), then trusted once the project
+// lists the identity, and untrusted again when the identity is removed.
+func TestSigstoreBundleTrustFollowsProjectIdentities(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	dir := "../../../shared/fixtures/sigstore/gh-cli/"
+	artifact, err := os.ReadFile(dir + "sigstore-js-2.1.0.tgz")
+	must(t, err)
+	bundle, err := os.ReadFile(dir + "sigstore-js-2.1.0-bundle.json")
+	must(t, err)
+	id := f.upload(t, map[string][]byte{"sigstore-js-2.1.0.tgz": artifact, "sigstore-js-2.1.0.tgz.sigstore.json": bundle})
+	key := "sigstore:sigstore-js-2.1.0.tgz.sigstore.json"
+	const subject = "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main"
+
+	r := f.run(t, id)[key]
+	if r.Status != domain.StatusBlocker || !strings.Contains(r.Message, subject) || !strings.Contains(r.Message, "trel sigstore identity add alpha-lib") {
+		t.Fatalf("untrusted: %s %q", r.Status, r.Message)
+	}
+	trusted, err := f.svc.AddSigstoreIdentity(ctx, f.alice, "alpha-lib", domain.SigstoreIdentity{
+		Issuer: "https://token.actions.githubusercontent.com", Subject: subject})
+	must(t, err)
+	r = f.run(t, id)[key]
+	if r.Status != domain.StatusNote || r.Details["identity"] != subject || r.Details["log_index"] == nil {
+		t.Fatalf("trusted: %s %q %v", r.Status, r.Message, r.Details)
+	}
+	must(t, f.svc.RemoveSigstoreIdentity(ctx, f.alice, "alpha-lib", trusted.ID))
+	if r = f.run(t, id)[key]; r.Status != domain.StatusBlocker {
+		t.Fatalf("after removal: %s %q", r.Status, r.Message)
+	}
+	// A tampered artifact makes the bundle invalid, whoever is trusted.
+	_, err = f.svc.AddSigstoreIdentity(ctx, f.alice, "alpha-lib", domain.SigstoreIdentity{
+		Issuer: "https://token.actions.githubusercontent.com", Subject: subject})
+	must(t, err)
+	id = f.upload(t, map[string][]byte{"sigstore-js-2.1.0.tgz": append(artifact, 0)})
+	if r = f.run(t, id)[key]; r.Status != domain.StatusBlocker || !strings.Contains(r.Message, "not valid") {
+		t.Fatalf("tampered: %s %q", r.Status, r.Message)
+	}
+	if _, err := f.svc.AddSigstoreIdentity(ctx, f.bob, "alpha-lib", domain.SigstoreIdentity{Issuer: "x", Subject: "y"}); !domain.IsKind(err, domain.KindForbidden) {
+		t.Fatalf("a non-member changed the trusted identities: %v", err)
+	}
+}

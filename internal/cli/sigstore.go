@@ -14,7 +14,7 @@ func sigstoreCmd(e *env) *cobra.Command {
 		Use:   "sigstore",
 		Short: "Sigstore bundle tools (sigstore-conformance client protocol)",
 	}
-	c.AddCommand(sigstoreVerifyBundleCmd(e), sigstoreSignBundleCmd(e))
+	c.AddCommand(sigstoreVerifyBundleCmd(e), sigstoreSignBundleCmd(e), sigstoreIdentityCmd(e), sigstoreKeyCmd(e))
 	return c
 }
 
