@@ -39,7 +39,9 @@ Yourself:   trel sigstore identity add --personal --issuer https://github.com/lo
 				if err != nil {
 					return err
 				}
-				return e.out(out, func() { fmt.Fprintf(e.stdout, "Registered your personal identity %s (issuer %s), id %d\n", out.Subject, out.Issuer, out.ID) })
+				return e.out(out, func() {
+					fmt.Fprintf(e.stdout, "Registered your personal identity %s (issuer %s), id %d\n", out.Subject, out.Issuer, out.ID)
+				})
 			}
 			if len(a) != 1 {
 				return usageError{errors.New("name the PROJECT, or pass --personal")}
@@ -48,7 +50,9 @@ Yourself:   trel sigstore identity add --personal --issuer https://github.com/lo
 			if err != nil {
 				return err
 			}
-			return e.out(out, func() { fmt.Fprintf(e.stdout, "Project %s now trusts identity %d (issuer %s)\n", a[0], out.ID, out.Issuer) })
+			return e.out(out, func() {
+				fmt.Fprintf(e.stdout, "Project %s now trusts identity %d (issuer %s)\n", a[0], out.ID, out.Issuer)
+			})
 		}),
 	}
 	f := add.Flags()
@@ -145,7 +149,9 @@ func sigstoreKeyCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.out(k, func() { fmt.Fprintf(e.stdout, "Registered key %q (%s) for %s, id %d\n", k.Name, k.Fingerprint, a[0], k.ID) })
+			return e.out(k, func() {
+				fmt.Fprintf(e.stdout, "Registered key %q (%s) for %s, id %d\n", k.Name, k.Fingerprint, a[0], k.ID)
+			})
 		}),
 	}
 	add.Flags().StringVar(&name, "name", "", "label for the key (required)")
