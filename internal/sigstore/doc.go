@@ -12,6 +12,10 @@
 //  2. MatchIdentity decides whether a valid Result was produced by one of
 //     the identities a project trusts.
 //
+// Verifier.Check runs both stages; Verifier.VerifyFile adds digesting a
+// downloaded file and loading its bundle; VerifyBundleConformance
+// implements the sigstore-conformance verify-bundle command.
+//
 // Nothing in this package touches the network: the production and staging
 // trusted roots are embedded, and artifacts are identified by digests that
 // were computed when they were uploaded.
