@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -73,6 +74,9 @@ func New(svc *core.Service, st store.WebStore, cfg Config) (*Auth, error) {
 	u, err := url.Parse(cfg.PublicURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("the public URL %q must be an absolute http:// or https:// URL", cfg.PublicURL)
+	}
+	if net.ParseIP(u.Hostname()) != nil {
+		return nil, fmt.Errorf("the public URL %q must name the host (e.g. localhost), not an IP address: passkeys are bound to a domain name", cfg.PublicURL)
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = DefaultIdleTimeout
@@ -526,6 +530,9 @@ func (a *Auth) loginRefused(ctx context.Context, u *domain.User, clientIP string
 // ---- sessions
 
 func (a *Auth) newSession(ctx context.Context, u *domain.User, clientIP, via string) (string, error) {
+	// Sign-ins are rare enough to sweep expired sessions and abandoned
+	// ceremonies here; a failed sweep must not stop the sign-in.
+	_ = a.Purge(ctx)
 	secret, hash, err := newSecret()
 	if err != nil {
 		return "", err

@@ -485,6 +485,18 @@ func TestBrowser(t *testing.T) {
 		)
 		wantText(t, tab2, "main", "widget-core")
 		screenshot(t, tab2, "dashboard")
+
+		// A signature counter that goes backwards means a cloned
+		// authenticator: the library only flags it, trel refuses.
+		run(t, tab2, "sign out", click("header form button"), waitText("h1", "Sign in"))
+		if _, err := s.app.Store.SQL().Exec(`UPDATE passkeys SET sign_count = 1000000 WHERE user_id = (SELECT id FROM users WHERE username = 'carol')`); err != nil {
+			t.Fatal(err)
+		}
+		run(t, tab2, "sign in with a cloned passkey",
+			chromedp.WaitVisible(chromedp.CSS("#passkey-signin")),
+			click("#passkey-signin"),
+			waitText("#passkey-error", "cloned authenticator"),
+		)
 	})
 
 	t.Run("an expired enrollment link is refused", func(t *testing.T) {

@@ -48,8 +48,6 @@ type Web struct {
 	log    *slog.Logger
 	pages  map[string]*template.Template
 	cookie string // session cookie name
-	// features reports which optional core features exist (keys, checks).
-	features features
 }
 
 // New builds the browser handler, to be mounted at "/".
@@ -61,7 +59,6 @@ func New(svc *core.Service, a *auth.Auth, log *slog.Logger) (http.Handler, error
 	if a.Secure() {
 		w.cookie = "__Host-trel_session"
 	}
-	w.features = detectFeatures(svc)
 	if err := w.parseTemplates(); err != nil {
 		return nil, err
 	}
@@ -260,7 +257,6 @@ type view struct {
 	Flash   string
 	Error   string
 	Scripts []string
-	HasKeys bool
 	D       any
 }
 
@@ -270,7 +266,6 @@ func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, page s
 		panic("web: no template " + page)
 	}
 	v.User = actor(r).User
-	v.HasKeys = w.features.keys
 	f := w.takeFlash(rw, r)
 	if v.Flash == "" {
 		v.Flash = f.Notice

@@ -13,13 +13,6 @@ import (
 
 func fsSub(f fs.FS, dir string) (fs.FS, error) { return fs.Sub(f, dir) }
 
-// features says which optional parts of the core the pages show. Keys and
-// checks are both present today; the switch keeps the layout honest if a
-// build ever leaves one out.
-type features struct{ keys, checks bool }
-
-func detectFeatures(*core.Service) features { return features{keys: true, checks: true} }
-
 // maxKeyUpload bounds a key or KEYS file sent through a form (the core
 // applies its own limit too).
 const maxKeyUpload = 4 << 20
