@@ -17,7 +17,7 @@ import (
 
 const (
 	chunkSize = 1 << 20 // 1 MiB per read
-	nChunks   = 4       // buffers in flight: memory use is nChunks*chunkSize
+	nChunks   = 8       // buffers in flight: memory use is nChunks*chunkSize
 )
 
 type chunk struct {
@@ -46,9 +46,9 @@ func (s strictEOF) Read(p []byte) (int, error) {
 }
 
 // HashCopy copies src to dst (dst may be nil) while computing SHA-256 and
-// SHA-512. Reading, hashing with each algorithm, and writing run in three
-// goroutines connected by a small ring of buffers, so the copy costs about
-// as much as the slowest of them, not their sum. It reads at most max+1
+// SHA-512. Reading, hashing with each algorithm, and writing run in their
+// own goroutines connected by a small ring of buffers, so the copy costs
+// about as much as the slowest of them, not their sum. It reads at most max+1
 // bytes and fails with errTooLarge beyond max.
 func HashCopy(dst io.Writer, src io.Reader, max int64) (domain.Blob, error) {
 	h256, h512 := sha256.New(), sha512.New()
@@ -58,6 +58,11 @@ func HashCopy(dst io.Writer, src io.Reader, max int64) (domain.Blob, error) {
 	}
 	to256 := make(chan *chunk, nChunks)
 	to512 := make(chan *chunk, nChunks)
+	toDst := make(chan *chunk, nChunks)
+	consumers := int32(2)
+	if dst != nil {
+		consumers = 3
+	}
 	release := func(c *chunk) {
 		if c.pending.Add(-1) == 0 {
 			free <- c
@@ -68,27 +73,29 @@ func HashCopy(dst io.Writer, src io.Reader, max int64) (domain.Blob, error) {
 		writeErr error
 		failed   atomic.Bool
 	)
-	wg.Add(2)
-	go func() {
+	// Each consumer runs in its own goroutine: SHA-256, SHA-512 and the
+	// disk write overlap, and reading the next chunk overlaps all three.
+	consume := func(ch <-chan *chunk, use func([]byte)) {
 		defer wg.Done()
-		for c := range to256 {
-			h256.Write(c.data)
+		for c := range ch {
+			use(c.data)
 			release(c)
 		}
-	}()
-	go func() {
-		defer wg.Done()
-		for c := range to512 {
-			h512.Write(c.data)
-			if dst != nil && writeErr == nil {
-				if _, err := dst.Write(c.data); err != nil {
-					writeErr = err
-					failed.Store(true)
-				}
+	}
+	wg.Add(int(consumers))
+	go consume(to256, func(b []byte) { h256.Write(b) })
+	go consume(to512, func(b []byte) { h512.Write(b) })
+	if dst != nil {
+		go consume(toDst, func(b []byte) {
+			if writeErr != nil {
+				return
 			}
-			release(c)
-		}
-	}()
+			if _, err := dst.Write(b); err != nil {
+				writeErr = err
+				failed.Store(true)
+			}
+		})
+	}
 
 	src = strictEOF{src}
 	var total int64
@@ -104,9 +111,12 @@ func HashCopy(dst io.Writer, src io.Reader, max int64) (domain.Blob, error) {
 				break
 			}
 			c.data = c.buf[:n]
-			c.pending.Store(2)
+			c.pending.Store(consumers)
 			to256 <- c
 			to512 <- c
+			if dst != nil {
+				toDst <- c
+			}
 		} else {
 			free <- c
 		}
@@ -120,6 +130,7 @@ func HashCopy(dst io.Writer, src io.Reader, max int64) (domain.Blob, error) {
 	}
 	close(to256)
 	close(to512)
+	close(toDst)
 	wg.Wait()
 	if readErr != nil {
 		return domain.Blob{}, readErr
