@@ -1,0 +1,48 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestAdminEnrollPrintsAOneTimeLink(t *testing.T) {
+	dir := t.TempDir()
+	run := func(args ...string) (int, string, string) {
+		var out, errb bytes.Buffer
+		code := Main(args, strings.NewReader(""), &out, &errb)
+		return code, out.String(), errb.String()
+	}
+	if code, _, stderr := run("admin", "create-user", "--data", dir, "--username", "alice", "--email", "alice@example.org"); code != 0 {
+		t.Fatalf("create-user: %d %s", code, stderr)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		prefix   string
+		inStderr string
+	}{
+		{"default public URL", []string{"admin", "enroll", "--data", dir, "--username", "alice"}, 0, "http://localhost:8080/enroll/", ""},
+		{"configured public URL", []string{"admin", "enroll", "--data", dir, "--username", "alice", "--public-url", "https://trel.example.org"}, 0, "https://trel.example.org/enroll/", ""},
+		{"unknown user", []string{"admin", "enroll", "--data", dir, "--username", "nobody"}, 1, "", "no user named"},
+		{"IP address as public URL", []string{"admin", "enroll", "--data", dir, "--username", "alice", "--public-url", "http://127.0.0.1:8080"}, 1, "", "not an IP address"},
+		// Exit 1, as for every missing required flag today: cobra's message
+		// is not among those root.go counts as usage errors.
+		{"username missing", []string{"admin", "enroll", "--data", dir}, 1, "", "username"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := run(tt.args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d (stderr %q)", code, tt.code, stderr)
+			}
+			if tt.prefix != "" && (!strings.HasPrefix(stdout, tt.prefix) || len(strings.TrimSpace(stdout)) != len(tt.prefix)+43) {
+				t.Errorf("stdout %q, want a link starting with %s and a 43-character token", stdout, tt.prefix)
+			}
+			if !strings.Contains(stderr, tt.inStderr) {
+				t.Errorf("stderr %q, want it to mention %q", stderr, tt.inStderr)
+			}
+		})
+	}
+}
