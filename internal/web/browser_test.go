@@ -410,6 +410,18 @@ func TestBrowser(t *testing.T) {
 			click("a[href$='/KEYS']"),
 			waitText("body", "BEGIN PGP PUBLIC KEY BLOCK"),
 		)
+		// The key's only user ID is not the administrator's address, so
+		// the core refuses an ownership challenge, and the page says why.
+		run(t, tab, "prove ownership",
+			chromedp.Navigate(s.url+"/keys"),
+			click("form[action$='/challenge'] button"),
+			waitText(".error", "e-mail address"),
+		)
+		run(t, tab, "delete key",
+			click("form[action$='/delete'] button"),
+			waitText(".notice", "was deleted"),
+		)
+		wantText(t, tab, "main", "You have no keys yet")
 	})
 
 	t.Run("create and revoke a token", func(t *testing.T) {
