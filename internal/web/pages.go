@@ -496,10 +496,11 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 				}
 			}
 		case "files":
-			name := path.Base(strings.ReplaceAll(part.FileName(), "\\", "/"))
 			if part.FileName() == "" {
 				continue // the browser sends an empty part when no file is chosen
 			}
+			// Browsers send a base name; old ones sent a Windows path.
+			name := path.Base(strings.ReplaceAll(part.FileName(), "\\", "/"))
 			if len(req.Changes) >= domain.MaxFilesPerRev {
 				failed(domain.Errorf(domain.KindInvalid, "too many files in one upload (at most %d)", domain.MaxFilesPerRev))
 				return

@@ -177,6 +177,11 @@ func clientIP(r *http.Request) string {
 func (w *Web) session(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		act := &core.Actor{ClientIP: clientIP(r)}
+		// Static files are the same for everyone: no session lookup.
+		if strings.HasPrefix(r.URL.Path, "/static/") {
+			next.ServeHTTP(rw, r)
+			return
+		}
 		if c, err := r.Cookie(w.cookie); err == nil && c.Value != "" {
 			u, err := w.auth.Session(r.Context(), c.Value)
 			switch {
