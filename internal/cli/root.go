@@ -79,6 +79,7 @@ Every client command accepts --json for machine-readable output.`,
 		tokenCmd(e),
 		keysCmd(e),
 		checksCmd(e),
+		signCmd(e),
 		verifyCmd(e), sigstoreCmd(e),
 	)
 

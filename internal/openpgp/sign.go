@@ -13,6 +13,10 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 )
 
+// ErrPassphrase means the secret key is protected and the passphrase given
+// (possibly none) does not unlock it.
+var ErrPassphrase = errors.New("the passphrase is missing or wrong")
+
 // SigningKey is a decrypted secret key ready to make detached signatures.
 type SigningKey struct {
 	// Fingerprint of the primary key.
@@ -70,7 +74,7 @@ func ReadSecretKey(data []byte, passphrase []byte) (*SigningKey, error) {
 	}
 	if key.PrivateKey.Encrypted {
 		if err := key.PrivateKey.Decrypt(passphrase); err != nil {
-			return nil, fmt.Errorf("decrypt signing key: %w", err)
+			return nil, fmt.Errorf("decrypt signing key %X: %w", key.PublicKey.Fingerprint, ErrPassphrase)
 		}
 	}
 	k := &SigningKey{

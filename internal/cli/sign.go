@@ -1,0 +1,277 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"trel/client"
+	"trel/internal/core"
+	"trel/internal/domain"
+	"trel/internal/openpgp"
+)
+
+func signCmd(e *env) *cobra.Command {
+	var keyFile, gpgKey, uploadTo string
+	var useGPG bool
+	var passFD int
+	c := &cobra.Command{
+		Use:   "sign PATH... (--key FILE | --gpg [--local-user ID]) [--upload PROJECT/VERSION]",
+		Short: "Make detached SHA-512 signatures (PATH.asc) with your own key, and optionally upload them",
+		Long: `Sign files on this machine; the private key never leaves it.
+
+  --key FILE   an armored or binary OpenPGP secret key (e.g. gpg --export-secret-keys --armor FPR);
+               the newest valid signing subkey signs; expired and revoked keys are refused.
+               The passphrase is asked on the terminal, or read from --passphrase-fd N.
+  --gpg        let your GnuPG sign (its agent, smartcards and hardware tokens work as usual).
+
+Existing PATH.asc files are never overwritten. With --upload PROJECT/VERSION the key is
+first checked to be registered for the project's committee, then all signatures are
+uploaded as one new revision (refused if someone else changed the release meanwhile).`,
+		Args: args(cobra.MinimumNArgs(1)),
+		RunE: func(c *cobra.Command, paths []string) error {
+			if (keyFile == "") == !useGPG {
+				return usageError{errors.New("choose exactly one of --key FILE and --gpg")}
+			}
+			for _, p := range paths {
+				st, err := os.Stat(p)
+				if err != nil {
+					return fmt.Errorf("cannot read %s: %w", p, err)
+				}
+				if !st.Mode().IsRegular() {
+					return usageError{fmt.Errorf("%s is not a regular file", p)}
+				}
+				if _, err := os.Lstat(p + ".asc"); err == nil {
+					return usageError{fmt.Errorf("%s.asc already exists; trel never overwrites a signature: move it away first", p)}
+				}
+			}
+			var project, version string
+			var cl *client.Client
+			if uploadTo != "" {
+				var ok bool
+				project, version, ok = strings.Cut(uploadTo, "/")
+				if !ok || project == "" || version == "" {
+					return usageError{fmt.Errorf("--upload %q: use PROJECT/VERSION", uploadTo)}
+				}
+				var err error
+				if cl, err = newClient(); err != nil {
+					return err
+				}
+			}
+
+			var sign func(path string) error
+			fingerprint := ""
+			if useGPG {
+				sign = func(path string) error { return gpgSign(e, gpgKey, path) }
+			} else {
+				k, err := e.readSigningKey(keyFile, passFD)
+				if err != nil {
+					return err
+				}
+				fingerprint = k.Fingerprint
+				sign = func(path string) error { return signWith(k, path) }
+			}
+			// Before signing anything: is this key allowed to count?
+			if cl != nil && fingerprint != "" {
+				if err := e.checkRegistered(c, cl, project, fingerprint); err != nil {
+					return err
+				}
+			}
+			var made []string
+			for _, p := range paths {
+				if err := sign(p); err != nil {
+					return fmt.Errorf("signing %s: %w", p, err)
+				}
+				made = append(made, p+".asc")
+			}
+			if cl != nil && fingerprint == "" {
+				// gpg chose the key: read it from the first signature.
+				sig, err := os.ReadFile(made[0])
+				if err != nil {
+					return err
+				}
+				fingerprint = issuerOf(sig)
+				if err := e.checkRegistered(c, cl, project, fingerprint); err != nil {
+					return err
+				}
+			}
+			if cl == nil {
+				return e.out(map[string]any{"signatures": made, "key": fingerprint}, func() {
+					for _, m := range made {
+						fmt.Fprintf(e.stdout, "Wrote %s\n", m)
+					}
+				})
+			}
+			rev, err := cl.Revision(c.Context(), project, version, 0)
+			if err != nil {
+				return err
+			}
+			expect := rev.Number
+			req := core.RevisionRequest{ExpectRevision: &expect, Description: fmt.Sprintf("signatures by %s", fingerprint)}
+			for i, m := range made {
+				target, err := signatureTarget(rev, paths[i])
+				if err != nil {
+					return err
+				}
+				b, err := e.uploadOne(c.Context(), cl, project, version, localFile{local: m, target: target, size: -1})
+				if err != nil {
+					return err
+				}
+				req.Changes = append(req.Changes, core.Change{Op: "put", Path: target, SHA256: b.SHA256})
+			}
+			return e.commit(c.Context(), cl, project, version, req)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&keyFile, "key", "", "OpenPGP secret key file")
+	f.IntVar(&passFD, "passphrase-fd", -1, "read the passphrase from this file descriptor (automation)")
+	f.BoolVar(&useGPG, "gpg", false, "sign with your GnuPG")
+	f.StringVar(&gpgKey, "local-user", "", "with --gpg: the key to use (default: gpg's default key)")
+	f.StringVar(&uploadTo, "upload", "", "upload the signatures to PROJECT/VERSION as one revision")
+	return c
+}
+
+// signatureTarget names the signature inside the release: next to the
+// release's file of the same name, or at the root when there is none.
+func signatureTarget(rev *domain.Revision, local string) (string, error) {
+	base := filepath.Base(local)
+	var found []string
+	for _, f := range rev.Files {
+		if path.Base(f.Path) == base {
+			found = append(found, f.Path)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return base + ".asc", nil
+	case 1:
+		return found[0] + ".asc", nil
+	}
+	return "", usageError{fmt.Errorf("the release holds several files named %s (%s): sign and upload with `trel upload --to DIR` instead", base, strings.Join(found, ", "))}
+}
+
+func (e *env) readSigningKey(path string, passFD int) (*openpgp.SigningKey, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	var pass []byte
+	if passFD >= 0 {
+		f := os.NewFile(uintptr(passFD), "passphrase")
+		if f == nil {
+			return nil, usageError{fmt.Errorf("--passphrase-fd %d is not an open file descriptor", passFD)}
+		}
+		line, err := bufio.NewReader(f).ReadString('\n')
+		if err != nil && err != io.EOF {
+			return nil, fmt.Errorf("reading the passphrase: %w", err)
+		}
+		pass = []byte(strings.TrimRight(line, "\r\n"))
+	}
+	k, err := openpgp.ReadSecretKey(data, pass)
+	if errors.Is(err, openpgp.ErrPassphrase) && passFD < 0 {
+		in, ok := e.stdin.(*os.File)
+		if !ok || !term.IsTerminal(int(in.Fd())) {
+			return nil, usageError{errors.New("the key is protected by a passphrase: run on a terminal, or pass it with --passphrase-fd N")}
+		}
+		fmt.Fprint(e.stderr, "Passphrase for "+path+": ")
+		pass, err = term.ReadPassword(int(in.Fd()))
+		fmt.Fprintln(e.stderr)
+		if err != nil {
+			return nil, err
+		}
+		k, err = openpgp.ReadSecretKey(data, pass)
+	}
+	for i := range pass {
+		pass[i] = 0
+	}
+	return k, err
+}
+
+// signWith writes path.asc, refusing to replace an existing file.
+func signWith(k *openpgp.SigningKey, path string) error {
+	in, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	var buf bytes.Buffer
+	if err := k.SignDetached(&buf, in); err != nil {
+		return err
+	}
+	out, err := os.OpenFile(path+".asc", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing %s.asc: %w", path, err)
+	}
+	if _, err := out.Write(buf.Bytes()); err != nil {
+		out.Close()
+		os.Remove(path + ".asc")
+		return err
+	}
+	return out.Close()
+}
+
+func gpgSign(e *env, key, path string) error {
+	args := []string{"--armor", "--detach-sign", "--digest-algo", "SHA512", "--output", path + ".asc"}
+	if key != "" {
+		args = append(args, "--local-user", key)
+	}
+	cmd := exec.Command("gpg", append(args, path)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stderr, e.stderr
+	if err := cmd.Run(); err != nil {
+		os.Remove(path + ".asc")
+		return fmt.Errorf("gpg failed: %w", err)
+	}
+	return nil
+}
+
+// issuerOf returns the issuer fingerprint (or key ID) of a signature.
+func issuerOf(sig []byte) string {
+	res := openpgp.VerifyDetached(sig, nil, openpgp.BytesSource(nil), openpgp.VerifyOptions{})
+	for _, s := range res.Signatures {
+		if s.IssuerFingerprint != "" {
+			return s.IssuerFingerprint
+		}
+		if s.IssuerKeyID != "" {
+			return s.IssuerKeyID
+		}
+	}
+	return ""
+}
+
+// checkRegistered makes sure the key (primary fingerprint, or a key ID)
+// is registered for the project's committee, and says how to fix it.
+func (e *env) checkRegistered(c *cobra.Command, cl *client.Client, project, fpr string) error {
+	p, err := cl.Project(c.Context(), project)
+	if err != nil {
+		return err
+	}
+	keys, err := cl.ListKeys(c.Context(), p.CommitteeKey)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		match := k.Fingerprint == fpr || strings.HasSuffix(k.Fingerprint, fpr)
+		for _, s := range k.Subkeys {
+			match = match || s.Fingerprint == fpr || strings.HasSuffix(s.Fingerprint, fpr)
+		}
+		if match {
+			if k.Owner == "" {
+				return fmt.Errorf("key %s is registered for committee %s but nobody proved to own it, so its signatures would not count: run `trel keys challenge %s` and `trel keys prove %s --signature FILE` first",
+					k.Fingerprint, p.CommitteeKey, k.Fingerprint, k.Fingerprint)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("key %s is not registered for committee %s, so its signatures would not count: register it with `gpg --export --armor %s > key.asc && trel keys add key.asc --committee %s`, then prove you own it with `trel keys challenge`",
+		fpr, p.CommitteeKey, fpr, p.CommitteeKey)
+}
