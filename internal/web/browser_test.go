@@ -12,10 +12,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
 	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
@@ -93,7 +96,7 @@ func newBrowser(t *testing.T) context.Context {
 // verified is true).
 func newTab(t *testing.T, browser context.Context, verified bool) (context.Context, cdpwebauthn.AuthenticatorID) {
 	t.Helper()
-	tab, cancel := chromedp.NewContext(browser)
+	tab, cancel := chromedp.NewContext(browser, chromedp.WithListener(pageProblems.listen))
 	t.Cleanup(cancel)
 	if _, err := chromedp.Call(tab, cdpwebauthn.Enable, cdpwebauthn.EnableParams{}); err != nil {
 		t.Fatalf("WebAuthn.enable: %v", err)
@@ -119,6 +122,43 @@ func addAuthenticator(t *testing.T, tab context.Context, verified bool) cdpwebau
 		t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
 	}
 	return res.AuthenticatorID
+}
+
+// problems collects what the pages reported that should never happen: a
+// Content-Security-Policy violation or an uncaught script exception.
+type problems struct {
+	mu   sync.Mutex
+	list []string
+}
+
+var pageProblems = &problems{}
+
+func (p *problems) listen(ev any) {
+	var msg string
+	switch e := ev.(type) {
+	case *cdplog.EventEntryAdded:
+		if strings.Contains(e.Entry.Text, "Content Security Policy") {
+			msg = e.Entry.Text
+		}
+	case *runtime.EventExceptionThrown:
+		msg = "uncaught exception: " + e.ExceptionDetails.Text
+		if e.ExceptionDetails.Exception != nil {
+			msg += " " + e.ExceptionDetails.Exception.Description
+		}
+	}
+	if msg != "" {
+		p.mu.Lock()
+		p.list = append(p.list, msg)
+		p.mu.Unlock()
+	}
+}
+
+func (p *problems) take() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l := p.list
+	p.list = nil
+	return l
 }
 
 // run runs browser steps with a deadline, failing the test on error.
@@ -527,6 +567,9 @@ func TestBrowser(t *testing.T) {
 		wantText(t, tab, ".error", "expired")
 	})
 
+	for _, p := range pageProblems.take() {
+		t.Errorf("a page reported: %s", p)
+	}
 	t.Logf("browser tests took %v", time.Since(start).Round(time.Millisecond))
 }
 
