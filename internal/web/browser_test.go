@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -33,6 +34,15 @@ import (
 type testServer struct {
 	app *server.App
 	url string
+
+	mu      sync.Mutex
+	uploads []string // Accept header of each upload: the script asks for JSON
+}
+
+func (s *testServer) uploadAccepts() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.uploads...)
 }
 
 func startServer(t *testing.T) *testServer {
@@ -49,7 +59,16 @@ func startServer(t *testing.T) *testServer {
 	port := ln.Addr().(*net.TCPAddr).Port
 	app.PublicURL = "http://localhost:" + strconv.Itoa(port)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv := &http.Server{Handler: server.Handler(app, log), ReadHeaderTimeout: 10 * time.Second}
+	ts := &testServer{app: app, url: app.PublicURL}
+	h := server.Handler(app, log)
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/upload") {
+			ts.mu.Lock()
+			ts.uploads = append(ts.uploads, r.Header.Get("Accept"))
+			ts.mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() {
 		srv.Close()
@@ -58,7 +77,7 @@ func startServer(t *testing.T) *testServer {
 	if _, err := app.Core.Bootstrap(ctx, "admin", "admin@example.org"); err != nil {
 		t.Fatal(err)
 	}
-	return &testServer{app: app, url: app.PublicURL}
+	return ts
 }
 
 // newBrowser starts Debian's chromium, headless, with a fresh profile.
@@ -427,6 +446,26 @@ func TestBrowser(t *testing.T) {
 		wantText(t, tab, "main table", "added")
 		wantText(t, tab, "main table", "changed")
 		screenshot(t, tab, "diff")
+
+		// Without JavaScript the upload form is a plain multipart POST.
+		if _, err := chromedp.Call(tab, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+			t.Fatal(err)
+		}
+		readme := write("README.txt", "read me\n")
+		run(t, tab, "upload without JavaScript",
+			chromedp.Navigate(s.url+"/projects/widget-core/releases/1.0.0"),
+			chromedp.WaitVisible(chromedp.CSS("#upload-form")),
+			chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{readme}),
+			click("#upload-form button[type=submit]"),
+			waitText(".notice", "Revision 3 was created with 1 uploaded file(s)"),
+		)
+		if _, err := chromedp.Call(tab, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false}); err != nil {
+			t.Fatal(err)
+		}
+		accepts := s.uploadAccepts()
+		if len(accepts) != 3 || accepts[0] != "application/json" || accepts[1] != "application/json" || accepts[2] == "application/json" {
+			t.Errorf("Accept headers of the uploads %q: want two by the script, then one plain form post", accepts)
+		}
 	})
 
 	t.Run("add a key", func(t *testing.T) {
