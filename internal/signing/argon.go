@@ -1,0 +1,83 @@
+package signing
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Argon2Params are the Argon2id cost parameters of one sealed key. The salt
+// is made by Seal and stored next to them in Sealed.
+type Argon2Params struct {
+	Time      uint32 `json:"t"` // passes
+	MemoryKiB uint32 `json:"m"` // memory in KiB
+	Threads   uint8  `json:"p"` // parallelism
+}
+
+// DefaultArgon2Params: t=3, m=64 MiB, p=4 (about 0.2 s here).
+func DefaultArgon2Params() Argon2Params {
+	return Argon2Params{Time: 3, MemoryKiB: 64 << 10, Threads: 4}
+}
+
+// Bounds on Argon2 parameters, enforced by Seal and, before any work, by
+// Open: a crafted database row cannot make the server allocate gigabytes or
+// spin for minutes, nor weaken a key below the minimum.
+const (
+	MinArgon2Time      = 1
+	MaxArgon2Time      = 10
+	MinArgon2MemoryKiB = 8 << 10   // 8 MiB
+	MaxArgon2MemoryKiB = 256 << 10 // 256 MiB
+	MinArgon2Threads   = 1
+	MaxArgon2Threads   = 16
+	argon2SaltSize     = 16
+)
+
+// ErrArgon2Params means the parameters are outside the bounds above.
+var ErrArgon2Params = errors.New("argon2id parameters out of bounds")
+
+// Check refuses parameters outside the bounds.
+func (p Argon2Params) Check() error {
+	switch {
+	case p.Time < MinArgon2Time || p.Time > MaxArgon2Time:
+		return fmt.Errorf("%w: t=%d (allowed %d..%d)", ErrArgon2Params, p.Time, MinArgon2Time, MaxArgon2Time)
+	case p.MemoryKiB < MinArgon2MemoryKiB || p.MemoryKiB > MaxArgon2MemoryKiB:
+		return fmt.Errorf("%w: m=%d KiB (allowed %d..%d)", ErrArgon2Params, p.MemoryKiB, MinArgon2MemoryKiB, MaxArgon2MemoryKiB)
+	case p.Threads < MinArgon2Threads || p.Threads > MaxArgon2Threads:
+		return fmt.Errorf("%w: p=%d (allowed %d..%d)", ErrArgon2Params, p.Threads, MinArgon2Threads, MaxArgon2Threads)
+	}
+	return nil
+}
+
+// MaxConcurrentDerivations caps the Argon2id derivations running at once
+// in this process; DerivationWait is how long a caller waits for a slot.
+const (
+	MaxConcurrentDerivations = 2
+	DerivationWait           = 30 * time.Second
+)
+
+// ErrBusy means too many password derivations are running; try again.
+var ErrBusy = errors.New("too many signing-password checks are running; try again in a moment")
+
+var derivationSlots = make(chan struct{}, MaxConcurrentDerivations)
+
+// deriveArgon2 derives a 32-byte KEK from password, holding a slot of the
+// semaphore while it runs.
+func deriveArgon2(password, salt []byte, p Argon2Params) ([]byte, error) {
+	if err := p.Check(); err != nil {
+		return nil, err
+	}
+	if len(salt) != argon2SaltSize {
+		return nil, fmt.Errorf("%w: salt of %d bytes, want %d", ErrTampered, len(salt), argon2SaltSize)
+	}
+	timer := time.NewTimer(DerivationWait)
+	defer timer.Stop()
+	select {
+	case derivationSlots <- struct{}{}:
+	case <-timer.C:
+		return nil, ErrBusy
+	}
+	defer func() { <-derivationSlots }()
+	return argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, 32), nil
+}
