@@ -321,10 +321,12 @@ func TestBrowser(t *testing.T) {
 		)
 		wantText(t, tab, ".notice", "signed out")
 		screenshot(t, tab, "login")
+		// A page that needs signing in sends there, and back after.
 		run(t, tab, "sign in",
+			chromedp.Navigate(s.url+"/tokens"),
 			chromedp.WaitVisible(chromedp.CSS("#passkey-signin")),
 			click("#passkey-signin"),
-			waitText("h1", "Dashboard"),
+			waitText("h1", "API tokens"),
 		)
 		wantText(t, tab, ".notice", "Welcome back, admin")
 	})

@@ -73,7 +73,7 @@ func (w *Web) loginFinish(rw http.ResponseWriter, r *http.Request) {
 	}
 	w.setSession(rw, secret)
 	w.setFlash(rw, flash{Notice: "Welcome back, " + u.Username + "."})
-	writeJSON(rw, http.StatusOK, map[string]string{"redirect": "/"})
+	writeJSON(rw, http.StatusOK, map[string]string{"redirect": w.takeNext(rw, r)})
 }
 
 func (w *Web) logout(rw http.ResponseWriter, r *http.Request) {

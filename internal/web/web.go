@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -39,6 +40,7 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 const (
 	ceremonyCookie = "trel_ceremony"
 	flashCookie    = "trel_flash"
+	nextCookie     = "trel_next" // where to go after signing in
 )
 
 // Web is the browser interface.
@@ -360,6 +362,7 @@ func (w *Web) requireUser(next http.HandlerFunc) http.HandlerFunc {
 	return func(rw http.ResponseWriter, r *http.Request) {
 		if actor(r).User == nil {
 			if r.Method == http.MethodGet {
+				w.setCookie(rw, nextCookie, url.QueryEscape(r.URL.RequestURI()), 10*time.Minute, http.SameSiteLaxMode)
 				http.Redirect(rw, r, "/login", http.StatusSeeOther)
 				return
 			}
@@ -368,4 +371,22 @@ func (w *Web) requireUser(next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(rw, r)
 	}
+}
+
+// takeNext returns the page that sent the visitor to sign in, if it is a
+// path on this site (never another site: no open redirect), or "/".
+func (w *Web) takeNext(rw http.ResponseWriter, r *http.Request) string {
+	c, err := r.Cookie(nextCookie)
+	if err != nil {
+		return "/"
+	}
+	w.clearCookie(rw, nextCookie)
+	p, err := url.QueryUnescape(c.Value)
+	if err != nil {
+		return "/"
+	}
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") || strings.ContainsAny(p, "\r\n") {
+		return "/"
+	}
+	return p
 }
