@@ -294,7 +294,7 @@ func logRequests(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
 		m.requests.WithLabelValues(route, fmt.Sprint(sw.status)).Inc()
 		m.duration.WithLabelValues(route).Observe(d.Seconds())
 		id, _ := r.Context().Value(ctxKey{}).(string)
-		log.Info("request", "request_id", id, "method", r.Method, "path", r.URL.Path, "status", sw.status,
+		log.Info("request", "request_id", id, "method", r.Method, "path", web.LogPath(r.URL.Path), "status", sw.status,
 			"duration_ms", d.Milliseconds(), "remote", r.RemoteAddr)
 	})
 }

@@ -52,3 +52,17 @@ func TestSignInReturnsOnlyToPagesOfThisSite(t *testing.T) {
 		})
 	}
 }
+
+func TestLogPathHidesEnrollmentTokens(t *testing.T) {
+	tests := map[string]string{
+		"/enroll/abcDEF123_-":       "/enroll/REDACTED",
+		"/enroll/abcDEF123_-/begin": "/enroll/REDACTED/begin",
+		"/projects/widget":          "/projects/widget",
+		"/enroll/":                  "/enroll/",
+	}
+	for in, want := range tests {
+		if got := LogPath(in); got != want {
+			t.Errorf("LogPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

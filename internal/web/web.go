@@ -390,3 +390,15 @@ func (w *Web) takeNext(rw http.ResponseWriter, r *http.Request) string {
 	}
 	return p
 }
+
+// LogPath is the request path as it may be logged: the one-time token of an
+// enrollment link is a secret, so it is cut out.
+func LogPath(p string) string {
+	if rest, ok := strings.CutPrefix(p, "/enroll/"); ok && rest != "" {
+		if _, tail, found := strings.Cut(rest, "/"); found {
+			return "/enroll/REDACTED/" + tail
+		}
+		return "/enroll/REDACTED"
+	}
+	return p
+}
