@@ -29,6 +29,7 @@ import (
 	"trel/internal/checks"
 	"trel/internal/core"
 	"trel/internal/domain"
+	"trel/internal/downloads"
 	"trel/internal/jobs"
 	"trel/internal/sigstore"
 	"trel/internal/store/sqlstore"
@@ -41,6 +42,8 @@ type App struct {
 	Store   *sqlstore.DB
 	Blobs   *blob.Disk
 	Core    *core.Service
+	// Downloads is the public tree of published releases (DIR/downloads).
+	Downloads *downloads.Tree
 	// PublicURL is where browsers reach the server (WebAuthn relying
 	// party); empty means DefaultPublicURL.
 	PublicURL string
@@ -65,7 +68,14 @@ func Open(ctx context.Context, dataDir string, opt core.Options) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	return &App{DataDir: dataDir, Store: st, Blobs: blobs, Core: core.New(st, blobs, opt)}, nil
+	tree, err := downloads.New(filepath.Join(dataDir, "downloads"), blobs)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	svc := core.New(st, blobs, opt)
+	svc.SetPublisher(tree, nil)
+	return &App{DataDir: dataDir, Store: st, Blobs: blobs, Core: svc, Downloads: tree}, nil
 }
 
 // Close releases the data directory.
@@ -227,6 +237,7 @@ func Handler(app *App, log *slog.Logger) http.Handler {
 		}
 		api.WriteKEYS(w, data)
 	})
+	mux.Handle("GET /downloads/", app.Downloads.Handler())
 	mux.Handle("/", webHandler(app, log))
 	return requestIDs(logRequests(log, m, recoverPanics(log, securityHeaders(mux))))
 }
@@ -308,7 +319,7 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				log.Error("panic in handler", "path", web.LogPath(r.URL.Path), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				http.Error(w, `{"error":{"code":"internal","message":"internal error"}}`, http.StatusInternalServerError)
 			}
 		}()

@@ -250,7 +250,7 @@ func (w *Web) redirect(rw http.ResponseWriter, r *http.Request, to string, f fla
 // the public message.
 func (w *Web) fail(rw http.ResponseWriter, r *http.Request, back string, err error) {
 	if domain.KindOf(err) == domain.KindInternal {
-		w.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		w.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", LogPath(r.URL.Path), "err", err)
 	}
 	w.redirect(rw, r, back, flash{Error: domain.PublicMessage(err)})
 }
@@ -330,7 +330,7 @@ func (w *Web) pageError(rw http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	if kind == domain.KindInternal {
-		w.log.ErrorContext(r.Context(), "page failed", "path", r.URL.Path, "err", err)
+		w.log.ErrorContext(r.Context(), "page failed", "path", LogPath(r.URL.Path), "err", err)
 	}
 	heading := map[domain.Kind]string{
 		domain.KindNotFound: "Not found", domain.KindForbidden: "Not allowed", domain.KindUnauthenticated: "Sign-in needed",
@@ -352,7 +352,7 @@ func writeJSON(rw http.ResponseWriter, status int, v any) {
 func (w *Web) jsonError(rw http.ResponseWriter, r *http.Request, err error) {
 	kind := domain.KindOf(err)
 	if kind == domain.KindInternal || kind == domain.KindUnauthenticated {
-		w.log.WarnContext(r.Context(), "request refused", "path", r.URL.Path, "err", err)
+		w.log.WarnContext(r.Context(), "request refused", "path", LogPath(r.URL.Path), "err", err)
 	}
 	writeJSON(rw, statusOf(kind), map[string]string{"error": domain.PublicMessage(err)})
 }
