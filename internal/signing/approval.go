@@ -62,8 +62,8 @@ type canonicalTx struct {
 // different transactions never encode alike.
 func CanonicalJSON(tx Transaction) ([]byte, error) {
 	c := canonicalTx{Format: 1, User: tx.User, Project: tx.Project, Version: tx.Version, Revision: tx.Revision}
-	for what, v := range map[string]string{"user": tx.User, "project": tx.Project, "version": tx.Version} {
-		if err := checkText(what, v); err != nil {
+	for _, f := range [][2]string{{"user", tx.User}, {"project", tx.Project}, {"version", tx.Version}} {
+		if err := checkText(f[0], f[1]); err != nil {
 			return nil, err
 		}
 	}

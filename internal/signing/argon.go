@@ -3,6 +3,7 @@ package signing
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -62,6 +63,9 @@ var ErrBusy = errors.New("too many signing-password checks are running; try agai
 
 var derivationSlots = make(chan struct{}, MaxConcurrentDerivations)
 
+// inFlight and peakInFlight count running derivations (tests read them).
+var inFlight, peakInFlight atomic.Int32
+
 // deriveArgon2 derives a 32-byte KEK from password, holding a slot of the
 // semaphore while it runs.
 func deriveArgon2(password, salt []byte, p Argon2Params) ([]byte, error) {
@@ -79,5 +83,13 @@ func deriveArgon2(password, salt []byte, p Argon2Params) ([]byte, error) {
 		return nil, ErrBusy
 	}
 	defer func() { <-derivationSlots }()
+	n := inFlight.Add(1)
+	defer inFlight.Add(-1)
+	for {
+		peak := peakInFlight.Load()
+		if n <= peak || peakInFlight.CompareAndSwap(peak, n) {
+			break
+		}
+	}
 	return argon2.IDKey(password, salt, p.Time, p.MemoryKiB, p.Threads, 32), nil
 }
