@@ -39,7 +39,9 @@ type fixture struct {
 	admin *domain.User
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newFixtureAt(t, origin) }
+
+func newFixtureAt(t *testing.T, publicURL string) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{t: t, now: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
@@ -49,7 +51,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { app.Close() })
 	f.app = app
-	a, err := auth.New(app.Core, app.Store, auth.Config{PublicURL: origin, Now: f.clock})
+	a, err := auth.New(app.Core, app.Store, auth.Config{PublicURL: publicURL, Now: f.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -396,5 +398,37 @@ func TestPagesNeedASignedInUser(t *testing.T) {
 	}
 	if rec := f.do(req{method: "GET", path: "/admin", cookie: f.session(u)}); rec.Code != http.StatusForbidden {
 		t.Errorf("GET /admin as a plain user: %d, want 403", rec.Code)
+	}
+}
+
+func TestCookiesAreHttpOnlyLaxAndSecureOverHTTPS(t *testing.T) {
+	tests := []struct {
+		publicURL, session string
+		secure             bool
+	}{
+		{"http://localhost:8080", "trel_session", false},
+		{"https://trel.example.org", "__Host-trel_session", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.publicURL, func(t *testing.T) {
+			f := newFixtureAt(t, tt.publicURL)
+			rec := f.do(req{method: "POST", path: "/logout"})
+			cookies := map[string]*http.Cookie{}
+			for _, c := range rec.Result().Cookies() {
+				cookies[c.Name] = c
+			}
+			for _, name := range []string{tt.session, "trel_flash"} {
+				c, ok := cookies[name]
+				if !ok {
+					t.Fatalf("no %s cookie set: %v", name, rec.Header()["Set-Cookie"])
+				}
+				if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Secure != tt.secure || c.Path != "/" {
+					t.Errorf("%s: HttpOnly %v SameSite %v Secure %v Path %q", name, c.HttpOnly, c.SameSite, c.Secure, c.Path)
+				}
+			}
+			if hsts := rec.Header().Get("Strict-Transport-Security"); (hsts != "") != tt.secure {
+				t.Errorf("Strict-Transport-Security %q over %s", hsts, tt.publicURL)
+			}
+		})
 	}
 }
