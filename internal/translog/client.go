@@ -19,6 +19,10 @@ import (
 
 var hasher = rfc6962.DefaultHasher
 
+// rangeFactory builds compact ranges; ranges can only be merged when made by
+// the same factory.
+var rangeFactory = &compact.RangeFactory{Hash: hasher.HashChildren}
+
 // Checkpoint is a verified checkpoint: a signed commitment to the first
 // Size entries of the log.
 type Checkpoint struct {
@@ -317,8 +321,7 @@ func (n *nodeReader) node(ctx context.Context, id compact.NodeID) ([]byte, error
 	if first+width > uint64(len(leaves)) {
 		return nil, fmt.Errorf("tile %d/%d has %d hashes, node %d/%d needs %d", tileLevel, tileIndex, len(leaves), id.Level, id.Index, first+width)
 	}
-	rf := compact.RangeFactory{Hash: hasher.HashChildren}
-	r := rf.NewEmptyRange(0)
+	r := rangeFactory.NewEmptyRange(0)
 	for _, h := range leaves[first : first+width] {
 		if err := r.Append(h, nil); err != nil {
 			return nil, err
@@ -329,7 +332,6 @@ func (n *nodeReader) node(ctx context.Context, id compact.NodeID) ([]byte, error
 
 // rangeOf builds the compact range [begin, end) from tile nodes.
 func (n *nodeReader) rangeOf(ctx context.Context, begin, end uint64) (*compact.Range, error) {
-	rf := compact.RangeFactory{Hash: hasher.HashChildren}
 	ids := compact.RangeNodes(begin, end, nil)
 	hashes := make([][]byte, 0, len(ids))
 	for _, id := range ids {
@@ -339,7 +341,7 @@ func (n *nodeReader) rangeOf(ctx context.Context, begin, end uint64) (*compact.R
 		}
 		hashes = append(hashes, h)
 	}
-	return rf.NewRange(begin, end, hashes)
+	return rangeFactory.NewRange(begin, end, hashes)
 }
 
 // verifyRange checks that leaves are the leaf hashes [begin, end) of the
@@ -350,12 +352,11 @@ func (n *nodeReader) verifyRange(ctx context.Context, begin, end uint64, leaves 
 	if uint64(len(leaves)) != end-begin || end > n.size {
 		return fmt.Errorf("range [%d, %d) with %d leaves in tree of size %d", begin, end, len(leaves), n.size)
 	}
-	rf := compact.RangeFactory{Hash: hasher.HashChildren}
 	left, err := n.rangeOf(ctx, 0, begin)
 	if err != nil {
 		return err
 	}
-	mid := rf.NewEmptyRange(begin)
+	mid := rangeFactory.NewEmptyRange(begin)
 	for _, h := range leaves {
 		if err := mid.Append(h, nil); err != nil {
 			return err

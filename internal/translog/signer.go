@@ -41,10 +41,13 @@ func NewSigner(skey string) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint key: %w", err)
 	}
-	// "PRIVATE+KEY+name+hash+key": the name cannot contain '+', so the key
-	// material is the last field.
-	fields := strings.Split(skey, "+")
-	raw, err := base64.StdEncoding.DecodeString(fields[len(fields)-1])
+	// "PRIVATE+KEY+name+hash+key": the name cannot contain '+' (the base64
+	// key can), so the key material is everything after the fourth '+'.
+	fields := strings.SplitN(skey, "+", 5)
+	if len(fields) != 5 {
+		return nil, errors.New("checkpoint key: malformed")
+	}
+	raw, err := base64.StdEncoding.DecodeString(fields[4])
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint key: %w", err)
 	}
