@@ -52,6 +52,10 @@ type Input struct {
 	SigstoreIdentities []domain.SigstoreIdentity
 	PersonalIdentities []domain.SigstoreIdentity
 	SigstoreKeys       []domain.SigstoreKey
+	// Policy is the project's release policy; ReleaseManagers the
+	// release's managers (user id to username).
+	Policy          *domain.Policy
+	ReleaseManagers map[int64]string
 	// Read returns the content of a small file of the revision.
 	Read func(ctx context.Context, f domain.File, max int64) ([]byte, error)
 	// Open streams a file, for the rare signature whose hash no saved
@@ -231,7 +235,7 @@ func (e *Engine) Evaluate(ctx context.Context, in *Input) []domain.CheckResult {
 			}
 		}
 	}
-	return results
+	return append(results, conclude(in, results, e.Now())...)
 }
 
 func hasException(rs []domain.CheckResult) bool {
@@ -300,6 +304,14 @@ func (e *Engine) Input(ctx context.Context, revisionID int64) (*Input, error) {
 	if err != nil {
 		return nil, err
 	}
+	pol, err := e.Store.Policy(ctx, rel.ProjectID)
+	if err != nil {
+		return nil, err
+	}
+	rms, err := e.Store.ReleaseManagers(ctx, rel.ID)
+	if err != nil {
+		return nil, err
+	}
 	info := func(k domain.Key) (KeyInfo, error) {
 		res, err := openpgp.LoadKeys(strings.NewReader(k.Armored))
 		if err != nil || len(res.Certs) != 1 {
@@ -332,6 +344,7 @@ func (e *Engine) Input(ctx context.Context, revisionID int64) (*Input, error) {
 	return &Input{
 		Release: rel, Revision: rev, Files: files, UploadTimes: times, CommitteeKeys: infos, Now: now,
 		SigstoreIdentities: projectIDs, PersonalIdentities: personalOK, SigstoreKeys: sigKeys,
+		Policy: pol, ReleaseManagers: rms,
 		LookupKeys: func(ctx context.Context, keyID string) ([]KeyInfo, error) {
 			ks, err := e.Store.KeysByKeyID(ctx, keyID)
 			if err != nil {

@@ -228,6 +228,9 @@ func TestChecksNeverReadArtifactsAndReuseResults(t *testing.T) {
 	_, err := f.svc.RerunChecks(ctx, f.alice, "alpha-lib", "1.0", 0)
 	must(t, err)
 	for k, r := range f.run(t, id) {
+		if r.Checker == "policy" {
+			continue // the policy conclusion is recomputed every time
+		}
 		// A reused result keeps the time it was first computed.
 		if !r.CreatedAt.Equal(first[k].CreatedAt) || r.Status != first[k].Status {
 			t.Fatalf("%s was not reused: %+v", k, r)

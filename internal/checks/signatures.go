@@ -94,7 +94,8 @@ func planSignature(ctx context.Context, in *Input, sigFile, artifact domain.File
 	sort.Strings(keyInputs)
 	sort.Slice(keys, func(i, j int) bool { return keys[i].Key.Fingerprint < keys[j].Key.Fingerprint })
 
-	task.Inputs = append([]string{sigFile.SHA256, artifact.SHA256, uploaded.UTC().Format(time.RFC3339Nano), in.Release.CommitteeKey}, keyInputs...)
+	task.Inputs = append([]string{sigFile.SHA256, artifact.SHA256, uploaded.UTC().Format(time.RFC3339Nano), in.Release.CommitteeKey,
+		signaturePolicyInputs(in)}, keyInputs...)
 	task.Run = func(ctx context.Context) []Outcome {
 		return judgeSignature(ctx, in, sig, artifact, uploaded, keys)
 	}
@@ -110,7 +111,9 @@ func judgeSignature(ctx context.Context, in *Input, sig []byte, artifact domain.
 	}
 	src := openpgp.StateSource{SHA256: artifact.SHA256State, SHA512: artifact.SHA512State,
 		Fallback: openpgp.ReaderSource{Open: func() (io.ReadCloser, error) { return in.Open(ctx, artifact) }}}
-	res := openpgp.VerifyDetached(sig, certs, src, openpgp.VerifyOptions{Now: in.Now, UploadTime: uploaded})
+	pol := in.Policy
+	strength := &openpgp.StrengthPolicy{MinRSABits: pol.MinRSABits, GrandfatherBefore: domain.KeyGrandfatherBefore}
+	res := openpgp.VerifyDetached(sig, certs, src, openpgp.VerifyOptions{Now: in.Now, UploadTime: uploaded, StrengthPolicy: strength})
 
 	var all []map[string]any
 	for _, s := range res.Signatures {
@@ -129,7 +132,7 @@ func judgeSignature(ctx context.Context, in *Input, sig []byte, artifact domain.
 			continue
 		}
 		k := byFpr[s.SignerFingerprint]
-		if why := mayNotSign(k, committee); why != "" {
+		if why := mayNotSign(k, committee, pol, in.ReleaseManagers); why != "" {
 			refusals = append(refusals, why)
 			continue
 		}
@@ -146,6 +149,10 @@ func judgeSignature(ctx context.Context, in *Input, sig []byte, artifact domain.
 		by := s.SignerFingerprint
 		if s.SubkeyFingerprint != "" {
 			by += " (subkey " + s.SubkeyFingerprint + ")"
+		}
+		if !pol.AcceptOpenPGP {
+			return []Outcome{{Status: domain.StatusNote, Details: details, Message: fmt.Sprintf(
+				"valid signature by %s, %s, but the project's policy does not accept OpenPGP signatures, so it does not count", by, who)}}
 		}
 		if s.AfterUpload {
 			return []Outcome{{Status: domain.StatusConcern, Details: details, Message: fmt.Sprintf(
@@ -171,11 +178,25 @@ func judgeSignature(ctx context.Context, in *Input, sig []byte, artifact domain.
 	return []Outcome{{Status: domain.StatusBlocker, Details: details, Message: msg}}
 }
 
+// signaturePolicyInputs are the policy fields and release managers the
+// signature verdict depends on.
+func signaturePolicyInputs(in *Input) string {
+	p := in.Policy
+	ids := make([]string, 0, len(in.ReleaseManagers))
+	for id := range in.ReleaseManagers {
+		ids = append(ids, fmt.Sprint(id))
+	}
+	sort.Strings(ids)
+	return fmt.Sprintf("openpgp=%v server=%v signers=%s rsa=%d rms=%s", p.AcceptOpenPGP, p.AcceptServerSigned, p.Signers, p.MinRSABits, strings.Join(ids, ","))
+}
+
 // mayNotSign says why a key that made a valid signature does not count for
-// the committee, or "" when it does.
-func mayNotSign(k KeyInfo, committee string) string {
+// the committee under the project's policy, or "" when it does.
+func mayNotSign(k KeyInfo, committee string, pol *domain.Policy, rms map[int64]string) string {
 	fpr := k.Key.Fingerprint
 	switch {
+	case k.Key.Proof == "generated" && !pol.AcceptServerSigned:
+		return fmt.Sprintf("key %s is held by trel (server-side signing), and the project's policy does not accept server-made signatures", fpr)
 	case k.Key.DeletedAt != nil:
 		return fmt.Sprintf("key %s was deleted from trel", fpr)
 	case !k.Linked:
@@ -186,6 +207,8 @@ func mayNotSign(k KeyInfo, committee string) string {
 		return fmt.Sprintf("nobody has proven to own key %s (it came from a KEYS file): its owner proves it with `trel keys challenge %s` and `trel keys prove %s --signature FILE`", fpr, fpr, fpr)
 	case !k.OwnerParticipant:
 		return fmt.Sprintf("key %s belongs to %s, who is not a member or committer of committee %s", fpr, k.Key.Owner, committee)
+	case pol.Signers == domain.SignersReleaseManagers && rms[k.Key.OwnerID] == "":
+		return fmt.Sprintf("key %s belongs to %s, who is not a release manager of this release, and the project's policy lets only release managers sign", fpr, k.Key.Owner)
 	}
 	return ""
 }

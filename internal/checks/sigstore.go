@@ -52,7 +52,7 @@ func (c Sigstore) Plan(ctx context.Context, in *Input) ([]Task, error) {
 		tasks = append(tasks, Task{
 			Checker: "sigstore", Version: 1, Path: f.Path,
 			Inputs: []string{bundleFile.SHA256, artifact.SHA256, artifact.SHA512, string(spec), strings.Join(keyFprs, ","),
-				strings.Join(c.Verifier.RootNames(), ","), in.Release.ProjectKey},
+				strings.Join(c.Verifier.RootNames(), ","), in.Release.ProjectKey, fmt.Sprint(in.Policy.AcceptSigstore)},
 			Run: func(ctx context.Context) []Outcome { return c.judge(ctx, in, bundleFile, artifact, ids) },
 		})
 	}
@@ -117,6 +117,10 @@ func (c Sigstore) judge(ctx context.Context, in *Input, bundleFile, artifact dom
 			details["owner"] = id.User
 			who += " (personal identity of " + id.User + ")"
 		}
+	}
+	if !in.Policy.AcceptSigstore {
+		return []Outcome{{Status: domain.StatusNote, Details: details, Message: fmt.Sprintf(
+			"valid Sigstore signature by %s, but the project's policy does not accept Sigstore bundles, so it does not count", who)}}
 	}
 	return []Outcome{{Status: domain.StatusNote, Details: details, Message: fmt.Sprintf(
 		"valid Sigstore signature by %s, issuer %s, time from %s (log index %d)", who, r.Issuer, r.TimeSource, r.LogIndex)}}

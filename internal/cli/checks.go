@@ -81,7 +81,7 @@ func checksCmd(e *env) *cobra.Command {
 		}),
 	}
 	rerun.Flags().IntVar(&rev, "revision", 0, "revision (default: the latest)")
-	c.AddCommand(list, wait, rerun)
+	c.AddCommand(list, wait, rerun, ackCmd(e))
 	return c
 }
 
@@ -101,5 +101,11 @@ func (e *env) printChecks(rep *core.ChecksReport) {
 			path = "(release)"
 		}
 		fmt.Fprintf(e.stdout, "%-10s %-9s %s\n           %s\n", r.Status, r.Checker, path, r.Message)
+		if r.Ignored != "" {
+			fmt.Fprintf(e.stdout, "           (ignored by the project's policy: %s)\n", r.Ignored)
+		}
+		if r.Ack != nil {
+			fmt.Fprintf(e.stdout, "           (acknowledged by %s: %s)\n", r.Ack.User, r.Ack.Comment)
+		}
 	}
 }

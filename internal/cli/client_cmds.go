@@ -280,7 +280,7 @@ func releaseCmd(e *env) *cobra.Command {
 			})
 		}),
 	}
-	c.AddCommand(start, list, show)
+	c.AddCommand(start, list, show, publishCmd(e), managerCmd(e))
 	return c
 }
 

@@ -54,7 +54,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 Every client command accepts --json for machine-readable output.`,
 	}
-	root.SetArgs(args)
+	root.SetArgs(protectNegativeVote(args))
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -80,6 +80,8 @@ Every client command accepts --json for machine-readable output.`,
 		keysCmd(e),
 		checksCmd(e),
 		signCmd(e),
+		policyCmd(e),
+		voteCmd(e),
 		verifyCmd(e), sigstoreCmd(e),
 	)
 
@@ -99,6 +101,23 @@ Every client command accepts --json for machine-readable output.`,
 		return exitUsage
 	}
 	return exitError
+}
+
+// negativeVote stands for "-1" in `trel vote cast`: flag parsing would
+// otherwise read "-1" as the shorthand flag "-1".
+const negativeVote = "\x00-1"
+
+func protectNegativeVote(args []string) []string {
+	if len(args) < 2 || args[0] != "vote" || args[1] != "cast" {
+		return args
+	}
+	out := append([]string(nil), args...)
+	for i := 2; i < len(out); i++ {
+		if out[i] == "-1" {
+			out[i] = negativeVote
+		}
+	}
+	return out
 }
 
 // message is the user-facing text of an error: the server's or the core's

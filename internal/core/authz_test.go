@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"trel/internal/blob"
+	"trel/internal/checks"
 	"trel/internal/core"
 	"trel/internal/domain"
+	"trel/internal/sigstore"
 	"trel/internal/store/sqlstore"
 )
 
@@ -22,6 +24,7 @@ type world struct {
 	actors map[string]*core.Actor
 	sha    string // content uploaded to alpha-lib 1.0
 	skew   time.Duration
+	engine *checks.Engine
 }
 
 func newWorld(t *testing.T) *world {
@@ -40,6 +43,8 @@ func newWorld(t *testing.T) *world {
 	w := &world{actors: map[string]*core.Actor{"anonymous": core.Anonymous}}
 	svc := core.New(st, blobs, core.Options{Now: func() time.Time { return time.Now().Add(w.skew) }})
 	w.svc = svc
+	w.engine = checks.NewEngine(st, blobs, sigstore.DefaultVerifier())
+	w.engine.Now = func() time.Time { return time.Now().Add(w.skew) }
 	sys := core.SystemActor
 	for _, u := range []struct {
 		name  string

@@ -84,6 +84,15 @@ func (s *Service) Checks(ctx context.Context, a *Actor, projectKey, version stri
 		// Results of an earlier generation are being replaced: show none.
 		rep.Results = []domain.CheckResult{}
 	}
+	pol, err := s.store.Policy(ctx, rel.ProjectID)
+	if err != nil {
+		return nil, err
+	}
+	acks, err := s.store.Acks(ctx, rev.ID)
+	if err != nil {
+		return nil, err
+	}
+	annotate(rep.Results, pol, acks)
 	for _, r := range rep.Results {
 		rep.Summary[r.Status]++
 	}

@@ -24,6 +24,8 @@ type Service struct {
 	maxFileSize int64
 	log         *slog.Logger
 	notifier    CheckNotifier
+	publisher   Publisher
+	manifestLog ManifestLog
 }
 
 // Options configure a Service.

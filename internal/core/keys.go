@@ -37,7 +37,7 @@ const ChallengeTTL = 30 * time.Minute
 // DefaultStrength is the policy for newly added keys: RSA of at least 4096
 // bits (2048 for keys created before 2026, which are grandfathered),
 // EdDSA, or ECDSA on P-256 or stronger.
-var DefaultStrength = openpgp.StrengthPolicy{MinRSABits: 4096, GrandfatherBefore: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+var DefaultStrength = openpgp.StrengthPolicy{MinRSABits: 4096, GrandfatherBefore: domain.KeyGrandfatherBefore}
 
 // Key outcome statuses in a KeyReport.
 const (

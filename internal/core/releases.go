@@ -32,6 +32,10 @@ func (s *Service) StartRelease(ctx context.Context, a *Actor, projectKey, versio
 		if err := tx.CreateRelease(ctx, r); err != nil {
 			return err
 		}
+		// Whoever starts a release is its first release manager.
+		if err := tx.AddReleaseManager(ctx, r.ID, a.User.ID, r.CreatedAt); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, a, "release.start", releaseTarget(r), nil)
 	})
 	if err != nil {
@@ -48,10 +52,22 @@ func (s *Service) release(ctx context.Context, a *Actor, op Op, projectKey, vers
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorize(ctx, a, op, p.CommitteeID, p.CommitteeKey); err != nil {
+	authErr := s.authorize(ctx, a, op, p.CommitteeID, p.CommitteeKey)
+	if authErr != nil && op != OpReadDraft {
+		return nil, authErr
+	}
+	rel, err := s.store.ReleaseByVersion(ctx, p.ID, version)
+	if err != nil {
+		if authErr != nil {
+			return nil, authErr
+		}
 		return nil, err
 	}
-	return s.store.ReleaseByVersion(ctx, p.ID, version)
+	// Candidates, previews and published releases are public.
+	if authErr != nil && rel.Phase == domain.PhaseDraft {
+		return nil, authErr
+	}
+	return rel, nil
 }
 
 // Release returns one release. Drafts are visible to the committee's

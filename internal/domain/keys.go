@@ -117,6 +117,11 @@ type CheckResult struct {
 	Details        map[string]any `json:"details,omitempty"`
 	CreatedAt      time.Time      `json:"created_at"`
 	Reused         bool           `json:"reused,omitempty"`
+	// Ignored holds the reason of the policy's ignore rule that hides this
+	// result; Ack a release manager's acknowledgement of this concern.
+	// Neither is stored with the result: both are computed when shown.
+	Ignored string `json:"ignored,omitempty"`
+	Ack     *Ack   `json:"ack,omitempty"`
 }
 
 // CheckRun is the state of the checks of one revision.

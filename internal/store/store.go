@@ -94,6 +94,17 @@ type Reader interface {
 	PersonalIdentities(ctx context.Context, userIDs []int64) ([]domain.SigstoreIdentity, error)
 	SigstoreKeys(ctx context.Context, projectID int64) ([]domain.SigstoreKey, error)
 
+	// Policy returns a project's newest policy, or the default (version 0).
+	Policy(ctx context.Context, projectID int64) (*domain.Policy, error)
+	// PolicyHistory lists every version of a project's policy, newest first.
+	PolicyHistory(ctx context.Context, projectID int64) ([]domain.Policy, error)
+	// ReleaseManagers maps user id to username for a release's managers.
+	ReleaseManagers(ctx context.Context, releaseID int64) (map[int64]string, error)
+	Acks(ctx context.Context, revisionID int64) ([]domain.Ack, error)
+	// CurrentVote returns the newest vote round of a release.
+	CurrentVote(ctx context.Context, releaseID int64) (*domain.VoteRound, error)
+	Votes(ctx context.Context, releaseID int64, round int) ([]domain.Vote, error)
+
 	// OpenDraftRevisions returns the latest revision id of every draft of a
 	// committee (0 = all committees).
 	OpenDraftRevisions(ctx context.Context, committeeID int64) ([]int64, error)
@@ -151,6 +162,15 @@ type Tx interface {
 	// OpenProjectRevisions returns the latest revision id of every draft
 	// of a project.
 	OpenProjectRevisions(ctx context.Context, projectID int64) ([]int64, error)
+
+	// PutPolicy stores a new version of a project's policy and sets p.Version.
+	PutPolicy(ctx context.Context, projectID int64, p *domain.Policy, by int64, at time.Time) error
+	AddReleaseManager(ctx context.Context, releaseID, userID int64, at time.Time) error
+	PutAck(ctx context.Context, revisionID int64, a domain.Ack, userID int64) error
+	StartVote(ctx context.Context, releaseID int64, v domain.VoteRound, by int64) error
+	PutVote(ctx context.Context, releaseID int64, round int, userID int64, v domain.Vote) error
+	ResolveVote(ctx context.Context, releaseID int64, round int, passed bool, by int64, at time.Time) error
+	SetPhase(ctx context.Context, releaseID int64, phase domain.Phase, at time.Time) error
 
 	Audit(ctx context.Context, ev domain.AuditEvent) error
 }

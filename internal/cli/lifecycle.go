@@ -1,0 +1,285 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"trel/client"
+	"trel/internal/domain"
+)
+
+func policyCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "policy", Short: "A project's release policy: which signatures count, votes, checksums"}
+	show := &cobra.Command{
+		Use: "show PROJECT", Short: "Show the current policy", Args: args(cobra.ExactArgs(1)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			p, err := cl.Policy(c.Context(), a[0])
+			if err != nil {
+				return err
+			}
+			return e.out(p, func() { printPolicy(e, a[0], p) })
+		}),
+	}
+	var (
+		acceptOpenPGP, acceptSigstore, acceptServer bool
+		require, signers                            string
+		checksums, sources, binaries                []string
+		minRSA, minHours, minPlus                   int
+		ignore                                      []string
+		clearIgnore                                 bool
+	)
+	set := &cobra.Command{
+		Use:   "set PROJECT --FIELD VALUE...",
+		Short: "Change policy fields (committee members); every change is a new, audited version",
+		Long: `Change policy fields; fields not given keep their values. Examples:
+
+  trel policy set tomcat-server --min-vote-hours 0                 # a test project
+  trel policy set tomcat-server --require openpgp --accept-sigstore=true
+  trel policy set tomcat-server --signers release-managers
+  trel policy set tomcat-server --ignore 'checker=paths,path=*.txt,reason=release notes are fine'`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			p, err := cl.Policy(c.Context(), a[0])
+			if err != nil {
+				return err
+			}
+			f := c.Flags()
+			changed := false
+			apply := func(name string, fn func()) {
+				if f.Changed(name) {
+					fn()
+					changed = true
+				}
+			}
+			apply("accept-openpgp", func() { p.AcceptOpenPGP = acceptOpenPGP })
+			apply("accept-sigstore", func() { p.AcceptSigstore = acceptSigstore })
+			apply("accept-server-signed", func() { p.AcceptServerSigned = acceptServer })
+			apply("require", func() { p.Require = require })
+			apply("signers", func() { p.Signers = signers })
+			apply("checksums", func() { p.ChecksumAlgorithms = checksums })
+			apply("source-patterns", func() { p.SourcePatterns = sources })
+			apply("binary-patterns", func() { p.BinaryPatterns = binaries })
+			apply("min-rsa-bits", func() { p.MinRSABits = minRSA })
+			apply("min-vote-hours", func() { p.MinVoteHours = minHours })
+			apply("min-binding-votes", func() { p.MinBindingPlusOnes = minPlus })
+			apply("clear-ignore", func() { p.Ignore = nil })
+			for _, spec := range ignore {
+				r, err := parseIgnore(spec)
+				if err != nil {
+					return usageError{err}
+				}
+				p.Ignore = append(p.Ignore, r)
+				changed = true
+			}
+			if !changed {
+				return usageError{errors.New("no field given: see `trel policy set --help`")}
+			}
+			out, err := cl.SetPolicy(c.Context(), a[0], *p)
+			if err != nil {
+				return err
+			}
+			return e.out(out, func() {
+				fmt.Fprintf(e.stdout, "Policy of %s is now version %d.\n", a[0], out.Version)
+				printPolicy(e, a[0], out)
+			})
+		}),
+	}
+	f := set.Flags()
+	f.BoolVar(&acceptOpenPGP, "accept-openpgp", true, "accept OpenPGP signatures from committee keys")
+	f.BoolVar(&acceptSigstore, "accept-sigstore", true, "accept Sigstore bundles from the project's trusted identities")
+	f.BoolVar(&acceptServer, "accept-server-signed", true, "accept signatures made by keys trel holds")
+	f.StringVar(&require, "require", "", "per artifact: any | openpgp | sigstore | all")
+	f.StringVar(&signers, "signers", "", "who may sign: participants | release-managers")
+	f.StringSliceVar(&checksums, "checksums", nil, "required checksum algorithms, e.g. sha512 or sha512,sha256")
+	f.StringSliceVar(&sources, "source-patterns", nil, "globs naming source artifacts")
+	f.StringSliceVar(&binaries, "binary-patterns", nil, "globs naming binary artifacts")
+	f.IntVar(&minRSA, "min-rsa-bits", 0, "minimum RSA key size for signatures")
+	f.IntVar(&minHours, "min-vote-hours", 0, "minimum vote duration in hours")
+	f.IntVar(&minPlus, "min-binding-votes", 0, "binding +1 votes needed (and more +1 than -1)")
+	f.StringArrayVar(&ignore, "ignore", nil, "add an ignore rule: checker=C,path=GLOB,message=TEXT,reason=WHY (never hides blockers)")
+	f.BoolVar(&clearIgnore, "clear-ignore", false, "remove all ignore rules")
+
+	c.AddCommand(show, set)
+	return c
+}
+
+func parseIgnore(spec string) (domain.IgnoreRule, error) {
+	var r domain.IgnoreRule
+	for _, kv := range strings.Split(spec, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return r, fmt.Errorf("ignore rule %q: use checker=C,path=GLOB,message=TEXT,reason=WHY", spec)
+		}
+		switch strings.TrimSpace(k) {
+		case "checker":
+			r.Checker = v
+		case "path":
+			r.Path = v
+		case "message":
+			r.Message = v
+		case "reason":
+			r.Reason = v
+		default:
+			return r, fmt.Errorf("ignore rule %q: unknown field %q", spec, k)
+		}
+	}
+	return r, nil
+}
+
+func printPolicy(e *env, project string, p *domain.Policy) {
+	v := fmt.Sprintf("version %d", p.Version)
+	if p.Version == 0 {
+		v = "the default, never changed"
+	}
+	fmt.Fprintf(e.stdout, "Policy of %s (%s)\n", project, v)
+	fmt.Fprintf(e.stdout, "  accepted signatures:  openpgp=%v sigstore=%v server-signed=%v\n", p.AcceptOpenPGP, p.AcceptSigstore, p.AcceptServerSigned)
+	fmt.Fprintf(e.stdout, "  required per artifact: %s, checksums %s\n", p.Require, strings.Join(p.ChecksumAlgorithms, ","))
+	fmt.Fprintf(e.stdout, "  who may sign:          %s (RSA keys of at least %d bits)\n", p.Signers, p.MinRSABits)
+	fmt.Fprintf(e.stdout, "  vote:                  at least %d hours; at least %d binding +1 and more binding +1 than -1\n", p.MinVoteHours, p.MinBindingPlusOnes)
+	fmt.Fprintf(e.stdout, "  sources: %s  binaries: %s\n", strings.Join(p.SourcePatterns, " "), strings.Join(p.BinaryPatterns, " "))
+	for _, r := range p.Ignore {
+		fmt.Fprintf(e.stdout, "  ignore: checker=%s path=%s message=%q (%s)\n", r.Checker, r.Path, r.Message, r.Reason)
+	}
+}
+
+func voteCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "vote", Short: "Start, cast, tally and resolve the vote on a release candidate"}
+	start := &cobra.Command{
+		Use: "start PROJECT VERSION", Short: "Freeze the latest revision and open the vote (release managers)", Args: args(cobra.ExactArgs(2)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			v, err := cl.StartVote(c.Context(), a[0], a[1])
+			if err != nil {
+				return err
+			}
+			return e.out(v, func() {
+				fmt.Fprintf(e.stdout, "Vote %d on revision %d of %s %s is open; it may be resolved from %s.\n", v.Round, v.Revision, a[0], a[1], when(v.ClosesAt()))
+			})
+		}),
+	}
+	var comment string
+	cast := &cobra.Command{
+		Use: "cast PROJECT VERSION +1|0|-1 [--comment TEXT]", Short: "Cast or change your vote", Args: args(cobra.ExactArgs(3)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			var value int
+			switch a[2] {
+			case "+1", "1":
+				value = 1
+			case "0", "+0", "-0":
+				value = 0
+			case negativeVote, "-1":
+				value = -1
+			default:
+				return usageError{fmt.Errorf("a vote is +1, 0 or -1, not %q", a[2])}
+			}
+			t, err := cl.CastVote(c.Context(), a[0], a[1], value, comment)
+			if err != nil {
+				return err
+			}
+			return e.out(t, func() { printTally(e, t) })
+		}),
+	}
+	cast.Flags().StringVar(&comment, "comment", "", "why")
+	tally := &cobra.Command{
+		Use: "tally PROJECT VERSION", Short: "Show the live tally", Args: args(cobra.ExactArgs(2)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			t, err := cl.Tally(c.Context(), a[0], a[1])
+			if err != nil {
+				return err
+			}
+			return e.out(t, func() { printTally(e, t) })
+		}),
+	}
+	resolve := &cobra.Command{
+		Use: "resolve PROJECT VERSION", Short: "Close the vote after its minimum duration (release managers)", Args: args(cobra.ExactArgs(2)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			t, err := cl.ResolveVote(c.Context(), a[0], a[1])
+			if err != nil {
+				return err
+			}
+			return e.out(t, func() {
+				printTally(e, t)
+				if t.Round.Passed != nil && *t.Round.Passed {
+					fmt.Fprintf(e.stdout, "The vote passed. Publish with `trel release publish %s %s`.\n", a[0], a[1])
+				} else {
+					fmt.Fprintln(e.stdout, "The vote failed; the release is a draft again.")
+				}
+			})
+		}),
+	}
+	c.AddCommand(start, cast, tally, resolve)
+	return c
+}
+
+func printTally(e *env, t *domain.Tally) {
+	fmt.Fprintf(e.stdout, "Vote %d on revision %d: binding +1: %d, 0: %d, -1: %d; non-binding +1: %d, 0: %d, -1: %d\n",
+		t.Round.Round, t.Round.Revision, t.BindingPlus, t.BindingZero, t.BindingMinus, t.NonBindingPlus, t.NonBindingZero, t.NonBindingMin)
+	for _, v := range t.Votes {
+		b := "non-binding"
+		if v.Binding {
+			b = "binding"
+		}
+		fmt.Fprintf(e.stdout, "  %+d %-12s %s %s\n", v.Value, v.User, b, v.Comment)
+	}
+	state := "not passing yet"
+	if t.Passing {
+		state = "passing"
+	}
+	closes := "may be resolved now"
+	if !t.MayClose {
+		closes = "may be resolved from " + when(t.ClosesAt)
+	}
+	fmt.Fprintf(e.stdout, "Currently %s; %s.\n", state, closes)
+}
+
+func publishCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use: "publish PROJECT VERSION", Short: "Publish a release whose vote passed (release managers)", Args: args(cobra.ExactArgs(2)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			m, err := cl.Publish(c.Context(), a[0], a[1])
+			if err != nil {
+				return err
+			}
+			return e.out(m, func() {
+				fmt.Fprintf(e.stdout, "Published %s %s (revision %d, %d files) to /downloads/%s/%s/%s/\n", m.Project, m.Version, m.Revision, len(m.Files), m.Committee, m.Project, m.Version)
+			})
+		}),
+	}
+}
+
+func managerCmd(e *env) *cobra.Command {
+	c := &cobra.Command{Use: "manager", Short: "Release managers of a release"}
+	c.AddCommand(&cobra.Command{
+		Use: "add PROJECT VERSION USERNAME", Short: "Make a user a release manager (committee members)", Args: args(cobra.ExactArgs(3)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			if err := cl.AddReleaseManager(c.Context(), a[0], a[1], a[2]); err != nil {
+				return err
+			}
+			return e.out(map[string]any{"release_manager": a[2]}, func() { fmt.Fprintf(e.stdout, "%s is now a release manager of %s %s\n", a[2], a[0], a[1]) })
+		}),
+	})
+	return c
+}
+
+func ackCmd(e *env) *cobra.Command {
+	var checker, path, comment string
+	c := &cobra.Command{
+		Use: "ack PROJECT VERSION --checker C --path P --comment WHY", Short: "Acknowledge a concern of the latest revision (release managers)", Args: args(cobra.ExactArgs(2)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			ack, err := cl.Ack(c.Context(), a[0], a[1], checker, path, comment)
+			if err != nil {
+				return err
+			}
+			return e.out(ack, func() { fmt.Fprintf(e.stdout, "Acknowledged the %s concern on %s.\n", ack.Checker, ack.Path) })
+		}),
+	}
+	c.Flags().StringVar(&checker, "checker", "", "checker that raised the concern (required)")
+	c.Flags().StringVar(&path, "path", "", "path of the concern (required)")
+	c.Flags().StringVar(&comment, "comment", "", "why it is acceptable (required)")
+	c.MarkFlagRequired("checker")
+	c.MarkFlagRequired("path")
+	c.MarkFlagRequired("comment")
+	return c
+}

@@ -1,0 +1,227 @@
+package domain
+
+import (
+	"path"
+	"strings"
+	"time"
+)
+
+// Release phases after the draft.
+const (
+	PhaseCandidate Phase = "candidate" // frozen revision under vote
+	PhasePreview   Phase = "preview"   // vote passed, ready to publish
+	PhaseReleased  Phase = "released"  // published, immutable
+)
+
+// Signature kinds a policy may accept or require.
+const (
+	RequireAny      = "any"      // at least one accepted signature per artifact
+	RequireOpenPGP  = "openpgp"  // an OpenPGP signature per artifact
+	RequireSigstore = "sigstore" // a Sigstore bundle per artifact
+	RequireAll      = "all"      // both
+)
+
+// Who may sign a project's releases.
+const (
+	SignersParticipants    = "participants"     // any committee member or committer
+	SignersReleaseManagers = "release-managers" // only the release's release managers
+)
+
+// Policy is a project's release policy. Every change is a new version.
+type Policy struct {
+	Version int `json:"version"`
+
+	AcceptOpenPGP      bool     `json:"accept_openpgp"`
+	AcceptSigstore     bool     `json:"accept_sigstore"`
+	AcceptServerSigned bool     `json:"accept_server_signed"`
+	Require            string   `json:"require"`
+	Signers            string   `json:"signers"`
+	ChecksumAlgorithms []string `json:"checksum_algorithms"`
+	SourcePatterns     []string `json:"source_patterns"`
+	BinaryPatterns     []string `json:"binary_patterns"`
+	MinRSABits         int      `json:"min_rsa_bits"`
+	MinVoteHours       int      `json:"min_vote_hours"`
+	// The vote passes with at least MinBindingPlusOnes binding +1 and
+	// more binding +1 than binding -1.
+	MinBindingPlusOnes int          `json:"min_binding_plus_ones"`
+	Ignore             []IgnoreRule `json:"ignore"`
+
+	UpdatedBy string    `json:"updated_by,omitempty"`
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
+}
+
+// IgnoreRule hides known, non-blocking results. It never applies to
+// blockers or exceptions.
+type IgnoreRule struct {
+	Checker string `json:"checker,omitempty"` // "" = any checker
+	Path    string `json:"path,omitempty"`    // glob (path.Match); "" = any path
+	Message string `json:"message,omitempty"` // substring; "" = any message
+	Reason  string `json:"reason"`            // why it is safe to ignore
+}
+
+// KeyGrandfatherBefore: RSA keys created before this date may have 2048
+// bits; newer ones need the policy's minimum.
+var KeyGrandfatherBefore = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// DefaultPolicy is what a project gets until a committee member changes it.
+func DefaultPolicy() Policy {
+	return Policy{
+		AcceptOpenPGP: true, AcceptSigstore: true, AcceptServerSigned: true,
+		Require: RequireAny, Signers: SignersParticipants,
+		ChecksumAlgorithms: []string{"sha512"},
+		SourcePatterns:     []string{"*-src.*", "*-source.*", "*.src.*"},
+		BinaryPatterns:     []string{"*-bin.*", "*.jar", "*.whl"},
+		MinRSABits:         4096, MinVoteHours: 72, MinBindingPlusOnes: 3,
+		Ignore: []IgnoreRule{},
+	}
+}
+
+// Validate checks a policy.
+func (p Policy) Validate() error {
+	switch p.Require {
+	case RequireAny, RequireOpenPGP, RequireSigstore, RequireAll:
+	default:
+		return Errorf(KindInvalid, "require must be any, openpgp, sigstore or all, not %q", p.Require)
+	}
+	switch p.Signers {
+	case SignersParticipants, SignersReleaseManagers:
+	default:
+		return Errorf(KindInvalid, "signers must be participants or release-managers, not %q", p.Signers)
+	}
+	if !p.AcceptOpenPGP && !p.AcceptSigstore {
+		return Errorf(KindInvalid, "a policy must accept OpenPGP or Sigstore signatures (or both)")
+	}
+	if (p.Require == RequireOpenPGP || p.Require == RequireAll) && !p.AcceptOpenPGP {
+		return Errorf(KindInvalid, "the policy requires OpenPGP signatures but does not accept them")
+	}
+	if (p.Require == RequireSigstore || p.Require == RequireAll) && !p.AcceptSigstore {
+		return Errorf(KindInvalid, "the policy requires Sigstore bundles but does not accept them")
+	}
+	if len(p.ChecksumAlgorithms) == 0 {
+		return Errorf(KindInvalid, "require at least one checksum algorithm (sha512 or sha256)")
+	}
+	for _, a := range p.ChecksumAlgorithms {
+		if a != "sha256" && a != "sha512" {
+			return Errorf(KindInvalid, "checksum algorithm %q: use sha512 or sha256", a)
+		}
+	}
+	for _, pat := range append(append([]string{}, p.SourcePatterns...), p.BinaryPatterns...) {
+		if _, err := path.Match(pat, "x"); err != nil {
+			return Errorf(KindInvalid, "pattern %q is not a valid glob", pat)
+		}
+	}
+	if p.MinRSABits < 2048 || p.MinRSABits > 16384 {
+		return Errorf(KindInvalid, "min_rsa_bits must be between 2048 and 16384")
+	}
+	if p.MinVoteHours < 0 || p.MinVoteHours > 24*60 {
+		return Errorf(KindInvalid, "min_vote_hours must be between 0 and 1440")
+	}
+	if p.MinBindingPlusOnes < 1 || p.MinBindingPlusOnes > 100 {
+		return Errorf(KindInvalid, "min_binding_plus_ones must be between 1 and 100")
+	}
+	for _, r := range p.Ignore {
+		if r.Path != "" {
+			if _, err := path.Match(r.Path, "x"); err != nil {
+				return Errorf(KindInvalid, "ignore rule path %q is not a valid glob", r.Path)
+			}
+		}
+		if r.Reason == "" {
+			return Errorf(KindInvalid, "every ignore rule needs a reason saying why the result is safe to ignore")
+		}
+		if r.Checker == "" && r.Path == "" && r.Message == "" {
+			return Errorf(KindInvalid, "an ignore rule must name a checker, a path or a message")
+		}
+	}
+	return nil
+}
+
+// Ignores reports whether the rule hides the result. Blockers and
+// exceptions are never hidden.
+func (r IgnoreRule) Ignores(res CheckResult) bool {
+	if res.Status == StatusBlocker || res.Status == StatusException {
+		return false
+	}
+	if r.Checker != "" && r.Checker != res.Checker {
+		return false
+	}
+	if r.Path != "" {
+		if ok, _ := path.Match(r.Path, res.Path); !ok {
+			return false
+		}
+	}
+	return r.Message == "" || strings.Contains(strings.ToLower(res.Message), strings.ToLower(r.Message))
+}
+
+// Ack is a release manager's acknowledgement of a concern.
+type Ack struct {
+	Checker    string    `json:"checker"`
+	Path       string    `json:"path"`
+	InputsHash string    `json:"inputs_hash"`
+	User       string    `json:"user"`
+	Comment    string    `json:"comment"`
+	At         time.Time `json:"at"`
+}
+
+// VoteRound is one vote on a release candidate.
+type VoteRound struct {
+	Round         int        `json:"round"`
+	Revision      int        `json:"revision"`
+	StartedBy     string     `json:"started_by"`
+	StartedAt     time.Time  `json:"started_at"`
+	MinHours      int        `json:"min_hours"`
+	PolicyVersion int        `json:"policy_version"`
+	ResolvedAt    *time.Time `json:"resolved_at,omitempty"`
+	ResolvedBy    string     `json:"resolved_by,omitempty"`
+	Passed        *bool      `json:"passed,omitempty"`
+}
+
+// ClosesAt is the earliest time the vote may be resolved.
+func (v VoteRound) ClosesAt() time.Time {
+	return v.StartedAt.Add(time.Duration(v.MinHours) * time.Hour)
+}
+
+// Vote is one person's vote in a round; a later vote replaces an earlier one.
+type Vote struct {
+	User    string    `json:"user"`
+	Value   int       `json:"value"`
+	Binding bool      `json:"binding"`
+	Comment string    `json:"comment,omitempty"`
+	CastAt  time.Time `json:"cast_at"`
+}
+
+// Tally counts a round's votes.
+type Tally struct {
+	Round          VoteRound `json:"round"`
+	Votes          []Vote    `json:"votes"`
+	BindingPlus    int       `json:"binding_plus"`
+	BindingZero    int       `json:"binding_zero"`
+	BindingMinus   int       `json:"binding_minus"`
+	NonBindingPlus int       `json:"non_binding_plus"`
+	NonBindingZero int       `json:"non_binding_zero"`
+	NonBindingMin  int       `json:"non_binding_minus"`
+	Passing        bool      `json:"passing"`   // the rule is met by the votes so far
+	MayClose       bool      `json:"may_close"` // the minimum duration has passed
+	ClosesAt       time.Time `json:"closes_at"`
+}
+
+// Count fills the counts and Passing from Votes for the given rule.
+func (t *Tally) Count(minBindingPlus int) {
+	t.BindingPlus, t.BindingZero, t.BindingMinus, t.NonBindingPlus, t.NonBindingZero, t.NonBindingMin = 0, 0, 0, 0, 0, 0
+	for _, v := range t.Votes {
+		switch {
+		case v.Binding && v.Value > 0:
+			t.BindingPlus++
+		case v.Binding && v.Value < 0:
+			t.BindingMinus++
+		case v.Binding:
+			t.BindingZero++
+		case v.Value > 0:
+			t.NonBindingPlus++
+		case v.Value < 0:
+			t.NonBindingMin++
+		default:
+			t.NonBindingZero++
+		}
+	}
+	t.Passing = t.BindingPlus >= minBindingPlus && t.BindingPlus > t.BindingMinus
+}
