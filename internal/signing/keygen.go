@@ -70,6 +70,7 @@ type Generated struct {
 // Generate makes a new OpenPGP v4 key whose primary key certifies and
 // signs; see the package documentation for the choices.
 func Generate(opts GenerateOptions) (*Generated, error) {
+	opts.Name = strings.TrimSpace(opts.Name)
 	if err := checkUserID(opts.Name, opts.Email); err != nil {
 		return nil, err
 	}
@@ -167,7 +168,6 @@ func boolPtr(b bool) *bool { return &b }
 // checkUserID refuses names and addresses that would make a misleading or
 // malformed user ID.
 func checkUserID(name, email string) error {
-	name = strings.TrimSpace(name)
 	switch {
 	case name == "":
 		return errors.New("generate key: the name is empty")

@@ -192,7 +192,7 @@ func TestGenerateRecordsUserIDAndExpiry(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			g, err := Generate(GenerateOptions{Name: "Ann Example", Email: "ann@example.org", Expiry: tc.expiry, Now: fixedClock(created)})
+			g, err := Generate(GenerateOptions{Name: " Ann Example ", Email: "ann@example.org", Expiry: tc.expiry, Now: fixedClock(created)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -119,9 +119,12 @@ func SignWithOptions(secret []byte, files []FileToSign, opts SignOptions) ([]Sig
 	return out, nil
 }
 
-// usable refuses revoked, expired and not-yet-valid keys at time at.
+// usable refuses revoked keys, and keys expired or not yet valid at time at.
 func usable(e *pgp.Entity, at time.Time) error {
-	if e.Revoked(at) {
+	// Any revocation stops the key, whatever its reason and date: a
+	// server-held key never signs again once revoked, even with a clock
+	// set before the revocation.
+	if len(e.Revocations) > 0 || e.Revoked(at) {
 		return ErrKeyRevoked
 	}
 	self, _ := e.PrimarySelfSignature()

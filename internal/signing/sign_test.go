@@ -97,6 +97,10 @@ func TestSignRefusesUnusableKeysAndUnapprovedData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	retired, err := Revoke(fresh.Secret, RevokeRetired, "superseded", now)
+	if err != nil {
+		t.Fatal(err)
+	}
 	data := []byte("artifact")
 	sum := sha512.Sum512(data)
 	other := sha512.Sum512([]byte("another artifact"))
@@ -110,6 +114,7 @@ func TestSignRefusesUnusableKeysAndUnapprovedData(t *testing.T) {
 	}{
 		{"expired key", old.Secret, now, FileToSign{Reader: bytes.NewReader(data)}, ErrKeyExpired, ""},
 		{"revoked key", revoked.Secret, now.Add(time.Minute), FileToSign{Reader: bytes.NewReader(data)}, ErrKeyRevoked, ""},
+		{"retired key with a clock set before the revocation", retired.Secret, now.Add(-time.Hour), FileToSign{Reader: bytes.NewReader(data)}, ErrKeyRevoked, ""},
 		{"time before the key existed", fresh.Secret, fresh.Created.Add(-time.Hour), FileToSign{Reader: bytes.NewReader(data)}, ErrKeyNotYetValid, ""},
 		{"digest other than approved", fresh.Secret, now, FileToSign{SHA512State: sha512State(t, data), ExpectSHA512: hex.EncodeToString(other[:])}, ErrDigestMismatch, ""},
 		{"approved digest from the reader path too", fresh.Secret, now, FileToSign{Reader: bytes.NewReader(data), ExpectSHA512: hex.EncodeToString(other[:])}, ErrDigestMismatch, ""},
@@ -169,5 +174,35 @@ func TestSignManyFilesKeepsOrderAndEachVerifies(t *testing.T) {
 				t.Fatalf("%s verifies over another file's data", s.Path)
 			}
 		}
+	}
+}
+
+func TestSignLeavesTheCallersSecretIntact(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		key  func(t *testing.T) *Generated
+	}{
+		{"EdDSA", func(t *testing.T) *Generated { return newEdDSA(t) }},
+		{"RSA-4096", func(t *testing.T) *Generated { return sharedRSA(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := tc.key(t)
+			before := bytes.Clone(g.Secret)
+			for i := range 2 {
+				sigs, err := Sign(g.Secret, []FileToSign{{Reader: strings.NewReader("data")}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.Equal(g.Secret, before) {
+					t.Fatalf("call %d changed the caller's secret (wiping must only touch our parsed copy)", i+1)
+				}
+				if r := trelVerify(t, g.PublicKey, sigs[0].Armored, []byte("data")); !r.Valid {
+					t.Fatalf("call %d: %s", i+1, r.Reason)
+				}
+			}
+			if _, err := Revoke(g.Secret, RevokeRetired, "", time.Now()); err != nil || !bytes.Equal(g.Secret, before) {
+				t.Fatalf("Revoke changed the caller's secret (err %v)", err)
+			}
+		})
 	}
 }
