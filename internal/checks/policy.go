@@ -81,11 +81,15 @@ func conclude(in *Input, results []domain.CheckResult, now time.Time) []domain.C
 				kind = "binary"
 			}
 		}
+		which := fmt.Sprintf("the project's policy (version %d)", pol.Version)
+		if pol.Version == 0 {
+			which = "the default policy"
+		}
 		details := map[string]any{"kind": kind, "openpgp": openpgpOK, "sigstore": sigstoreOK, "policy_version": pol.Version}
 		if len(missing) > 0 {
-			add(a, domain.StatusBlocker, fmt.Sprintf("the project's policy (version %d) requires %s for %s", pol.Version, strings.Join(missing, " and "), a), details)
+			add(a, domain.StatusBlocker, fmt.Sprintf("%s requires %s for %s (see `trel policy show %s`)", which, strings.Join(missing, " and "), a, in.Release.ProjectKey), details)
 		} else {
-			add(a, domain.StatusNote, fmt.Sprintf("%s meets the project's policy (version %d)", a, pol.Version), details)
+			add(a, domain.StatusNote, fmt.Sprintf("%s meets %s", a, which), details)
 		}
 	}
 	return out
