@@ -143,10 +143,15 @@ func (l *Log) VerifierKey() string { return l.signer.VerifierKey() }
 //
 // ctx bounds the wait. An error, including a cancelled ctx, does NOT prove
 // that e is absent: it may still be integrated later. The caller must treat
-// any error as "not logged" and not release what e describes.
+// any error as "not logged" and not release what e describes; appending the
+// same entry again after an error is safe (it may then appear twice, which
+// only repeats a true statement).
 func (l *Log) Append(ctx context.Context, e Entry) (uint64, error) {
 	data, err := e.Marshal()
 	if err != nil {
+		return 0, fmt.Errorf("translog: append: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("translog: append: %w", err)
 	}
 	l.mu.RLock()

@@ -857,3 +857,60 @@ func TestAppendIsBoundedByItsContext(t *testing.T) {
 		t.Fatal("invalid entry appended")
 	}
 }
+
+func TestOldCheckpointsVerifyAfterPartialFilesAreGarbageCollected(t *testing.T) {
+	base := t.TempDir()
+	l := openTestLog(t, base)
+	ctx := testContext(t)
+	old := appendAll(t, l, entriesFor(0, 10))
+	cp10, err := l.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendAll(t, l, entriesFor(10, 260))
+	// tessera deletes partial tiles and bundles once the full ones exist;
+	// do it now rather than wait for its collector.
+	for _, p := range []string{layout.TilePath(0, 0, 10), layout.EntriesPath(0, 10)} {
+		if err := os.Remove(filepath.Join(l.Dir(), p)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+	}
+	c := l.Client()
+	for idx, e := range old {
+		if err := c.ProveInclusion(ctx, e, idx, cp10); err != nil {
+			t.Fatalf("entry %d in the old tree: %v", idx, err)
+		}
+	}
+	n := 0
+	for ie, err := range c.Entries(ctx, cp10, 0, 10) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ie.Entry != old[ie.Index] {
+			t.Fatalf("entry %d differs", ie.Index)
+		}
+		n++
+	}
+	if n != 10 {
+		t.Fatalf("%d entries read from the old tree, want 10", n)
+	}
+}
+
+func TestHTTPFetcherReportsMissingFilesAsNotExist(t *testing.T) {
+	srv := serveLog(t, t.TempDir())
+	f, err := HTTPFetcher(srv.URL+"/log", srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f(testContext(t), "checkpoint"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing checkpoint: %v, want os.ErrNotExist", err)
+	}
+	for _, bad := range []string{"/etc/passwd", "http://elsewhere.example/x"} {
+		if _, err := f(testContext(t), bad); err == nil {
+			t.Errorf("fetch %q accepted", bad)
+		}
+	}
+	if _, err := HTTPFetcher("file:///tmp/log", nil); err == nil {
+		t.Error("file URL accepted")
+	}
+}
