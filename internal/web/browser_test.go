@@ -23,8 +23,10 @@ import (
 	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 
+	"trel/internal/checks"
 	"trel/internal/core"
 	"trel/internal/domain"
+	"trel/internal/jobs"
 	"trel/internal/server"
 	"trel/internal/store"
 )
@@ -73,6 +75,21 @@ func startServer(t *testing.T) *testServer {
 	t.Cleanup(func() {
 		srv.Close()
 		app.Close()
+	})
+	// The check workers, as `trel serve` runs them.
+	verifier, err := server.SigstoreVerifier(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, stopWorkers := context.WithCancel(ctx)
+	runner, err := jobs.Start(wctx, app.Store.SQL(), app.Store, checks.NewEngine(app.Store, app.Blobs, verifier), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app.Core.SetCheckNotifier(runner)
+	t.Cleanup(func() {
+		stopWorkers()
+		runner.Stop(context.Background())
 	})
 	if _, err := app.Core.Bootstrap(ctx, "admin", "admin@example.org"); err != nil {
 		t.Fatal(err)
@@ -221,6 +238,27 @@ func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 			case <-ctx.Done():
 				return ctx.Err()
 			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	})
+}
+
+// reloadUntil reloads the page until the element's text contains want
+// (for results that background workers produce).
+func reloadUntil(sel, want string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tt *chromedp.Target) error {
+		for {
+			if _, err := chromedp.Reload()(ctx, tt); err != nil {
+				return err
+			}
+			s, err := chromedp.Evaluate[string](`(function(){const e=document.querySelector(`+jsString(sel)+`);return e ? e.innerText : ""})()`)(ctx, tt)
+			if err == nil && strings.Contains(s, want) {
+				return nil
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
 			}
 		}
 	})
@@ -390,6 +428,36 @@ func TestBrowser(t *testing.T) {
 		screenshot(t, tab, "committee")
 	})
 
+	t.Run("add a key", func(t *testing.T) {
+		key, err := filepath.Abs(filepath.Join("..", "openpgp", "testdata", "atr", "68FF2E20F02B070D73D416188DE8CC167FE2663A.asc"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(t, tab, "add key",
+			chromedp.Navigate(s.url+"/keys"),
+			waitText("h1", "Signing keys"),
+			chromedp.SetUploadFiles(chromedp.CSS("#add-file"), []string{key}),
+			chromedp.SetValue(chromedp.CSS("#add-committee"), "widget"),
+			click("form[action='/keys'] button"),
+			waitText("main", "1 added"),
+		)
+		wantText(t, tab, "main table", "68FF2E20F02B070D73D416188DE8CC167FE2663A")
+		screenshot(t, tab, "keys")
+		run(t, tab, "committee keys",
+			chromedp.Navigate(s.url+"/committees/widget"),
+			waitText("main", "68FF2E20F02B070D73D416188DE8CC167FE2663A"),
+			click("a[href$='/KEYS']"),
+			waitText("body", "BEGIN PGP PUBLIC KEY BLOCK"),
+		)
+		// The key's only user ID is not the administrator's address, so
+		// the core refuses an ownership challenge, and the page says why.
+		run(t, tab, "prove ownership",
+			chromedp.Navigate(s.url+"/keys"),
+			click("form[action$='/challenge'] button"),
+			waitText(".error", "e-mail address"),
+		)
+	})
+
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		p := filepath.Join(dir, name)
@@ -407,40 +475,43 @@ func TestBrowser(t *testing.T) {
 			click("form[action='/projects/widget-core/releases'] button"),
 			waitText("h1", "widget-core 1.0.0"),
 		)
-		tarball := write("widget-1.0.0.tar.gz", strings.Repeat("widget source ", 50_000))
-		sums := write("widget-1.0.0.tar.gz.sha512", "checksum\n")
-		run(t, tab, "upload two files",
-			chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{tarball, sums}),
+		// A real artifact signed by the key added above, its signature and
+		// its checksum file.
+		var atr []string
+		for _, name := range []string{"apache-test-0.2.tar.gz", "apache-test-0.2.tar.gz.asc", "apache-test-0.2.tar.gz.sha512"} {
+			p, err := filepath.Abs(filepath.Join("..", "openpgp", "testdata", "atr", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			atr = append(atr, p)
+		}
+		run(t, tab, "upload three files",
+			chromedp.SetUploadFiles(chromedp.CSS("#files"), atr),
 			fill("#description", "first upload"),
 			click("#upload-form button[type=submit]"),
-			waitText(".notice", "Revision 1 was created with 2 uploaded file(s)"),
+			waitText(".notice", "Revision 1 was created with 3 uploaded file(s)"),
 		)
-		wantText(t, tab, "main table", "widget-1.0.0.tar.gz.sha512")
-		wantText(t, tab, "main table", "683.6 KiB")
-		sums2 := write("widget-1.0.0.tar.gz.sha512", "better checksum\n")
+		wantText(t, tab, "main table", "apache-test-0.2.tar.gz.sha512")
+		sums2 := write("apache-test-0.2.tar.gz.sha512", "not the right checksum\n")
 		notes := write("NOTES.txt", "release notes\n")
 		run(t, tab, "upload a change",
 			chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{sums2, notes}),
 			click("#upload-form button[type=submit]"),
 			waitText(".notice", "Revision 2 was created"),
 		)
-		finishChecks(t, s, "widget-core", "1.0.0", 2, []domain.CheckResult{
-			{Checker: "checksum", CheckerVersion: 1, Path: "widget-1.0.0.tar.gz.sha512", Status: domain.StatusBlocker,
-				Message: "the SHA-512 in the file does not match widget-1.0.0.tar.gz", Details: map[string]any{"expected": "better checksum"}},
-			{Checker: "signature", CheckerVersion: 1, Path: "widget-1.0.0.tar.gz", Status: domain.StatusConcern, Message: "no signature file"},
-			{Checker: "paths", CheckerVersion: 1, Path: "NOTES.txt", Status: domain.StatusNote, Message: "path accepted"},
-		})
-		run(t, tab, "see check results",
-			chromedp.Reload(),
-			waitText("main", "Check results"),
-		)
-		wantText(t, tab, "main", "does not match widget-1.0.0.tar.gz")
+		// The server's check workers run on the new revision; the page
+		// shows their results grouped by status once they are done.
+		run(t, tab, "see check results", reloadUntil("main", "Checks are done"))
+		wantText(t, tab, "main", "Check results")
+		if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll('main h3 .badge').length`)); err != nil || n == 0 {
+			t.Fatalf("no group of check results on the page (%d, %v)", n, err)
+		}
 		screenshot(t, tab, "release")
 		run(t, tab, "re-run checks",
 			click("form[action$='/checks/rerun'] button"),
 			waitText(".notice", "queued again"),
+			reloadUntil("main", "Checks are done"),
 		)
-		wantText(t, tab, "main", "Checks are queued")
 		run(t, tab, "diff",
 			click("form[action$='/diff'] button"),
 			waitText("h1", "revision 1 → 2"),
@@ -470,34 +541,8 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
-	t.Run("add a key", func(t *testing.T) {
-		key, err := filepath.Abs(filepath.Join("..", "openpgp", "testdata", "atr", "68FF2E20F02B070D73D416188DE8CC167FE2663A.asc"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		run(t, tab, "add key",
-			chromedp.Navigate(s.url+"/keys"),
-			waitText("h1", "Signing keys"),
-			chromedp.SetUploadFiles(chromedp.CSS("#add-file"), []string{key}),
-			chromedp.SetValue(chromedp.CSS("#add-committee"), "widget"),
-			click("form[action='/keys'] button"),
-			waitText("main", "1 added"),
-		)
-		wantText(t, tab, "main table", "68FF2E20F02B070D73D416188DE8CC167FE2663A")
-		screenshot(t, tab, "keys")
-		run(t, tab, "committee keys",
-			chromedp.Navigate(s.url+"/committees/widget"),
-			waitText("main", "68FF2E20F02B070D73D416188DE8CC167FE2663A"),
-			click("a[href$='/KEYS']"),
-			waitText("body", "BEGIN PGP PUBLIC KEY BLOCK"),
-		)
-		// The key's only user ID is not the administrator's address, so
-		// the core refuses an ownership challenge, and the page says why.
-		run(t, tab, "prove ownership",
-			chromedp.Navigate(s.url+"/keys"),
-			click("form[action$='/challenge'] button"),
-			waitText(".error", "e-mail address"),
-		)
+	t.Run("delete a key", func(t *testing.T) {
+		run(t, tab, "keys page", chromedp.Navigate(s.url+"/keys"), waitText("h1", "Signing keys"))
 		run(t, tab, "delete key",
 			click("form[action$='/delete'] button"),
 			waitText(".notice", "was deleted"),
@@ -624,42 +669,4 @@ func apiStatus(t *testing.T, s *testServer, token string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
-}
-
-// finishChecks records check results for a revision as the checks workers
-// would (this test server runs no workers).
-func finishChecks(t *testing.T, s *testServer, project, version string, number int, results []domain.CheckResult) {
-	t.Helper()
-	ctx := context.Background()
-	p, err := s.app.Store.ProjectByKey(ctx, project)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rl, err := s.app.Store.ReleaseByVersion(ctx, p.ID, version)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rev, err := s.app.Store.Revision(ctx, rl.ID, number)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	for i := range results {
-		results[i].CreatedAt = now
-		results[i].InputsHash = strings.Repeat("0", 64)
-	}
-	err = s.app.Store.Tx(ctx, func(tx store.Tx) error {
-		run, err := tx.QueueCheckRun(ctx, rev.ID, now)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.StartCheckRun(ctx, rev.ID, run.Generation, now); err != nil {
-			return err
-		}
-		_, err = tx.FinishCheckRun(ctx, rev.ID, run.Generation, results, now)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
