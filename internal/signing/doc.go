@@ -50,15 +50,20 @@
 //     the password without touching the master key. The data key, and so
 //     SealedSecret, stay the same in both.
 //
+// SwitchToPRF and SwitchToPassword move a key between the two kinds of
+// user factor; each needs the current factor once.
+//
 // Errors are typed and say which factor failed without saying which byte:
+// ErrNoMasterKey (none configured: server-side signing is unavailable),
 // ErrWrongMasterKey (the master key id does not match the one recorded),
 // ErrTampered (any layer authenticated by a factor we hold fails: a
 // bit-flip, a changed parameter, or a blob moved to another fingerprint),
 // ErrWrongPassword (the inner layer fails after the outer layer proved the
-// blob authentic, so it can only be the password or PRF output). Argon2
-// parameters are checked against bounds before any work, so a crafted row
-// cannot make the server allocate gigabytes; they are also authenticated by
-// the outer layer. At most MaxConcurrentDerivations Argon2id derivations run
+// blob authentic, so it can only be the password or PRF output),
+// ErrWrongFactor (a password given for a passkey-sealed key or the reverse).
+// Argon2 parameters are checked against bounds before any work
+// (ErrArgon2Params), so a crafted row cannot make the server allocate
+// gigabytes; they are also authenticated by the outer layer. At most MaxConcurrentDerivations Argon2id derivations run
 // at once (each takes about 0.2 s and 64 MiB with the defaults); callers wait
 // at most DerivationWait and then get ErrBusy.
 //

@@ -329,6 +329,72 @@ func Rewrap(s *Sealed, master MasterKey, oldPassword, newPassword []byte, params
 	return out, nil
 }
 
+// SwitchToPRF re-wraps a password-sealed key so that a passkey's PRF
+// output replaces the password; the password is needed once, to prove the
+// change is the owner's.
+func SwitchToPRF(s *Sealed, master MasterKey, password, prf []byte) (*Sealed, error) {
+	if s == nil {
+		return nil, errors.New("switch to passkey: no sealed key")
+	}
+	dataKey, err := unwrap(s, s.Fingerprint, master, FactorPassword, func(s *Sealed) ([]byte, error) {
+		return deriveArgon2(password, s.Salt, *s.Argon2)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("switch to passkey: %w", err)
+	}
+	defer clear(dataKey)
+	salt, err := randomBytes(32)
+	if err != nil {
+		return nil, fmt.Errorf("switch to passkey: %w", err)
+	}
+	kek, err := prfKEK(prf, salt)
+	if err != nil {
+		return nil, fmt.Errorf("switch to passkey: %w", err)
+	}
+	defer clear(kek)
+	out := &Sealed{Version: vaultVersion, Fingerprint: s.Fingerprint, Factor: FactorPasskeyPRF, Salt: salt, SealedSecret: bytes.Clone(s.SealedSecret)}
+	if err := wrap(out, master, dataKey, kek); err != nil {
+		return nil, fmt.Errorf("switch to passkey: %w", err)
+	}
+	return out, nil
+}
+
+// SwitchToPassword re-wraps a passkey-sealed key under a password (for
+// example before the passkey is removed).
+func SwitchToPassword(s *Sealed, master MasterKey, prf, password []byte, params Argon2Params) (*Sealed, error) {
+	if s == nil {
+		return nil, errors.New("switch to password: no sealed key")
+	}
+	if len(password) == 0 {
+		return nil, errors.New("switch to password: the signing password is empty")
+	}
+	if err := params.Check(); err != nil {
+		return nil, fmt.Errorf("switch to password: %w", err)
+	}
+	dataKey, err := unwrap(s, s.Fingerprint, master, FactorPasskeyPRF, func(s *Sealed) ([]byte, error) {
+		return prfKEK(prf, s.Salt)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("switch to password: %w", err)
+	}
+	defer clear(dataKey)
+	salt, err := randomBytes(argon2SaltSize)
+	if err != nil {
+		return nil, fmt.Errorf("switch to password: %w", err)
+	}
+	kek, err := deriveArgon2(password, salt, params)
+	if err != nil {
+		return nil, fmt.Errorf("switch to password: %w", err)
+	}
+	defer clear(kek)
+	p := params
+	out := &Sealed{Version: vaultVersion, Fingerprint: s.Fingerprint, Factor: FactorPassword, Argon2: &p, Salt: salt, SealedSecret: bytes.Clone(s.SealedSecret)}
+	if err := wrap(out, master, dataKey, kek); err != nil {
+		return nil, fmt.Errorf("switch to password: %w", err)
+	}
+	return out, nil
+}
+
 // RotateMaster re-wraps the outer layer of s from oldMaster to newMaster
 // without any user factor: the inner layer is moved as it is. Run it for
 // every sealed key (trel admin rotate-master-key), then retire oldMaster.

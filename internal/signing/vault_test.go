@@ -540,3 +540,35 @@ func TestMasterKeyNeverPrintsItself(t *testing.T) {
 		t.Fatal("two random master keys have the same id")
 	}
 }
+
+func TestSwitchBetweenPasswordAndPasskeyPRF(t *testing.T) {
+	f := newSealed(t)
+	prf := bytes.Repeat([]byte{3}, PRFSize)
+	if _, err := SwitchToPRF(clone(t, f.sealed), f.master, []byte("wrong"), prf); !errors.Is(err, ErrWrongPassword) {
+		t.Fatalf("SwitchToPRF with a wrong password: %v", err)
+	}
+	toPRF, err := SwitchToPRF(clone(t, f.sealed), f.master, f.password, prf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(clone(t, toPRF), f.g.Fingerprint, f.master, f.password); !errors.Is(err, ErrWrongFactor) {
+		t.Fatalf("the password still opens after the switch: %v", err)
+	}
+	if secret, err := OpenWithPRF(clone(t, toPRF), f.g.Fingerprint, f.master, prf); err != nil || !bytes.Equal(secret, f.g.Secret) {
+		t.Fatalf("OpenWithPRF after the switch: %v", err)
+	}
+	newPW := []byte("back to a password")
+	if _, err := SwitchToPassword(clone(t, toPRF), f.master, bytes.Repeat([]byte{4}, PRFSize), newPW, fastParams); !errors.Is(err, ErrWrongPassword) {
+		t.Fatalf("SwitchToPassword with a wrong PRF output: %v", err)
+	}
+	back, err := SwitchToPassword(clone(t, toPRF), f.master, prf, newPW, fastParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if secret, err := Open(clone(t, back), f.g.Fingerprint, f.master, newPW); err != nil || !bytes.Equal(secret, f.g.Secret) {
+		t.Fatalf("Open after switching back: %v", err)
+	}
+	if _, err := OpenWithPRF(clone(t, back), f.g.Fingerprint, f.master, prf); !errors.Is(err, ErrWrongFactor) {
+		t.Fatalf("the PRF output still opens after switching back: %v", err)
+	}
+}
