@@ -211,4 +211,139 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("%+v", ms)
 		}
 	})
+
+	t.Run("ok/keys keep subkeys, links, ownership and soft deletion", func(t *testing.T) {
+		s := newStore(t)
+		u, c, _, _ := seed(t, s)
+		exp := now.Add(24 * time.Hour)
+		k := &domain.Key{Fingerprint: "AAAA", KeyID: "AA", Algorithm: "EdDSA", Curve: "ed25519", CreatedAt: now, ExpiresAt: &exp,
+			UserIDs: []string{"Alice <alice@example.org>"}, Emails: []string{"alice@example.org"}, Armored: "armored",
+			UploadedByID: u.ID, UploadedAt: now, UpdatedAt: now,
+			Subkeys: []domain.Subkey{{Fingerprint: "BBBB", KeyID: "BB", Algorithm: "EdDSA", CreatedAt: now, CanSign: true}}}
+		err := s.Tx(ctx, func(tx store.Tx) error {
+			if err := tx.PutKey(ctx, k); err != nil {
+				return err
+			}
+			if err := tx.LinkKey(ctx, domain.CommitteeKey{CommitteeID: c.ID, Fingerprint: "AAAA", AddedAt: now}, u.ID); err != nil {
+				return err
+			}
+			return tx.SetKeyOwner(ctx, "AAAA", u.ID, "challenge", now)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Key(ctx, "AAAA")
+		if err != nil || got.Owner != "alice" || len(got.Subkeys) != 1 || !got.Subkeys[0].CanSign || len(got.Committees) != 1 || !got.ExpiresAt.Equal(exp) {
+			t.Fatalf("%+v %v", got, err)
+		}
+		byID, _ := s.KeysByKeyID(ctx, "BB")
+		if len(byID) != 1 || byID[0].Fingerprint != "AAAA" {
+			t.Fatalf("lookup by subkey id: %+v", byID)
+		}
+		if err := s.Tx(ctx, func(tx store.Tx) error { return tx.SoftDeleteKey(ctx, "AAAA", now) }); err != nil {
+			t.Fatal(err)
+		}
+		live, _ := s.CommitteeKeys(ctx, c.ID, false)
+		all, _ := s.CommitteeKeys(ctx, c.ID, true)
+		if len(live) != 0 || len(all) != 1 {
+			t.Fatalf("soft delete: %d live, %d in all", len(live), len(all))
+		}
+		if byID, _ := s.KeysByKeyID(ctx, "AA"); len(byID) != 0 {
+			t.Fatal("a deleted key is still found by key ID")
+		}
+	})
+
+	t.Run("ok/check runs are generations: an outdated run stores nothing", func(t *testing.T) {
+		s := newStore(t)
+		u, _, _, r := seed(t, s)
+		b := domain.Blob{SHA256: strings.Repeat("c", 64), SHA512: strings.Repeat("d", 128), SHA256State: []byte{1}, SHA512State: []byte{2}}
+		rev := &domain.Revision{ReleaseID: r.ID, Number: 1, AuthorID: u.ID, CreatedAt: now, Files: []domain.File{{Path: "a", Blob: b}}}
+		var gen1, gen2 *domain.CheckRun
+		err := s.Tx(ctx, func(tx store.Tx) error {
+			if err := tx.PutBlob(ctx, b); err != nil {
+				return err
+			}
+			if err := tx.CreateRevision(ctx, rev); err != nil {
+				return err
+			}
+			var err error
+			if gen1, err = tx.QueueCheckRun(ctx, rev.ID, now); err != nil {
+				return err
+			}
+			gen2, err = tx.QueueCheckRun(ctx, rev.ID, now)
+			return err
+		})
+		if err != nil || gen2.Generation != gen1.Generation+1 {
+			t.Fatalf("%v %+v %+v", err, gen1, gen2)
+		}
+		res := []domain.CheckResult{{Checker: "x", Path: "a", InputsHash: "h", Status: domain.StatusNote, Message: "m", CreatedAt: now},
+			{Checker: "x", Path: "a", InputsHash: "h", Status: domain.StatusConcern, Message: "m2", CreatedAt: now}}
+		var stored bool
+		s.Tx(ctx, func(tx store.Tx) error {
+			var err error
+			stored, err = tx.FinishCheckRun(ctx, rev.ID, gen1.Generation, res, now)
+			return err
+		})
+		if stored {
+			t.Fatal("an outdated generation stored its results")
+		}
+		s.Tx(ctx, func(tx store.Tx) error {
+			var err error
+			stored, err = tx.FinishCheckRun(ctx, rev.ID, gen2.Generation, res, now)
+			return err
+		})
+		got, _ := s.CheckResults(ctx, rev.ID)
+		if !stored || len(got) != 2 {
+			t.Fatalf("stored %v, %d results", stored, len(got))
+		}
+		reuse, _ := s.ReusableResults(ctx, "x", 0, "h")
+		if len(reuse) != 2 || reuse[1].Status != domain.StatusConcern {
+			t.Fatalf("reusable: %+v", reuse)
+		}
+		if q, _ := s.QueuedRuns(ctx); len(q) != 0 {
+			t.Fatalf("queued after finishing: %v", q)
+		}
+	})
+
+	t.Run("ok/policies are versioned and votes replace earlier votes", func(t *testing.T) {
+		s := newStore(t)
+		u, _, p, r := seed(t, s)
+		def, err := s.Policy(ctx, p.ID)
+		if err != nil || def.Version != 0 || def.MinVoteHours != 72 {
+			t.Fatalf("default: %+v %v", def, err)
+		}
+		for _, hours := range []int{1, 0} {
+			pol := domain.DefaultPolicy()
+			pol.MinVoteHours = hours
+			if err := s.Tx(ctx, func(tx store.Tx) error { return tx.PutPolicy(ctx, p.ID, &pol, u.ID, now) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cur, _ := s.Policy(ctx, p.ID)
+		hist, _ := s.PolicyHistory(ctx, p.ID)
+		if cur.Version != 2 || cur.MinVoteHours != 0 || len(hist) != 2 || hist[1].MinVoteHours != 1 || cur.UpdatedBy != "alice" {
+			t.Fatalf("current %+v, history %d", cur, len(hist))
+		}
+		err = s.Tx(ctx, func(tx store.Tx) error {
+			if err := tx.StartVote(ctx, r.ID, domain.VoteRound{Round: 1, Revision: 1, StartedAt: now, MinHours: 0}, u.ID); err != nil {
+				return err
+			}
+			if err := tx.PutVote(ctx, r.ID, 1, u.ID, domain.Vote{Value: -1, Binding: true, CastAt: now}); err != nil {
+				return err
+			}
+			return tx.PutVote(ctx, r.ID, 1, u.ID, domain.Vote{Value: 1, Binding: true, Comment: "changed my mind", CastAt: now})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		votes, _ := s.Votes(ctx, r.ID, 1)
+		if len(votes) != 1 || votes[0].Value != 1 || votes[0].User != "alice" {
+			t.Fatalf("votes: %+v", votes)
+		}
+		s.Tx(ctx, func(tx store.Tx) error { return tx.ResolveVote(ctx, r.ID, 1, true, u.ID, now) })
+		round, err := s.CurrentVote(ctx, r.ID)
+		if err != nil || round.Passed == nil || !*round.Passed || round.ResolvedBy != "alice" {
+			t.Fatalf("round: %+v %v", round, err)
+		}
+	})
 }
