@@ -98,3 +98,38 @@ func BenchmarkAppend100Concurrent(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkFindByKey measures `trel log list --key` over a log of 5000
+// entries read from the local directory, every bundle proven against the
+// checkpoint.
+func BenchmarkFindByKey(b *testing.B) {
+	l := openBenchLog(b, Options{})
+	const total, chunk = 5000, 1000
+	for from := 0; from < total; from += chunk {
+		appendAll(b, l, entriesFor(from, chunk))
+	}
+	ctx := context.Background()
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if cp.Size != total {
+		b.Fatalf("size %d, want %d", cp.Size, total)
+	}
+	want := 0 // entriesFor gives entry i to testKeys[i%len(testKeys)]
+	for i := range total {
+		if i%len(testKeys) == 1 {
+			want++
+		}
+	}
+	for b.Loop() {
+		found, err := l.Client().FindByKey(ctx, cp, testKeys[1])
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(found) != want {
+			b.Fatalf("found %d", len(found))
+		}
+	}
+	b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+}

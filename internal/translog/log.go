@@ -13,8 +13,9 @@ import (
 )
 
 // Default timings, chosen for an interactive approval flow: an Append
-// usually returns within BatchMaxAge + CheckpointInterval + PollInterval
-// (about 50-150 ms on a 2-core machine; see the package benchmarks).
+// returns within about BatchMaxAge + CheckpointInterval + PollInterval.
+// Measured on 2 cores (BenchmarkAppendLatency): median 144 ms, max 183 ms
+// for one Append at a time; 100 concurrent Appends all return in 139 ms.
 const (
 	DefaultBatchMaxAge        = 20 * time.Millisecond
 	DefaultBatchMaxSize       = 256
