@@ -72,8 +72,9 @@
 // the password). Go cannot promise more: the garbage collector may have
 // copied memory, the Argon2 work area and AES key schedules are not
 // reachable, the parsed RSA key's big.Int words are zeroed but crypto/rsa
-// keeps precomputed values of its own, and strings cannot be wiped (pass
-// passwords as []byte).
+// keeps precomputed values of its own, a MasterKey is a value whose copies
+// live as long as the process, and strings cannot be wiped (pass passwords
+// as []byte).
 //
 // # Signing
 //
