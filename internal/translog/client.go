@@ -42,7 +42,7 @@ type IndexedEntry struct {
 }
 
 // Client verifies a log from its static files only: it trusts nothing but
-// the verifier key it was given.
+// the verifier key it was given. A Client is safe for concurrent use.
 type Client struct {
 	fetch    Fetcher
 	verifier note.Verifier
