@@ -19,13 +19,15 @@ import (
 
 // API holds the handlers' dependencies.
 type API struct {
-	svc *core.Service
-	log *slog.Logger
+	svc      *core.Service
+	log      *slog.Logger
+	approver Approver
 }
 
-// New returns the API handler, to be mounted at /api/v1/.
-func New(svc *core.Service, log *slog.Logger) http.Handler {
-	a := &API{svc: svc, log: log}
+// New returns the API handler, to be mounted at /api/v1/. approver may be
+// nil: server-side signing then reports itself unavailable.
+func New(svc *core.Service, log *slog.Logger, approver Approver) http.Handler {
+	a := &API{svc: svc, log: log, approver: approver}
 	mux := http.NewServeMux()
 	for _, r := range a.routes() {
 		mux.Handle(r.Method+" "+r.Pattern, a.authenticate(r.Handler))

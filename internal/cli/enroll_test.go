@@ -27,9 +27,8 @@ func TestAdminEnrollPrintsAOneTimeLink(t *testing.T) {
 		{"configured public URL", []string{"admin", "enroll", "--data", dir, "--username", "alice", "--public-url", "https://trel.example.org"}, 0, "https://trel.example.org/enroll/", ""},
 		{"unknown user", []string{"admin", "enroll", "--data", dir, "--username", "nobody"}, 1, "", "no user named"},
 		{"IP address as public URL", []string{"admin", "enroll", "--data", dir, "--username", "alice", "--public-url", "http://127.0.0.1:8080"}, 1, "", "not an IP address"},
-		// Exit 1, as for every missing required flag today: cobra's message
-		// is not among those root.go counts as usage errors.
-		{"username missing", []string{"admin", "enroll", "--data", dir}, 1, "", "username"},
+		// A missing required flag is a usage error.
+		{"username missing", []string{"admin", "enroll", "--data", dir}, 2, "", "username"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

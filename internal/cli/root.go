@@ -136,7 +136,7 @@ func message(err error) string {
 
 func isCobraUsage(err error) bool {
 	s := err.Error()
-	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand"} {
+	for _, p := range []string{"unknown command", "accepts ", "requires at least", "unknown flag", "unknown shorthand", "required flag", "flag needs an argument", "invalid argument"} {
 		if strings.Contains(s, p) {
 			return true
 		}

@@ -10,6 +10,7 @@ import (
 
 	"trel/internal/blob"
 	"trel/internal/domain"
+	"trel/internal/signing"
 	"trel/internal/store"
 )
 
@@ -26,6 +27,8 @@ type Service struct {
 	notifier    CheckNotifier
 	publisher   Publisher
 	manifestLog ManifestLog
+	master      signing.MasterKey
+	sigLog      SignatureLog
 }
 
 // Options configure a Service.

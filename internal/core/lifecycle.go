@@ -2,8 +2,6 @@ package core
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -32,8 +30,10 @@ type Publisher interface {
 }
 
 // ManifestLog appends a published release's manifest to the public log.
+// The entry commits to the manifest as written before its log_index was
+// filled in.
 type ManifestLog interface {
-	AppendManifest(ctx context.Context, project, version string, manifestSHA256 string) (index uint64, err error)
+	AppendManifest(ctx context.Context, manifest []byte) (index uint64, err error)
 }
 
 // SetPublisher connects the downloads tree (and optionally the public log).
@@ -468,8 +468,7 @@ func (s *Service) Publish(ctx context.Context, a *Actor, projectKey, version str
 		return nil, domain.Internal("writing the manifest", err)
 	}
 	if s.manifestLog != nil {
-		sum := sha256.Sum256(data)
-		idx, err := s.manifestLog.AppendManifest(ctx, rel.ProjectKey, rel.Version, hex.EncodeToString(sum[:]))
+		idx, err := s.manifestLog.AppendManifest(ctx, data)
 		if err != nil {
 			return nil, domain.Internal("appending the manifest to the public log", err)
 		}

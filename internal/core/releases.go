@@ -167,6 +167,14 @@ type RevisionResult struct {
 // result as the next revision, atomically: concurrent writers get
 // consecutive numbers and nothing is lost.
 func (s *Service) CreateRevision(ctx context.Context, a *Actor, projectKey, version string, req RevisionRequest) (*RevisionResult, error) {
+	return s.createRevision(ctx, a, projectKey, version, req, nil)
+}
+
+// createRevision is CreateRevision with an optional hook that runs in the
+// same transaction once the revision exists (server-side signing writes
+// its audit events there).
+func (s *Service) createRevision(ctx context.Context, a *Actor, projectKey, version string, req RevisionRequest,
+	inTx func(tx store.Tx, rev *domain.Revision) error) (*RevisionResult, error) {
 	rel, err := s.release(ctx, a, OpUpload, projectKey, version)
 	if err != nil {
 		return nil, err
@@ -238,6 +246,11 @@ func (s *Service) CreateRevision(ctx context.Context, a *Actor, projectKey, vers
 		}
 		if err := s.queueChecks(ctx, tx, rev.ID); err != nil {
 			return err
+		}
+		if inTx != nil {
+			if err := inTx(tx, rev); err != nil {
+				return err
+			}
 		}
 		res = RevisionResult{Revision: rev, Created: true}
 		return nil

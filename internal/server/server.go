@@ -33,6 +33,7 @@ import (
 	"trel/internal/jobs"
 	"trel/internal/sigstore"
 	"trel/internal/store/sqlstore"
+	"trel/internal/translog"
 	"trel/internal/web"
 )
 
@@ -44,6 +45,8 @@ type App struct {
 	Core    *core.Service
 	// Downloads is the public tree of published releases (DIR/downloads).
 	Downloads *downloads.Tree
+	// Log is the public append-only log (DIR/log), open only in a server.
+	Log *translog.Log
 	// PublicURL is where browsers reach the server (WebAuthn relying
 	// party); empty means DefaultPublicURL.
 	PublicURL string
@@ -93,6 +96,11 @@ type Config struct {
 	// SigstoreRoots are extra trusted roots ("NAME=FILE") beside the
 	// embedded production root: staging, or a private Sigstore instance.
 	SigstoreRoots []string
+	// MasterKeyFile (or the environment variable named MasterKeyEnv) holds
+	// the master key that, with each user's password, protects the keys
+	// trel holds. Without one, server-side signing is unavailable.
+	MasterKeyFile string
+	MasterKeyEnv  string
 	// Ready, if set, receives the listening address once the server accepts
 	// connections (tests listen on port 0).
 	Ready func(addr string)
@@ -120,6 +128,21 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	defer lock.Close()
 	if err := app.Blobs.CleanTemp(); err != nil {
 		return err
+	}
+	tlog, master, err := openSigning(ctx, app, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		tlog.Close(closeCtx)
+	}()
+	app.Log = tlog
+	app.Core.SetSigning(master, tlog)
+	app.Core.SetPublisher(app.Downloads, manifestLog{tlog})
+	if !master.Valid() {
+		log.Info("server-side signing is unavailable: no master key configured")
 	}
 	// Background workers (checks) run in this process, on the job queue in
 	// the same database.
@@ -217,7 +240,12 @@ func Handler(app *App, log *slog.Logger) http.Handler {
 	m := newMetrics(reg)
 
 	mux := http.NewServeMux()
-	mux.Handle("/api/", api.New(app.Core, log))
+	authn, authErr := newAuth(app)
+	var approver api.Approver
+	if authErr == nil {
+		approver = authn
+	}
+	mux.Handle("/api/", api.New(app.Core, log, approver))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		if err := app.Store.SQL().PingContext(r.Context()); err != nil {
 			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
@@ -238,6 +266,13 @@ func Handler(app *App, log *slog.Logger) http.Handler {
 		api.WriteKEYS(w, data)
 	})
 	mux.Handle("GET /downloads/", app.Downloads.Handler())
+	if app.Log != nil {
+		mux.Handle("GET /log/", http.StripPrefix("/log", app.Log.Handler()))
+		mux.HandleFunc("GET /log/verifier-key", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			io.WriteString(w, app.Log.VerifierKey()+"\n")
+		})
+	}
 	mux.Handle("/", webHandler(app, log))
 	return requestIDs(logRequests(log, m, recoverPanics(log, securityHeaders(mux))))
 }

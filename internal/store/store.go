@@ -105,6 +105,14 @@ type Reader interface {
 	CurrentVote(ctx context.Context, releaseID int64) (*domain.VoteRound, error)
 	Votes(ctx context.Context, releaseID int64, round int) ([]domain.Vote, error)
 
+	// ServerKey returns a server-held signing key.
+	ServerKey(ctx context.Context, fingerprint string) (*domain.ServerKey, error)
+	// ServerKeys lists a user's server-held keys (all users' when userID is 0).
+	ServerKeys(ctx context.Context, userID int64) ([]domain.ServerKey, error)
+	SigningRequest(ctx context.Context, id int64) (*domain.SigningRequest, error)
+	// SigningEvents lists the signing attempts made with a key, newest first.
+	SigningEvents(ctx context.Context, fingerprint string) ([]domain.SigningEvent, error)
+
 	// OpenDraftRevisions returns the latest revision id of every draft of a
 	// committee (0 = all committees).
 	OpenDraftRevisions(ctx context.Context, committeeID int64) ([]int64, error)
@@ -171,6 +179,15 @@ type Tx interface {
 	PutVote(ctx context.Context, releaseID int64, round int, userID int64, v domain.Vote) error
 	ResolveVote(ctx context.Context, releaseID int64, round int, passed bool, by int64, at time.Time) error
 	SetPhase(ctx context.Context, releaseID int64, phase domain.Phase, at time.Time) error
+
+	PutServerKey(ctx context.Context, k *domain.ServerKey) error
+	// UpdateServerKey stores the mutable fields: sealed blob, revocation,
+	// retirement, failed attempts and lock.
+	UpdateServerKey(ctx context.Context, k *domain.ServerKey) error
+	CreateSigningRequest(ctx context.Context, r *domain.SigningRequest) error
+	// UseSigningRequest marks a request used; a second use is a conflict.
+	UseSigningRequest(ctx context.Context, id int64, at time.Time) error
+	AddSigningEvent(ctx context.Context, ev *domain.SigningEvent) error
 
 	Audit(ctx context.Context, ev domain.AuditEvent) error
 }
