@@ -77,5 +77,6 @@ func adminCmd(e *env) *cobra.Command {
 	createToken.MarkFlagRequired("username")
 
 	c.AddCommand(createUser, createToken, adminEnrollCmd(e, &dataDir))
+	c.AddCommand(adminMasterKeyCmds(e, &dataDir)...)
 	return c
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -62,7 +61,7 @@ func readSecret(e *env, prompt string) (string, error) {
 	}
 	line, err := bufio.NewReader(e.stdin).ReadString('\n')
 	if err != nil && line == "" {
-		return "", usageError{errors.New("no token on standard input: pipe it in, e.g. `trel admin create-token ... | trel login --server URL`")}
+		return "", usageError{fmt.Errorf("nothing to read for %q on standard input: type it on a terminal, or pipe it in (e.g. `trel admin create-token ... | trel login --server URL`)", strings.TrimSuffix(strings.TrimSpace(prompt), ":"))}
 	}
 	return strings.TrimSpace(line), nil
 }

@@ -81,6 +81,8 @@ Every client command accepts --json for machine-readable output.`,
 		checksCmd(e),
 		signCmd(e),
 		policyCmd(e),
+		signingKeyCmd(e),
+		logCmd(e),
 		voteCmd(e),
 		verifyCmd(e), sigstoreCmd(e),
 	)

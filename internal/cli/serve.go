@@ -43,6 +43,7 @@ func parseSize(s string) (int64, error) {
 func serveCmd(e *env) *cobra.Command {
 	var dataDir, addr, maxSize, adminUser, adminEmail, logFormat, publicURL string
 	var sigstoreRoots []string
+	var masterKeyFile string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the trel server on a data directory (SQLite + files)",
@@ -63,7 +64,8 @@ Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PU
 			}
 			return server.Serve(c.Context(), server.Config{
 				DataDir: dataDir, Addr: addr, MaxFileSize: max,
-				AdminUsername: adminUser, AdminEmail: adminEmail, Logger: slog.New(h), SigstoreRoots: sigstoreRoots, PublicURL: publicURL,
+				AdminUsername: adminUser, AdminEmail: adminEmail, Logger: slog.New(h), SigstoreRoots: sigstoreRoots,
+				MasterKeyFile: masterKeyFile, MasterKeyEnv: "TREL_MASTER_KEY", PublicURL: publicURL,
 			}, e.stdout)
 		},
 	}
@@ -74,6 +76,7 @@ Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PU
 	f.StringVar(&adminUser, "admin-username", "admin", "username of the first administrator (empty data directory only)")
 	f.StringVar(&adminEmail, "admin-email", envOr("TREL_ADMIN_EMAIL", "admin@localhost"), "e-mail of the first administrator (empty data directory only)")
 	f.StringVar(&publicURL, "public-url", envOr("TREL_PUBLIC_URL", "http://localhost:8080"), "URL browsers use to reach trel (its host is the passkey relying party id)")
+	f.StringVar(&masterKeyFile, "master-key-file", envOr("TREL_MASTER_KEY_FILE", ""), "file holding the master key for keys trel holds (create with `trel admin create-master-key`); without it server-side signing is unavailable")
 	f.StringArrayVar(&sigstoreRoots, "sigstore-root", nil, "extra Sigstore trusted root NAME=FILE (repeatable; the production root is built in)")
 	f.StringVar(&logFormat, "log-format", envOr("TREL_LOG_FORMAT", "text"), "log format: text or json")
 	return c
