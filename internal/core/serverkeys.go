@@ -56,6 +56,9 @@ func (s *Service) SetSigning(master signing.MasterKey, log SignatureLog) {
 	s.master, s.sigLog = master, log
 }
 
+// SigningAvailable reports whether server-side signing is configured.
+func (s *Service) SigningAvailable() bool { return s.signingAvailable() == nil }
+
 func (s *Service) signingAvailable() error {
 	if !s.master.Valid() || s.sigLog == nil {
 		return domain.Errorf(domain.KindUnavailable, "server-side signing is not available on this server: the administrator has not configured a master key (trel serve --master-key-file FILE; create one with `trel admin create-master-key`). Everything else keeps working, and you can sign locally with `trel sign`")

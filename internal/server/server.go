@@ -129,19 +129,12 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err := app.Blobs.CleanTemp(); err != nil {
 		return err
 	}
-	tlog, master, err := openSigning(ctx, app, cfg)
+	closeLog, err := EnableSigning(ctx, app, cfg.MasterKeyFile, cfg.MasterKeyEnv)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		tlog.Close(closeCtx)
-	}()
-	app.Log = tlog
-	app.Core.SetSigning(master, tlog)
-	app.Core.SetPublisher(app.Downloads, manifestLog{tlog})
-	if !master.Valid() {
+	defer closeLog()
+	if !app.Core.SigningAvailable() {
 		log.Info("server-side signing is unavailable: no master key configured")
 	}
 	// Background workers (checks) run in this process, on the job queue in

@@ -16,22 +16,39 @@ import (
 	"trel/internal/translog"
 )
 
-// openSigning loads the master key (when configured) and opens the public
-// log in DATA/log, whose checkpoint key lives in DATA/log-signer.key.
-// Without a master key the log still opens (published manifests go there)
-// but server-side signing reports itself unavailable.
-func openSigning(ctx context.Context, app *App, cfg Config) (*translog.Log, signing.MasterKey, error) {
+// EnableSigning loads the master key (from masterKeyFile, or the
+// environment variable masterKeyEnv) and opens the public log in DATA/log,
+// whose checkpoint key lives in DATA/log-signer.key, and connects both to
+// the core. Without a master key the log still opens (published manifests
+// go there) but server-side signing reports itself unavailable. The
+// returned function closes the log.
+func EnableSigning(ctx context.Context, app *App, masterKeyFile, masterKeyEnv string) (func(), error) {
+	tlog, master, err := openSigning(ctx, app, masterKeyFile, masterKeyEnv)
+	if err != nil {
+		return nil, err
+	}
+	app.Log = tlog
+	app.Core.SetSigning(master, tlog)
+	app.Core.SetPublisher(app.Downloads, manifestLog{tlog})
+	return func() {
+		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		tlog.Close(closeCtx)
+	}, nil
+}
+
+func openSigning(ctx context.Context, app *App, masterKeyFile, masterKeyEnv string) (*translog.Log, signing.MasterKey, error) {
 	var master signing.MasterKey
 	var err error
 	switch {
-	case cfg.MasterKeyFile != "":
-		if master, err = signing.LoadMasterKey(cfg.MasterKeyFile); err != nil {
+	case masterKeyFile != "":
+		if master, err = signing.LoadMasterKey(masterKeyFile); err != nil {
 			return nil, master, fmt.Errorf("--master-key-file: %w", err)
 		}
-	case cfg.MasterKeyEnv != "":
-		master, err = signing.MasterKeyFromEnv(cfg.MasterKeyEnv)
+	case masterKeyEnv != "":
+		master, err = signing.MasterKeyFromEnv(masterKeyEnv)
 		if err != nil && !errors.Is(err, signing.ErrNoMasterKey) {
-			return nil, master, fmt.Errorf("master key from $%s: %w", cfg.MasterKeyEnv, err)
+			return nil, master, fmt.Errorf("master key from $%s: %w", masterKeyEnv, err)
 		}
 	}
 	origin := "trel.localhost/log"

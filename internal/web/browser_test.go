@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,7 +29,9 @@ import (
 	"trel/internal/domain"
 	"trel/internal/jobs"
 	"trel/internal/server"
+	"trel/internal/signing"
 	"trel/internal/store"
+	"trel/internal/testutil/gpgtest"
 )
 
 // testServer is a real trel server on a loopback port, reached as
@@ -62,6 +65,20 @@ func startServer(t *testing.T) *testServer {
 	app.PublicURL = "http://localhost:" + strconv.Itoa(port)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ts := &testServer{app: app, url: app.PublicURL}
+	// Server-side signing, as `trel serve --master-key-file` runs it.
+	master, err := signing.NewMasterKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := filepath.Join(t.TempDir(), "master.key")
+	if err := signing.WriteMasterKeyFile(mk, master); err != nil {
+		t.Fatal(err)
+	}
+	closeLog, err := server.EnableSigning(ctx, app, mk, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(closeLog)
 	h := server.Handler(app, log)
 	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/upload") {
@@ -548,6 +565,78 @@ func TestBrowser(t *testing.T) {
 			waitText(".notice", "was deleted"),
 		)
 		wantText(t, tab, "main", "You have no keys yet")
+	})
+
+	t.Run("sign with a key held by trel, approved with the passkey", func(t *testing.T) {
+		const pw = "a long signing password"
+		run(t, tab, "create a held key",
+			chromedp.Navigate(s.url+"/keys"),
+			waitText("h1", "Signing keys"),
+			fill("#sk-password", pw),
+			fill("#sk-password2", pw),
+			click("input[name=committee][value=widget]"),
+			click("form[action='/signing-keys'] button"),
+			waitText(".notice", "held by trel"),
+		)
+		art := write("widget-core-1.0.0-src.tar.gz", strings.Repeat("source ", 5000))
+		run(t, tab, "upload an artifact",
+			chromedp.Navigate(s.url+"/projects/widget-core/releases/1.0.0"),
+			chromedp.WaitVisible(chromedp.CSS("#upload-form")),
+			chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{art}),
+			click("#upload-form button[type=submit]"),
+			waitText(".notice", "was created"),
+		)
+		run(t, tab, "sign page",
+			click("a[href$='/sign']"),
+			waitText("h1", "Sign widget-core 1.0.0"),
+			chromedp.WaitEnabled(chromedp.CSS("#sign-form button")),
+		)
+		wantText(t, tab, "#sign-form", "widget-core-1.0.0-src.tar.gz")
+		screenshot(t, tab, "sign")
+		run(t, tab, "a wrong password signs nothing",
+			fill("#password", "not my password"),
+			click("#sign-form button"),
+			waitText("#passkey-error", "wrong signing password"),
+		)
+		wantText(t, tab, "#sign-transaction", "widget-core-1.0.0-src.tar.gz")
+		run(t, tab, "approve and sign",
+			chromedp.SetValue(chromedp.CSS("#password"), pw),
+			click("#sign-form button"),
+			waitText(".notice", "Signed 1 file(s)"),
+		)
+		// The .asc trel made verifies in gpg (status lines), gpgv and sqv.
+		ctx := context.Background()
+		admin, err := s.app.Store.UserByUsername(ctx, "admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		act := &core.Actor{User: admin}
+		read := func(path string) []byte {
+			_, rc, err := s.app.Core.OpenFile(ctx, act, "widget-core", "1.0.0", 0, path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			b, _ := io.ReadAll(rc)
+			return b
+		}
+		sigPath := write("a.asc", string(read("widget-core-1.0.0-src.tar.gz.asc")))
+		keys, err := s.app.Core.KEYSFile(ctx, "widget")
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := gpgtest.New(t)
+		g.Run(t, "", "--import", write("KEYS", string(keys)))
+		status := string(g.Run(t, "", "--status-fd", "1", "--verify", sigPath, art))
+		if !strings.Contains(status, "[GNUPG:] GOODSIG") || !strings.Contains(status, "[GNUPG:] VALIDSIG") {
+			t.Fatalf("gpg status:\n%s", status)
+		}
+		ring := write("ring.gpg", string(g.Run(t, "", "--export")))
+		for _, tool := range [][]string{{"gpgv", "--keyring", ring, sigPath, art}, {"sqv", "--keyring", ring, sigPath, art}} {
+			if out, err := exec.Command(tool[0], tool[1:]...).CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v %s", tool[0], err, out)
+			}
+		}
 	})
 
 	t.Run("create and revoke a token", func(t *testing.T) {

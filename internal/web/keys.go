@@ -26,12 +26,14 @@ func (w *Web) optionalRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /keys/{fpr}/delete", w.requireUser(w.deleteKey))
 	mux.HandleFunc("GET /committees/{committee}/KEYS", w.keysFile)
 	mux.HandleFunc("POST /projects/{project}/releases/{version}/checks/rerun", w.requireUser(w.rerunChecks))
+	w.signingRoutes(mux)
 }
 
 // ---- keys
 
 type keysView struct {
 	Keys       []domain.Key
+	ServerKeys []domain.ServerKey
 	Committees []domain.Committee
 	Report     *core.KeyReport
 	Challenge  string // text to sign, when proving a key
@@ -50,6 +52,10 @@ func (w *Web) renderKeys(rw http.ResponseWriter, r *http.Request, d keysView) {
 		return
 	}
 	if d.Committees, err = w.svc.ListCommittees(r.Context(), act); err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
+	if d.ServerKeys, err = w.svc.ServerKeys(r.Context(), act); err != nil {
 		w.pageError(rw, r, err)
 		return
 	}

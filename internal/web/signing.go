@@ -1,0 +1,141 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"trel/internal/checks/rules"
+	"trel/internal/core"
+	"trel/internal/domain"
+)
+
+func (w *Web) signingRoutes(mux *http.ServeMux) {
+	rel := "/projects/{project}/releases/{version}"
+	mux.HandleFunc("GET "+rel+"/sign", w.requireUser(w.signPage))
+	mux.HandleFunc("POST "+rel+"/sign/begin", w.requireUser(w.signBegin))
+	mux.HandleFunc("POST "+rel+"/sign/complete", w.requireUser(w.signComplete))
+	mux.HandleFunc("POST /signing-keys", w.requireUser(w.createServerKey))
+}
+
+type signView struct {
+	Release  *domain.Release
+	Revision *domain.Revision
+	Keys     []domain.ServerKey
+	Files    []domain.File // artifacts that can be signed
+	Other    []domain.File
+}
+
+// signPage shows the files of the latest revision with their digests, the
+// user's keys held by trel, and the approval button (passkey + password).
+func (w *Web) signPage(rw http.ResponseWriter, r *http.Request) {
+	act := actor(r)
+	rel, rev, err := w.svc.Revision(r.Context(), act, r.PathValue("project"), r.PathValue("version"), 0)
+	if err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
+	keys, err := w.svc.ServerKeys(r.Context(), act)
+	if err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
+	d := signView{Release: rel, Revision: rev}
+	for _, k := range keys {
+		if k.RevokedAt == nil && k.RetiredAt == nil {
+			d.Keys = append(d.Keys, k)
+		}
+	}
+	have := map[string]bool{}
+	for _, f := range rev.Files {
+		have[f.Path] = true
+	}
+	for _, f := range rev.Files {
+		if rules.IsArtifact(f.Path) && !have[f.Path+".asc"] {
+			d.Files = append(d.Files, f)
+		}
+	}
+	w.render(rw, r, http.StatusOK, "sign", view{Title: "Sign " + rel.ProjectKey + " " + rel.Version, Scripts: []string{"sign.js"}, D: d})
+}
+
+type signBeginRequest struct {
+	Key   string   `json:"key"`
+	Paths []string `json:"paths"`
+}
+
+func (w *Web) signBegin(rw http.ResponseWriter, r *http.Request) {
+	var req signBeginRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
+		w.jsonError(rw, r, domain.Errorf(domain.KindInvalid, "bad request: %v", err))
+		return
+	}
+	act := actor(r)
+	plan, err := w.svc.BeginSigning(r.Context(), act, r.PathValue("project"), r.PathValue("version"), req.Key, req.Paths)
+	if err != nil {
+		w.jsonError(rw, r, err)
+		return
+	}
+	opts, id, err := w.auth.BeginApproval(r.Context(), act, plan.Challenge)
+	if err != nil {
+		w.jsonError(rw, r, err)
+		return
+	}
+	w.setCookie(rw, ceremonyCookie, id, core.ApprovalTTL, http.SameSiteStrictMode)
+	writeJSON(rw, http.StatusOK, map[string]any{"request": plan.Request.ID, "files": plan.Transaction.Files,
+		"key": plan.Transaction.KeyFingerprint, "revision": plan.Transaction.Revision, "options": json.RawMessage(opts)})
+}
+
+type signCompleteRequest struct {
+	Request   int64           `json:"request"`
+	Password  string          `json:"password"`
+	Assertion json.RawMessage `json:"assertion"`
+}
+
+func (w *Web) signComplete(rw http.ResponseWriter, r *http.Request) {
+	var req signCompleteRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxCeremonyBody)).Decode(&req); err != nil {
+		w.jsonError(rw, r, domain.Errorf(domain.KindInvalid, "bad request: %v", err))
+		return
+	}
+	act := actor(r)
+	id := w.ceremonyID(rw, r)
+	ap, err := w.auth.FinishApproval(r.Context(), act, id, req.Assertion)
+	if err != nil {
+		w.jsonError(rw, r, w.svc.RefuseSigning(r.Context(), act, req.Request, err))
+		return
+	}
+	res, err := w.svc.CompleteSigning(r.Context(), act, req.Request, ap, []byte(req.Password))
+	if err != nil {
+		w.jsonError(rw, r, err)
+		return
+	}
+	var names []string
+	for _, f := range res.Files {
+		names = append(names, f.Path)
+	}
+	w.setFlash(rw, flash{Notice: fmt.Sprintf("Signed %d file(s) (%s): revision %d was created; the signatures are in the public log.",
+		len(res.Files), strings.Join(names, ", "), res.Revision.Number)})
+	writeJSON(rw, http.StatusOK, map[string]string{"redirect": "/projects/" + r.PathValue("project") + "/releases/" + r.PathValue("version")})
+}
+
+func (w *Web) createServerKey(rw http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		w.fail(rw, r, "/keys", domain.Errorf(domain.KindInvalid, "the form could not be read"))
+		return
+	}
+	if r.FormValue("password") != r.FormValue("password2") {
+		w.fail(rw, r, "/keys", domain.Errorf(domain.KindInvalid, "the two passwords differ"))
+		return
+	}
+	days, _ := strconv.Atoi(r.FormValue("expiry_days"))
+	k, err := w.svc.CreateServerKey(r.Context(), actor(r), core.NewServerKey{Password: r.FormValue("password"),
+		Algorithm: r.FormValue("algorithm"), ExpiryDays: days, Committees: r.Form["committee"]})
+	if err != nil {
+		w.fail(rw, r, "/keys", err)
+		return
+	}
+	w.redirect(rw, r, "/keys", flash{Notice: "Created key " + k.Fingerprint + ", held by trel. It signs only after your passkey approval and with your password."})
+}
