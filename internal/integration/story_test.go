@@ -74,7 +74,7 @@ func TestStory(t *testing.T) {
 	if b, err := os.ReadFile(admin.config); err != nil || json.Unmarshal(b, &cfg) != nil || cfg.Server != srv.url || cfg.Token != adminTok {
 		t.Errorf("the config file should hold the server and token; got %+v (%v)", cfg, err)
 	}
-	admin.fails(t, 2, []string{"no token on standard input"}, "login", "--server", srv.url)
+	admin.fails(t, 2, []string{"nothing to read for \"API token\" on standard input"}, "login", "--server", srv.url)
 
 	// Committee and project, as the administrator (from the saved config).
 	if out := admin.ok(t, "committee", "create", "demo", "--name", "Demo Committee"); !strings.Contains(out, "Created committee demo (Demo Committee)") {
