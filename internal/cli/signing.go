@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -173,7 +174,35 @@ func signingKeyCmd(e *env) *cobra.Command {
 			return e.out(map[string]any{"fingerprint": a[0], "retired": true}, func() { fmt.Fprintf(e.stdout, "Retired key %s\n", a[0]) })
 		}),
 	}
-	c.AddCommand(create, list, events, revoke, retire)
+	password := &cobra.Command{
+		Use: "password FINGERPRINT", Short: "Change the key's signing password (old, then new, one per line on stdin when piped)", Args: args(cobra.ExactArgs(1)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			in := bufio.NewReader(e.stdin)
+			read := func(prompt string) (string, error) {
+				if f, ok := e.stdin.(*os.File); ok && isTerminal(f) {
+					return readSecret(e, prompt)
+				}
+				line, err := in.ReadString('\n')
+				if err != nil && line == "" {
+					return "", usageError{errors.New("give the old and the new password, one per line, on standard input")}
+				}
+				return strings.TrimRight(line, "\r\n"), nil
+			}
+			oldPw, err := read("Current signing password: ")
+			if err != nil {
+				return err
+			}
+			newPw, err := read("New signing password: ")
+			if err != nil {
+				return err
+			}
+			if err := cl.ChangeServerKeyPassword(c.Context(), a[0], oldPw, newPw); err != nil {
+				return err
+			}
+			return e.out(map[string]any{"fingerprint": a[0], "changed": true}, func() { fmt.Fprintf(e.stdout, "Changed the password of key %s\n", a[0]) })
+		}),
+	}
+	c.AddCommand(create, list, events, revoke, retire, password)
 	return c
 }
 

@@ -221,6 +221,18 @@ func TestServerSideSigning(t *testing.T) {
 	refused("locked key", err, 423, "locked")
 	_ = p2
 
+	// The password can be changed (re-wrap); the old one stops working.
+	const newPassword = "another long password"
+	db0, _ := sqlstore.OpenSQLite(ctx, filepath.Join(w.data, "trel.db"))
+	db0.SQL().ExecContext(ctx, `UPDATE signing_keys SET locked_until = NULL, failed_attempts = 0`)
+	db0.Close()
+	checkFailure(t, w.alice.runIn(t, w.alice.home, "not it\n"+newPassword+"\n", "signing-key", "password", fpr), 1, "wrong signing password")
+	if rr := w.alice.runIn(t, w.alice.home, signingPassword+"\n"+newPassword+"\n", "signing-key", "password", fpr); rr.code != 0 {
+		t.Fatalf("password change: %s", rr)
+	}
+	p = begin("widget-1.0.zip")
+	refused("old password", complete(p.RequestID, p.Ceremony, assert(p, true), signingPassword), 401, "wrong signing password")
+
 	// A server with another master key cannot open the key: the database
 	// alone holds nothing usable.
 	w.srv.stop()
@@ -234,7 +246,28 @@ func TestServerSideSigning(t *testing.T) {
 	}
 	db.Close()
 	p = begin("widget-1.0.zip")
-	refused("wrong master key", complete(p.RequestID, p.Ceremony, assert(p, true), signingPassword), 503, "master key")
+	refused("wrong master key", complete(p.RequestID, p.Ceremony, assert(p, true), newPassword), 503, "master key")
+
+	// Back on the right master key: revoking publishes the revocation in
+	// KEYS, and the key signs no more.
+	w.srv.stop()
+	w.srv.args = []string{"--master-key-file", mk}
+	w.srv = w.srv.restart()
+	if rr := w.alice.runIn(t, w.alice.home, newPassword+"\n", "signing-key", "revoke", fpr, "--reason", "superseded"); rr.code != 0 {
+		t.Fatalf("revoke: %s", rr)
+	}
+	if out := w.alice.ok(t, "keys", "show", fpr); !strings.Contains(out, "revoked") {
+		t.Fatalf("the revocation is not on the key: %s", out)
+	}
+	g2 := gpgtest.New(t)
+	kf := filepath.Join(t.TempDir(), "KEYS")
+	writeFile(t, kf, []byte(w.alice.ok(t, "keys", "export", "demo")))
+	g2.Run(t, "", "--import", kf)
+	if listing := string(g2.Run(t, "", "--with-colons", "--list-keys", fpr)); !strings.HasPrefix(listing, "pub:r:") && !strings.Contains(listing, "\npub:r:") {
+		t.Fatalf("gpg does not see the key as revoked:\n%s", listing)
+	}
+	_, err = w.aliceC.BeginSigning(ctx, api.SignRequest{Project: "widget", Version: "1.0", Key: fpr, Paths: []string{"widget-1.0.zip"}})
+	refused("revoked key", err, 423, "revoked")
 }
 
 func TestServerSigningUnavailableWithoutMasterKey(t *testing.T) {
