@@ -55,3 +55,9 @@ func (c *Client) CompleteSigning(ctx context.Context, id int64, req api.SignComp
 	var out core.SigningResult
 	return &out, c.call(ctx, "POST", "/api/v1/signing/requests/"+strconv.FormatInt(id, 10)+"/complete", req, &out)
 }
+
+// CreateEnrollment makes a one-time passkey enrollment link (administrators).
+func (c *Client) CreateEnrollment(ctx context.Context, username string) (*api.Enrollment, error) {
+	var out api.Enrollment
+	return &out, c.call(ctx, "POST", "/api/v1/users/"+esc(username)+"/enrollment", nil, &out)
+}

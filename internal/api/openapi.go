@@ -247,5 +247,6 @@ var schemas = map[string]any{
 	"SignCompletion": obj([]string{"ceremony", "assertion", "password"}, map[string]any{"ceremony": str,
 		"assertion": map[string]any{"type": "object", "description": "PublicKeyCredential.toJSON()"}, "password": str}),
 	"SigningResult":  obj([]string{"revision", "files"}, map[string]any{"revision": ref("Revision"), "files": map[string]any{"type": "array", "items": ref("SignedFile")}}),
+	"Enrollment":     obj([]string{"link", "expires_at"}, map[string]any{"link": map[string]any{"type": "string", "description": "One-time link, valid 24 hours; consumed on first use"}, "expires_at": datetime}),
 	"RevisionResult": obj([]string{"revision", "created"}, map[string]any{"revision": ref("Revision"), "created": boolean}),
 }

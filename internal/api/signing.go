@@ -4,16 +4,19 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"trel/internal/core"
 	"trel/internal/domain"
 )
 
-// Approver runs the WebAuthn ceremony that approves a server-side
-// signature (package auth implements it).
+// Approver is the passkey side of the API (package auth implements it):
+// the WebAuthn ceremony that approves a server-side signature, and
+// enrollment links.
 type Approver interface {
 	BeginApproval(ctx context.Context, act *core.Actor, challenge []byte) (json.RawMessage, string, error)
 	FinishApproval(ctx context.Context, act *core.Actor, ceremonyID string, body []byte) (*core.Approval, error)
+	CreateEnrollment(ctx context.Context, act *core.Actor, username string) (string, time.Time, error)
 }
 
 func (a *API) signingRoutes() []route {
@@ -25,8 +28,28 @@ func (a *API) signingRoutes() []route {
 		{"POST", "/api/v1/signing-keys/{fingerprint}/retire", "Retire a held key (it signs no more)", "token", "", "", 204, a.retireServerKey},
 		{"GET", "/api/v1/signing-keys/{fingerprint}/events", "Every signing attempt with this key", "token", "", "SigningEventList", 200, a.signingEvents},
 		{"POST", "/api/v1/signing/requests", "Start signing: the transaction and the passkey challenge that must approve it", "token", "SignRequest", "SignPlan", 201, a.beginSigning},
+		{"POST", "/api/v1/users/{username}/enrollment", "Create a one-time passkey enrollment link for a user (administrators)", "admin", "", "Enrollment", 201, a.createEnrollment},
 		{"POST", "/api/v1/signing/requests/{id}/complete", "Finish signing with the passkey assertion and the key's password", "token", "SignCompletion", "SigningResult", 201, a.completeSigning},
 	}
+}
+
+// Enrollment is a one-time passkey enrollment link.
+type Enrollment struct {
+	Link      string    `json:"link"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (a *API) createEnrollment(w http.ResponseWriter, r *http.Request) {
+	if a.approver == nil {
+		a.fail(w, r, domain.Errorf(domain.KindUnavailable, "passkeys are not configured on this server"))
+		return
+	}
+	link, exp, err := a.approver.CreateEnrollment(r.Context(), actor(r), r.PathValue("username"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 201, Enrollment{Link: link, ExpiresAt: exp})
 }
 
 func (a *API) listServerKeys(w http.ResponseWriter, r *http.Request) {

@@ -248,6 +248,16 @@ func TestServerSideSigning(t *testing.T) {
 	p = begin("widget-1.0.zip")
 	refused("wrong master key", complete(p.RequestID, p.Ceremony, assert(p, true), newPassword), 503, "master key")
 
+	// An expired key is refused.
+	dbx, _ := sqlstore.OpenSQLite(ctx, filepath.Join(w.data, "trel.db"))
+	var expires int64
+	dbx.SQL().QueryRowContext(ctx, `SELECT expires_at FROM signing_keys`).Scan(&expires)
+	dbx.SQL().ExecContext(ctx, `UPDATE signing_keys SET expires_at = 1`)
+	_, err = w.aliceC.BeginSigning(ctx, api.SignRequest{Project: "widget", Version: "1.0", Key: fpr, Paths: []string{"widget-1.0.zip"}})
+	refused("expired key", err, 423, "expired")
+	dbx.SQL().ExecContext(ctx, `UPDATE signing_keys SET expires_at = $1`, expires)
+	dbx.Close()
+
 	// Back on the right master key: revoking publishes the revocation in
 	// KEYS, and the key signs no more.
 	w.srv.stop()
@@ -272,6 +282,14 @@ func TestServerSideSigning(t *testing.T) {
 
 func TestServerSigningUnavailableWithoutMasterKey(t *testing.T) {
 	w := newWorld(t)
+	// Enrollment links through the API: administrators only.
+	enr, err := w.adminC.CreateEnrollment(context.Background(), "bob")
+	if err != nil || !strings.Contains(enr.Link, "/enroll/") || enr.ExpiresAt.Before(time.Now().Add(23*time.Hour)) {
+		t.Fatalf("enrollment: %+v %v", enr, err)
+	}
+	if _, err := w.aliceC.CreateEnrollment(context.Background(), "bob"); err == nil {
+		t.Fatal("a non-administrator created an enrollment link")
+	}
 	r := w.alice.runIn(t, w.alice.home, signingPassword+"\n", "signing-key", "create")
 	checkFailure(t, r, 1, "not available", "master key")
 	// Everything else keeps working.
