@@ -639,6 +639,55 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("policy, vote and publish in the browser", func(t *testing.T) {
+		run(t, tab, "make admin a committee member",
+			chromedp.Navigate(s.url+"/admin"),
+			waitText("h1", "Administration"),
+			chromedp.SetValue(chromedp.CSS("#m-committee"), "widget"),
+			fill("#m-user", "admin"),
+			chromedp.SetValue(chromedp.CSS("#m-role"), "member"),
+			click("form[action='/admin/members'] button"),
+			waitText(".notice", "admin is now a member of widget"),
+		)
+		run(t, tab, "policy",
+			chromedp.Navigate(s.url+"/projects/widget-core"),
+			click("a[href$='/policy']"),
+			waitText("h1", "Release policy of Widget Core"),
+			chromedp.SetValue(chromedp.CSS("#min_vote_hours"), "0"),
+			chromedp.SetValue(chromedp.CSS("#min_binding_plus_ones"), "1"),
+			click("form[action$='/policy'] button"),
+			waitText(".notice", "version 1"),
+		)
+		screenshot(t, tab, "policy")
+		notes := write("CHANGES.txt", "changes\n")
+		run(t, tab, "a small release",
+			chromedp.Navigate(s.url+"/projects/widget-core"),
+			fill("#version", "2.0.0"),
+			click("form[action='/projects/widget-core/releases'] button"),
+			waitText("h1", "widget-core 2.0.0"),
+			chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{notes}),
+			click("#upload-form button[type=submit]"),
+			waitText(".notice", "Revision 1 was created"),
+			reloadUntil("main", "Checks are done"),
+		)
+		run(t, tab, "start, cast, resolve, publish",
+			click("form[action$='/vote/start'] button"),
+			waitText(".notice", "The vote on revision 1 is open"),
+			click("form[action$='/vote/cast'] button"),
+			waitText(".notice", "Your vote was recorded"),
+		)
+		wantText(t, tab, "main", "Binding: +1 1")
+		screenshot(t, tab, "vote")
+		run(t, tab, "resolve and publish",
+			click("form[action$='/vote/resolve'] button"),
+			waitText(".notice", "The vote passed"),
+			click("form[action$='/publish'] button"),
+			waitText(".notice", "Published to /downloads/widget/widget-core/2.0.0/"),
+			click("a[href='/downloads/widget/widget-core/2.0.0/']"),
+			waitText("body", "trel-release-manifest.json"),
+		)
+	})
+
 	t.Run("create and revoke a token", func(t *testing.T) {
 		run(t, tab, "create token",
 			chromedp.Navigate(s.url+"/tokens"),

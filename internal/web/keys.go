@@ -27,6 +27,7 @@ func (w *Web) optionalRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /committees/{committee}/KEYS", w.keysFile)
 	mux.HandleFunc("POST /projects/{project}/releases/{version}/checks/rerun", w.requireUser(w.rerunChecks))
 	w.signingRoutes(mux)
+	w.lifecycleRoutes(mux)
 }
 
 // ---- keys

@@ -348,6 +348,7 @@ type releaseView struct {
 	CanUpload        bool
 	DiffFrom, DiffTo int
 	Checks           *checksView
+	Vote             *domain.Tally // the current or last vote, if any
 }
 
 func (w *Web) release(rw http.ResponseWriter, r *http.Request) {
@@ -371,6 +372,9 @@ func (w *Web) release(rw http.ResponseWriter, r *http.Request) {
 		d.DiffTo, d.DiffFrom = revs[0].Number, revs[1].Number
 	}
 	d.Checks = w.checks(r, rl, rev.Number)
+	if t, err := w.svc.Tally(ctx, act, rl.ProjectKey, rl.Version); err == nil {
+		d.Vote = t
+	}
 	w.render(rw, r, http.StatusOK, "release", view{Title: rl.ProjectKey + " " + rl.Version, Scripts: []string{"upload.js"}, D: d})
 }
 

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,6 +99,10 @@ var funcs = template.FuncMap{
 		return s
 	},
 	"active": func(t domain.Token) bool { return t.Active(time.Now()) },
+	"list":   func(v ...string) []string { return v },
+	"deref":  func(b *bool) bool { return b != nil && *b },
+	"has":    func(l []string, v string) bool { return slices.Contains(l, v) },
+	"join":   func(l []string) string { return strings.Join(l, ", ") },
 	"json": func(v any) string {
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {

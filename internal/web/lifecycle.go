@@ -1,0 +1,165 @@
+package web
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"trel/internal/domain"
+)
+
+func (w *Web) lifecycleRoutes(mux *http.ServeMux) {
+	rel := "/projects/{project}/releases/{version}"
+	mux.HandleFunc("GET /projects/{project}/policy", w.policyPage)
+	mux.HandleFunc("POST /projects/{project}/policy", w.requireUser(w.setPolicy))
+	mux.HandleFunc("POST "+rel+"/acks", w.requireUser(w.ackConcern))
+	mux.HandleFunc("POST "+rel+"/vote/start", w.requireUser(w.startVote))
+	mux.HandleFunc("POST "+rel+"/vote/cast", w.requireUser(w.castVote))
+	mux.HandleFunc("POST "+rel+"/vote/resolve", w.requireUser(w.resolveVote))
+	mux.HandleFunc("POST "+rel+"/publish", w.requireUser(w.publish))
+}
+
+type policyView struct {
+	P       *domain.Project
+	Policy  *domain.Policy
+	History []domain.Policy
+	CanEdit bool
+	Ignore  string // ignore rules, one per line, for the form
+}
+
+func (w *Web) policyPage(rw http.ResponseWriter, r *http.Request) {
+	act := actor(r)
+	p, err := w.svc.Project(r.Context(), act, r.PathValue("project"))
+	if err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
+	pol, err := w.svc.Policy(r.Context(), act, p.Key)
+	if err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
+	hist, err := w.svc.PolicyHistory(r.Context(), act, p.Key)
+	if err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
+	var lines []string
+	for _, ig := range pol.Ignore {
+		lines = append(lines, fmt.Sprintf("checker=%s,path=%s,message=%s,reason=%s", ig.Checker, ig.Path, ig.Message, ig.Reason))
+	}
+	w.render(rw, r, http.StatusOK, "policy", view{Title: "Policy of " + p.Name, D: policyView{P: p, Policy: pol, History: hist,
+		CanEdit: w.isMember(r, p.CommitteeID), Ignore: strings.Join(lines, "\n")}})
+}
+
+func (w *Web) setPolicy(rw http.ResponseWriter, r *http.Request) {
+	key := r.PathValue("project")
+	back := "/projects/" + key + "/policy"
+	if err := r.ParseForm(); err != nil {
+		w.fail(rw, r, back, domain.Errorf(domain.KindInvalid, "the form could not be read"))
+		return
+	}
+	num := func(name string) int { n, _ := strconv.Atoi(r.FormValue(name)); return n }
+	list := func(name string) []string {
+		var out []string
+		for _, f := range strings.FieldsFunc(r.FormValue(name), func(c rune) bool { return c == ',' || c == ' ' || c == '\n' }) {
+			out = append(out, strings.TrimSpace(f))
+		}
+		return out
+	}
+	p := domain.Policy{
+		AcceptOpenPGP: r.FormValue("accept_openpgp") == "on", AcceptSigstore: r.FormValue("accept_sigstore") == "on",
+		AcceptServerSigned: r.FormValue("accept_server_signed") == "on", Require: r.FormValue("require"), Signers: r.FormValue("signers"),
+		ChecksumAlgorithms: r.Form["checksum"], SourcePatterns: list("source_patterns"), BinaryPatterns: list("binary_patterns"),
+		MinRSABits: num("min_rsa_bits"), MinVoteHours: num("min_vote_hours"), MinBindingPlusOnes: num("min_binding_plus_ones"),
+		Ignore: []domain.IgnoreRule{},
+	}
+	for _, line := range strings.Split(r.FormValue("ignore"), "\n") {
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		var rule domain.IgnoreRule
+		for _, kv := range strings.Split(line, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch strings.TrimSpace(k) {
+			case "checker":
+				rule.Checker = v
+			case "path":
+				rule.Path = v
+			case "message":
+				rule.Message = v
+			case "reason":
+				rule.Reason = v
+			default:
+				w.fail(rw, r, back, domain.Errorf(domain.KindInvalid, "ignore rule %q: use checker=C,path=GLOB,message=TEXT,reason=WHY", line))
+				return
+			}
+		}
+		p.Ignore = append(p.Ignore, rule)
+	}
+	out, err := w.svc.SetPolicy(r.Context(), actor(r), key, p)
+	if err != nil {
+		w.fail(rw, r, back, err)
+		return
+	}
+	w.redirect(rw, r, back, flash{Notice: fmt.Sprintf("The policy is now version %d; the checks of open drafts run again.", out.Version)})
+}
+
+func relBack(r *http.Request) string {
+	return "/projects/" + r.PathValue("project") + "/releases/" + r.PathValue("version")
+}
+
+func (w *Web) ackConcern(rw http.ResponseWriter, r *http.Request) {
+	_, err := w.svc.AckConcern(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"),
+		r.FormValue("checker"), r.FormValue("path"), r.FormValue("comment"))
+	if err != nil {
+		w.fail(rw, r, relBack(r), err)
+		return
+	}
+	w.redirect(rw, r, relBack(r), flash{Notice: "The concern on " + r.FormValue("path") + " is acknowledged."})
+}
+
+func (w *Web) startVote(rw http.ResponseWriter, r *http.Request) {
+	v, err := w.svc.StartVote(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
+	if err != nil {
+		w.fail(rw, r, relBack(r), err)
+		return
+	}
+	w.redirect(rw, r, relBack(r), flash{Notice: fmt.Sprintf("The vote on revision %d is open until at least %s.", v.Revision, v.ClosesAt().UTC().Format("2006-01-02 15:04 UTC"))})
+}
+
+func (w *Web) castVote(rw http.ResponseWriter, r *http.Request) {
+	value, err := strconv.Atoi(r.FormValue("value"))
+	if err != nil {
+		w.fail(rw, r, relBack(r), domain.Errorf(domain.KindInvalid, "choose +1, 0 or -1"))
+		return
+	}
+	if _, err := w.svc.CastVote(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"), value, r.FormValue("comment")); err != nil {
+		w.fail(rw, r, relBack(r), err)
+		return
+	}
+	w.redirect(rw, r, relBack(r), flash{Notice: "Your vote was recorded."})
+}
+
+func (w *Web) resolveVote(rw http.ResponseWriter, r *http.Request) {
+	t, err := w.svc.ResolveVote(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
+	if err != nil {
+		w.fail(rw, r, relBack(r), err)
+		return
+	}
+	msg := "The vote failed; the release is a draft again."
+	if t.Round.Passed != nil && *t.Round.Passed {
+		msg = "The vote passed. Publish the release when ready."
+	}
+	w.redirect(rw, r, relBack(r), flash{Notice: msg})
+}
+
+func (w *Web) publish(rw http.ResponseWriter, r *http.Request) {
+	m, err := w.svc.Publish(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
+	if err != nil {
+		w.fail(rw, r, relBack(r), err)
+		return
+	}
+	w.redirect(rw, r, relBack(r), flash{Notice: fmt.Sprintf("Published to /downloads/%s/%s/%s/.", m.Committee, m.Project, m.Version)})
+}
