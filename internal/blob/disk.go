@@ -69,7 +69,7 @@ func (d *Disk) Put(ctx context.Context, r io.Reader, max int64) (domain.Blob, er
 		}
 	}()
 
-	b, err := HashCopy(f, ctxReader{ctx, r}, max)
+	b, err := HashCopy(newWriteBehind(f), ctxReader{ctx, r}, max)
 	if errors.Is(err, errTooLarge) {
 		return domain.Blob{}, domain.Errorf(domain.KindTooLarge, "the file is larger than the limit of %d bytes: ask an administrator to raise --max-file-size", max)
 	}

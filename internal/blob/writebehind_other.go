@@ -1,0 +1,10 @@
+//go:build !linux
+
+package blob
+
+import (
+	"io"
+	"os"
+)
+
+func newWriteBehind(f *os.File) io.Writer { return f }
