@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"k8s.io/klog/v2"
 
 	"trel/internal/api"
 	"trel/internal/auth"
@@ -129,6 +130,8 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err := app.Blobs.CleanTemp(); err != nil {
 		return err
 	}
+	// The public log's library logs through klog: send it to our logger.
+	klog.SetSlogLogger(log)
 	closeLog, err := EnableSigning(ctx, app, cfg.MasterKeyFile, cfg.MasterKeyEnv)
 	if err != nil {
 		return err
