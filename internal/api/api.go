@@ -78,8 +78,9 @@ func clientIP(r *http.Request) string {
 	return strings.Trim(host, "[]")
 }
 
-// statusOf maps each error kind to its one HTTP status.
-func statusOf(k domain.Kind) int {
+// StatusOf maps each error kind to its one HTTP status (the web pages use
+// the same mapping).
+func StatusOf(k domain.Kind) int {
 	switch k {
 	case domain.KindInvalid:
 		return http.StatusBadRequest
@@ -122,7 +123,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if kind == domain.KindUnauthenticated {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="trel"`)
 	}
-	writeJSON(w, statusOf(kind), body)
+	writeJSON(w, StatusOf(kind), body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -200,7 +200,7 @@ func filesCmd(e *env) *cobra.Command {
 				fmt.Fprintf(e.stdout, "Revision %d (%s by %s): %d files\n", r.Number, when(r.CreatedAt), r.Author, len(r.Files))
 				var rows [][]string
 				for _, f := range r.Files {
-					rows = append(rows, []string{f.Path, humanSize(f.Size), short(f.SHA512) + "…"})
+					rows = append(rows, []string{f.Path, domain.HumanSize(f.Size), short(f.SHA512) + "…"})
 				}
 				e.table([]string{"PATH", "SIZE", "SHA-512"}, rows)
 			})
@@ -270,7 +270,7 @@ func downloadCmd(e *env) *cobra.Command {
 				return err
 			}
 			return e.out(map[string]any{"path": a[2], "output": output, "size": n}, func() {
-				fmt.Fprintf(e.stdout, "Downloaded %s (%s) to %s\n", a[2], humanSize(n), output)
+				fmt.Fprintf(e.stdout, "Downloaded %s (%s) to %s\n", a[2], domain.HumanSize(n), output)
 			})
 		}),
 	}

@@ -67,7 +67,7 @@ func policyCmd(e *env) *cobra.Command {
 			apply("min-binding-votes", func() { p.MinBindingPlusOnes = minPlus })
 			apply("clear-ignore", func() { p.Ignore = nil })
 			for _, spec := range ignore {
-				r, err := parseIgnore(spec)
+				r, err := domain.ParseIgnoreRule(spec)
 				if err != nil {
 					return usageError{err}
 				}
@@ -104,29 +104,6 @@ func policyCmd(e *env) *cobra.Command {
 
 	c.AddCommand(show, set)
 	return c
-}
-
-func parseIgnore(spec string) (domain.IgnoreRule, error) {
-	var r domain.IgnoreRule
-	for _, kv := range strings.Split(spec, ",") {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok {
-			return r, fmt.Errorf("ignore rule %q: use checker=C,path=GLOB,message=TEXT,reason=WHY", spec)
-		}
-		switch strings.TrimSpace(k) {
-		case "checker":
-			r.Checker = v
-		case "path":
-			r.Path = v
-		case "message":
-			r.Message = v
-		case "reason":
-			r.Reason = v
-		default:
-			return r, fmt.Errorf("ignore rule %q: unknown field %q", spec, k)
-		}
-	}
-	return r, nil
 }
 
 func printPolicy(e *env, project string, p *domain.Policy) {

@@ -152,6 +152,31 @@ func (r IgnoreRule) Ignores(res CheckResult) bool {
 	return r.Message == "" || strings.Contains(strings.ToLower(res.Message), strings.ToLower(r.Message))
 }
 
+// ParseIgnoreRule reads "checker=C,path=GLOB,message=TEXT,reason=WHY"
+// (fields optional but reason; Validate checks the rule).
+func ParseIgnoreRule(spec string) (IgnoreRule, error) {
+	var r IgnoreRule
+	for _, kv := range strings.Split(spec, ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return r, Errorf(KindInvalid, "ignore rule %q: use checker=C,path=GLOB,message=TEXT,reason=WHY", spec)
+		}
+		switch strings.TrimSpace(k) {
+		case "checker":
+			r.Checker = v
+		case "path":
+			r.Path = v
+		case "message":
+			r.Message = v
+		case "reason":
+			r.Reason = v
+		default:
+			return r, Errorf(KindInvalid, "ignore rule %q: unknown field %q; use checker, path, message and reason", spec, k)
+		}
+	}
+	return r, nil
+}
+
 // Ack is a release manager's acknowledgement of a concern.
 type Ack struct {
 	Checker    string    `json:"checker"`

@@ -79,22 +79,10 @@ func (w *Web) setPolicy(rw http.ResponseWriter, r *http.Request) {
 		if line = strings.TrimSpace(line); line == "" {
 			continue
 		}
-		var rule domain.IgnoreRule
-		for _, kv := range strings.Split(line, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			switch strings.TrimSpace(k) {
-			case "checker":
-				rule.Checker = v
-			case "path":
-				rule.Path = v
-			case "message":
-				rule.Message = v
-			case "reason":
-				rule.Reason = v
-			default:
-				w.fail(rw, r, back, domain.Errorf(domain.KindInvalid, "ignore rule %q: use checker=C,path=GLOB,message=TEXT,reason=WHY", line))
-				return
-			}
+		rule, err := domain.ParseIgnoreRule(line)
+		if err != nil {
+			w.fail(rw, r, back, err)
+			return
 		}
 		p.Ignore = append(p.Ignore, rule)
 	}

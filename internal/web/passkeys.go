@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"trel/internal/api"
 	"trel/internal/domain"
 )
 
@@ -112,7 +113,7 @@ func (w *Web) enrollPage(rw http.ResponseWriter, r *http.Request) {
 	e, err := w.auth.Enrollment(r.Context(), token)
 	if err != nil {
 		kind := domain.KindOf(err)
-		status := statusOf(kind)
+		status := api.StatusOf(kind)
 		if kind == domain.KindInvalid || kind == domain.KindConflict {
 			status = http.StatusGone
 		}

@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"trel/internal/api"
 	"trel/internal/auth"
 	"trel/internal/core"
 	"trel/internal/domain"
@@ -91,7 +92,7 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04 UTC")
 	},
-	"size": humanSize,
+	"size": domain.HumanSize,
 	"short": func(s string) string {
 		if len(s) > 16 {
 			return s[:16]
@@ -110,19 +111,6 @@ var funcs = template.FuncMap{
 		}
 		return string(b)
 	},
-}
-
-func humanSize(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 func (w *Web) parseTemplates() error {
@@ -301,31 +289,6 @@ func (w *Web) renderError(rw http.ResponseWriter, r *http.Request, status int, h
 	w.render(rw, r, status, "error", view{Title: heading, D: errorView{heading, msg}})
 }
 
-// statusOf maps an error kind to its HTTP status (as the API does).
-func statusOf(k domain.Kind) int {
-	switch k {
-	case domain.KindInvalid:
-		return http.StatusBadRequest
-	case domain.KindUnauthenticated:
-		return http.StatusUnauthorized
-	case domain.KindForbidden:
-		return http.StatusForbidden
-	case domain.KindNotFound:
-		return http.StatusNotFound
-	case domain.KindConflict:
-		return http.StatusConflict
-	case domain.KindTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case domain.KindUnavailable:
-		return http.StatusServiceUnavailable
-	case domain.KindRateLimited:
-		return http.StatusTooManyRequests
-	case domain.KindLocked:
-		return http.StatusLocked
-	}
-	return http.StatusInternalServerError
-}
-
 // pageError renders a GET page that failed. Anonymous visitors asked to
 // sign in are sent to the sign-in page.
 func (w *Web) pageError(rw http.ResponseWriter, r *http.Request, err error) {
@@ -343,7 +306,7 @@ func (w *Web) pageError(rw http.ResponseWriter, r *http.Request, err error) {
 	if heading == "" {
 		heading = "Something went wrong"
 	}
-	w.renderError(rw, r, statusOf(kind), heading, domain.PublicMessage(err))
+	w.renderError(rw, r, api.StatusOf(kind), heading, domain.PublicMessage(err))
 }
 
 // writeJSON answers the scripts' requests.
@@ -359,7 +322,7 @@ func (w *Web) jsonError(rw http.ResponseWriter, r *http.Request, err error) {
 	if kind == domain.KindInternal || kind == domain.KindUnauthenticated {
 		w.log.WarnContext(r.Context(), "request refused", "path", LogPath(r.URL.Path), "err", err)
 	}
-	writeJSON(rw, statusOf(kind), map[string]string{"error": domain.PublicMessage(err)})
+	writeJSON(rw, api.StatusOf(kind), map[string]string{"error": domain.PublicMessage(err)})
 }
 
 // requireUser wraps handlers of pages that need a signed-in user.

@@ -163,10 +163,20 @@ func (s q) UploadTimes(ctx context.Context, releaseID int64) (map[string]time.Ti
 }
 
 func (s q) OpenDraftRevisions(ctx context.Context, committeeID int64) ([]int64, error) {
+	return s.openDrafts(ctx, `$1 = 0 OR p.committee_id = $1`, committeeID)
+}
+
+func (s q) OpenProjectRevisions(ctx context.Context, projectID int64) ([]int64, error) {
+	return s.openDrafts(ctx, `r.project_id = $1`, projectID)
+}
+
+// openDrafts lists the latest revision id of each draft release matching
+// the condition on releases r and projects p.
+func (s q) openDrafts(ctx context.Context, cond string, arg int64) ([]int64, error) {
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT v.id FROM revisions v JOIN releases r ON r.id = v.release_id JOIN projects p ON p.id = r.project_id
-		WHERE r.phase = 'draft' AND ($1 = 0 OR p.committee_id = $1)
-		AND v.number = (SELECT max(number) FROM revisions WHERE release_id = r.id) ORDER BY v.id`, committeeID)
+		WHERE r.phase = 'draft' AND (`+cond+`)
+		AND v.number = (SELECT max(number) FROM revisions WHERE release_id = r.id) ORDER BY v.id`, arg)
 	if err != nil {
 		return nil, wrap("listing drafts", err)
 	}

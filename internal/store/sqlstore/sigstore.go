@@ -143,23 +143,3 @@ func (s q) RemoveSigstoreKey(ctx context.Context, projectID, id int64) error {
 	}
 	return nil
 }
-
-func (s q) OpenProjectRevisions(ctx context.Context, projectID int64) ([]int64, error) {
-	rows, err := s.db.QueryContext(ctx, `
-		SELECT v.id FROM revisions v JOIN releases r ON r.id = v.release_id
-		WHERE r.phase = 'draft' AND r.project_id = $1
-		AND v.number = (SELECT max(number) FROM revisions WHERE release_id = r.id) ORDER BY v.id`, projectID)
-	if err != nil {
-		return nil, wrap("listing drafts", err)
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			return nil, wrap("listing drafts", err)
-		}
-		out = append(out, id)
-	}
-	return out, wrap("listing drafts", rows.Err())
-}
