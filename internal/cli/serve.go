@@ -6,10 +6,12 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"trel/internal/core"
+	"trel/internal/domain"
 	"trel/internal/server"
 )
 
@@ -43,7 +45,7 @@ func parseSize(s string) (int64, error) {
 func serveCmd(e *env) *cobra.Command {
 	var dataDir, addr, maxSize, adminUser, adminEmail, logFormat, publicURL string
 	var sigstoreRoots []string
-	var masterKeyFile string
+	var masterKeyFile, grandfather string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the trel server on a data directory (SQLite + files)",
@@ -57,6 +59,13 @@ Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PU
 			max, err := parseSize(maxSize)
 			if err != nil {
 				return usageError{err}
+			}
+			if grandfather != "" {
+				d, err := time.Parse("2006-01-02", grandfather)
+				if err != nil {
+					return usageError{fmt.Errorf("--rsa-2048-before %q: use a date like 2026-01-01", grandfather)}
+				}
+				domain.KeyGrandfatherBefore = d
 			}
 			var h slog.Handler = slog.NewTextHandler(e.stderr, nil)
 			if logFormat == "json" {
@@ -77,6 +86,7 @@ Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PU
 	f.StringVar(&adminEmail, "admin-email", envOr("TREL_ADMIN_EMAIL", "admin@localhost"), "e-mail of the first administrator (empty data directory only)")
 	f.StringVar(&publicURL, "public-url", envOr("TREL_PUBLIC_URL", "http://localhost:8080"), "URL browsers use to reach trel (its host is the passkey relying party id)")
 	f.StringVar(&masterKeyFile, "master-key-file", envOr("TREL_MASTER_KEY_FILE", ""), "file holding the master key for keys trel holds (create with `trel admin create-master-key`); without it server-side signing is unavailable")
+	f.StringVar(&grandfather, "rsa-2048-before", envOr("TREL_RSA_2048_BEFORE", ""), "RSA keys created before this date (YYYY-MM-DD) may have 2048 bits; newer ones need 4096 (default 2026-01-01)")
 	f.StringArrayVar(&sigstoreRoots, "sigstore-root", nil, "extra Sigstore trusted root NAME=FILE (repeatable; the production root is built in)")
 	f.StringVar(&logFormat, "log-format", envOr("TREL_LOG_FORMAT", "text"), "log format: text or json")
 	return c

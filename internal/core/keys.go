@@ -37,7 +37,9 @@ const ChallengeTTL = 30 * time.Minute
 // DefaultStrength is the policy for newly added keys: RSA of at least 4096
 // bits (2048 for keys created before 2026, which are grandfathered),
 // EdDSA, or ECDSA on P-256 or stronger.
-var DefaultStrength = openpgp.StrengthPolicy{MinRSABits: 4096, GrandfatherBefore: domain.KeyGrandfatherBefore}
+func DefaultStrength() openpgp.StrengthPolicy {
+	return openpgp.StrengthPolicy{MinRSABits: 4096, GrandfatherBefore: domain.KeyGrandfatherBefore}
+}
 
 // Key outcome statuses in a KeyReport.
 const (
@@ -211,7 +213,7 @@ func (s *Service) putCert(ctx context.Context, tx store.Tx, a *Actor, cert *open
 	old, err := tx.Key(ctx, cert.Fingerprint)
 	switch {
 	case domain.IsKind(err, domain.KindNotFound):
-		if err := DefaultStrength.Check(cert); err != nil {
+		if err := DefaultStrength().Check(cert); err != nil {
 			o.Status, o.Reason = KeyRejected, err.Error()
 			return o, nil
 		}

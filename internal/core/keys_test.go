@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"trel/internal/core"
 	"trel/internal/domain"
@@ -108,6 +109,15 @@ func TestWeakNewKeysAreRefused(t *testing.T) {
 	}
 	if rep.Rejected != 1 || rep.Added != 0 || !strings.Contains(rep.Blocks[0].Keys[0].Reason, "4096") {
 		t.Fatalf("%+v", rep.Blocks)
+	}
+	// An operator who grandfathers RSA-2048 keys created before a later
+	// date (trel serve --rsa-2048-before) gets it accepted.
+	saved := domain.KeyGrandfatherBefore
+	defer func() { domain.KeyGrandfatherBefore = saved }()
+	domain.KeyGrandfatherBefore = time.Now().Add(24 * time.Hour)
+	rep, err = w.svc.AddKeys(ctx, w.actors["member"], g.Export(t, fpr), core.AddKeysOptions{})
+	if err != nil || rep.Added != 1 {
+		t.Fatalf("grandfathered: %+v %v", rep, err)
 	}
 }
 

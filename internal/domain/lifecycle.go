@@ -60,7 +60,8 @@ type IgnoreRule struct {
 }
 
 // KeyGrandfatherBefore: RSA keys created before this date may have 2048
-// bits; newer ones need the policy's minimum.
+// bits; newer ones need the policy's minimum. `trel serve
+// --rsa-2048-before DATE` sets it once at start-up.
 var KeyGrandfatherBefore = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // DefaultPolicy is what a project gets until a committee member changes it.

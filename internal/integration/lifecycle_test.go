@@ -91,7 +91,7 @@ func TestReleaseLifecycle(t *testing.T) {
 
 	var m core.Manifest
 	w.alice.okJSON(t, &m, "release", "publish", "widget", "1.0")
-	if m.Revision != 2 || len(m.Files) != 4 || m.Vote == nil || m.Vote.BindingPlus != 1 {
+	if m.Revision != 2 || len(m.Files) != 4 || m.Vote == nil || m.Vote.BindingPlus != 1 || m.LogIndex == nil {
 		t.Fatalf("manifest: %+v", m)
 	}
 	signed := false

@@ -258,11 +258,17 @@ func TestServerSideSigning(t *testing.T) {
 	dbx.SQL().ExecContext(ctx, `UPDATE signing_keys SET expires_at = $1`, expires)
 	dbx.Close()
 
-	// Back on the right master key: revoking publishes the revocation in
-	// KEYS, and the key signs no more.
+	// trel admin rotate-master-key re-wraps the held keys from the old
+	// master key to the new one, without anyone's password.
 	w.srv.stop()
-	w.srv.args = []string{"--master-key-file", mk}
+	newUser(t, "op3").ok(t, "admin", "rotate-master-key", "--data", w.data, "--old", mk, "--new", mk2)
 	w.srv = w.srv.restart()
+	p = begin("widget-1.0.zip")
+	if err := complete(p.RequestID, p.Ceremony, assert(p, true), newPassword); err != nil {
+		t.Fatalf("signing after the master key rotation: %v", err)
+	}
+
+	// Revoking publishes the revocation in KEYS, and the key signs no more.
 	if rr := w.alice.runIn(t, w.alice.home, newPassword+"\n", "signing-key", "revoke", fpr, "--reason", "superseded"); rr.code != 0 {
 		t.Fatalf("revoke: %s", rr)
 	}
