@@ -63,3 +63,9 @@ func (c *Client) Publish(ctx context.Context, project, version string) (*core.Ma
 	var out core.Manifest
 	return &out, c.call(ctx, "POST", relPath(project, version)+"/publish", nil, &out)
 }
+
+// PolicyHistory lists every version of a project's policy, newest first.
+func (c *Client) PolicyHistory(ctx context.Context, project string) ([]domain.Policy, error) {
+	var out struct{ Policies []domain.Policy }
+	return out.Policies, c.call(ctx, "GET", polPath(project)+"/history", nil, &out)
+}

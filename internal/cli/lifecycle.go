@@ -102,7 +102,24 @@ func policyCmd(e *env) *cobra.Command {
 	f.StringArrayVar(&ignore, "ignore", nil, "add an ignore rule: checker=C,path=GLOB,message=TEXT,reason=WHY (never hides blockers)")
 	f.BoolVar(&clearIgnore, "clear-ignore", false, "remove all ignore rules")
 
-	c.AddCommand(show, set)
+	history := &cobra.Command{
+		Use: "history PROJECT", Short: "Every version of the policy, newest first", Args: args(cobra.ExactArgs(1)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			ps, err := cl.PolicyHistory(c.Context(), a[0])
+			if err != nil {
+				return err
+			}
+			return e.out(ps, func() {
+				if len(ps) == 0 {
+					fmt.Fprintf(e.stdout, "%s uses the default policy; nobody changed it yet.\n", a[0])
+				}
+				for i := range ps {
+					fmt.Fprintf(e.stdout, "version %d, by %s on %s\n", ps[i].Version, ps[i].UpdatedBy, when(ps[i].UpdatedAt))
+				}
+			})
+		}),
+	}
+	c.AddCommand(show, set, history)
 	return c
 }
 

@@ -31,6 +31,9 @@ func TestReleaseLifecycle(t *testing.T) {
 		t.Fatalf("policy set: %s", out)
 	}
 	w.bob.fails(t, 1, []string{"member"}, "policy", "set", "widget", "--min-vote-hours", "1")
+	if out := w.carol.ok(t, "policy", "history", "widget"); !strings.Contains(out, "version 1, by alice") {
+		t.Fatalf("history: %s", out)
+	}
 	w.alice.fails(t, 1, []string{"require"}, "policy", "set", "widget", "--require", "nothing")
 
 	w.alice.ok(t, "release", "start", "widget", "1.0")
