@@ -409,7 +409,7 @@ func BenchmarkChecksOfLargeArtifact(b *testing.B) {
 func TestSigstoreBundleTrustFollowsProjectIdentities(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	dir := "../../../shared/fixtures/sigstore/gh-cli/"
+	dir := "../sigstore/testdata/gh-cli/" // public fixtures, see its PROVENANCE.md
 	artifact, err := os.ReadFile(dir + "sigstore-js-2.1.0.tgz")
 	must(t, err)
 	bundle, err := os.ReadFile(dir + "sigstore-js-2.1.0-bundle.json")

@@ -14,7 +14,9 @@ import (
 	"trel/internal/testutil/gpgtest"
 )
 
-const fixtures = "../../../shared/fixtures/openpgp/"
+// fixtures are the public KEYS files and scenarios copied into the openpgp
+// package (see its testdata/PROVENANCE.md).
+const fixtures = "../openpgp/testdata/"
 
 func readFixture(t *testing.T, name string) []byte {
 	t.Helper()

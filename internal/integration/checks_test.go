@@ -116,7 +116,7 @@ func TestKeysAndChecksThroughTheCLI(t *testing.T) {
 	}
 
 	// A real KEYS file: every block is reported.
-	httpd, err := filepath.Abs("../../../shared/fixtures/openpgp/keys/httpd.KEYS")
+	httpd, err := filepath.Abs("../openpgp/testdata/keys/httpd.KEYS")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +129,7 @@ func TestKeysAndChecksThroughTheCLI(t *testing.T) {
 func TestSigstoreTrustThroughTheCLI(t *testing.T) {
 	w := newWorld(t)
 	w.alice.ok(t, "release", "start", "widget", "2.0")
-	src := "../../../shared/fixtures/sigstore/gh-cli/"
+	src := "../sigstore/testdata/gh-cli/" // public fixtures, see its PROVENANCE.md
 	dir := t.TempDir()
 	data, err := os.ReadFile(src + "sigstore-js-2.1.0.tgz")
 	if err != nil {
