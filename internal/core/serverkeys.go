@@ -195,11 +195,29 @@ func (s *Service) openServerKey(ctx context.Context, k *domain.ServerKey, passwo
 	if why := k.Usable(s.now()); why != "" {
 		return nil, domain.Errorf(domain.KindLocked, "key %s cannot sign: %s", k.Fingerprint, why)
 	}
+	sealed, err := sealedOf(k)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := signing.Open(sealed, k.Fingerprint, s.master, password)
+	if err := s.passwordOutcome(ctx, k, err); err != nil {
+		return nil, err
+	}
+	return secret, nil
+}
+
+func sealedOf(k *domain.ServerKey) (*signing.Sealed, error) {
 	var sealed signing.Sealed
 	if err := json.Unmarshal(k.Sealed, &sealed); err != nil {
 		return nil, domain.Internal("reading the sealed key", err)
 	}
-	secret, err := signing.Open(&sealed, k.Fingerprint, s.master, password)
+	return &sealed, nil
+}
+
+// passwordOutcome turns the result of unsealing a key with a password
+// into the user's error, counting wrong passwords (the key locks after
+// MaxPasswordFails) and clearing the count after a success.
+func (s *Service) passwordOutcome(ctx context.Context, k *domain.ServerKey, err error) error {
 	switch {
 	case errors.Is(err, signing.ErrWrongPassword):
 		k.FailedAttempts++
@@ -210,24 +228,21 @@ func (s *Service) openServerKey(ctx context.Context, k *domain.ServerKey, passwo
 			msg = fmt.Sprintf("wrong signing password for key %s; after %d failures the key is locked until %s", k.Fingerprint, MaxPasswordFails, until.UTC().Format(time.RFC3339))
 		}
 		if uerr := s.store.Tx(ctx, func(tx store.Tx) error { return tx.UpdateServerKey(ctx, k) }); uerr != nil {
-			return nil, uerr
+			return uerr
 		}
-		return nil, domain.Errorf(domain.KindUnauthenticated, "%s", msg)
+		return domain.Errorf(domain.KindUnauthenticated, "%s", msg)
 	case errors.Is(err, signing.ErrWrongMasterKey):
-		return nil, domain.Errorf(domain.KindUnavailable, "this server's master key is not the one key %s was sealed with: the administrator must configure the right master key", k.Fingerprint)
+		return domain.Errorf(domain.KindUnavailable, "this server's master key is not the one key %s was sealed with: the administrator must configure the right master key", k.Fingerprint)
 	case errors.Is(err, signing.ErrBusy):
-		return nil, domain.Errorf(domain.KindRateLimited, "%v", err)
+		return domain.Errorf(domain.KindRateLimited, "%v", err)
 	case err != nil:
-		return nil, domain.Internal("unsealing the key", err)
+		return domain.Internal("unsealing the key", err)
 	}
 	if k.FailedAttempts > 0 {
 		k.FailedAttempts = 0
-		if err := s.store.Tx(ctx, func(tx store.Tx) error { return tx.UpdateServerKey(ctx, k) }); err != nil {
-			signing.Wipe(secret)
-			return nil, err
-		}
+		return s.store.Tx(ctx, func(tx store.Tx) error { return tx.UpdateServerKey(ctx, k) })
 	}
-	return secret, nil
+	return nil
 }
 
 // ChangeServerKeyPassword re-wraps a key under a new password.
@@ -242,16 +257,17 @@ func (s *Service) ChangeServerKeyPassword(ctx context.Context, a *Actor, fpr, ol
 	if len(newPassword) < MinSigningPassword {
 		return domain.Errorf(domain.KindInvalid, "choose a signing password of at least %d characters", MinSigningPassword)
 	}
-	secret, err := s.openServerKey(ctx, k, []byte(oldPassword))
+	if why := k.Usable(s.now()); why != "" {
+		return domain.Errorf(domain.KindLocked, "key %s: %s", k.Fingerprint, why)
+	}
+	sealed, err := sealedOf(k)
 	if err != nil {
 		return err
 	}
-	signing.Wipe(secret)
-	var sealed signing.Sealed
-	json.Unmarshal(k.Sealed, &sealed)
-	re, err := signing.Rewrap(&sealed, s.master, []byte(oldPassword), []byte(newPassword), signing.DefaultArgon2Params())
-	if err != nil {
-		return domain.Internal("re-wrapping the key", err)
+	// Rewrap checks the old password itself: one derivation, not two.
+	re, err := signing.Rewrap(sealed, s.master, []byte(oldPassword), []byte(newPassword), signing.DefaultArgon2Params())
+	if err := s.passwordOutcome(ctx, k, err); err != nil {
+		return err
 	}
 	if k.Sealed, err = json.Marshal(re); err != nil {
 		return domain.Internal("re-wrapping the key", err)
@@ -361,11 +377,11 @@ func (s *Service) RotateMasterKey(ctx context.Context, oldMaster, newMaster sign
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		for i := range keys {
 			k := &keys[i]
-			var sealed signing.Sealed
-			if err := json.Unmarshal(k.Sealed, &sealed); err != nil {
-				return domain.Internal("reading a sealed key", err)
+			sealed, err := sealedOf(k)
+			if err != nil {
+				return err
 			}
-			re, err := signing.RotateMaster(&sealed, oldMaster, newMaster)
+			re, err := signing.RotateMaster(sealed, oldMaster, newMaster)
 			if err != nil {
 				return domain.Errorf(domain.KindInvalid, "key %s: %v", k.Fingerprint, err)
 			}
