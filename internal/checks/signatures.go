@@ -66,16 +66,8 @@ func planSignature(ctx context.Context, in *Input, sigFile, artifact domain.File
 	for _, k := range in.CommitteeKeys {
 		candidates[k.Key.Fingerprint] = k
 	}
-	probe := openpgp.VerifyDetached(sig, nil, openpgp.BytesSource(nil), openpgp.VerifyOptions{Now: in.Now})
-	for _, s := range probe.Signatures {
-		id := s.IssuerKeyID
-		if id == "" && len(s.IssuerFingerprint) >= 16 {
-			id = s.IssuerFingerprint[len(s.IssuerFingerprint)-16:]
-		}
-		if id == "" {
-			continue
-		}
-		found, err := in.LookupKeys(ctx, id)
+	for _, is := range openpgp.Issuers(sig) {
+		found, err := in.LookupKeys(ctx, is.KeyID)
 		if err != nil {
 			return task, err
 		}

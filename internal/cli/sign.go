@@ -236,14 +236,11 @@ func gpgSign(e *env, key, path string) error {
 
 // issuerOf returns the issuer fingerprint (or key ID) of a signature.
 func issuerOf(sig []byte) string {
-	res := openpgp.VerifyDetached(sig, nil, openpgp.BytesSource(nil), openpgp.VerifyOptions{})
-	for _, s := range res.Signatures {
-		if s.IssuerFingerprint != "" {
-			return s.IssuerFingerprint
+	for _, is := range openpgp.Issuers(sig) {
+		if is.Fingerprint != "" {
+			return is.Fingerprint
 		}
-		if s.IssuerKeyID != "" {
-			return s.IssuerKeyID
-		}
+		return is.KeyID
 	}
 	return ""
 }

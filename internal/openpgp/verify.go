@@ -552,3 +552,26 @@ func hashIDName(id byte) string {
 	}
 	return fmt.Sprintf("hash-%d", id)
 }
+
+// Issuer names the key a signature says it was made by.
+type Issuer struct {
+	KeyID       string // 16 upper-case hex digits
+	Fingerprint string // when the signature carries it
+}
+
+// Issuers lists the issuers named by the signatures of a signature file,
+// without verifying anything (to look the keys up). Unreadable input
+// gives none.
+func Issuers(sig []byte) []Issuer {
+	var out []Issuer
+	for _, s := range VerifyDetached(sig, nil, BytesSource(nil), VerifyOptions{}).Signatures {
+		is := Issuer{KeyID: s.IssuerKeyID, Fingerprint: s.IssuerFingerprint}
+		if is.KeyID == "" && len(is.Fingerprint) >= 16 {
+			is.KeyID = is.Fingerprint[len(is.Fingerprint)-16:]
+		}
+		if is.KeyID != "" {
+			out = append(out, is)
+		}
+	}
+	return out
+}
