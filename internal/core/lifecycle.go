@@ -431,12 +431,12 @@ type ManifestFile struct {
 // Manifest describes a published release: every file with its SHA-512
 // and signers, and the vote.
 type Manifest struct {
-	Committee   string         `json:"committee"`
-	Project     string         `json:"project"`
-	Version     string         `json:"version"`
-	Revision    int            `json:"revision"`
-	PublishedAt time.Time      `json:"published_at"`
-	PublishedBy string         `json:"published_by"`
+	Committee   string    `json:"committee"`
+	Project     string    `json:"project"`
+	Version     string    `json:"version"`
+	Revision    int       `json:"revision"`
+	PublishedAt time.Time `json:"published_at"`
+	PublishedBy string    `json:"published_by"`
 	// Policy is the policy version whose vote rules counted the vote
 	// (recorded when the vote started); VoteRules are those rules.
 	Policy    int       `json:"policy_version"`
@@ -444,8 +444,8 @@ type Manifest struct {
 	// ChecksPolicy is the policy version the final checks ran under.
 	ChecksPolicy int            `json:"checks_policy_version"`
 	Files        []ManifestFile `json:"files"`
-	Vote        *domain.Tally  `json:"vote"`
-	LogIndex    *uint64        `json:"log_index,omitempty"`
+	Vote         *domain.Tally  `json:"vote"`
+	LogIndex     *uint64        `json:"log_index,omitempty"`
 }
 
 // Publish copies the voted files into the public downloads tree next to
