@@ -385,7 +385,10 @@ func TestReleaseManagersMustParticipate(t *testing.T) {
 	}
 	removed := w.actors["committer"]
 	for name, call := range map[string]func() error{
-		"ack":     func() error { _, err := w.svc.AckConcern(ctx, removed, "alpha-lib", "1.0", "paths", "a.txt", "x"); return err },
+		"ack": func() error {
+			_, err := w.svc.AckConcern(ctx, removed, "alpha-lib", "1.0", "paths", "a.txt", "x")
+			return err
+		},
 		"vote":    func() error { _, err := w.svc.StartVote(ctx, removed, "alpha-lib", "1.0"); return err },
 		"resolve": func() error { _, err := w.svc.ResolveVote(ctx, removed, "alpha-lib", "1.0"); return err },
 		"publish": func() error { _, err := w.svc.Publish(ctx, removed, "alpha-lib", "1.0"); return err },
