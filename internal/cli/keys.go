@@ -200,7 +200,9 @@ key and submit the signature with "trel keys prove":
 			if err != nil {
 				return err
 			}
-			return e.out(k, func() { fmt.Fprintf(e.stdout, "You (%s) now own key %s (a deleted key is restored).\n", k.Owner, k.Fingerprint) })
+			return e.out(k, func() {
+				fmt.Fprintf(e.stdout, "You (%s) now own key %s (a deleted key is restored).\n", k.Owner, k.Fingerprint)
+			})
 		}),
 	}
 	prove.Flags().StringVar(&sigFile, "signature", "", "detached signature of the challenge (required)")
