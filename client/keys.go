@@ -38,6 +38,18 @@ func (c *Client) ListKeys(ctx context.Context, committee string) ([]domain.Key, 
 	return out.Keys, c.call(ctx, "GET", "/api/v1/keys"+q, nil, &out)
 }
 
+// DeletedKeys lists the caller's deleted keys (to restore them).
+func (c *Client) DeletedKeys(ctx context.Context) ([]domain.Key, error) {
+	var out struct{ Keys []domain.Key }
+	return out.Keys, c.call(ctx, "GET", "/api/v1/keys?deleted=true", nil, &out)
+}
+
+// RestoreKey restores a deleted key (administrators).
+func (c *Client) RestoreKey(ctx context.Context, fpr string) (*domain.Key, error) {
+	var out domain.Key
+	return &out, c.call(ctx, "POST", "/api/v1/keys/"+esc(fpr)+"/restore", nil, &out)
+}
+
 // Key returns one key.
 func (c *Client) Key(ctx context.Context, fpr string) (*domain.Key, error) {
 	var out domain.Key

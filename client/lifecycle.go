@@ -28,6 +28,23 @@ func (c *Client) AddReleaseManager(ctx context.Context, project, version, userna
 	return c.call(ctx, "POST", relPath(project, version)+"/managers", api.ReleaseManagerRequest{Username: username}, nil)
 }
 
+// ReleaseManagers lists a release's managers.
+func (c *Client) ReleaseManagers(ctx context.Context, project, version string) ([]string, error) {
+	var out api.ReleaseManagerList
+	return out.Managers, c.call(ctx, "GET", relPath(project, version)+"/managers", nil, &out)
+}
+
+// RemoveReleaseManager ends a user's release-manager role.
+func (c *Client) RemoveReleaseManager(ctx context.Context, project, version, username string) error {
+	return c.call(ctx, "DELETE", relPath(project, version)+"/managers/"+esc(username), nil, nil)
+}
+
+// CancelVote cancels the vote (or withdraws a passed one): the release
+// returns to draft.
+func (c *Client) CancelVote(ctx context.Context, project, version, reason string) error {
+	return c.call(ctx, "POST", relPath(project, version)+"/vote/cancel", api.CancelVoteRequest{Reason: reason}, nil)
+}
+
 // Ack acknowledges a concern of the latest revision.
 func (c *Client) Ack(ctx context.Context, project, version, checker, path, comment string) (*domain.Ack, error) {
 	var out domain.Ack

@@ -11,11 +11,12 @@ import (
 func (a *API) keyRoutes() []route {
 	return []route{
 		{"POST", "/api/v1/keys", "Add public keys (one key or a KEYS file); reports every block", "token", "AddKeys", "KeyReport", 200, a.addKeys},
-		{"GET", "/api/v1/keys", "List keys: ?committee=C for a committee's, otherwise your own", "public", "", "KeyList", 200, a.listKeys},
+		{"GET", "/api/v1/keys", "List keys: ?committee=C for a committee's, ?deleted=true for your deleted ones, otherwise your own", "public", "", "KeyList", 200, a.listKeys},
 		{"GET", "/api/v1/keys/{fingerprint}", "One key", "public", "", "Key", 200, a.key},
 		{"DELETE", "/api/v1/keys/{fingerprint}", "Delete a key (soft; historic keys stay in KEYS files)", "token", "", "", 204, a.deleteKey},
+		{"POST", "/api/v1/keys/{fingerprint}/restore", "Restore a deleted key (administrators; an owner proves the key again instead)", "admin", "", "Key", 200, a.restoreKey},
 		{"POST", "/api/v1/keys/{fingerprint}/challenge", "Start an ownership proof: returns the exact text to sign", "token", "", "Challenge", 200, a.keyChallenge},
-		{"POST", "/api/v1/keys/{fingerprint}/proof", "Finish an ownership proof with a detached signature of the challenge", "token", "KeyProof", "Key", 200, a.keyProof},
+		{"POST", "/api/v1/keys/{fingerprint}/proof", "Finish an ownership proof with a detached signature of the challenge (restores your deleted key)", "token", "KeyProof", "Key", 200, a.keyProof},
 		{"POST", "/api/v1/committees/{committee}/keys", "Import a committee KEYS file", "token", "KeysText", "KeyReport", 200, a.importKEYS},
 		{"GET", "/api/v1/committees/{committee}/KEYS", "The committee's KEYS file (also at /downloads/COMMITTEE/KEYS)", "public", "", "text", 200, a.keysFile},
 		{"POST", rel + "/keys-import", "Import a KEYS file uploaded into the draft into the committee", "token", "ReleaseKeysImport", "KeyReport", 200, a.importReleaseKEYS},
@@ -50,6 +51,8 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) {
 	var err error
 	if c := r.URL.Query().Get("committee"); c != "" {
 		ks, err = a.svc.CommitteeKeys(r.Context(), actor(r), c)
+	} else if r.URL.Query().Get("deleted") == "true" {
+		ks, err = a.svc.MyDeletedKeys(r.Context(), actor(r))
 	} else {
 		ks, err = a.svc.MyKeys(r.Context(), actor(r))
 	}
@@ -65,6 +68,15 @@ func (a *API) listKeys(w http.ResponseWriter, r *http.Request) {
 
 func (a *API) key(w http.ResponseWriter, r *http.Request) {
 	k, err := a.svc.Key(r.Context(), actor(r), r.PathValue("fingerprint"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, k)
+}
+
+func (a *API) restoreKey(w http.ResponseWriter, r *http.Request) {
+	k, err := a.svc.RestoreKey(r.Context(), actor(r), r.PathValue("fingerprint"))
 	if err != nil {
 		a.fail(w, r, err)
 		return

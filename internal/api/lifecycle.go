@@ -12,12 +12,15 @@ func (a *API) lifecycleRoutes() []route {
 		{"GET", pol, "The project's release policy", "public", "", "Policy", 200, a.policy},
 		{"PUT", pol, "Replace the project's release policy (committee members); a new version", "token", "Policy", "Policy", 200, a.setPolicy},
 		{"GET", pol + "/history", "Every version of the project's policy, newest first", "public", "", "PolicyList", 200, a.policyHistory},
-		{"POST", rel + "/managers", "Add a release manager (committee members)", "token", "ReleaseManager", "", 204, a.addManager},
+		{"GET", rel + "/managers", "The release's managers", "token", "", "ReleaseManagerList", 200, a.listManagers},
+		{"POST", rel + "/managers", "Add a release manager: a member or committer of the committee (committee members)", "token", "ReleaseManager", "", 204, a.addManager},
+		{"DELETE", rel + "/managers/{username}", "End a user's release-manager role (committee members)", "token", "", "", 204, a.removeManager},
 		{"POST", rel + "/acks", "Acknowledge a concern of the latest revision (release managers)", "token", "AckRequest", "Ack", 201, a.ack},
 		{"POST", rel + "/vote", "Start the vote on the latest revision (release managers)", "token", "", "VoteRound", 201, a.startVote},
 		{"GET", rel + "/vote", "The live tally of the current vote", "public", "", "Tally", 200, a.tally},
 		{"POST", rel + "/vote/votes", "Cast (or change) your vote", "token", "VoteRequest", "Tally", 200, a.castVote},
-		{"POST", rel + "/vote/resolve", "Close the vote after its minimum duration (release managers)", "token", "", "Tally", 200, a.resolveVote},
+		{"POST", rel + "/vote/resolve", "Close the vote after its minimum duration (release managers); refused while the voted revision is re-checked or holds a blocker", "token", "", "Tally", 200, a.resolveVote},
+		{"POST", rel + "/vote/cancel", "Cancel the vote (candidate) or withdraw a passed one (preview): the release returns to draft (release managers)", "token", "CancelVote", "", 204, a.cancelVote},
 		{"POST", rel + "/publish", "Publish a release whose vote passed (release managers)", "token", "", "Manifest", 200, a.publish},
 	}
 }
@@ -57,6 +60,46 @@ func (a *API) policyHistory(w http.ResponseWriter, r *http.Request) {
 // ReleaseManagerRequest names a user.
 type ReleaseManagerRequest struct {
 	Username string `json:"username"`
+}
+
+// ReleaseManagerList lists usernames.
+type ReleaseManagerList struct {
+	Managers []string `json:"managers"`
+}
+
+func (a *API) listManagers(w http.ResponseWriter, r *http.Request) {
+	rms, err := a.svc.ReleaseManagers(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, ReleaseManagerList{Managers: rms})
+}
+
+func (a *API) removeManager(w http.ResponseWriter, r *http.Request) {
+	if err := a.svc.RemoveReleaseManager(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"), r.PathValue("username")); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(204)
+}
+
+// CancelVoteRequest says why a vote is cancelled.
+type CancelVoteRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (a *API) cancelVote(w http.ResponseWriter, r *http.Request) {
+	var req CancelVoteRequest
+	if err := decode(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := a.svc.CancelVote(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"), req.Reason); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(204)
 }
 
 func (a *API) addManager(w http.ResponseWriter, r *http.Request) {

@@ -54,13 +54,36 @@ func (a *API) routes() []route {
 	}, slices.Concat(a.keyRoutes(), a.sigstoreRoutes(), a.lifecycleRoutes(), a.signingRoutes())...)
 }
 
+// RouteInfo describes one API operation, for tools and tests.
+type RouteInfo struct {
+	Method  string
+	Pattern string
+	Auth    string
+}
+
+// Routes lists every API operation, from the table the router is built
+// from (the authorisation matrix test walks it).
+func Routes() []RouteInfo {
+	var out []RouteInfo
+	for _, r := range (&API{}).routes() {
+		out = append(out, RouteInfo{Method: r.Method, Pattern: r.Pattern, Auth: r.Auth})
+	}
+	return out
+}
+
 func (a *API) me(w http.ResponseWriter, r *http.Request) {
 	act := actor(r)
 	if act.User == nil {
-		a.fail(w, r, domain.Errorf(domain.KindUnauthenticated, "no token given: run `trel login --server URL` or set TREL_TOKEN"))
+		a.fail(w, r, signInFirst())
 		return
 	}
 	writeJSON(w, 200, act.User)
+}
+
+// signInFirst is the refusal of an anonymous call to an operation that
+// needs a user, before anything else is looked at.
+func signInFirst() error {
+	return domain.Errorf(domain.KindUnauthenticated, "no token given: run `trel login --server URL` or set TREL_TOKEN")
 }
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {

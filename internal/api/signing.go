@@ -44,6 +44,10 @@ func (a *API) createEnrollment(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, domain.Errorf(domain.KindUnavailable, "passkeys are not configured on this server"))
 		return
 	}
+	if actor(r).User == nil {
+		a.fail(w, r, signInFirst())
+		return
+	}
 	link, exp, err := a.approver.CreateEnrollment(r.Context(), actor(r), r.PathValue("username"))
 	if err != nil {
 		a.fail(w, r, err)
@@ -196,6 +200,10 @@ func (a *API) completeSigning(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	act := actor(r)
+	if act.User == nil {
+		a.fail(w, r, signInFirst())
+		return
+	}
 	ap, aerr := a.approver.FinishApproval(r.Context(), act, req.Ceremony, req.Assertion)
 	if aerr != nil {
 		// The core audits the refused attempt and burns the request.

@@ -182,6 +182,29 @@ func signaturePolicyInputs(in *Input) string {
 	return fmt.Sprintf("openpgp=%v server=%v signers=%s rsa=%d rms=%s", p.AcceptOpenPGP, p.AcceptServerSigned, p.Signers, p.MinRSABits, strings.Join(ids, ","))
 }
 
+// SignerProblem says why a key that signed a file of rel no longer counts
+// for it now, or "" when it does: revoked (for any reason), deleted, not
+// linked to the committee, without a proven owner who participates in the
+// committee (unless it is the committee's automation key), or, when the
+// policy says so, not a release manager's. Publication asks it of every
+// signer it is about to name in a manifest.
+func SignerProblem(k domain.Key, rel *domain.Release, participants map[int64]bool, pol *domain.Policy, rms map[int64]string) string {
+	ki := KeyInfo{Key: k, OwnerParticipant: k.OwnerID != 0 && participants[k.OwnerID]}
+	for _, l := range k.Committees {
+		if l.CommitteeID == rel.CommitteeID {
+			ki.Linked, ki.Automation = true, l.Automation
+		}
+	}
+	if k.RevokedAt != nil {
+		why := ""
+		if k.RevocationReason != "" {
+			why = " (" + k.RevocationReason + ")"
+		}
+		return fmt.Sprintf("key %s was revoked on %s%s", k.Fingerprint, k.RevokedAt.UTC().Format("2006-01-02"), why)
+	}
+	return mayNotSign(ki, rel.CommitteeKey, pol, rms)
+}
+
 // mayNotSign says why a key that made a valid signature does not count for
 // the committee under the project's policy, or "" when it does.
 func mayNotSign(k KeyInfo, committee string, pol *domain.Policy, rms map[int64]string) string {

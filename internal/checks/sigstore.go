@@ -50,7 +50,7 @@ func (c Sigstore) Plan(ctx context.Context, in *Input) ([]Task, error) {
 		}
 		bundleFile := f
 		tasks = append(tasks, Task{
-			Checker: "sigstore", Version: 1, Path: f.Path,
+			Checker: "sigstore", Version: 2, Path: f.Path,
 			Inputs: []string{bundleFile.SHA256, artifact.SHA256, artifact.SHA512, string(spec), strings.Join(keyFprs, ","),
 				strings.Join(c.Verifier.RootNames(), ","), in.Release.ProjectKey, fmt.Sprint(in.Policy.AcceptSigstore)},
 			Run: func(ctx context.Context) []Outcome { return c.judge(ctx, in, bundleFile, artifact, ids) },

@@ -96,10 +96,20 @@ func keysCmd(e *env) *cobra.Command {
 	impRel.Flags().IntVar(&rev, "revision", 0, "revision (default: the latest)")
 
 	var of string
+	var deleted bool
 	list := &cobra.Command{
-		Use: "list [--committee C]", Short: "List your keys, or a committee's", Args: args(cobra.NoArgs),
+		Use: "list [--committee C | --deleted]", Short: "List your keys, your deleted keys, or a committee's linked keys", Args: args(cobra.NoArgs),
 		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
-			ks, err := cl.ListKeys(c.Context(), of)
+			if deleted && of != "" {
+				return usageError{fmt.Errorf("give --committee or --deleted, not both")}
+			}
+			var ks []domain.Key
+			var err error
+			if deleted {
+				ks, err = cl.DeletedKeys(c.Context())
+			} else {
+				ks, err = cl.ListKeys(c.Context(), of)
+			}
 			if err != nil {
 				return err
 			}
@@ -120,7 +130,8 @@ func keysCmd(e *env) *cobra.Command {
 			})
 		}),
 	}
-	list.Flags().StringVar(&of, "committee", "", "list this committee's keys")
+	list.Flags().StringVar(&of, "committee", "", "list this committee's keys (its KEYS file holds only those that count: `trel keys export`)")
+	list.Flags().BoolVar(&deleted, "deleted", false, "list your deleted keys (restore one by proving it again: `trel keys challenge FPR`)")
 
 	show := &cobra.Command{
 		Use: "show FINGERPRINT", Short: "Show a key with its subkeys", Args: args(cobra.ExactArgs(1)),
@@ -189,14 +200,37 @@ key and submit the signature with "trel keys prove":
 			if err != nil {
 				return err
 			}
-			return e.out(k, func() { fmt.Fprintf(e.stdout, "You (%s) now own key %s.\n", k.Owner, k.Fingerprint) })
+			return e.out(k, func() {
+				fmt.Fprintf(e.stdout, "You (%s) now own key %s (a deleted key is restored).\n", k.Owner, k.Fingerprint)
+			})
 		}),
 	}
 	prove.Flags().StringVar(&sigFile, "signature", "", "detached signature of the challenge (required)")
 	prove.MarkFlagRequired("signature")
 
+	restore := &cobra.Command{
+		Use:   "restore FINGERPRINT",
+		Short: "Restore a deleted key (administrators)",
+		Long: `Restore a deleted key, with its owner and committee links (administrators).
+A key's owner restores their own key by proving it again instead:
+
+  trel keys challenge FPR > challenge.txt
+  gpg --local-user FPR --armor --detach-sign challenge.txt
+  trel keys prove FPR --signature challenge.txt.asc
+
+Uploading a deleted key again never restores it (a revocation in it is kept).`,
+		Args: args(cobra.ExactArgs(1)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			k, err := cl.RestoreKey(c.Context(), a[0])
+			if err != nil {
+				return err
+			}
+			return e.out(k, func() { fmt.Fprintf(e.stdout, "Restored key %s\n", k.Fingerprint) })
+		}),
+	}
+
 	del := &cobra.Command{
-		Use: "delete FINGERPRINT", Short: "Delete a key (keys that signed releases stay in KEYS as historic)", Args: args(cobra.ExactArgs(1)),
+		Use: "delete FINGERPRINT", Short: "Delete a key (keys that signed published releases stay in KEYS as historic)", Args: args(cobra.ExactArgs(1)),
 		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
 			if err := cl.DeleteKey(c.Context(), a[0]); err != nil {
 				return err
@@ -219,7 +253,7 @@ key and submit the signature with "trel keys prove":
 			return err
 		}),
 	}
-	c.AddCommand(add, imp, impRel, list, show, challenge, prove, del, export)
+	c.AddCommand(add, imp, impRel, list, show, challenge, prove, del, restore, export)
 	return c
 }
 

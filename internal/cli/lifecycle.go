@@ -203,7 +203,27 @@ func voteCmd(e *env) *cobra.Command {
 			})
 		}),
 	}
-	c.AddCommand(start, cast, tally, resolve)
+	var reason string
+	cancel := &cobra.Command{
+		Use:   "cancel PROJECT VERSION --reason WHY",
+		Short: "Cancel the vote, or withdraw a passed one: the release returns to draft (release managers)",
+		Long: `Cancel the vote on a candidate, or withdraw a release whose vote passed but
+that is not published: the release returns to draft, where its files can be
+corrected (for example signatures by a revoked key replaced), and a new vote
+started. The reason is kept in the audit log.`,
+		Args: args(cobra.ExactArgs(2)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			if err := cl.CancelVote(c.Context(), a[0], a[1], reason); err != nil {
+				return err
+			}
+			return e.out(map[string]any{"cancelled": true}, func() {
+				fmt.Fprintf(e.stdout, "The vote on %s %s is cancelled; the release is a draft again.\n", a[0], a[1])
+			})
+		}),
+	}
+	cancel.Flags().StringVar(&reason, "reason", "", "why the vote is cancelled (required)")
+	cancel.MarkFlagRequired("reason")
+	c.AddCommand(start, cast, tally, resolve, cancel)
 	return c
 }
 
@@ -215,7 +235,15 @@ func printTally(e *env, t *domain.Tally) {
 		if v.Binding {
 			b = "binding"
 		}
+		if v.Discounted != "" {
+			b = "non-binding (" + v.Discounted + ")"
+		}
 		fmt.Fprintf(e.stdout, "  %+d %-12s %s %s\n", v.Value, v.User, b, v.Comment)
+	}
+	fmt.Fprintf(e.stdout, "Counted under policy version %d: at least %d binding +1 (and more +1 than -1), open at least %d hours.\n",
+		t.Round.PolicyVersion, t.Round.MinBindingPlusOnes, t.Round.MinHours)
+	for _, rc := range t.RuleChanges {
+		fmt.Fprintf(e.stdout, "Warning: %s.\n", rc)
 	}
 	state := "not passing yet"
 	if t.Passing {
@@ -244,14 +272,35 @@ func publishCmd(e *env) *cobra.Command {
 }
 
 func managerCmd(e *env) *cobra.Command {
-	c := &cobra.Command{Use: "manager", Short: "Release managers of a release"}
+	c := &cobra.Command{Use: "manager", Short: "Release managers of a release (members or committers of its committee)"}
 	c.AddCommand(&cobra.Command{
-		Use: "add PROJECT VERSION USERNAME", Short: "Make a user a release manager (committee members)", Args: args(cobra.ExactArgs(3)),
+		Use: "add PROJECT VERSION USERNAME", Short: "Make a member or committer of the committee a release manager (committee members)", Args: args(cobra.ExactArgs(3)),
 		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
 			if err := cl.AddReleaseManager(c.Context(), a[0], a[1], a[2]); err != nil {
 				return err
 			}
 			return e.out(map[string]any{"release_manager": a[2]}, func() { fmt.Fprintf(e.stdout, "%s is now a release manager of %s %s\n", a[2], a[0], a[1]) })
+		}),
+	}, &cobra.Command{
+		Use: "remove PROJECT VERSION USERNAME", Short: "End a user's release-manager role (committee members)", Args: args(cobra.ExactArgs(3)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			if err := cl.RemoveReleaseManager(c.Context(), a[0], a[1], a[2]); err != nil {
+				return err
+			}
+			return e.out(map[string]any{"removed": a[2]}, func() { fmt.Fprintf(e.stdout, "%s is no longer a release manager of %s %s\n", a[2], a[0], a[1]) })
+		}),
+	}, &cobra.Command{
+		Use: "list PROJECT VERSION", Short: "List a release's managers", Args: args(cobra.ExactArgs(2)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			rms, err := cl.ReleaseManagers(c.Context(), a[0], a[1])
+			if err != nil {
+				return err
+			}
+			return e.out(map[string]any{"managers": rms}, func() {
+				for _, name := range rms {
+					fmt.Fprintln(e.stdout, name)
+				}
+			})
 		}),
 	})
 	return c

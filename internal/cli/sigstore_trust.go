@@ -103,6 +103,9 @@ Yourself:   trel sigstore identity add --personal --issuer https://github.com/lo
 					if i.Workflow != "" {
 						extra += " workflow=" + i.Workflow
 					}
+					if i.Problem != "" {
+						extra += " REFUSED: " + i.Problem
+					}
 					rows = append(rows, []string{strconv.FormatInt(i.ID, 10), i.Issuer, subject, extra})
 				}
 				e.table([]string{"ID", "ISSUER", "SUBJECT", "CONSTRAINTS"}, rows)

@@ -25,6 +25,7 @@ type world struct {
 	sha    string // content uploaded to alpha-lib 1.0
 	skew   time.Duration
 	engine *checks.Engine
+	blobs  blob.Store
 }
 
 func newWorld(t *testing.T) *world {
@@ -40,7 +41,7 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{actors: map[string]*core.Actor{"anonymous": core.Anonymous}}
+	w := &world{actors: map[string]*core.Actor{"anonymous": core.Anonymous}, blobs: blobs}
 	svc := core.New(st, blobs, core.Options{Now: func() time.Time { return time.Now().Add(w.skew) }})
 	w.svc = svc
 	w.engine = checks.NewEngine(st, blobs, sigstore.DefaultVerifier())

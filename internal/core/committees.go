@@ -94,7 +94,8 @@ func (s *Service) AddMember(ctx context.Context, a *Actor, committeeKey, usernam
 	return &domain.Membership{CommitteeKey: c.Key, Username: u.Username, UserID: u.ID, Role: role, Since: now}, nil
 }
 
-// RemoveMember removes a user from a committee.
+// RemoveMember removes a user from a committee. Their release-manager
+// roles in the committee's unpublished releases end with it.
 func (s *Service) RemoveMember(ctx context.Context, a *Actor, committeeKey, username string) error {
 	c, err := s.store.CommitteeByKey(ctx, committeeKey)
 	if err != nil {
@@ -114,7 +115,11 @@ func (s *Service) RemoveMember(ctx context.Context, a *Actor, committeeKey, user
 			}
 			return err
 		}
-		if err := s.audit(ctx, tx, a, "member.remove", "committee:"+c.Key, map[string]any{"user": u.Username}); err != nil {
+		ended, err := tx.EndReleaseManagerRoles(ctx, c.ID, u.ID)
+		if err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, a, "member.remove", "committee:"+c.Key, map[string]any{"user": u.Username, "release_manager_roles_ended": ended}); err != nil {
 			return err
 		}
 		return s.queueCommitteeChecks(ctx, tx, []int64{c.ID})

@@ -178,16 +178,23 @@ func (s *Service) addKeys(ctx context.Context, a *Actor, data []byte, committees
 			if o.Status == KeyRejected {
 				continue
 			}
+			stored, err := tx.Key(ctx, cert.Fingerprint)
+			if err != nil {
+				return err
+			}
 			if o.Status != KeyUnchanged {
-				old, err := tx.Key(ctx, cert.Fingerprint)
-				if err != nil {
-					return err
-				}
-				for _, l := range old.Committees {
+				for _, l := range stored.Committees {
 					affected = append(affected, l.CommitteeID)
 				}
 			}
+			// A deleted key gains no new link: it stays as it was.
 			for _, c := range committees {
+				if stored.DeletedAt != nil {
+					break
+				}
+				if err := s.mayLink(ctx, a, stored, c); err != nil {
+					return err
+				}
 				if err := tx.LinkKey(ctx, domain.CommitteeKey{CommitteeID: c.ID, Fingerprint: cert.Fingerprint, Automation: automation, AddedAt: now}, a.User.ID); err != nil {
 					return err
 				}
@@ -235,16 +242,71 @@ func (s *Service) putCert(ctx context.Context, tx store.Tx, a *Actor, cert *open
 		o.Status, o.Reason = KeyRejected, err.Error()
 		return o, nil
 	}
-	if !changed && old.DeletedAt == nil {
-		o.Status = KeyUnchanged
-		return o, nil
-	}
 	k, err := keyFromCert(merged, a, now)
 	if err != nil {
 		return o, err
 	}
+	if old.DeletedAt != nil {
+		// A deleted key stays deleted, with its owner and links: a
+		// re-upload may only add revocations. Restoring it takes the
+		// owner's fresh proof or an administrator.
+		o.Reason = fmt.Sprintf("key %s was deleted and stays deleted; its owner restores it by proving it again (`trel keys challenge %s`), or an administrator with `trel keys restore %s`",
+			k.Fingerprint, k.Fingerprint, k.Fingerprint)
+		if !changed || !addsRevocation(old, k) {
+			o.Status = KeyUnchanged
+			return o, nil
+		}
+		o.Status = KeyRefreshed
+		return o, tx.PutKey(ctx, k)
+	}
+	if !changed {
+		o.Status = KeyUnchanged
+		return o, nil
+	}
 	o.Status = KeyRefreshed
 	return o, tx.PutKey(ctx, k)
+}
+
+// addsRevocation reports whether k revokes the key or a subkey that old
+// did not.
+func addsRevocation(old, k *domain.Key) bool {
+	if k.RevokedAt != nil && (old.RevokedAt == nil || k.Compromised && !old.Compromised) {
+		return true
+	}
+	was := map[string]bool{}
+	for _, sk := range old.Subkeys {
+		was[sk.Fingerprint] = sk.RevokedAt != nil
+	}
+	for _, sk := range k.Subkeys {
+		if sk.RevokedAt != nil && !was[sk.Fingerprint] {
+			return true
+		}
+	}
+	return false
+}
+
+// mayLink decides whether a may link key k to committee c. A committee
+// member may link any key; a committer only a key they own, or one nobody
+// owns yet that carries their e-mail address (they prove it next). The
+// caller has checked that a participates in c.
+func (s *Service) mayLink(ctx context.Context, a *Actor, k *domain.Key, c *domain.Committee) error {
+	for _, l := range k.Committees {
+		if l.CommitteeID == c.ID {
+			return nil // already linked: a refresh changes nothing here
+		}
+	}
+	if s.authorize(ctx, a, OpImportKEYS, c.ID, c.Key) == nil {
+		return nil
+	}
+	if k.OwnerID == a.User.ID || k.OwnerID == 0 && slices.Contains(k.Emails, strings.ToLower(a.User.Email)) {
+		return nil
+	}
+	owner := "nobody has proven to own it"
+	if k.Owner != "" {
+		owner = "it belongs to " + k.Owner
+	}
+	return domain.Errorf(domain.KindForbidden, "key %s (%s) is not yours: %s, and none of its user IDs carries your address %s. Only a member of committee %s may add someone else's key to it; add your own key instead and prove it with `trel keys challenge`",
+		k.Fingerprint, strings.Join(k.UserIDs, ", "), owner, a.User.Email, c.Key)
 }
 
 func parseStored(k *domain.Key) (*openpgp.Cert, error) {
@@ -391,10 +453,9 @@ func (s *Service) KeyChallenge(ctx context.Context, a *Actor, fpr string) (strin
 	return c.Text, err
 }
 
+// canClaim decides whether a may prove to hold k. Proving a deleted key
+// again restores it (for its owner, or anyone who may claim an unowned one).
 func (s *Service) canClaim(a *Actor, k *domain.Key) error {
-	if k.DeletedAt != nil {
-		return domain.Errorf(domain.KindNotFound, "key %s was deleted: add it again with `trel keys add FILE`", k.Fingerprint)
-	}
 	if k.OwnerID != 0 && k.OwnerID != a.User.ID {
 		return domain.Errorf(domain.KindConflict, "key %s is already owned by another user", k.Fingerprint)
 	}
@@ -444,6 +505,14 @@ func (s *Service) ProveKey(ctx context.Context, a *Actor, fpr string, signature 
 		}
 		if err := s.audit(ctx, tx, a, "key.prove", "key:"+fpr, nil); err != nil {
 			return err
+		}
+		if k.DeletedAt != nil {
+			if err := tx.RestoreKey(ctx, fpr); err != nil {
+				return err
+			}
+			if err := s.audit(ctx, tx, a, "key.restore", "key:"+fpr, map[string]any{"by": "owner's proof"}); err != nil {
+				return err
+			}
 		}
 		var ids []int64
 		for _, l := range k.Committees {
@@ -503,9 +572,13 @@ func (s *Service) DeleteKey(ctx context.Context, a *Actor, fpr string) error {
 }
 
 // KEYSFile renders a committee's KEYS file: keys sorted by fingerprint,
-// each preceded by a comment with its fingerprint and owner; deleted keys
-// that signed something stay as historic keys. It is rendered from the
-// database on every request, so it always reflects the latest change.
+// each preceded by a comment with its fingerprint and owner. It holds only
+// keys that count: a key linked to the committee whose proven owner is a
+// member or committer of it, or the committee's automation key. A key that
+// no longer counts (deleted, owner gone, never proven) stays only when it
+// signed a published release of the committee, marked historic, so that
+// old releases keep verifying. It is rendered from the database on every
+// request, so it always reflects the latest change.
 func (s *Service) KEYSFile(ctx context.Context, committeeKey string) ([]byte, error) {
 	c, err := s.store.CommitteeByKey(ctx, committeeKey)
 	if err != nil {
@@ -514,6 +587,18 @@ func (s *Service) KEYSFile(ctx context.Context, committeeKey string) ([]byte, er
 	keys, err := s.store.CommitteeKeys(ctx, c.ID, true)
 	if err != nil {
 		return nil, err
+	}
+	signed, err := s.store.PublishedSigners(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	members, err := s.store.Members(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	participants := map[int64]bool{}
+	for _, m := range members {
+		participants[m.UserID] = true
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# KEYS file of %s (committee %s), generated by trel.\n", c.Name, c.Key)
@@ -524,14 +609,12 @@ func (s *Service) KEYSFile(ctx context.Context, committeeKey string) ([]byte, er
 	fmt.Fprintf(&b, "# Keys are sorted by fingerprint.\n")
 	n := 0
 	for _, k := range keys {
-		if k.DeletedAt != nil && !k.Historic {
+		owner, stale := keyStanding(k, c, participants)
+		releases := signed[k.Fingerprint]
+		if stale != "" && len(releases) == 0 {
 			continue
 		}
 		n++
-		owner := "no proven owner"
-		if k.Owner != "" {
-			owner = k.Owner + " (proven by " + k.Proof + ")"
-		}
 		fmt.Fprintf(&b, "\n# Fingerprint: %s\n", k.Fingerprint)
 		fmt.Fprintf(&b, "# Key:         %s %s, created %s", k.Algorithm, keyStrength(k), k.CreatedAt.UTC().Format("2006-01-02"))
 		if k.ExpiresAt != nil {
@@ -545,8 +628,9 @@ func (s *Service) KEYSFile(ctx context.Context, committeeKey string) ([]byte, er
 		if k.RevokedAt != nil {
 			fmt.Fprintf(&b, "# Revoked:     %s\n", k.RevokedAt.UTC().Format("2006-01-02"))
 		}
-		if k.DeletedAt != nil {
-			fmt.Fprintf(&b, "# Historic:    deleted %s; kept because it signed releases\n", k.DeletedAt.UTC().Format("2006-01-02"))
+		if stale != "" {
+			fmt.Fprintf(&b, "# Historic:    %s; kept because it signed published releases (%s); not accepted for new ones\n",
+				stale, sanitizeComment(strings.Join(releases, ", ")))
 		}
 		b.WriteString(strings.TrimRight(k.Armored, "\n"))
 		b.WriteString("\n")
@@ -555,6 +639,80 @@ func (s *Service) KEYSFile(ctx context.Context, committeeKey string) ([]byte, er
 		fmt.Fprintf(&b, "\n# (no keys yet: committee participants add theirs with `trel keys add KEYFILE --committee %s`)\n", c.Key)
 	}
 	return b.Bytes(), nil
+}
+
+// keyStanding describes a key's owner for its KEYS comment, and says why
+// it does not count for the committee now ("" when it does).
+func keyStanding(k domain.Key, c *domain.Committee, participants map[int64]bool) (owner, stale string) {
+	for _, l := range k.Committees {
+		if l.CommitteeID == c.ID && l.Automation {
+			owner = "automation key of committee " + c.Key + " (registered by " + l.AddedBy + ")"
+		}
+	}
+	switch {
+	case owner != "":
+	case k.Owner != "":
+		owner = k.Owner + " (proven by " + k.Proof + ")"
+		if !participants[k.OwnerID] {
+			stale = k.Owner + " is no longer a member or committer of the committee"
+		}
+	default:
+		owner, stale = "no proven owner", "nobody proved to hold it"
+	}
+	if k.DeletedAt != nil {
+		stale = "deleted " + k.DeletedAt.UTC().Format("2006-01-02")
+	}
+	return owner, stale
+}
+
+// OpRestoreKey is restoring a deleted key without its owner's proof.
+const OpRestoreKey Op = "restore a deleted key without its owner's proof"
+
+func init() { required[OpRestoreKey] = levelAdmin }
+
+// RestoreKey undoes a key's deletion (administrators). The owner restores
+// their own key by proving it again (KeyChallenge, then ProveKey).
+func (s *Service) RestoreKey(ctx context.Context, a *Actor, fpr string) (*domain.Key, error) {
+	fpr = normalizeFpr(fpr)
+	if err := s.authorize(ctx, a, OpRestoreKey, 0, ""); err != nil {
+		if domain.IsKind(err, domain.KindForbidden) {
+			return nil, domain.Errorf(domain.KindForbidden, "only an administrator restores a deleted key directly; the key's owner restores it by proving it again: `trel keys challenge %s`, then `trel keys prove %s --signature FILE`", fpr, fpr)
+		}
+		return nil, err
+	}
+	k, err := s.store.Key(ctx, fpr)
+	if err != nil {
+		return nil, err
+	}
+	if k.DeletedAt == nil {
+		return nil, domain.Errorf(domain.KindConflict, "key %s is not deleted", fpr)
+	}
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.RestoreKey(ctx, fpr); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, a, "key.restore", "key:"+fpr, map[string]any{"by": "administrator"}); err != nil {
+			return err
+		}
+		var ids []int64
+		for _, l := range k.Committees {
+			ids = append(ids, l.CommitteeID)
+		}
+		return s.queueCommitteeChecks(ctx, tx, ids)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.notifyChecks()
+	return s.store.Key(ctx, fpr)
+}
+
+// MyDeletedKeys lists the deleted keys the actor owns (to restore them).
+func (s *Service) MyDeletedKeys(ctx context.Context, a *Actor) ([]domain.Key, error) {
+	if err := s.authorize(ctx, a, OpAddKey, 0, ""); err != nil {
+		return nil, err
+	}
+	return s.store.DeletedKeys(ctx, a.User.ID)
 }
 
 func keyStrength(k domain.Key) string {

@@ -157,12 +157,20 @@ func TestRefreshNeverDropsARevocation(t *testing.T) {
 }
 
 // TestKEYSFileImportsIntoGnuPG renders a committee's KEYS file and has a
-// real gpg import it: every key must arrive.
+// real gpg import it: every key that counts must arrive. Imported keys
+// have no proven owner, so they count only once registered as the
+// committee's automation keys.
 func TestKEYSFileImportsIntoGnuPG(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	rep, err := w.svc.ImportKEYS(ctx, w.actors["member"], "alpha", readFixture(t, "keys/ant.KEYS"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := w.svc.KEYSFile(ctx, "alpha"); strings.Contains(string(keys), "# Fingerprint: ") {
+		t.Fatalf("keys nobody proved to hold are in KEYS:\n%.600s", keys)
+	}
+	if _, err := w.svc.AddKeys(ctx, w.actors["member"], readFixture(t, "keys/ant.KEYS"), core.AddKeysOptions{Committees: []string{"alpha"}, Automation: true}); err != nil {
 		t.Fatal(err)
 	}
 	keys, err := w.svc.KEYSFile(ctx, "alpha")

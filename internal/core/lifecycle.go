@@ -3,8 +3,6 @@ package core
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"path"
 	"strings"
 	"time"
 
@@ -78,6 +76,9 @@ func (s *Service) SetPolicy(ctx context.Context, a *Actor, projectKey string, po
 		if err := s.audit(ctx, tx, a, "policy.set", "project:"+p.Key, map[string]any{"version": pol.Version, "from": old, "to": pol}); err != nil {
 			return err
 		}
+		if err := s.auditWeakening(ctx, tx, a, p, old, &pol); err != nil {
+			return err
+		}
 		return s.requeueProject(ctx, tx, p.ID)
 	})
 	if err != nil {
@@ -108,18 +109,32 @@ func (s *Service) releaseManager(ctx context.Context, a *Actor, projectKey, vers
 		return nil, domain.Errorf(domain.KindForbidden, "only a release manager of %s %s may %s; a committee member adds one with `trel release manager add %s %s USER`",
 			rel.ProjectKey, rel.Version, what, rel.ProjectKey, rel.Version)
 	}
+	// A release manager acts only while a participant of the committee.
+	if lvl, err := s.levelOf(ctx, a, rel.CommitteeID); err != nil {
+		return nil, err
+	} else if lvl < levelParticipant {
+		return nil, domain.Errorf(domain.KindForbidden, "you are no longer a member or committer of committee %s, so you may not %s as a release manager of %s %s; ask a member of the committee",
+			rel.CommitteeKey, what, rel.ProjectKey, rel.Version)
+	}
 	return rel, nil
 }
 
 // AddReleaseManager makes a user a release manager of a release
-// (committee members).
+// (committee members). The user must be a member or committer of the
+// committee.
 func (s *Service) AddReleaseManager(ctx context.Context, a *Actor, projectKey, version, username string) error {
-	rel, err := s.release(ctx, a, OpStartRelease, projectKey, version)
+	rel, err := s.release(ctx, a, OpManageReleaseManagers, projectKey, version)
 	if err != nil {
 		return err
 	}
 	u, err := s.store.UserByUsername(ctx, username)
 	if err != nil {
+		return err
+	}
+	if rel.Phase == domain.PhaseReleased {
+		return domain.Errorf(domain.KindConflict, "release %s %s is published: it needs no release manager any more", rel.ProjectKey, rel.Version)
+	}
+	if err := s.mustParticipate(ctx, u, rel); err != nil {
 		return err
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
@@ -137,8 +152,10 @@ func (s *Service) AddReleaseManager(ctx context.Context, a *Actor, projectKey, v
 	return err
 }
 
+// queueReleaseChecks re-checks an open release's latest revision (for a
+// candidate or preview, the voted one).
 func (s *Service) queueReleaseChecks(ctx context.Context, tx store.Tx, rel *domain.Release) error {
-	if rel.LatestRevision == 0 || rel.Phase != domain.PhaseDraft {
+	if rel.LatestRevision == 0 || rel.Phase == domain.PhaseReleased {
 		return nil
 	}
 	rev, err := tx.Revision(ctx, rel.ID, rel.LatestRevision)
@@ -225,22 +242,7 @@ func (s *Service) StartVote(ctx context.Context, a *Actor, projectKey, version s
 	if !rep.Finished {
 		return nil, domain.Errorf(domain.KindConflict, "the checks of revision %d are still %s: wait for them (`trel checks wait %s %s`)", rep.Revision, rep.Run.State, projectKey, version)
 	}
-	var problems []string
-	for _, r := range rep.Results {
-		switch {
-		case r.Status == domain.StatusBlocker:
-			problems = append(problems, fmt.Sprintf("blocker on %s (%s): %s", orRelease(r.Path), r.Checker, r.Message))
-		case r.Status == domain.StatusException:
-			problems = append(problems, fmt.Sprintf("the %s check failed on %s: re-run the checks", r.Checker, orRelease(r.Path)))
-		case r.Status == domain.StatusConcern && r.Ignored == "" && r.Ack == nil:
-			problems = append(problems, fmt.Sprintf("unacknowledged concern on %s (%s): acknowledge it with `trel checks ack %s %s --checker %s --path %s --comment WHY`",
-				orRelease(r.Path), r.Checker, projectKey, version, r.Checker, r.Path))
-		}
-	}
-	if len(problems) > 0 {
-		if len(problems) > 5 {
-			problems = append(problems[:5], fmt.Sprintf("and %d more", len(problems)-5))
-		}
+	if problems := resultProblems(rep, projectKey, version, true); len(problems) > 0 {
 		return nil, domain.Errorf(domain.KindConflict, "the vote cannot start: %s", strings.Join(problems, "; "))
 	}
 	pol, err := s.store.Policy(ctx, rel.ProjectID)
@@ -263,14 +265,16 @@ func (s *Service) StartVote(ctx context.Context, a *Actor, projectKey, version s
 		if prev, err := tx.CurrentVote(ctx, rel.ID); err == nil {
 			n = prev.Round + 1
 		}
-		round = domain.VoteRound{Round: n, Revision: rep.Revision, StartedBy: a.User.Username, StartedAt: s.now(), MinHours: pol.MinVoteHours, PolicyVersion: pol.Version}
+		round = domain.VoteRound{Round: n, Revision: rep.Revision, StartedBy: a.User.Username, StartedAt: s.now(),
+			MinHours: pol.MinVoteHours, MinBindingPlusOnes: pol.MinBindingPlusOnes, PolicyVersion: pol.Version}
 		if err := tx.StartVote(ctx, rel.ID, round, a.User.ID); err != nil {
 			return err
 		}
 		if err := tx.SetPhase(ctx, rel.ID, domain.PhaseCandidate, s.now()); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, a, "vote.start", releaseTarget(rel), map[string]any{"round": n, "revision": rep.Revision, "min_hours": pol.MinVoteHours})
+		return s.audit(ctx, tx, a, "vote.start", releaseTarget(rel), map[string]any{"round": n, "revision": rep.Revision,
+			"min_hours": pol.MinVoteHours, "min_binding_plus_ones": pol.MinBindingPlusOnes, "policy_version": pol.Version})
 	})
 	if err != nil {
 		return nil, err
@@ -346,16 +350,21 @@ func (s *Service) tally(ctx context.Context, rel *domain.Release) (*domain.Tally
 	if err != nil {
 		return nil, err
 	}
-	pol, err := s.store.Policy(ctx, rel.ProjectID)
-	if err != nil {
-		return nil, err
-	}
 	t := &domain.Tally{Round: *round, Votes: votes, ClosesAt: round.ClosesAt()}
 	if t.Votes == nil {
 		t.Votes = []domain.Vote{}
 	}
-	t.Count(pol.MinBindingPlusOnes)
+	if round.ResolvedAt == nil {
+		if err := s.discountVotes(ctx, rel, t.Votes); err != nil {
+			return nil, err
+		}
+	}
+	// The rules recorded when the round started, never the current ones.
+	t.Count(round.MinBindingPlusOnes)
 	t.MayClose = !s.now().Before(t.ClosesAt)
+	if t.RuleChanges, err = s.ruleChanges(ctx, rel, round); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -378,18 +387,32 @@ func (s *Service) ResolveVote(ctx context.Context, a *Actor, projectKey, version
 			t.Round.MinHours, t.ClosesAt.UTC().Format(time.RFC3339))
 	}
 	next := domain.PhaseDraft
+	var checked *ChecksReport
 	if t.Passing {
 		next = domain.PhasePreview
+		// A vote passes only on a revision that still holds up.
+		if checked, err = s.votedRevisionHoldsUp(ctx, a, rel, t.Round.Revision, "resolve the vote"); err != nil {
+			return nil, err
+		}
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		if checked != nil {
+			if err := sameCheckRun(ctx, tx, checked.Run); err != nil {
+				return err
+			}
+		}
 		if err := tx.ResolveVote(ctx, rel.ID, t.Round.Round, t.Passing, a.User.ID, s.now()); err != nil {
+			return err
+		}
+		if err := freezeVotes(ctx, tx, rel, t); err != nil {
 			return err
 		}
 		if err := tx.SetPhase(ctx, rel.ID, next, s.now()); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, "vote.resolve", releaseTarget(rel), map[string]any{"round": t.Round.Round, "passed": t.Passing,
-			"binding_plus": t.BindingPlus, "binding_minus": t.BindingMinus, "binding_zero": t.BindingZero})
+			"binding_plus": t.BindingPlus, "binding_minus": t.BindingMinus, "binding_zero": t.BindingZero,
+			"min_binding_plus_ones": t.Round.MinBindingPlusOnes, "policy_version": t.Round.PolicyVersion, "discounted": discounted(t)})
 	})
 	if err != nil {
 		return nil, err
@@ -408,16 +431,21 @@ type ManifestFile struct {
 // Manifest describes a published release: every file with its SHA-512
 // and signers, and the vote.
 type Manifest struct {
-	Committee   string         `json:"committee"`
-	Project     string         `json:"project"`
-	Version     string         `json:"version"`
-	Revision    int            `json:"revision"`
-	PublishedAt time.Time      `json:"published_at"`
-	PublishedBy string         `json:"published_by"`
-	Policy      int            `json:"policy_version"`
-	Files       []ManifestFile `json:"files"`
-	Vote        *domain.Tally  `json:"vote"`
-	LogIndex    *uint64        `json:"log_index,omitempty"`
+	Committee   string    `json:"committee"`
+	Project     string    `json:"project"`
+	Version     string    `json:"version"`
+	Revision    int       `json:"revision"`
+	PublishedAt time.Time `json:"published_at"`
+	PublishedBy string    `json:"published_by"`
+	// Policy is the policy version whose vote rules counted the vote
+	// (recorded when the vote started); VoteRules are those rules.
+	Policy    int       `json:"policy_version"`
+	VoteRules VoteRules `json:"vote_rules"`
+	// ChecksPolicy is the policy version the final checks ran under.
+	ChecksPolicy int            `json:"checks_policy_version"`
+	Files        []ManifestFile `json:"files"`
+	Vote         *domain.Tally  `json:"vote"`
+	LogIndex     *uint64        `json:"log_index,omitempty"`
 }
 
 // Publish copies the voted files into the public downloads tree next to
@@ -438,6 +466,10 @@ func (s *Service) Publish(ctx context.Context, a *Actor, projectKey, version str
 	if err != nil {
 		return nil, err
 	}
+	checked, err := s.votedRevisionHoldsUp(ctx, a, rel, t.Round.Revision, "publish the release")
+	if err != nil {
+		return nil, err
+	}
 	rev, err := s.store.Revision(ctx, rel.ID, t.Round.Revision)
 	if err != nil {
 		return nil, err
@@ -446,22 +478,20 @@ func (s *Service) Publish(ctx context.Context, a *Actor, projectKey, version str
 	if err != nil {
 		return nil, err
 	}
+	pol, err := s.store.Policy(ctx, rel.ProjectID)
+	if err != nil {
+		return nil, err
+	}
 	m := &Manifest{Committee: rel.CommitteeKey, Project: rel.ProjectKey, Version: rel.Version, Revision: rev.Number,
-		PublishedAt: s.now().UTC(), PublishedBy: a.User.Username, Policy: t.Round.PolicyVersion, Vote: t}
+		PublishedAt: s.now().UTC(), PublishedBy: a.User.Username, Policy: t.Round.PolicyVersion, Vote: t,
+		VoteRules:    VoteRules{MinVoteHours: t.Round.MinHours, MinBindingPlusOnes: t.Round.MinBindingPlusOnes},
+		ChecksPolicy: pol.Version}
+	signers, err := s.manifestSigners(ctx, rel, pol, rev, results)
+	if err != nil {
+		return nil, err
+	}
 	for _, f := range rev.Files {
-		mf := ManifestFile{Path: f.Path, Size: f.Size, SHA512: f.SHA512}
-		for _, r := range results {
-			if r.Status != domain.StatusNote || !strings.HasPrefix(r.Path, f.Path+".") || path.Dir(r.Path) != path.Dir(f.Path) {
-				continue
-			}
-			switch r.Checker {
-			case "signature":
-				mf.Signers = append(mf.Signers, map[string]any{"kind": "openpgp", "file": r.Path, "fingerprint": r.Details["signer_fingerprint"], "owner": r.Details["owner"]})
-			case "sigstore":
-				mf.Signers = append(mf.Signers, map[string]any{"kind": "sigstore", "file": r.Path, "identity": r.Details["identity"], "issuer": r.Details["issuer"]})
-			}
-		}
-		m.Files = append(m.Files, mf)
+		m.Files = append(m.Files, ManifestFile{Path: f.Path, Size: f.Size, SHA512: f.SHA512, Signers: signers[f.Path]})
 	}
 	data, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -479,6 +509,12 @@ func (s *Service) Publish(ctx context.Context, a *Actor, projectKey, version str
 		return nil, err
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		if err := sameCheckRun(ctx, tx, checked.Run); err != nil {
+			return err
+		}
+		if err := recordSigners(ctx, tx, rel, m); err != nil {
+			return err
+		}
 		if err := tx.SetPhase(ctx, rel.ID, domain.PhaseReleased, s.now()); err != nil {
 			return err
 		}

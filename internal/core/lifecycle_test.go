@@ -51,6 +51,11 @@ func TestVoteCannotCloseEarly(t *testing.T) {
 		t.Fatalf("policy change shortened the vote: %v", err)
 	}
 	w.skew = 72*time.Hour + time.Minute
+	// The policy change re-checks the candidate: resolving waits for it.
+	if _, err := w.svc.ResolveVote(ctx, m, "alpha-lib", "1.0"); !domain.IsKind(err, domain.KindConflict) || !strings.Contains(domain.PublicMessage(err), "trel checks wait") {
+		t.Fatalf("resolved while the re-check was queued: %v", err)
+	}
+	runChecks(t, w, rel)
 	tally, err := w.svc.ResolveVote(ctx, m, "alpha-lib", "1.0")
 	if err != nil || tally.Round.Passed == nil || !*tally.Round.Passed {
 		t.Fatalf("resolve after 72h: %+v %v", tally, err)

@@ -548,6 +548,9 @@ func (s *Service) CompleteSigning(ctx context.Context, a *Actor, requestID int64
 	if err != nil {
 		return nil, err
 	}
+	if _, err := s.releaseManager(ctx, a, rel.ProjectKey, rel.Version, "sign its files with a key held by trel"); err != nil {
+		return nil, err // no longer a release manager, or no longer in the committee
+	}
 	if rel.Phase != domain.PhaseDraft || rel.LatestRevision != req.Revision {
 		return nil, domain.Errorf(domain.KindConflict, "the release changed since the approval (now revision %d, phase %s): review the files and approve again", rel.LatestRevision, rel.Phase)
 	}

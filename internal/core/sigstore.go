@@ -114,17 +114,32 @@ func (s *Service) committeesOf(ctx context.Context, a *Actor) []int64 {
 // SigstoreIdentities lists a project's trusted identities (public), or the
 // actor's personal identities when projectKey is "".
 func (s *Service) SigstoreIdentities(ctx context.Context, a *Actor, projectKey string) ([]domain.SigstoreIdentity, error) {
+	var ids []domain.SigstoreIdentity
 	if projectKey == "" {
 		if err := s.authorize(ctx, a, OpAddKey, 0, ""); err != nil {
 			return nil, err
 		}
-		return s.store.PersonalIdentities(ctx, []int64{a.User.ID})
+		var err error
+		if ids, err = s.store.PersonalIdentities(ctx, []int64{a.User.ID}); err != nil {
+			return nil, err
+		}
+	} else {
+		p, err := s.store.ProjectByKey(ctx, projectKey)
+		if err != nil {
+			return nil, err
+		}
+		if ids, err = s.store.SigstoreIdentities(ctx, p.ID); err != nil {
+			return nil, err
+		}
 	}
-	p, err := s.store.ProjectByKey(ctx, projectKey)
-	if err != nil {
-		return nil, err
+	// Identities stored before today's rules are judged again: one that
+	// is now refused matches nobody, and says so here.
+	for i := range ids {
+		if err := ToSigstore(ids[i]).Validate(); err != nil {
+			ids[i].Problem = err.Error() + "; it matches no signer: remove it and add a narrower one"
+		}
 	}
-	return s.store.SigstoreIdentities(ctx, p.ID)
+	return ids, nil
 }
 
 // RemoveSigstoreIdentity stops trusting an identity (projectKey "" removes

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"fmt"
 	"path"
 	"strings"
 	"time"
@@ -190,15 +191,19 @@ type Ack struct {
 
 // VoteRound is one vote on a release candidate.
 type VoteRound struct {
-	Round         int        `json:"round"`
-	Revision      int        `json:"revision"`
-	StartedBy     string     `json:"started_by"`
-	StartedAt     time.Time  `json:"started_at"`
-	MinHours      int        `json:"min_hours"`
-	PolicyVersion int        `json:"policy_version"`
-	ResolvedAt    *time.Time `json:"resolved_at,omitempty"`
-	ResolvedBy    string     `json:"resolved_by,omitempty"`
-	Passed        *bool      `json:"passed,omitempty"`
+	Round     int       `json:"round"`
+	Revision  int       `json:"revision"`
+	StartedBy string    `json:"started_by"`
+	StartedAt time.Time `json:"started_at"`
+	MinHours  int       `json:"min_hours"`
+	// MinBindingPlusOnes is the binding +1 votes needed, recorded with
+	// MinHours from policy PolicyVersion when the round started: a later
+	// policy change does not apply to the round.
+	MinBindingPlusOnes int        `json:"min_binding_plus_ones"`
+	PolicyVersion      int        `json:"policy_version"`
+	ResolvedAt         *time.Time `json:"resolved_at,omitempty"`
+	ResolvedBy         string     `json:"resolved_by,omitempty"`
+	Passed             *bool      `json:"passed,omitempty"`
 }
 
 // ClosesAt is the earliest time the vote may be resolved.
@@ -209,10 +214,14 @@ func (v VoteRound) ClosesAt() time.Time {
 // Vote is one person's vote in a round; a later vote replaces an earlier one.
 type Vote struct {
 	User    string    `json:"user"`
+	UserID  int64     `json:"-"`
 	Value   int       `json:"value"`
 	Binding bool      `json:"binding"`
 	Comment string    `json:"comment,omitempty"`
 	CastAt  time.Time `json:"cast_at"`
+	// Discounted says why a vote cast as binding no longer is: its voter
+	// left the committee (or became a committer) before the vote closed.
+	Discounted string `json:"discounted,omitempty"`
 }
 
 // Tally counts a round's votes.
@@ -228,6 +237,64 @@ type Tally struct {
 	Passing        bool      `json:"passing"`   // the rule is met by the votes so far
 	MayClose       bool      `json:"may_close"` // the minimum duration has passed
 	ClosesAt       time.Time `json:"closes_at"`
+	// RuleChanges lists the weakenings of the project's vote rules made
+	// in the WeakeningWindow before the round started or at any time
+	// since: a vote's readers see when the bar was lowered.
+	RuleChanges []RuleChange `json:"rule_changes,omitempty"`
+}
+
+// WeakeningWindow is how far before a vote's start a weakening of the
+// vote rules is still shown with the vote.
+const WeakeningWindow = 30 * 24 * time.Hour
+
+// RuleChange is one policy version that lowered the minimum vote duration
+// or the binding votes needed.
+type RuleChange struct {
+	Version      int       `json:"version"`
+	By           string    `json:"by"`
+	At           time.Time `json:"at"`
+	MinHoursFrom int       `json:"min_vote_hours_from"`
+	MinHoursTo   int       `json:"min_vote_hours_to"`
+	BindingFrom  int       `json:"min_binding_plus_ones_from"`
+	BindingTo    int       `json:"min_binding_plus_ones_to"`
+	// AfterStart: the change came after the round started, so the round
+	// is still counted under the earlier rules.
+	AfterStart bool `json:"after_start"`
+}
+
+// String describes the change in one sentence.
+func (c RuleChange) String() string {
+	var parts []string
+	if c.MinHoursTo < c.MinHoursFrom {
+		parts = append(parts, fmt.Sprintf("minimum duration %d h -> %d h", c.MinHoursFrom, c.MinHoursTo))
+	}
+	if c.BindingTo < c.BindingFrom {
+		parts = append(parts, fmt.Sprintf("binding +1 votes needed %d -> %d", c.BindingFrom, c.BindingTo))
+	}
+	s := fmt.Sprintf("%s lowered the vote rules on %s (policy version %d): %s", c.By, c.At.UTC().Format("2006-01-02 15:04 UTC"), c.Version, strings.Join(parts, ", "))
+	if c.AfterStart {
+		s += "; this vote is still counted under the rules in force when it started"
+	}
+	return s
+}
+
+// VoteRuleWeakenings lists the versions of a policy history (newest first,
+// as PolicyHistory returns it) that lowered the minimum vote duration or
+// the binding votes needed, newest first. Version 1 is compared with the
+// default policy.
+func VoteRuleWeakenings(history []Policy) []RuleChange {
+	var out []RuleChange
+	for i, p := range history {
+		prev := DefaultPolicy()
+		if i+1 < len(history) {
+			prev = history[i+1]
+		}
+		if p.MinVoteHours < prev.MinVoteHours || p.MinBindingPlusOnes < prev.MinBindingPlusOnes {
+			out = append(out, RuleChange{Version: p.Version, By: p.UpdatedBy, At: p.UpdatedAt,
+				MinHoursFrom: prev.MinVoteHours, MinHoursTo: p.MinVoteHours, BindingFrom: prev.MinBindingPlusOnes, BindingTo: p.MinBindingPlusOnes})
+		}
+	}
+	return out
 }
 
 // Count fills the counts and Passing from Votes for the given rule.

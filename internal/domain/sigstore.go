@@ -22,6 +22,9 @@ type SigstoreIdentity struct {
 
 	CreatedBy string    `json:"created_by"`
 	CreatedAt time.Time `json:"created_at"`
+	// Problem says why a stored identity no longer matches any signer
+	// (its pattern is refused by today's rules); empty when it is sound.
+	Problem string `json:"problem,omitempty"`
 }
 
 // SigstoreKey is a public key a project trusts for key-based bundles.

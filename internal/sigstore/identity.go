@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 )
 
@@ -57,7 +58,7 @@ func (id Identity) Validate() error {
 		errs = append(errs, errors.New("give either a subject or a subject regexp, not both"))
 	}
 	if id.SubjectRegexp != "" {
-		if _, err := anchored(id.SubjectRegexp); err != nil {
+		if err := checkPattern(id.SubjectRegexp, subjectProbes); err != nil {
 			errs = append(errs, fmt.Errorf("subject regexp: %w", err))
 		}
 	}
@@ -65,7 +66,7 @@ func (id Identity) Validate() error {
 		errs = append(errs, errors.New("give either a ref or a ref regexp, not both"))
 	}
 	if id.RefRegexp != "" {
-		if _, err := anchored(id.RefRegexp); err != nil {
+		if err := checkPattern(id.RefRegexp, refProbes); err != nil {
 			errs = append(errs, fmt.Errorf("ref regexp: %w", err))
 		}
 	}
@@ -88,9 +89,47 @@ func (id Identity) Validate() error {
 }
 
 // anchored compiles a pattern so that it must match the whole value:
-// sigstore-go (and Go's regexp) would accept any substring match.
+// sigstore-go (and Go's regexp) would accept any substring match. The
+// pattern is parsed on its own first: only a complete expression is
+// wrapped, so that one like `a)|(.*` cannot close the group and escape the
+// anchors. \A and \z hold whatever flags the pattern sets inside.
 func anchored(pattern string) (*regexp.Regexp, error) {
-	return regexp.Compile("^(?:" + pattern + ")$")
+	if _, err := syntax.Parse(pattern, syntax.Perl); err != nil {
+		return nil, err
+	}
+	return regexp.Compile(`\A(?:` + pattern + `)\z`)
+}
+
+// Values no trusted pattern may match: an identity anyone can obtain from
+// the issuer. A pattern that matches one of them trusts arbitrary signers.
+var (
+	subjectProbes = []string{"", "x", "attacker", "attacker@evil.example", "https://evil.example/attacker",
+		"https://github.com/attacker/repo/.github/workflows/release.yml@refs/heads/main",
+		"https://github.com/attacker/repo/.github/workflows/release.yml@refs/tags/v1.0.0",
+		"https://gitlab.com/attacker/repo//.gitlab-ci.yml@refs/heads/main",
+		"repo:attacker/repo:ref:refs/heads/main"}
+	refProbes = []string{"", "x", "attacker"}
+)
+
+// checkPattern refuses a pattern that does not parse, or that matches any
+// of the probes: e.g. `.*`, `.+`, `(?s).*`, `https://.*`, `[^z]*`, or an
+// alternation with such a branch.
+func checkPattern(pattern string, probes []string) error {
+	re, err := anchored(pattern)
+	if err != nil {
+		return err
+	}
+	for _, p := range probes {
+		if re.MatchString(p) {
+			shown := p
+			if shown == "" {
+				shown = "the empty string"
+			}
+			return fmt.Errorf("%q would match %q, so it would trust signers anyone can become: pin the repository (or address) with literal text, e.g. https://github\\.com/org/repo/\\.github/workflows/release\\.yml@refs/tags/.*",
+				pattern, shown)
+		}
+	}
+	return nil
 }
 
 // String describes the identity for explanations.
@@ -175,14 +214,22 @@ func (id Identity) mismatch(r *Result) string {
 	if id.Subject != "" && r.Identity != id.Subject {
 		return fmt.Sprintf("subject is %s", r.Identity)
 	}
-	if id.SubjectRegexp != "" && !matches(id.SubjectRegexp, r.Identity) {
-		return fmt.Sprintf("subject %s does not match ^(?:%s)$", r.Identity, id.SubjectRegexp)
+	if id.SubjectRegexp != "" {
+		if err := checkPattern(id.SubjectRegexp, subjectProbes); err != nil {
+			return "its subject pattern is no longer accepted (" + err.Error() + "); remove the identity and add a narrower one"
+		}
+		if !matches(id.SubjectRegexp, r.Identity) {
+			return fmt.Sprintf("subject %s does not match ^(?:%s)$", r.Identity, id.SubjectRegexp)
+		}
 	}
 	if id.SourceRepository != "" && e.SourceRepositoryURI != id.SourceRepository {
 		return fmt.Sprintf("source repository is %q", e.SourceRepositoryURI)
 	}
 	if id.Ref != "" && e.SourceRepositoryRef != id.Ref {
 		return fmt.Sprintf("ref is %q", e.SourceRepositoryRef)
+	}
+	if id.RefRegexp != "" && checkPattern(id.RefRegexp, refProbes) != nil {
+		return "its ref pattern is no longer accepted (" + checkPattern(id.RefRegexp, refProbes).Error() + "); remove the identity and add a narrower one"
 	}
 	if id.RefRegexp != "" && !matches(id.RefRegexp, e.SourceRepositoryRef) {
 		return fmt.Sprintf("ref %q does not match ^(?:%s)$", e.SourceRepositoryRef, id.RefRegexp)

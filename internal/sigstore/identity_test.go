@@ -284,3 +284,72 @@ func TestShellQuote(t *testing.T) {
 		}
 	}
 }
+
+// TestPatternsCannotEscapeTheAnchors is the defect found in review: the
+// pattern `...v.*)|(.*` closed trel's group and trusted every signer of
+// the issuer. Patterns are parsed alone before being anchored, and a
+// pattern that matches identities anyone can get is refused.
+func TestPatternsCannotEscapeTheAnchors(t *testing.T) {
+	const legit = `https://github\.com/org/repo/\.github/workflows/release\.yml@refs/tags/v.*`
+	attacker := ghResult("https://github.com/attacker/x", "refs/heads/main", "https://github.com/attacker/x/.github/workflows/evil.yml@refs/heads/main")
+	for _, c := range []struct {
+		name, pattern, wantErr string
+	}{
+		{"ok/pinned workflow", legit, ""},
+		{"ok/one organisation's addresses", `[a-z]+@example\.org`, ""},
+		{"ok/alternation of pinned workflows", `https://github\.com/org/(a|b)/\.github/workflows/release\.yml@refs/tags/.*`, ""},
+		{"fail/escaping group", legit + `)|(.*`, "subject regexp"},
+		{"fail/escaping group, other order", `.*)|(` + legit, "subject regexp"},
+		{"fail/dot star", `.*`, "trust signers anyone can become"},
+		{"fail/dot plus", `.+`, "trust signers anyone can become"},
+		{"fail/dot star with s flag", `(?s).*`, "trust signers anyone can become"},
+		{"fail/any https URL", `https://.*`, "trust signers anyone can become"},
+		{"fail/any GitHub repository", `https://github\.com/.*`, "trust signers anyone can become"},
+		{"fail/alternation with a catch-all branch", legit + `|.*`, "trust signers anyone can become"},
+		{"fail/negated class", `[^z]*`, "trust signers anyone can become"},
+		{"fail/empty", `()`, "trust signers anyone can become"},
+		{"fail/multiline anchors inside", `(?m)x$|.*`, "trust signers anyone can become"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			id := Identity{Issuer: issuerGitHubActions, SubjectRegexp: c.pattern}
+			err := id.Validate()
+			if c.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Fatalf("error %v, want %q", err, c.wantErr)
+			}
+			// Stored without validation (from before the fix), the pattern
+			// never trusts the attacker, and says why when refused.
+			m, why := MatchIdentity(attacker, []Identity{id})
+			if m != nil {
+				t.Fatalf("pattern %q trusts %s", c.pattern, attacker.Identity)
+			}
+			if c.wantErr != "" && !strings.Contains(why, "no longer accepted") {
+				t.Fatalf("no reason given: %s", why)
+			}
+		})
+	}
+	// An escape that no probe catches: only parsing the pattern alone does.
+	escape := Identity{Issuer: issuerGitHubActions, SubjectRegexp: legit + `)|(evil\.yml@refs/heads/main`}
+	if err := escape.Validate(); err == nil {
+		t.Fatal("a pattern that escapes the anchors was accepted")
+	}
+	if m, _ := MatchIdentity(ghResult("https://github.com/attacker/x", "refs/heads/main", "https://github.com/attacker/x/.github/workflows/evil.yml@refs/heads/main"), []Identity{escape}); m != nil {
+		t.Fatal("the escaping pattern trusts the attacker")
+	}
+	// The legitimate signer still matches.
+	good := ghResult("https://github.com/org/repo", "refs/tags/v1.0", "https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v1.0")
+	if m, why := MatchIdentity(good, []Identity{{Issuer: issuerGitHubActions, SubjectRegexp: legit}}); m == nil {
+		t.Fatal(why)
+	}
+	for _, ref := range []string{".*", ".+", "(?s).*"} {
+		if err := (Identity{Issuer: issuerGitHubActions, Subject: "x@example.org", RefRegexp: ref}).Validate(); err == nil {
+			t.Errorf("ref pattern %q accepted", ref)
+		}
+	}
+	if err := (Identity{Issuer: issuerGitHubActions, Subject: "x@example.org", RefRegexp: "refs/tags/.*"}).Validate(); err != nil {
+		t.Error(err)
+	}
+}

@@ -26,6 +26,8 @@ type Store interface {
 // Reader holds the queries. Lookups of a missing row return a
 // domain.KindNotFound error.
 type Reader interface {
+	AuthorityReader
+
 	UserByUsername(ctx context.Context, username string) (*domain.User, error)
 	UserByID(ctx context.Context, id int64) (*domain.User, error)
 	ListUsers(ctx context.Context) ([]domain.User, error)
@@ -113,14 +115,16 @@ type Reader interface {
 	// SigningEvents lists the signing attempts made with a key, newest first.
 	SigningEvents(ctx context.Context, fingerprint string) ([]domain.SigningEvent, error)
 
-	// OpenDraftRevisions returns the latest revision id of every draft of a
-	// committee (0 = all committees).
+	// OpenDraftRevisions returns the latest revision id of every open
+	// release (draft, candidate or preview) of a committee (0 = all
+	// committees): what a change of keys, members or identities re-checks.
 	OpenDraftRevisions(ctx context.Context, committeeID int64) ([]int64, error)
 }
 
 // Tx is a write transaction.
 type Tx interface {
 	Reader
+	AuthorityWriter
 	CreateUser(ctx context.Context, u *domain.User) error
 	CreateToken(ctx context.Context, t *domain.Token) error
 	RevokeToken(ctx context.Context, userID, tokenID int64, at time.Time) error
@@ -167,8 +171,8 @@ type Tx interface {
 	RemoveSigstoreIdentity(ctx context.Context, projectID, userID, id int64) error
 	AddSigstoreKey(ctx context.Context, projectID int64, k *domain.SigstoreKey, by int64, at time.Time) error
 	RemoveSigstoreKey(ctx context.Context, projectID, id int64) error
-	// OpenProjectRevisions returns the latest revision id of every draft
-	// of a project.
+	// OpenProjectRevisions returns the latest revision id of every open
+	// release (draft, candidate or preview) of a project.
 	OpenProjectRevisions(ctx context.Context, projectID int64) ([]int64, error)
 
 	// PutPolicy stores a new version of a project's policy and sets p.Version.

@@ -136,6 +136,10 @@ type Details struct {
 	UserIDs           []string  `json:"userIDs,omitempty"`
 	SignatureTime     time.Time `json:"signatureTime,omitzero"`
 	HashAlgorithm     string    `json:"hashAlgorithm,omitempty"`
+	// Owner is who the KEYS file says holds the key (trel's KEYS files
+	// name the proven owner or the committee's automation key).
+	Owner    string `json:"owner,omitempty"`
+	Historic string `json:"historic,omitempty"`
 
 	// Sigstore.
 	Identity       string `json:"identity,omitempty"`

@@ -34,6 +34,7 @@ func (w *Web) optionalRoutes(mux *http.ServeMux) {
 
 type keysView struct {
 	Keys       []domain.Key
+	Deleted    []domain.Key // deleted keys the user owns: proving one again restores it
 	ServerKeys []domain.ServerKey
 	Committees []domain.Committee
 	Report     *core.KeyReport
@@ -49,6 +50,10 @@ func (w *Web) renderKeys(rw http.ResponseWriter, r *http.Request, d keysView) {
 	act := actor(r)
 	var err error
 	if d.Keys, err = w.svc.MyKeys(r.Context(), act); err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
+	if d.Deleted, err = w.svc.MyDeletedKeys(r.Context(), act); err != nil {
 		w.pageError(rw, r, err)
 		return
 	}

@@ -18,6 +18,7 @@ func (w *Web) lifecycleRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+rel+"/vote/cast", w.requireUser(w.castVote))
 	mux.HandleFunc("POST "+rel+"/vote/resolve", w.requireUser(w.resolveVote))
 	mux.HandleFunc("POST "+rel+"/publish", w.requireUser(w.publish))
+	w.authorityRoutes(mux)
 }
 
 type policyView struct {

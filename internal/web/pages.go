@@ -349,6 +349,8 @@ type releaseView struct {
 	DiffFrom, DiffTo int
 	Checks           *checksView
 	Vote             *domain.Tally // the current or last vote, if any
+	Managers         []string      // the release managers
+	CanManage        bool          // the viewer may add and remove release managers
 }
 
 func (w *Web) release(rw http.ResponseWriter, r *http.Request) {
@@ -375,6 +377,11 @@ func (w *Web) release(rw http.ResponseWriter, r *http.Request) {
 	if t, err := w.svc.Tally(ctx, act, rl.ProjectKey, rl.Version); err == nil {
 		d.Vote = t
 	}
+	if d.Managers, err = w.svc.ReleaseManagers(ctx, act, rl.ProjectKey, rl.Version); err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
+	d.CanManage = rl.Phase != domain.PhaseReleased && w.isMember(r, rl.CommitteeID)
 	w.render(rw, r, http.StatusOK, "release", view{Title: rl.ProjectKey + " " + rl.Version, Scripts: []string{"upload.js"}, D: d})
 }
 

@@ -170,12 +170,13 @@ func (s q) OpenProjectRevisions(ctx context.Context, projectID int64) ([]int64, 
 	return s.openDrafts(ctx, `r.project_id = $1`, projectID)
 }
 
-// openDrafts lists the latest revision id of each draft release matching
+// openDrafts lists the latest revision id of each open release (draft,
+// candidate or preview: a vote's revision is its latest) matching
 // the condition on releases r and projects p.
 func (s q) openDrafts(ctx context.Context, cond string, arg int64) ([]int64, error) {
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT v.id FROM revisions v JOIN releases r ON r.id = v.release_id JOIN projects p ON p.id = r.project_id
-		WHERE r.phase = 'draft' AND (`+cond+`)
+		WHERE r.phase IN ('draft', 'candidate', 'preview') AND (`+cond+`)
 		AND v.number = (SELECT max(number) FROM revisions WHERE release_id = r.id) ORDER BY v.id`, arg)
 	if err != nil {
 		return nil, wrap("listing drafts", err)

@@ -146,7 +146,7 @@ func (s q) PutKey(ctx context.Context, k *domain.Key) error {
 			expires_at = excluded.expires_at, revoked_at = excluded.revoked_at,
 			revocation_reason = excluded.revocation_reason, compromised = excluded.compromised,
 			user_ids = excluded.user_ids, emails = excluded.emails, armored = excluded.armored,
-			updated_at = excluded.updated_at, deleted_at = NULL`,
+			updated_at = excluded.updated_at`,
 		k.Fingerprint, k.KeyID, k.Algorithm, k.Bits, k.Curve, micros(k.CreatedAt), nullMicros(k.ExpiresAt), nullMicros(k.RevokedAt),
 		k.RevocationReason, k.Compromised, string(uids), string(emails), k.Armored, k.UploadedByID, micros(k.UploadedAt), micros(k.UpdatedAt))
 	if err != nil {

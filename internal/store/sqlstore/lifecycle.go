@@ -125,10 +125,10 @@ func (s q) CurrentVote(ctx context.Context, releaseID int64) (*domain.VoteRound,
 	var resolvedBy sql.NullString
 	var passed sql.NullBool
 	err := s.db.QueryRowContext(ctx, `
-		SELECT r.round, r.revision, u.username, r.started_at, r.min_hours, r.policy_version, r.resolved_at, ru.username, r.passed
+		SELECT r.round, r.revision, u.username, r.started_at, r.min_hours, r.min_binding_plus_ones, r.policy_version, r.resolved_at, ru.username, r.passed
 		FROM vote_rounds r JOIN users u ON u.id = r.started_by LEFT JOIN users ru ON ru.id = r.resolved_by
 		WHERE r.release_id = $1 ORDER BY r.round DESC LIMIT 1`, releaseID).
-		Scan(&v.Round, &v.Revision, &v.StartedBy, &started, &v.MinHours, &v.PolicyVersion, &resolved, &resolvedBy, &passed)
+		Scan(&v.Round, &v.Revision, &v.StartedBy, &started, &v.MinHours, &v.MinBindingPlusOnes, &v.PolicyVersion, &resolved, &resolvedBy, &passed)
 	if err != nil {
 		return nil, notFound(err, "no vote was started on this release: start one with `trel vote start PROJECT VERSION`")
 	}
@@ -141,7 +141,7 @@ func (s q) CurrentVote(ctx context.Context, releaseID int64) (*domain.VoteRound,
 
 func (s q) Votes(ctx context.Context, releaseID int64, round int) ([]domain.Vote, error) {
 	rows, err := s.db.QueryContext(ctx, `
-		SELECT u.username, v.value, v.binding, v.comment, v.cast_at FROM votes v JOIN users u ON u.id = v.user_id
+		SELECT u.username, v.user_id, v.value, v.binding, v.comment, v.cast_at FROM votes v JOIN users u ON u.id = v.user_id
 		WHERE v.release_id = $1 AND v.round = $2 ORDER BY v.cast_at, u.username`, releaseID, round)
 	if err != nil {
 		return nil, wrap("reading votes", err)
@@ -151,7 +151,7 @@ func (s q) Votes(ctx context.Context, releaseID int64, round int) ([]domain.Vote
 	for rows.Next() {
 		var v domain.Vote
 		var at int64
-		if err := rows.Scan(&v.User, &v.Value, &v.Binding, &v.Comment, &at); err != nil {
+		if err := rows.Scan(&v.User, &v.UserID, &v.Value, &v.Binding, &v.Comment, &at); err != nil {
 			return nil, wrap("reading votes", err)
 		}
 		v.CastAt = fromMicros(at)
@@ -162,8 +162,9 @@ func (s q) Votes(ctx context.Context, releaseID int64, round int) ([]domain.Vote
 
 func (s q) StartVote(ctx context.Context, releaseID int64, v domain.VoteRound, by int64) error {
 	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO vote_rounds (release_id, round, revision, started_by, started_at, min_hours, policy_version) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		releaseID, v.Round, v.Revision, by, micros(v.StartedAt), v.MinHours, v.PolicyVersion)
+		INSERT INTO vote_rounds (release_id, round, revision, started_by, started_at, min_hours, min_binding_plus_ones, policy_version)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		releaseID, v.Round, v.Revision, by, micros(v.StartedAt), v.MinHours, v.MinBindingPlusOnes, v.PolicyVersion)
 	return wrap("starting vote", err)
 }
 

@@ -346,4 +346,78 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("round: %+v %v", round, err)
 		}
 	})
+	t.Run("ok/release authority: deletions stay, roles end, signers and frozen votes are kept", func(t *testing.T) {
+		s := newStore(t)
+		u, c, _, r := seed(t, s)
+		k := &domain.Key{Fingerprint: "CCCC", KeyID: "CC", Algorithm: "EdDSA", CreatedAt: now, UserIDs: []string{}, Emails: []string{},
+			Armored: "armored", UploadedByID: u.ID, UploadedAt: now, UpdatedAt: now}
+		err := s.Tx(ctx, func(tx store.Tx) error {
+			if err := tx.PutKey(ctx, k); err != nil {
+				return err
+			}
+			if err := tx.SetKeyOwner(ctx, "CCCC", u.ID, "challenge", now); err != nil {
+				return err
+			}
+			if err := tx.SoftDeleteKey(ctx, "CCCC", now); err != nil {
+				return err
+			}
+			return tx.PutKey(ctx, k) // a re-upload
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Key(ctx, "CCCC"); got.DeletedAt == nil || got.Owner != "alice" {
+			t.Fatalf("a re-upload undid the deletion: %+v", got)
+		}
+		if del, _ := s.DeletedKeys(ctx, u.ID); len(del) != 1 {
+			t.Fatalf("deleted keys: %+v", del)
+		}
+		if err := s.Tx(ctx, func(tx store.Tx) error { return tx.RestoreKey(ctx, "CCCC") }); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.Key(ctx, "CCCC"); got.DeletedAt != nil {
+			t.Fatal("not restored")
+		}
+
+		err = s.Tx(ctx, func(tx store.Tx) error {
+			if err := tx.AddReleaseManager(ctx, r.ID, u.ID, now); err != nil {
+				return err
+			}
+			ended, err := tx.EndReleaseManagerRoles(ctx, c.ID, u.ID)
+			if err != nil || len(ended) != 1 || ended[0] != "alpha-lib 1.0" {
+				return errors.Join(err, errors.New("ended: "+strings.Join(ended, ",")))
+			}
+			if err := tx.RemoveReleaseManager(ctx, r.ID, u.ID); !domain.IsKind(err, domain.KindNotFound) {
+				return errors.Join(err, errors.New("removing a missing role is not not_found"))
+			}
+			if err := tx.AddPublishedSigner(ctx, r.ID, "CCCC"); err != nil {
+				return err
+			}
+			if err := tx.AddPublishedSigner(ctx, r.ID, "CCCC"); err != nil { // idempotent
+				return err
+			}
+			v := domain.VoteRound{Round: 1, Revision: 1, StartedAt: now, MinHours: 72, MinBindingPlusOnes: 2, PolicyVersion: 3}
+			if err := tx.StartVote(ctx, r.ID, v, u.ID); err != nil {
+				return err
+			}
+			if err := tx.PutVote(ctx, r.ID, 1, u.ID, domain.Vote{Value: 1, Binding: true, CastAt: now}); err != nil {
+				return err
+			}
+			return tx.SetVoteBinding(ctx, r.ID, 1, u.ID, false)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rms, _ := s.ReleaseManagers(ctx, r.ID); len(rms) != 0 {
+			t.Fatalf("roles left: %v", rms)
+		}
+		if signers, _ := s.PublishedSigners(ctx, c.ID); len(signers["CCCC"]) != 1 || signers["CCCC"][0] != "alpha-lib 1.0" {
+			t.Fatalf("published signers: %v", signers)
+		}
+		round, _ := s.CurrentVote(ctx, r.ID)
+		votes, _ := s.Votes(ctx, r.ID, 1)
+		if round.MinBindingPlusOnes != 2 || len(votes) != 1 || votes[0].Binding || votes[0].UserID != u.ID {
+			t.Fatalf("round %+v votes %+v", round, votes)
+		}
+	})
 }
