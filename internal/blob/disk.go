@@ -174,3 +174,11 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	}
 	return c.r.Read(p)
 }
+
+// Ping checks that the blob directory is there (for health checks).
+func (d *Disk) Ping() error {
+	if _, err := os.Stat(filepath.Join(d.dir, "objects")); err != nil {
+		return fmt.Errorf("blob directory: %w", err)
+	}
+	return nil
+}

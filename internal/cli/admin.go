@@ -9,13 +9,14 @@ import (
 	"trel/internal/server"
 )
 
-// adminCmd groups commands that work directly on a data directory. Whoever
-// can read the directory already holds all its data, so these run as the
-// system actor; they are safe beside a running server (SQLite WAL).
+// adminCmd groups commands that work directly on a data directory (or on
+// the --database and --blobs of a replicated deployment). Whoever can read
+// them already holds all the data, so these run as the system actor; they
+// are safe beside running servers (SQLite WAL; PostgreSQL transactions).
 func adminCmd(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "admin", Short: "Administer a data directory directly (also while the server runs)"}
-	var dataDir string
-	c.PersistentFlags().StringVar(&dataDir, "data", envOr("TREL_DATA", "./trel-data"), "data directory")
+	var eng server.Engines
+	engineFlags(c.PersistentFlags(), &eng)
 
 	var username, email, name string
 	var admin bool
@@ -24,7 +25,7 @@ func adminCmd(e *env) *cobra.Command {
 		Short: "Create a user",
 		Args:  args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			app, err := server.Open(c.Context(), dataDir, core.Options{})
+			app, err := server.OpenEngines(c.Context(), eng, core.Options{})
 			if err != nil {
 				return err
 			}
@@ -59,7 +60,7 @@ func adminCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			app, err := server.Open(c.Context(), dataDir, core.Options{})
+			app, err := server.OpenEngines(c.Context(), eng, core.Options{})
 			if err != nil {
 				return err
 			}
@@ -76,7 +77,7 @@ func adminCmd(e *env) *cobra.Command {
 	createToken.Flags().StringVar(&expires, "expires", "90d", "lifetime, e.g. 90d or 12h (at most 366d)")
 	createToken.MarkFlagRequired("username")
 
-	c.AddCommand(createUser, createToken, adminEnrollCmd(e, &dataDir))
-	c.AddCommand(adminMasterKeyCmds(e, &dataDir)...)
+	c.AddCommand(createUser, createToken, adminEnrollCmd(e, &eng))
+	c.AddCommand(adminMasterKeyCmds(e, &eng)...)
 	return c
 }

@@ -188,7 +188,7 @@ func (s *server) start() error {
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == 200 && string(body) == "ok\n" {
+			if resp.StatusCode == 200 && strings.HasPrefix(string(body), "ok\n") {
 				return nil
 			}
 		}
@@ -238,7 +238,7 @@ func (s *server) healthy() bool {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode == 200 && string(b) == "ok\n"
+	return resp.StatusCode == 200 && strings.HasPrefix(string(b), "ok\n")
 }
 
 func tail(s string, n int) string {

@@ -121,6 +121,7 @@ type Reader interface {
 // Tx is a write transaction.
 type Tx interface {
 	Reader
+	RateCounter
 	CreateUser(ctx context.Context, u *domain.User) error
 	CreateToken(ctx context.Context, t *domain.Token) error
 	RevokeToken(ctx context.Context, userID, tokenID int64, at time.Time) error

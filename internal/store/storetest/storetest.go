@@ -427,4 +427,48 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("files sorted as %q, want %q", got, paths)
 		}
 	})
+
+	t.Run("ok/rate counters count every concurrent hit once and restart each window", func(t *testing.T) {
+		s := newStore(t)
+		const hits = 30
+		at := time.Date(2026, 1, 1, 10, 0, 30, 0, time.UTC)
+		counts := make(chan int, hits)
+		var wg sync.WaitGroup
+		for range hits {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var n int
+				if err := s.Tx(ctx, func(tx store.Tx) error {
+					var err error
+					n, _, err = tx.CountHit(ctx, "signin:ip:192.0.2.1", at, time.Minute)
+					return err
+				}); err != nil {
+					t.Error(err)
+				}
+				counts <- n
+			}()
+		}
+		wg.Wait()
+		close(counts)
+		seen := map[int]bool{}
+		for n := range counts {
+			seen[n] = true
+		}
+		for i := 1; i <= hits; i++ {
+			if !seen[i] {
+				t.Fatalf("no hit counted as %d: %v", i, seen)
+			}
+		}
+		var n int
+		var end time.Time
+		s.Tx(ctx, func(tx store.Tx) error {
+			var err error
+			n, end, err = tx.CountHit(ctx, "signin:ip:192.0.2.1", at.Add(time.Minute), time.Minute)
+			return err
+		})
+		if n != 1 || !end.Equal(time.Date(2026, 1, 1, 10, 2, 0, 0, time.UTC)) {
+			t.Fatalf("next window: %d hits, ends %s", n, end)
+		}
+	})
 }
