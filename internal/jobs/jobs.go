@@ -155,6 +155,7 @@ func Run(ctx context.Context, cfg Config) (*Runner, error) {
 		FetchCooldown:        20 * time.Millisecond,
 		FetchPollInterval:    250 * time.Millisecond,
 		RescueStuckJobsAfter: cfg.RescueAfter,
+		JobTimeout:           timeout,
 		Logger:               cfg.Log,
 	}
 	var client queue
