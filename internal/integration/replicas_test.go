@@ -26,6 +26,7 @@ import (
 	"trel/internal/store/sqlstore"
 	"trel/internal/testutil/gpgtest"
 	"trel/internal/testutil/services"
+	"trel/internal/testutil/softauthn"
 )
 
 // cluster is two `trel serve` replicas sharing one PostgreSQL database, one
@@ -242,6 +243,69 @@ func TestReplicasServeOnePlatform(t *testing.T) {
 	last, err := w.bobA.Revision(ctx, "widget", "2.0", len(revs))
 	if err != nil || len(last.Files) != 20 {
 		t.Fatalf("the last revision holds %d files, want all 20 (%v)", len(last.Files), err)
+	}
+
+	// Concurrent server-side signings through both replicas: one log, each
+	// signature once, every inclusion proof verifies from either replica.
+	const signings = 6
+	// One passkey per approval: a real authenticator's signature counter
+	// only grows, and approvals finishing out of order would look like a
+	// cloned one.
+	var passkeys []*softauthn.Authenticator
+	for range signings {
+		passkeys = append(passkeys, registerPasskey(t, db, "alice"))
+	}
+	plans := make([]*api.SignPlan, signings)
+	for i := range signings {
+		version := fmt.Sprintf("4.%d", i)
+		w.alice["a"].ok(t, "release", "start", "widget", version)
+		name := fmt.Sprintf("widget-%s.tar.gz", version)
+		body := pseudoRandom(name, 64<<10)
+		b, err := w.bobA.UploadContent(ctx, "widget", version, bytes.NewReader(body), int64(len(body)))
+		if err == nil {
+			_, err = w.bobA.CreateRevision(ctx, "widget", version, core.RevisionRequest{Changes: []core.Change{{Op: "put", Path: name, SHA256: b.SHA256}}})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plans[i], err = w.aliceA.BeginSigning(ctx, api.SignRequest{Project: "widget", Version: version, Key: held}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var swg sync.WaitGroup
+	serrs := make(chan error, signings)
+	for i, p := range plans {
+		a, err := passkeys[i].Assert(p.PublicKey, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		swg.Add(1)
+		go func() {
+			defer swg.Done()
+			_, err := []*client.Client{w.aliceA, w.aliceB}[i%2].CompleteSigning(ctx, p.RequestID, api.SignCompletion{Ceremony: p.Ceremony, Assertion: a, Password: signingPassword})
+			serrs <- err
+		}()
+	}
+	swg.Wait()
+	close(serrs)
+	for err := range serrs {
+		if err != nil {
+			t.Fatalf("a concurrent signing failed: %v", err)
+		}
+	}
+	if cpA, cpB := httpGet(t, w.a.url+"/log/checkpoint"), httpGet(t, w.b.url+"/log/checkpoint"); cpA != cpB {
+		t.Fatalf("the replicas serve different checkpoints:\n%s\n%s", cpA, cpB)
+	}
+	if out := w.alice["b"].ok(t, "log", "list", "--key", held); strings.Count(out, "\n") != 1+signings {
+		t.Fatalf("the log lists %d signatures by the held key, want %d (one each, no duplicate):\n%s", strings.Count(out, "\n"), 1+signings, out)
+	}
+	for i := range signings {
+		version := fmt.Sprintf("4.%d", i)
+		asc := filepath.Join(dir, version+".asc")
+		w.bob[[]string{"a", "b"}[i%2]].ok(t, "download", "widget", version, fmt.Sprintf("widget-%s.tar.gz.asc", version), "-o", asc)
+		if out := w.alice[[]string{"b", "a"}[i%2]].ok(t, "log", "verify", asc); !strings.Contains(out, "Inclusion proven") {
+			t.Fatalf("log verify %s: %s", version, out)
+		}
 	}
 
 	// Every revision's checks ran, each job exactly once.
