@@ -43,6 +43,13 @@ func (b *Bucket) PutBytes(ctx context.Context, key string, data []byte) error {
 	return err
 }
 
+// PutFile writes an object of the given size from r (streamed).
+func (b *Bucket) PutFile(ctx context.Context, key string, r io.ReadSeeker, size int64) error {
+	_, err := b.s.client.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(b.s.bucket), Key: aws.String(b.prefix + key),
+		Body: r, ContentLength: aws.Int64(size)}, unsignedPayload)
+	return err
+}
+
 // ReadObject is an open object with its modification time.
 type ReadObject interface {
 	io.ReadSeekCloser

@@ -23,6 +23,9 @@ type Table struct {
 	// Identity is the column filled from a sequence (PostgreSQL) or the
 	// rowid (SQLite), "" when there is none.
 	Identity string
+	// References lists the tables this one has foreign keys to (SQLite
+	// only: the order in which a copy must fill them).
+	References []string
 }
 
 // Schema lists trel's tables, sorted by name, as the database declares
@@ -114,6 +117,21 @@ func (d *DB) sqliteSchema(ctx context.Context) ([]Table, error) {
 		if err := cols.Err(); err != nil {
 			return nil, err
 		}
+		refs, err := d.db.QueryContext(ctx, `SELECT DISTINCT "table" FROM pragma_foreign_key_list($1)`, n)
+		if err != nil {
+			return nil, err
+		}
+		for refs.Next() {
+			var r string
+			if err := refs.Scan(&r); err != nil {
+				refs.Close()
+				return nil, err
+			}
+			if r != n {
+				t.References = append(t.References, r)
+			}
+		}
+		refs.Close()
 		// "id INTEGER PRIMARY KEY" is the rowid: SQLite numbers it.
 		if pkCols == 1 && pkType == "INTEGER" && pkName == "id" {
 			t.Identity = pkName
