@@ -39,7 +39,7 @@ type cluster struct {
 
 func (c *cluster) engineArgs() []string { return []string{"--database", c.pg, "--blobs", c.blobs} }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t testing.TB) *cluster {
 	t.Helper()
 	c := &cluster{pg: services.Postgres(t), blobs: services.S3(t), logDir: t.TempDir(),
 		masterKey: filepath.Join(t.TempDir(), "master.key"), ops: newUser(t, "operator")}
@@ -49,7 +49,7 @@ func newCluster(t *testing.T) *cluster {
 	return c
 }
 
-func (c *cluster) start(t *testing.T, name string) *server {
+func (c *cluster) start(t testing.TB, name string) *server {
 	t.Helper()
 	args := append(c.engineArgs(), "--log-dir", c.logDir, "--master-key-file", c.masterKey, "--job-rescue-after", "5s")
 	return startServer(t, filepath.Join(t.TempDir(), "data-"+name), args...)
@@ -57,13 +57,13 @@ func (c *cluster) start(t *testing.T, name string) *server {
 
 // admin runs a `trel admin` command against the shared engines (from a
 // data directory of its own: the replicas' scratch is theirs).
-func (c *cluster) admin(t *testing.T, args ...string) string {
+func (c *cluster) admin(t testing.TB, args ...string) string {
 	t.Helper()
 	scratch := filepath.Join(t.TempDir(), "admin-scratch")
 	return c.ops.ok(t, append(append(args, "--data", scratch), c.engineArgs()...)...)
 }
 
-func (c *cluster) token(t *testing.T, username string) string {
+func (c *cluster) token(t testing.TB, username string) string {
 	t.Helper()
 	return strings.TrimSpace(c.admin(t, "admin", "create-token", "--username", username))
 }
@@ -76,7 +76,7 @@ type replicaWorld struct {
 	alice, bob                         map[string]*user // by replica: "a", "b"
 }
 
-func newReplicaWorld(t *testing.T) *replicaWorld {
+func newReplicaWorld(t testing.TB) *replicaWorld {
 	t.Helper()
 	ctx := context.Background()
 	w := &replicaWorld{cluster: newCluster(t), alice: map[string]*user{}, bob: map[string]*user{}}
