@@ -117,7 +117,7 @@ func New(svc *core.Service, st store.WebStore, cfg Config) (*Auth, error) {
 		return nil, fmt.Errorf("configuring WebAuthn for %s: %w", cfg.PublicURL, err)
 	}
 	return &Auth{core: svc, users: svc.Store(), st: st, wa: wa, cfg: cfg, origin: origin,
-		secure: u.Scheme == "https", limiter: newLimiter(cfg.SignInLimit, time.Minute)}, nil
+		secure: u.Scheme == "https", limiter: &limiter{st: svc.Store(), limit: cfg.SignInLimit, window: time.Minute}}, nil
 }
 
 // Origin is the one origin browsers use (scheme://host[:port]).
@@ -132,8 +132,11 @@ func (a *Auth) IdleTimeout() time.Duration { return a.cfg.IdleTimeout }
 // AbsoluteTimeout is how long a session lives at most.
 func (a *Auth) AbsoluteTimeout() time.Duration { return a.cfg.AbsoluteTimeout }
 
-// Allow reports whether the client may make one more sign-in attempt now.
-func (a *Auth) Allow(clientIP string) bool { return a.limiter.allow(clientIP, a.cfg.Now()) }
+// Allow counts a sign-in attempt of the client and reports whether it is
+// within the limit (per minute, shared by every replica).
+func (a *Auth) Allow(ctx context.Context, clientIP string) bool {
+	return a.limiter.allow(ctx, clientIP, a.cfg.Now())
+}
 
 // newSecret returns a random 256-bit secret, base64url, and its hash.
 func newSecret() (string, []byte, error) {

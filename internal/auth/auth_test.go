@@ -16,6 +16,7 @@ import (
 	"trel/internal/domain"
 	"trel/internal/store"
 	"trel/internal/store/sqlstore"
+	"trel/internal/testutil/services"
 )
 
 type env struct {
@@ -240,24 +241,61 @@ func TestTheLastPasskeyCannotBeRemoved(t *testing.T) {
 	}
 }
 
-func TestLimiterRefillsOverTheWindow(t *testing.T) {
-	l := newLimiter(3, time.Minute)
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := range 3 {
-		if !l.allow("a", t0) {
-			t.Fatalf("attempt %d refused", i+1)
-		}
+// TestSignInLimitIsSharedAcrossReplicas: two Auth services on one
+// database (two replicas) count the same attempts; concurrent attempts do
+// not slip past the limit; a new window starts afresh.
+func TestSignInLimitIsSharedAcrossReplicas(t *testing.T) {
+	open := map[string]func(t *testing.T) *sqlstore.DB{
+		"sqlite": func(t *testing.T) *sqlstore.DB { return newEnv(t).st },
+		"postgres": func(t *testing.T) *sqlstore.DB {
+			st, err := sqlstore.OpenPostgres(context.Background(), services.Postgres(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		},
 	}
-	if l.allow("a", t0) {
-		t.Error("a fourth attempt at once was allowed")
-	}
-	if !l.allow("b", t0) {
-		t.Error("another key was limited")
-	}
-	if !l.allow("a", t0.Add(20*time.Second)) {
-		t.Error("one attempt was not refilled after a third of the window")
-	}
-	if l.allow("a", t0.Add(20*time.Second)) {
-		t.Error("more than one attempt was refilled")
+	for name, open := range open {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := open(t)
+			now := time.Date(2026, 1, 1, 0, 0, 10, 0, time.UTC)
+			clock := func() time.Time { return now }
+			var replicas []*Auth
+			for range 2 {
+				svc := core.New(st, nil, core.Options{Now: clock})
+				a, err := New(svc, st, Config{PublicURL: "http://localhost:8080", Now: clock, SignInLimit: 10})
+				if err != nil {
+					t.Fatal(err)
+				}
+				replicas = append(replicas, a)
+			}
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			allowed := 0
+			for i := range 25 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if replicas[i%2].Allow(ctx, "192.0.2.7") {
+						mu.Lock()
+						allowed++
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			if allowed != 10 {
+				t.Fatalf("%d of 25 concurrent attempts over two replicas allowed, want exactly 10", allowed)
+			}
+			if !replicas[0].Allow(ctx, "192.0.2.8") {
+				t.Error("another address was limited")
+			}
+			now = now.Add(time.Minute)
+			if !replicas[1].Allow(ctx, "192.0.2.7") {
+				t.Error("the next minute is still limited")
+			}
+		})
 	}
 }

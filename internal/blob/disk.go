@@ -48,8 +48,8 @@ func (d *Disk) CleanTemp() error {
 }
 
 func (d *Disk) path(sha string) (string, error) {
-	if len(sha) != 64 || !isLowerHex(sha) {
-		return "", domain.Errorf(domain.KindInvalid, "invalid SHA-256 digest %q: expected 64 lower-case hex digits", sha)
+	if err := CheckDigest(sha); err != nil {
+		return "", err
 	}
 	return filepath.Join(d.dir, "objects", sha[:2], sha[2:4], sha), nil
 }
@@ -69,8 +69,8 @@ func (d *Disk) Put(ctx context.Context, r io.Reader, max int64) (domain.Blob, er
 		}
 	}()
 
-	b, err := HashCopy(newWriteBehind(f), ctxReader{ctx, r}, max)
-	if errors.Is(err, errTooLarge) {
+	b, err := HashCopy(newWriteBehind(f), ContextReader(ctx, r), max)
+	if IsTooLarge(err) {
 		return domain.Blob{}, domain.Errorf(domain.KindTooLarge, "the file is larger than the limit of %d bytes: ask an administrator to raise --max-file-size", max)
 	}
 	if err != nil {
@@ -142,17 +142,27 @@ func syncDir(dir string) error {
 	return f.Sync()
 }
 
-func isLowerHex(s string) bool {
-	for _, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
+// CheckDigest returns a KindInvalid error unless sha is a SHA-256 digest
+// in 64 lower-case hex digits (the only names blobs have).
+func CheckDigest(sha string) error {
+	ok := len(sha) == 64
+	for _, c := range sha {
+		ok = ok && (c >= '0' && c <= '9' || c >= 'a' && c <= 'f')
 	}
-	return true
+	if !ok {
+		return domain.Errorf(domain.KindInvalid, "invalid SHA-256 digest %q: expected 64 lower-case hex digits", sha)
+	}
+	return nil
 }
 
-// ctxReader stops a copy when the request context is cancelled (a client
-// that went away).
+// IsTooLarge reports whether HashCopy failed because its input exceeded
+// the limit.
+func IsTooLarge(err error) bool { return errors.Is(err, errTooLarge) }
+
+// ContextReader stops a copy when ctx is cancelled (a client that went
+// away).
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
 type ctxReader struct {
 	ctx context.Context
 	r   io.Reader
@@ -163,4 +173,12 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	return c.r.Read(p)
+}
+
+// Ping checks that the blob directory is there (for health checks).
+func (d *Disk) Ping() error {
+	if _, err := os.Stat(filepath.Join(d.dir, "objects")); err != nil {
+		return fmt.Errorf("blob directory: %w", err)
+	}
+	return nil
 }

@@ -9,13 +9,14 @@ import (
 	"trel/internal/server"
 )
 
-// adminCmd groups commands that work directly on a data directory. Whoever
-// can read the directory already holds all its data, so these run as the
-// system actor; they are safe beside a running server (SQLite WAL).
+// adminCmd groups commands that work directly on a data directory (or on
+// the --database and --blobs of a replicated deployment). Whoever can read
+// them already holds all the data, so these run as the system actor; they
+// are safe beside running servers (SQLite WAL; PostgreSQL transactions).
 func adminCmd(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "admin", Short: "Administer a data directory directly (also while the server runs)"}
-	var dataDir string
-	c.PersistentFlags().StringVar(&dataDir, "data", envOr("TREL_DATA", "./trel-data"), "data directory")
+	var eng server.Engines
+	engineFlags(c.PersistentFlags(), &eng)
 
 	var username, email, name string
 	var admin bool
@@ -24,7 +25,7 @@ func adminCmd(e *env) *cobra.Command {
 		Short: "Create a user",
 		Args:  args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			app, err := server.Open(c.Context(), dataDir, core.Options{})
+			app, err := server.OpenEngines(c.Context(), eng, core.Options{})
 			if err != nil {
 				return err
 			}
@@ -59,7 +60,7 @@ func adminCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			app, err := server.Open(c.Context(), dataDir, core.Options{})
+			app, err := server.OpenEngines(c.Context(), eng, core.Options{})
 			if err != nil {
 				return err
 			}
@@ -76,7 +77,28 @@ func adminCmd(e *env) *cobra.Command {
 	createToken.Flags().StringVar(&expires, "expires", "90d", "lifetime, e.g. 90d or 12h (at most 366d)")
 	createToken.MarkFlagRequired("username")
 
-	c.AddCommand(createUser, createToken, adminEnrollCmd(e, &dataDir))
-	c.AddCommand(adminMasterKeyCmds(e, &dataDir)...)
+	var from, logDir string
+	var resume bool
+	migrateStorage := &cobra.Command{
+		Use:   "migrate-storage --from-data DIR --database URL --blobs URL --log-dir DIR [--resume]",
+		Short: "Copy an embedded installation (database, blobs, downloads, public log) to PostgreSQL, S3 and a log directory",
+		Long: `Copy every table, every blob (each verified by its SHA-256 after the copy), the
+downloads tree and the public log of a data directory to PostgreSQL, an S3 bucket and a
+log directory that replicas share. Stop the server first. A target that already holds
+data is refused unless --resume, which continues an interrupted copy and is safe to run
+again after a complete one.`,
+		Args: args(cobra.NoArgs),
+		RunE: func(c *cobra.Command, _ []string) error {
+			return server.MigrateStorage(c.Context(), server.MigrateConfig{FromData: from, Database: eng.Database, Blobs: eng.Blobs, LogDir: logDir, Resume: resume}, e.stdout)
+		},
+	}
+	migrateStorage.Flags().StringVar(&from, "from-data", "", "data directory of the embedded installation (required)")
+	migrateStorage.Flags().StringVar(&logDir, "log-dir", envOr("TREL_LOG_DIR", ""), "log directory the replicas will share (required)")
+	migrateStorage.Flags().BoolVar(&resume, "resume", false, "continue an interrupted copy into a target that already holds data")
+	migrateStorage.MarkFlagRequired("from-data")
+	migrateStorage.MarkFlagRequired("log-dir")
+
+	c.AddCommand(createUser, createToken, migrateStorage, adminEnrollCmd(e, &eng))
+	c.AddCommand(adminMasterKeyCmds(e, &eng)...)
 	return c
 }

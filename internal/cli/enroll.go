@@ -12,14 +12,14 @@ import (
 // adminEnrollCmd prints a one-time passkey enrollment link for a user: the
 // way in for a new user, and the recovery path for one who lost every
 // passkey.
-func adminEnrollCmd(e *env, dataDir *string) *cobra.Command {
+func adminEnrollCmd(e *env, eng *server.Engines) *cobra.Command {
 	var username, publicURL string
 	c := &cobra.Command{
 		Use:   "enroll --username U",
 		Short: "Print a one-time link (valid 24 hours) with which a user creates a passkey",
 		Args:  args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
-			app, err := server.Open(c.Context(), *dataDir, core.Options{})
+			app, err := server.OpenEngines(c.Context(), *eng, core.Options{})
 			if err != nil {
 				return err
 			}

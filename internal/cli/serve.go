@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"trel/internal/core"
 	"trel/internal/domain"
@@ -43,9 +44,10 @@ func parseSize(s string) (int64, error) {
 }
 
 func serveCmd(e *env) *cobra.Command {
-	var dataDir, addr, maxSize, adminUser, adminEmail, logFormat, publicURL string
+	var addr, maxSize, adminUser, adminEmail, logFormat, publicURL string
 	var sigstoreRoots []string
-	var masterKeyFile, grandfather string
+	var masterKeyFile, grandfather, rescueAfter string
+	var eng server.Engines
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the trel server on a data directory (SQLite + files)",
@@ -53,7 +55,14 @@ func serveCmd(e *env) *cobra.Command {
 and a first administrator, and prints how to get an administrator token and
 the administrator's one-time passkey enrollment link for the web interface.
 
-Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PUBLIC_URL.`,
+Without --database and --blobs everything lives in the data directory (SQLite and
+files). With --database postgres://USER@HOST:PORT/DB --blobs s3://BUCKET?endpoint=URL&region=R
+--log-dir DIR, several replicas serve the same platform: the data directory then holds
+only this replica's scratch. S3 credentials come from AWS_ACCESS_KEY_ID and
+AWS_SECRET_ACCESS_KEY.
+
+Environment: TREL_DATA, TREL_DATABASE, TREL_BLOBS, TREL_LOG_DIR, TREL_ADDR,
+TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PUBLIC_URL.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			max, err := parseSize(maxSize)
@@ -67,19 +76,28 @@ Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PU
 				}
 				domain.KeyGrandfatherBefore = d
 			}
+			rescue := time.Duration(0)
+			if rescueAfter != "" {
+				if rescue, err = time.ParseDuration(rescueAfter); err != nil || rescue < time.Second {
+					return usageError{fmt.Errorf("--job-rescue-after %q: use a duration such as 35m", rescueAfter)}
+				}
+			}
 			var h slog.Handler = slog.NewTextHandler(e.stderr, nil)
 			if logFormat == "json" {
 				h = slog.NewJSONHandler(e.stderr, nil)
 			}
 			return server.Serve(c.Context(), server.Config{
-				DataDir: dataDir, Addr: addr, MaxFileSize: max,
+				DataDir: eng.DataDir, Database: eng.Database, Blobs: eng.Blobs, LogDir: eng.LogDir, JobRescueAfter: rescue,
+				Addr: addr, MaxFileSize: max,
 				AdminUsername: adminUser, AdminEmail: adminEmail, Logger: slog.New(h), SigstoreRoots: sigstoreRoots,
 				MasterKeyFile: masterKeyFile, MasterKeyEnv: "TREL_MASTER_KEY", PublicURL: publicURL,
 			}, e.stdout)
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&dataDir, "data", envOr("TREL_DATA", "./trel-data"), "data directory (database and files)")
+	engineFlags(f, &eng)
+	f.StringVar(&eng.LogDir, "log-dir", envOr("TREL_LOG_DIR", ""), "directory of the public log and its key, shared by every replica (default: the data directory)")
+	f.StringVar(&rescueAfter, "job-rescue-after", envOr("TREL_JOB_RESCUE_AFTER", ""), "how long a background job may run before another replica takes it for abandoned (default 35m)")
 	f.StringVar(&addr, "addr", envOr("TREL_ADDR", "localhost:8080"), "address to listen on")
 	f.StringVar(&maxSize, "max-file-size", envOr("TREL_MAX_FILE_SIZE", strconv.FormatInt(core.DefaultMaxFileSize>>30, 10)+"GiB"), "largest file accepted")
 	f.StringVar(&adminUser, "admin-username", "admin", "username of the first administrator (empty data directory only)")
@@ -90,4 +108,11 @@ Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PU
 	f.StringArrayVar(&sigstoreRoots, "sigstore-root", nil, "extra Sigstore trusted root NAME=FILE (repeatable; the production root is built in)")
 	f.StringVar(&logFormat, "log-format", envOr("TREL_LOG_FORMAT", "text"), "log format: text or json")
 	return c
+}
+
+// engineFlags adds --data, --database and --blobs (see server.Engines).
+func engineFlags(f *pflag.FlagSet, eng *server.Engines) {
+	f.StringVar(&eng.DataDir, "data", envOr("TREL_DATA", "./trel-data"), "data directory (database and files; with --database and --blobs only local scratch)")
+	f.StringVar(&eng.Database, "database", envOr("TREL_DATABASE", ""), "postgres://USER@HOST:PORT/DB (default: SQLite in the data directory)")
+	f.StringVar(&eng.Blobs, "blobs", envOr("TREL_BLOBS", ""), "s3://BUCKET[/PREFIX]?endpoint=http://HOST:PORT&region=R, credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY (default: the data directory)")
 }

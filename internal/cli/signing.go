@@ -24,7 +24,7 @@ import (
 
 // adminMasterKeyCmds are `trel admin create-master-key` and
 // `trel admin rotate-master-key`.
-func adminMasterKeyCmds(e *env, dataDir *string) []*cobra.Command {
+func adminMasterKeyCmds(e *env, eng *server.Engines) []*cobra.Command {
 	var out string
 	create := &cobra.Command{
 		Use:   "create-master-key --out FILE",
@@ -63,7 +63,7 @@ with --master-key-file FILE (or TREL_MASTER_KEY_FILE).`,
 			if err != nil {
 				return fmt.Errorf("--new: %w", err)
 			}
-			app, err := server.Open(c.Context(), *dataDir, core.Options{})
+			app, err := server.OpenEngines(c.Context(), *eng, core.Options{})
 			if err != nil {
 				return err
 			}

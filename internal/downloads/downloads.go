@@ -1,7 +1,10 @@
 // Package downloads is the public downloads tree of published releases:
 // ROOT/COMMITTEE/PROJECT/VERSION/ holds the voted files and the release
-// manifest. A release directory appears whole or not at all: it is built in
-// a temporary directory and renamed into place.
+// manifest. It lives where the blobs live: a directory on local disk (Dir)
+// or a folder of the S3 bucket (BucketTree), which every replica serves.
+// A release appears whole or not at all: on disk it is built in a temporary
+// directory and renamed into place; in a bucket its manifest is written
+// last and nothing of a release is served before its manifest exists.
 package downloads
 
 import (
@@ -22,26 +25,51 @@ import (
 // directory.
 const ManifestName = "trel-release-manifest.json"
 
-// Tree is a downloads directory fed from the blob store.
-type Tree struct {
+// Tree is the published downloads tree.
+type Tree interface {
+	// Publish copies a release's files and writes its manifest (the
+	// core's Publisher).
+	Publish(ctx context.Context, committee, project, version string, files []domain.File, manifest []byte) error
+	// Handler serves the tree read-only under /downloads/.
+	Handler() http.Handler
+}
+
+// Dir is a downloads directory on local disk fed from the blob store.
+type Dir struct {
 	root  string
 	blobs blob.Store
 }
 
-// New opens (and creates) the tree.
-func New(root string, blobs blob.Store) (*Tree, error) {
+// New opens (and creates) the tree in a local directory.
+func New(root string, blobs blob.Store) (*Dir, error) {
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the downloads tree: %w", err)
 	}
-	return &Tree{root: root, blobs: blobs}, nil
+	return &Dir{root: root, blobs: blobs}, nil
 }
 
-// Publish implements core.Publisher.
-func (t *Tree) Publish(ctx context.Context, committee, project, version string, files []domain.File, manifest []byte) error {
+// Root is the directory holding the tree.
+func (t *Dir) Root() string { return t.root }
+
+// checkRelease validates a release's place in the tree and its files.
+func checkRelease(committee, project, version string, files []domain.File) error {
 	for _, seg := range []string{committee, project, version} {
 		if err := domain.ValidatePath(seg); err != nil || strings.Contains(seg, "/") {
 			return domain.Errorf(domain.KindInvalid, "invalid name %q in the downloads tree", seg)
 		}
+	}
+	for _, f := range files {
+		if err := domain.ValidatePath(f.Path); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Publish implements Tree.
+func (t *Dir) Publish(ctx context.Context, committee, project, version string, files []domain.File, manifest []byte) error {
+	if err := checkRelease(committee, project, version, files); err != nil {
+		return err
 	}
 	final := filepath.Join(t.root, committee, project, version)
 	if _, err := os.Stat(final); err == nil {
@@ -61,9 +89,6 @@ func (t *Tree) Publish(ctx context.Context, committee, project, version string, 
 		}
 	}()
 	for _, f := range files {
-		if err := domain.ValidatePath(f.Path); err != nil {
-			return err
-		}
 		if err := t.copy(ctx, f, filepath.Join(tmp, filepath.FromSlash(f.Path))); err != nil {
 			return domain.Internal("publishing "+f.Path, err)
 		}
@@ -81,7 +106,7 @@ func (t *Tree) Publish(ctx context.Context, committee, project, version string, 
 	return nil
 }
 
-func (t *Tree) copy(ctx context.Context, f domain.File, dst string) error {
+func (t *Dir) copy(ctx context.Context, f domain.File, dst string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
@@ -105,9 +130,9 @@ func (t *Tree) copy(ctx context.Context, f domain.File, dst string) error {
 	return out.Close()
 }
 
-// Handler serves the tree read-only. Hidden entries (in-progress
-// publications) are not served.
-func (t *Tree) Handler() http.Handler {
+// Handler implements Tree. Hidden entries (in-progress publications) are
+// not served.
+func (t *Dir) Handler() http.Handler {
 	fsys := hiddenFS{os.DirFS(t.root)}
 	return http.StripPrefix("/downloads", http.FileServerFS(fsys))
 }
@@ -124,8 +149,12 @@ func (h hiddenFS) Open(name string) (fs.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Only directories are wrapped: a file must keep its Seek method, or
+	// Range requests fail (an *os.File is also a ReadDirFile).
 	if d, ok := f.(fs.ReadDirFile); ok {
-		return hiddenDir{d}, nil
+		if fi, err := f.Stat(); err == nil && fi.IsDir() {
+			return hiddenDir{d}, nil
+		}
 	}
 	return f, nil
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"trel/internal/core"
+	"trel/internal/testutil/services"
 )
 
 // BenchmarkUpload1GiB uploads one large file through the Go client to a
@@ -30,6 +31,13 @@ import (
 //
 //	go test ./internal/integration -run '^$' -bench Upload1GiB -benchtime 1x
 func BenchmarkUpload1GiB(b *testing.B) {
+	b.Run("disk", func(b *testing.B) { benchUpload(b) })
+	b.Run("s3", func(b *testing.B) {
+		benchUpload(b, "--database", services.Postgres(b), "--blobs", services.S3(b), "--log-dir", b.TempDir())
+	})
+}
+
+func benchUpload(b *testing.B, engineArgs ...string) {
 	sizeMiB := 1024
 	if v := os.Getenv("TREL_BENCH_SIZE_MIB"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -83,7 +91,7 @@ func BenchmarkUpload1GiB(b *testing.B) {
 	sha512sum()
 	wantSHA512, shaDur := sha512sum()
 
-	w := newWorld(b, "--max-file-size", fmt.Sprintf("%dMiB", sizeMiB+1))
+	w := newWorld(b, append([]string{"--max-file-size", fmt.Sprintf("%dMiB", sizeMiB+1)}, engineArgs...)...)
 	if _, err := w.aliceC.StartRelease(ctx, "widget", "1.0.0"); err != nil {
 		b.Fatal(err)
 	}

@@ -188,7 +188,7 @@ func (s *server) start() error {
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == 200 && string(body) == "ok\n" {
+			if resp.StatusCode == 200 && strings.HasPrefix(string(body), "ok\n") {
 				return nil
 			}
 		}
@@ -238,7 +238,7 @@ func (s *server) healthy() bool {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode == 200 && string(b) == "ok\n"
+	return resp.StatusCode == 200 && strings.HasPrefix(string(b), "ok\n")
 }
 
 func tail(s string, n int) string {
@@ -394,7 +394,14 @@ func newWorld(t testing.TB, serveArgs ...string) *world {
 	w := &world{data: filepath.Join(t.TempDir(), "data")}
 	w.srv = startServer(t, w.data, serveArgs...)
 	url := w.srv.url
-	w.admin = newUser(t, "admin").withToken(url, adminToken(t, w.data, "admin"))
+	// Admin commands reach the same engines as the server.
+	var engines []string
+	for i := 0; i+1 < len(serveArgs); i++ {
+		if serveArgs[i] == "--database" || serveArgs[i] == "--blobs" {
+			engines = append(engines, serveArgs[i], serveArgs[i+1])
+		}
+	}
+	w.admin = newUser(t, "admin").withToken(url, adminToken(t, w.data, "admin", engines...))
 	w.adminC = client.New(url, w.admin.token)
 	if _, err := w.adminC.CreateCommittee(ctx, "demo", "Demo Committee"); err != nil {
 		t.Fatal(err)
@@ -404,11 +411,11 @@ func newWorld(t testing.TB, serveArgs ...string) *world {
 	}
 	ops := newUser(t, "operator")
 	for _, name := range []string{"alice", "bob", "carol"} {
-		ops.ok(t, "admin", "create-user", "--data", w.data, "--username", name, "--email", name+"@example.org")
+		ops.ok(t, append([]string{"admin", "create-user", "--data", w.data, "--username", name, "--email", name + "@example.org"}, engines...)...)
 	}
-	w.alice = newUser(t, "alice").withToken(url, adminToken(t, w.data, "alice"))
-	w.bob = newUser(t, "bob").withToken(url, adminToken(t, w.data, "bob"))
-	w.carol = newUser(t, "carol").withToken(url, adminToken(t, w.data, "carol"))
+	w.alice = newUser(t, "alice").withToken(url, adminToken(t, w.data, "alice", engines...))
+	w.bob = newUser(t, "bob").withToken(url, adminToken(t, w.data, "bob", engines...))
+	w.carol = newUser(t, "carol").withToken(url, adminToken(t, w.data, "carol", engines...))
 	w.aliceC, w.bobC, w.carC = client.New(url, w.alice.token), client.New(url, w.bob.token), client.New(url, w.carol.token)
 	if _, err := w.adminC.AddMember(ctx, "demo", "alice", "member"); err != nil {
 		t.Fatal(err)

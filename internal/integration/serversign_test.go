@@ -35,6 +35,13 @@ func addPasskey(t *testing.T, data, username string) *softauthn.Authenticator {
 		t.Fatal(err)
 	}
 	defer db.Close()
+	return registerPasskey(t, db, username)
+}
+
+// registerPasskey stores a software passkey for username in db.
+func registerPasskey(t *testing.T, db *sqlstore.DB, username string) *softauthn.Authenticator {
+	t.Helper()
+	ctx := context.Background()
 	u, err := db.UserByUsername(ctx, username)
 	if err != nil {
 		t.Fatal(err)

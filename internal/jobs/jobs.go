@@ -1,6 +1,14 @@
 // Package jobs runs background work on River, a job queue in the
-// database: the SQLite driver for the embedded default (PostgreSQL later).
+// database: River's SQLite driver for the embedded default, its pgx driver
+// (riverpgxv5) on PostgreSQL, where every replica works the same queue.
 // Today its one job checks a revision.
+//
+// Across replicas a job runs once: River hands each job to one worker
+// (FOR UPDATE SKIP LOCKED) and unique insertion makes the sweeps of several
+// replicas insert it once. A replica that dies mid-job leaves the job
+// "running"; River's rescuer gives it back to the queue after RescueAfter,
+// and another replica runs it (the check run's generation makes a late
+// finisher harmless).
 //
 // The source of truth for "these checks must run" is the check_runs table,
 // written in the same transaction as the change that needs checking. The
@@ -16,9 +24,13 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 
 	"trel/internal/checks"
 	"trel/internal/store"
@@ -39,31 +51,73 @@ func (CheckArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}, MaxAttempts: 5}
 }
 
+// Checker runs the checks of one generation of a revision's check run
+// (checks.Engine).
+type Checker interface {
+	Run(ctx context.Context, revisionID int64, gen int) (bool, error)
+}
+
 type checkWorker struct {
 	river.WorkerDefaults[CheckArgs]
-	engine *checks.Engine
+	checker Checker
+	timeout time.Duration
 }
 
 func (w *checkWorker) Work(ctx context.Context, job *river.Job[CheckArgs]) error {
-	_, err := w.engine.Run(ctx, job.Args.RevisionID, job.Args.Generation)
+	_, err := w.checker.Run(ctx, job.Args.RevisionID, job.Args.Generation)
 	return err
 }
 
 // Timeout bounds one revision's checks; each task has its own bound too.
-func (w *checkWorker) Timeout(*river.Job[CheckArgs]) time.Duration { return 30 * time.Minute }
+func (w *checkWorker) Timeout(*river.Job[CheckArgs]) time.Duration { return w.timeout }
+
+// DefaultRescueAfter is how long a job may stay "running" before River
+// takes it for abandoned (its replica died) and queues it again. The job
+// timeout is a little shorter, so a live worker has given up by then.
+const DefaultRescueAfter = 35 * time.Minute
+
+// Config says which queue to work and with what.
+type Config struct {
+	// Exactly one of SQLite and Postgres: the database the queue lives in.
+	SQLite   *sql.DB
+	Postgres *pgxpool.Pool
+	Store    store.Store
+	Checker  Checker
+	Log      *slog.Logger
+	// RescueAfter (default DefaultRescueAfter): see DefaultRescueAfter.
+	RescueAfter time.Duration
+	// Workers is how many jobs this process runs at once (default 2).
+	Workers int
+}
+
+// queue is what the Runner needs of a River client, whatever its driver.
+type queue interface {
+	Insert(ctx context.Context, args river.JobArgs, opts *river.InsertOpts) (*rivertype.JobInsertResult, error)
+	Stop(ctx context.Context) error
+}
 
 // Runner owns the River client and the sweep that feeds it.
 type Runner struct {
-	client *river.Client[*sql.Tx]
+	client queue
 	store  store.Store
 	log    *slog.Logger
 	wake   chan struct{}
 	done   chan struct{}
 }
 
-// Migrate creates or upgrades River's tables in db.
+// Migrate creates or upgrades River's tables in the SQLite database db.
 func Migrate(ctx context.Context, db *sql.DB) error {
-	m, err := rivermigrate.New(riversqlite.New(db), nil)
+	return migrate(ctx, riversqlite.New(db))
+}
+
+// MigratePostgres creates or upgrades River's tables in PostgreSQL. Run it
+// under the database's startup lock when replicas may start together.
+func MigratePostgres(ctx context.Context, pool *pgxpool.Pool) error {
+	return migrate(ctx, riverpgxv5.New(pool))
+}
+
+func migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx]) error {
+	m, err := rivermigrate.New(driver, nil)
 	if err != nil {
 		return fmt.Errorf("job queue migrations: %w", err)
 	}
@@ -73,32 +127,65 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
-// Start migrates the queue, starts workers in this process and the sweep.
+// Start migrates the SQLite queue in db, starts workers in this process and
+// the sweep (the embedded default; see Run).
 func Start(ctx context.Context, db *sql.DB, st store.Store, engine *checks.Engine, log *slog.Logger) (*Runner, error) {
 	if err := Migrate(ctx, db); err != nil {
 		return nil, err
 	}
+	return Run(ctx, Config{SQLite: db, Store: st, Checker: engine, Log: log})
+}
+
+// Run starts workers and the sweep on an already migrated queue.
+func Run(ctx context.Context, cfg Config) (*Runner, error) {
+	if cfg.RescueAfter <= 0 {
+		cfg.RescueAfter = DefaultRescueAfter
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &checkWorker{engine: engine}); err != nil {
+	timeout := min(30*time.Minute, cfg.RescueAfter-cfg.RescueAfter/8)
+	if err := river.AddWorkerSafely(workers, &checkWorker{checker: cfg.Checker, timeout: timeout}); err != nil {
 		return nil, err
 	}
-	client, err := river.NewClient(riversqlite.New(db), &river.Config{
-		Queues:            map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}},
-		Workers:           workers,
-		FetchCooldown:     20 * time.Millisecond,
-		FetchPollInterval: 250 * time.Millisecond,
-		Logger:            log,
-	})
+	rc := &river.Config{
+		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
+		Workers:              workers,
+		FetchCooldown:        20 * time.Millisecond,
+		FetchPollInterval:    250 * time.Millisecond,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		JobTimeout:           timeout,
+		Logger:               cfg.Log,
+	}
+	var client queue
+	var err error
+	switch {
+	case cfg.Postgres != nil:
+		client, err = startClient(ctx, riverpgxv5.New(cfg.Postgres), rc)
+	case cfg.SQLite != nil:
+		client, err = startClient(ctx, riversqlite.New(cfg.SQLite), rc)
+	default:
+		err = fmt.Errorf("jobs: no database")
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := &Runner{client: client, store: cfg.Store, log: cfg.Log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go r.loop(ctx)
+	r.Notify()
+	return r, nil
+}
+
+func startClient[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg *river.Config) (*river.Client[TTx], error) {
+	client, err := river.NewClient(driver, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("starting the job queue: %w", err)
 	}
 	if err := client.Start(ctx); err != nil {
 		return nil, fmt.Errorf("starting the job queue: %w", err)
 	}
-	r := &Runner{client: client, store: st, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go r.loop(ctx)
-	r.Notify()
-	return r, nil
+	return client, nil
 }
 
 // Notify implements core.CheckNotifier: feed newly queued runs to River.

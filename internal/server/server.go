@@ -14,7 +14,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -38,48 +37,34 @@ import (
 	"trel/internal/web"
 )
 
-// App is an opened data directory.
+// App is an opened set of engines (see Engines).
 type App struct {
 	DataDir string
+	Engines Engines
 	Store   *sqlstore.DB
-	Blobs   *blob.Disk
+	Blobs   blob.Store
 	Core    *core.Service
-	// Downloads is the public tree of published releases (DIR/downloads).
-	Downloads *downloads.Tree
-	// Log is the public append-only log (DIR/log), open only in a server.
+	// Downloads is the public tree of published releases (DIR/downloads,
+	// or downloads/ in the bucket).
+	Downloads downloads.Tree
+	// Log is the public append-only log (LOG/log), open only in a server.
 	Log *translog.Log
 	// PublicURL is where browsers reach the server (WebAuthn relying
 	// party); empty means DefaultPublicURL.
 	PublicURL string
+
+	cleanBlobs func(context.Context) error // removes abandoned uploads
+	pingBlobs  func(context.Context) error
+	health     *healthMonitor
 }
 
 // DefaultPublicURL is the public URL when none is configured.
 const DefaultPublicURL = "http://localhost:8080"
 
-// Open opens (creating if needed) the data directory: DIR/trel.db and
-// DIR/blobs. It is used by `trel serve` and by the `trel admin` commands,
-// which may run beside a live server.
+// Open opens (creating if needed) the embedded data directory: DIR/trel.db
+// and DIR/blobs (see OpenEngines for PostgreSQL and S3).
 func Open(ctx context.Context, dataDir string, opt core.Options) (*App, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data directory %s: %w", dataDir, err)
-	}
-	st, err := sqlstore.OpenSQLite(ctx, filepath.Join(dataDir, "trel.db"))
-	if err != nil {
-		return nil, err
-	}
-	blobs, err := blob.NewDisk(filepath.Join(dataDir, "blobs"))
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	tree, err := downloads.New(filepath.Join(dataDir, "downloads"), blobs)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	svc := core.New(st, blobs, opt)
-	svc.SetPublisher(tree, nil)
-	return &App{DataDir: dataDir, Store: st, Blobs: blobs, Core: svc, Downloads: tree}, nil
+	return OpenEngines(ctx, Engines{DataDir: dataDir}, opt)
 }
 
 // Close releases the data directory.
@@ -87,13 +72,17 @@ func (a *App) Close() error { return a.Store.Close() }
 
 // Config is what `trel serve` needs.
 type Config struct {
-	DataDir       string
-	Addr          string
-	MaxFileSize   int64
-	AdminUsername string
-	AdminEmail    string
-	PublicURL     string // where browsers reach trel; see App.PublicURL
-	Logger        *slog.Logger
+	DataDir string
+	// Database, Blobs and LogDir select the engines (see Engines).
+	Database, Blobs, LogDir string
+	// JobRescueAfter: see jobs.DefaultRescueAfter (0: the default).
+	JobRescueAfter time.Duration
+	Addr           string
+	MaxFileSize    int64
+	AdminUsername  string
+	AdminEmail     string
+	PublicURL      string // where browsers reach trel; see App.PublicURL
+	Logger         *slog.Logger
 	// SigstoreRoots are extra trusted roots ("NAME=FILE") beside the
 	// embedded production root: staging, or a private Sigstore instance.
 	SigstoreRoots []string
@@ -113,7 +102,11 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	app, err := Open(ctx, cfg.DataDir, core.Options{MaxFileSize: cfg.MaxFileSize, Logger: log})
+	eng := Engines{DataDir: cfg.DataDir, Database: cfg.Database, Blobs: cfg.Blobs, LogDir: cfg.LogDir}
+	if err := eng.CheckServe(); err != nil {
+		return err
+	}
+	app, err := OpenEngines(ctx, eng, core.Options{MaxFileSize: cfg.MaxFileSize, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -122,12 +115,15 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if _, err := newAuth(app); err != nil {
 		return err
 	}
+	// One server per data directory (its scratch); on PostgreSQL the
+	// replicas coordinate through the database (startup lock, job queue,
+	// row locks) and the log directory's file locks.
 	lock, err := lockDataDir(cfg.DataDir)
 	if err != nil {
 		return err
 	}
 	defer lock.Close()
-	if err := app.Blobs.CleanTemp(); err != nil {
+	if err := app.cleanBlobs(ctx); err != nil {
 		return err
 	}
 	// The public log's library logs through klog: send it to our logger.
@@ -146,7 +142,33 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	runner, err := jobs.Start(ctx, app.Store.SQL(), app.Store, checks.NewEngine(app.Store, app.Blobs, verifier), log)
+	var created bool
+	err = app.Store.WithStartupLock(ctx, func() error {
+		var err error
+		if pool := app.Store.Pool(); pool != nil {
+			err = jobs.MigratePostgres(ctx, pool)
+		} else {
+			err = jobs.Migrate(ctx, app.Store.SQL())
+		}
+		if err != nil {
+			return err
+		}
+		created, err = app.Core.Bootstrap(ctx, cfg.AdminUsername, cfg.AdminEmail)
+		if err != nil {
+			return fmt.Errorf("creating the first administrator: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	jcfg := jobs.Config{Store: app.Store, Checker: checks.NewEngine(app.Store, app.Blobs, verifier), Log: log, RescueAfter: cfg.JobRescueAfter}
+	if pool := app.Store.Pool(); pool != nil {
+		jcfg.Postgres = pool
+	} else {
+		jcfg.SQLite = app.Store.SQL()
+	}
+	runner, err := jobs.Run(ctx, jcfg)
 	if err != nil {
 		return err
 	}
@@ -158,10 +180,6 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 			log.Warn("stopping workers", "err", err)
 		}
 	}()
-	created, err := app.Core.Bootstrap(ctx, cfg.AdminUsername, cfg.AdminEmail)
-	if err != nil {
-		return fmt.Errorf("creating the first administrator: %w", err)
-	}
 	if created {
 		exe := "trel"
 		fmt.Fprintf(out, "Created a new trel data directory in %s with the first administrator %q.\n", cfg.DataDir, cfg.AdminUsername)
@@ -172,6 +190,9 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 		}
 		fmt.Fprintf(out, "Create the administrator's passkey in a browser (one use, valid 24 hours):\n\n    %s\n\n", link)
 	}
+
+	app.health = newHealthMonitor(app, log)
+	go app.health.run(ctx)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -242,14 +263,10 @@ func Handler(app *App, log *slog.Logger) http.Handler {
 		approver = authn
 	}
 	mux.Handle("/api/", api.New(app.Core, log, approver))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if err := app.Store.SQL().PingContext(r.Context()); err != nil {
-			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, "ok\n")
-	})
+	if app.health == nil {
+		app.health = newHealthMonitor(app, log)
+	}
+	mux.HandleFunc("GET /healthz", app.health.serveHealthz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	// The public downloads tree. Each committee's KEYS file is rendered
 	// from the database, so it reflects every key change at once.
@@ -270,7 +287,7 @@ func Handler(app *App, log *slog.Logger) http.Handler {
 		})
 	}
 	mux.Handle("/", webHandler(app, log))
-	return requestIDs(logRequests(log, m, recoverPanics(log, securityHeaders(mux))))
+	return requestIDs(logRequests(log, m, recoverPanics(log, securityHeaders(app.health.gate(mux)))))
 }
 
 type metrics struct {

@@ -17,8 +17,9 @@ import (
 )
 
 // EnableSigning loads the master key (from masterKeyFile, or the
-// environment variable masterKeyEnv) and opens the public log in DATA/log,
-// whose checkpoint key lives in DATA/log-signer.key, and connects both to
+// environment variable masterKeyEnv) and opens the public log in LOG/log,
+// whose checkpoint key lives in LOG/log-signer.key (LOG is --log-dir, or
+// the data directory), and connects both to
 // the core. Without a master key the log still opens (published manifests
 // go there) but server-side signing reports itself unavailable. The
 // returned function closes the log.
@@ -55,11 +56,12 @@ func openSigning(ctx context.Context, app *App, masterKeyFile, masterKeyEnv stri
 	if u, err := url.Parse(publicURL(app)); err == nil && u.Host != "" {
 		origin = strings.ReplaceAll(u.Host, "+", "-") + "/log"
 	}
-	signer, err := translog.LoadOrCreateSigner(filepath.Join(app.DataDir, "log-signer.key"), origin)
+	dir := app.Engines.logDir()
+	signer, err := translog.LoadOrCreateSigner(filepath.Join(dir, "log-signer.key"), origin)
 	if err != nil {
 		return nil, master, fmt.Errorf("the public log's key: %w", err)
 	}
-	log, err := translog.Open(ctx, filepath.Join(app.DataDir, "log"), signer, translog.Options{})
+	log, err := translog.Open(ctx, filepath.Join(dir, "log"), signer, translog.Options{})
 	if err != nil {
 		return nil, master, fmt.Errorf("opening the public log: %w", err)
 	}

@@ -125,6 +125,7 @@ type Reader interface {
 type Tx interface {
 	Reader
 	AuthorityWriter
+	RateCounter
 	CreateUser(ctx context.Context, u *domain.User) error
 	CreateToken(ctx context.Context, t *domain.Token) error
 	RevokeToken(ctx context.Context, userID, tokenID int64, at time.Time) error

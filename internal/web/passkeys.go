@@ -23,7 +23,7 @@ func (w *Web) loginPage(rw http.ResponseWriter, r *http.Request) {
 
 // limited applies the per-IP rate limit of sign-in and enrollment attempts.
 func (w *Web) limited(rw http.ResponseWriter, r *http.Request) bool {
-	if w.auth.Allow(clientIP(r)) {
+	if w.auth.Allow(r.Context(), clientIP(r)) {
 		return false
 	}
 	rw.Header().Set("Retry-After", "60")

@@ -1,5 +1,5 @@
 // Package blobtest is the test suite every blob.Store implementation runs:
-// the local disk today, S3 later.
+// the local disk and S3.
 package blobtest
 
 import (
@@ -43,6 +43,37 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		got, _ := io.ReadAll(rc)
 		if !bytes.Equal(got, data) {
 			t.Fatal("content differs")
+		}
+	})
+
+	t.Run("ok/seeks read ranges", func(t *testing.T) {
+		s := newStore(t)
+		data := []byte("0123456789abcdefghij")
+		b, err := s.Put(ctx, bytes.NewReader(data), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rc, err := s.Open(ctx, b.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		if n, err := rc.Seek(0, io.SeekEnd); n != 20 || err != nil {
+			t.Fatalf("size by seeking to the end: %d %v", n, err)
+		}
+		if _, err := rc.Seek(10, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		part := make([]byte, 5)
+		if _, err := io.ReadFull(rc, part); err != nil || string(part) != "abcde" {
+			t.Fatalf("range read %q %v", part, err)
+		}
+		if _, err := rc.Seek(-3, io.SeekEnd); err != nil {
+			t.Fatal(err)
+		}
+		rest, _ := io.ReadAll(rc)
+		if string(rest) != "hij" {
+			t.Fatalf("tail %q", rest)
 		}
 	})
 

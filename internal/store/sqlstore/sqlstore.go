@@ -1,7 +1,9 @@
-// Package sqlstore implements store.Store over database/sql. The queries are
-// written in the SQL subset that SQLite and PostgreSQL share ($N
-// placeholders, RETURNING); the schema is migrated with goose from the
-// embedded, versioned migrations of each engine.
+// Package sqlstore implements store.Store over database/sql, on SQLite (the
+// embedded default) and on PostgreSQL (through pgx). The queries are
+// written in the SQL subset both share ($N placeholders, RETURNING,
+// ON CONFLICT); the schema is migrated with goose from the embedded,
+// versioned migrations of each engine, kept in step (migrations/postgres/
+// README.md says how).
 package sqlstore
 
 import (
@@ -14,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // the embedded default database, pure Go
 
@@ -26,7 +29,8 @@ var migrations embed.FS
 
 // DB is a store.Store backed by a SQL database.
 type DB struct {
-	db *sql.DB
+	db   *sql.DB
+	pool *pgxpool.Pool // PostgreSQL only
 	q
 }
 
@@ -56,12 +60,12 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 // shares the database).
 func (d *DB) SQL() *sql.DB { return d.db }
 
-func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string) error {
+func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, opts ...goose.ProviderOption) error {
 	sub, err := fs.Sub(migrations, dir)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	p, err := goose.NewProvider(dialect, db, sub)
+	p, err := goose.NewProvider(dialect, db, sub, opts...)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
@@ -72,22 +76,17 @@ func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string)
 }
 
 // Close implements store.Store.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	err := d.db.Close()
+	if d.pool != nil {
+		d.pool.Close()
+	}
+	return err
+}
 
-// Tx implements store.Store.
+// Tx implements store.Store (see inTx for retries on PostgreSQL).
 func (d *DB) Tx(ctx context.Context, fn func(store.Tx) error) error {
-	tx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return domain.Internal("starting a transaction", err)
-	}
-	if err := fn(q{tx}); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return domain.Internal("committing a transaction", err)
-	}
-	return nil
+	return d.inTx(ctx, func(tx *sql.Tx) error { return fn(q{tx}) })
 }
 
 // TouchToken implements store.Store.

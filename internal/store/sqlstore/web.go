@@ -15,23 +15,15 @@ var _ store.WebStore = (*DB)(nil)
 // webTx runs fn in a transaction and writes ev (when it has an action) in
 // the same transaction.
 func (d *DB) webTx(ctx context.Context, what string, ev *domain.AuditEvent, fn func(tx *sql.Tx) error) error {
-	tx, err := d.db.BeginTx(ctx, nil)
-	if err != nil {
-		return domain.Internal("starting a transaction", err)
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return wrap(what, err)
-	}
-	if ev != nil && ev.Action != "" {
-		if err := (q{tx}).Audit(ctx, *ev); err != nil {
-			return err
+	return d.inTx(ctx, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return wrap(what, err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return domain.Internal("committing a transaction", err)
-	}
-	return nil
+		if ev != nil && ev.Action != "" {
+			return (q{tx}).Audit(ctx, *ev)
+		}
+		return nil
+	})
 }
 
 // UserHandle implements store.WebStore.

@@ -3,7 +3,6 @@ package sqlstore_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -13,14 +12,10 @@ import (
 	"trel/internal/store/sqlstore"
 )
 
-func openWeb(t *testing.T) (*sqlstore.DB, *domain.User) {
+func openWeb(t *testing.T, open opener) (*sqlstore.DB, *domain.User) {
 	t.Helper()
 	ctx := context.Background()
-	s, err := sqlstore.OpenSQLite(ctx, filepath.Join(t.TempDir(), "trel.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := open(t)
 	u := &domain.User{Username: "alice", Email: "alice@example.org", CreatedAt: time.Now()}
 	if err := s.Tx(ctx, func(tx store.Tx) error { return tx.CreateUser(ctx, u) }); err != nil {
 		t.Fatal(err)
@@ -49,75 +44,81 @@ func race(n int, f func(i int) error) int {
 }
 
 func TestACeremonyIsTakenOnceUnderConcurrency(t *testing.T) {
-	s, _ := openWeb(t)
-	ctx := context.Background()
-	c := &store.Ceremony{Hash: []byte("h"), Kind: "login", Data: []byte("{}"), ExpiresAt: time.Now().Add(time.Minute)}
-	if err := s.PutCeremony(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	if n := race(8, func(int) error { _, err := s.TakeCeremony(ctx, []byte("h")); return err }); n != 1 {
-		t.Errorf("%d finishes took the same ceremony, want 1", n)
-	}
+	forEngines(t, func(t *testing.T, open opener) {
+		s, _ := openWeb(t, open)
+		ctx := context.Background()
+		c := &store.Ceremony{Hash: []byte("h"), Kind: "login", Data: []byte("{}"), ExpiresAt: time.Now().Add(time.Minute)}
+		if err := s.PutCeremony(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		if n := race(8, func(int) error { _, err := s.TakeCeremony(ctx, []byte("h")); return err }); n != 1 {
+			t.Errorf("%d finishes took the same ceremony, want 1", n)
+		}
+	})
 }
 
 func TestAnEnrollmentLinkIsConsumedOnceUnderConcurrency(t *testing.T) {
-	s, u := openWeb(t)
-	ctx := context.Background()
-	now := time.Now()
-	e := &store.Enrollment{UserID: u.ID, Hash: []byte("link"), CreatedBy: "test", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := s.CreateEnrollment(ctx, e, domain.AuditEvent{}); err != nil {
-		t.Fatal(err)
-	}
-	n := race(8, func(i int) error {
-		pk := &store.Passkey{UserID: u.ID, Name: "k", CredentialID: []byte(fmt.Sprint(i)), Credential: []byte("{}"), CreatedAt: now}
-		return s.AddPasskey(ctx, pk, e.ID, now, domain.AuditEvent{Time: now, Actor: "alice", Action: "passkey.enroll", Target: "user:alice"})
+	forEngines(t, func(t *testing.T, open opener) {
+		s, u := openWeb(t, open)
+		ctx := context.Background()
+		now := time.Now()
+		e := &store.Enrollment{UserID: u.ID, Hash: []byte("link"), CreatedBy: "test", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+		if err := s.CreateEnrollment(ctx, e, domain.AuditEvent{}); err != nil {
+			t.Fatal(err)
+		}
+		n := race(8, func(i int) error {
+			pk := &store.Passkey{UserID: u.ID, Name: "k", CredentialID: []byte(fmt.Sprint(i)), Credential: []byte("{}"), CreatedAt: now}
+			return s.AddPasskey(ctx, pk, e.ID, now, domain.AuditEvent{Time: now, Actor: "alice", Action: "passkey.enroll", Target: "user:alice"})
+		})
+		if n != 1 {
+			t.Errorf("%d passkeys were enrolled with one link, want 1", n)
+		}
+		keys, err := s.Passkeys(ctx, u.ID)
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("%d passkeys stored (%v), want 1", len(keys), err)
+		}
+		evs, err := s.ListAudit(ctx, 100)
+		if err != nil || len(evs) != 1 {
+			t.Errorf("%d audit events (%v), want 1: refused attempts leave no trace", len(evs), err)
+		}
 	})
-	if n != 1 {
-		t.Errorf("%d passkeys were enrolled with one link, want 1", n)
-	}
-	keys, err := s.Passkeys(ctx, u.ID)
-	if err != nil || len(keys) != 1 {
-		t.Fatalf("%d passkeys stored (%v), want 1", len(keys), err)
-	}
-	evs, err := s.ListAudit(ctx, 100)
-	if err != nil || len(evs) != 1 {
-		t.Errorf("%d audit events (%v), want 1: refused attempts leave no trace", len(evs), err)
-	}
 }
 
 func TestPurgeRemovesOnlyEndedSessionsAndCeremonies(t *testing.T) {
-	s, u := openWeb(t)
-	ctx := context.Background()
-	now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
-	sessions := []struct {
-		name          string
-		created, seen time.Time
-		survives      bool
-	}{
-		{"fresh", now.Add(-time.Hour), now.Add(-time.Minute), true},
-		{"idle", now.Add(-20 * time.Hour), now.Add(-13 * time.Hour), false},
-		{"too old", now.Add(-8 * 24 * time.Hour), now.Add(-time.Minute), false},
-	}
-	for _, ss := range sessions {
-		if err := s.CreateSession(ctx, &store.WebSession{Hash: []byte(ss.name), UserID: u.ID, CreatedAt: ss.created, LastSeenAt: ss.seen}, domain.AuditEvent{}); err != nil {
+	forEngines(t, func(t *testing.T, open opener) {
+		s, u := openWeb(t, open)
+		ctx := context.Background()
+		now := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+		sessions := []struct {
+			name          string
+			created, seen time.Time
+			survives      bool
+		}{
+			{"fresh", now.Add(-time.Hour), now.Add(-time.Minute), true},
+			{"idle", now.Add(-20 * time.Hour), now.Add(-13 * time.Hour), false},
+			{"too old", now.Add(-8 * 24 * time.Hour), now.Add(-time.Minute), false},
+		}
+		for _, ss := range sessions {
+			if err := s.CreateSession(ctx, &store.WebSession{Hash: []byte(ss.name), UserID: u.ID, CreatedAt: ss.created, LastSeenAt: ss.seen}, domain.AuditEvent{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.PutCeremony(ctx, &store.Ceremony{Hash: []byte("old"), Kind: "login", Data: []byte("{}"), ExpiresAt: now.Add(-time.Second)})
+		s.PutCeremony(ctx, &store.Ceremony{Hash: []byte("new"), Kind: "login", Data: []byte("{}"), ExpiresAt: now.Add(time.Minute)})
+		if err := s.PurgeSessions(ctx, now.Add(-12*time.Hour), now.Add(-7*24*time.Hour), now); err != nil {
 			t.Fatal(err)
 		}
-	}
-	s.PutCeremony(ctx, &store.Ceremony{Hash: []byte("old"), Kind: "login", Data: []byte("{}"), ExpiresAt: now.Add(-time.Second)})
-	s.PutCeremony(ctx, &store.Ceremony{Hash: []byte("new"), Kind: "login", Data: []byte("{}"), ExpiresAt: now.Add(time.Minute)})
-	if err := s.PurgeSessions(ctx, now.Add(-12*time.Hour), now.Add(-7*24*time.Hour), now); err != nil {
-		t.Fatal(err)
-	}
-	for _, ss := range sessions {
-		_, err := s.SessionByHash(ctx, []byte(ss.name))
-		if (err == nil) != ss.survives {
-			t.Errorf("session %s: %v, survives = %v", ss.name, err, ss.survives)
+		for _, ss := range sessions {
+			_, err := s.SessionByHash(ctx, []byte(ss.name))
+			if (err == nil) != ss.survives {
+				t.Errorf("session %s: %v, survives = %v", ss.name, err, ss.survives)
+			}
 		}
-	}
-	if _, err := s.TakeCeremony(ctx, []byte("old")); !domain.IsKind(err, domain.KindNotFound) {
-		t.Errorf("an expired ceremony survived the purge: %v", err)
-	}
-	if _, err := s.TakeCeremony(ctx, []byte("new")); err != nil {
-		t.Errorf("a live ceremony was purged: %v", err)
-	}
+		if _, err := s.TakeCeremony(ctx, []byte("old")); !domain.IsKind(err, domain.KindNotFound) {
+			t.Errorf("an expired ceremony survived the purge: %v", err)
+		}
+		if _, err := s.TakeCeremony(ctx, []byte("new")); err != nil {
+			t.Errorf("a live ceremony was purged: %v", err)
+		}
+	})
 }

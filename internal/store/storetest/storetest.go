@@ -1,11 +1,13 @@
 // Package storetest is the suite every store.Store implementation runs:
-// SQLite today, PostgreSQL later.
+// SQLite and PostgreSQL.
 package storetest
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -418,6 +420,129 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		votes, _ := s.Votes(ctx, r.ID, 1)
 		if round.MinBindingPlusOnes != 2 || len(votes) != 1 || votes[0].Binding || votes[0].UserID != u.ID {
 			t.Fatalf("round %+v votes %+v", round, votes)
+		}
+	})
+
+	t.Run("ok/concurrent writers of one release get consecutive revision numbers", func(t *testing.T) {
+		s := newStore(t)
+		u, _, _, r := seed(t, s)
+		const writers = 20
+		errs := make(chan error, writers)
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs <- s.Tx(ctx, func(tx store.Tx) error {
+					if err := tx.LockRelease(ctx, r.ID); err != nil {
+						return err
+					}
+					cur, err := tx.ReleaseByID(ctx, r.ID)
+					if err != nil {
+						return err
+					}
+					return tx.CreateRevision(ctx, &domain.Revision{ReleaseID: r.ID, Number: cur.LatestRevision + 1,
+						Parent: cur.LatestRevision, AuthorID: u.ID, CreatedAt: now, Description: fmt.Sprint("writer ", i)})
+				})
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("a writer failed: %v", err)
+			}
+		}
+		revs, err := s.ListRevisions(ctx, r.ID)
+		if err != nil || len(revs) != writers {
+			t.Fatalf("%d revisions, %v", len(revs), err)
+		}
+		seen := map[string]bool{}
+		for i, rev := range revs {
+			if rev.Number != i+1 || rev.Parent != i {
+				t.Fatalf("revision %d has number %d and parent %d", i+1, rev.Number, rev.Parent)
+			}
+			seen[rev.Description] = true
+		}
+		if len(seen) != writers {
+			t.Fatalf("only %d distinct writers landed", len(seen))
+		}
+	})
+
+	t.Run("ok/text sorts in byte order", func(t *testing.T) {
+		s := newStore(t)
+		u, _, _, r := seed(t, s)
+		b := domain.Blob{SHA256: strings.Repeat("c", 64), SHA512: strings.Repeat("d", 128), Size: 1, SHA256State: []byte{1}, SHA512State: []byte{2}}
+		// Byte order, as SQLite sorts: a locale-aware collation would put
+		// "a-b" after "a/b" and mix upper and lower case.
+		paths := []string{"B.txt", "a-b", "a.txt", "a/b", "a_b", "b.txt"}
+		err := s.Tx(ctx, func(tx store.Tx) error {
+			if err := tx.PutBlob(ctx, b); err != nil {
+				return err
+			}
+			var files []domain.File
+			for _, p := range []string{"b.txt", "a_b", "a/b", "a.txt", "a-b", "B.txt"} {
+				files = append(files, domain.File{Path: p, Blob: b})
+			}
+			return tx.CreateRevision(ctx, &domain.Revision{ReleaseID: r.ID, Number: 1, AuthorID: u.ID, CreatedAt: now, Files: files})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rev, err := s.Revision(ctx, r.ID, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range rev.Files {
+			got = append(got, f.Path)
+		}
+		if strings.Join(got, " ") != strings.Join(paths, " ") {
+			t.Fatalf("files sorted as %q, want %q", got, paths)
+		}
+	})
+
+	t.Run("ok/rate counters count every concurrent hit once and restart each window", func(t *testing.T) {
+		s := newStore(t)
+		const hits = 30
+		at := time.Date(2026, 1, 1, 10, 0, 30, 0, time.UTC)
+		counts := make(chan int, hits)
+		var wg sync.WaitGroup
+		for range hits {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var n int
+				if err := s.Tx(ctx, func(tx store.Tx) error {
+					var err error
+					n, _, err = tx.CountHit(ctx, "signin:ip:192.0.2.1", at, time.Minute)
+					return err
+				}); err != nil {
+					t.Error(err)
+				}
+				counts <- n
+			}()
+		}
+		wg.Wait()
+		close(counts)
+		seen := map[int]bool{}
+		for n := range counts {
+			seen[n] = true
+		}
+		for i := 1; i <= hits; i++ {
+			if !seen[i] {
+				t.Fatalf("no hit counted as %d: %v", i, seen)
+			}
+		}
+		var n int
+		var end time.Time
+		s.Tx(ctx, func(tx store.Tx) error {
+			var err error
+			n, end, err = tx.CountHit(ctx, "signin:ip:192.0.2.1", at.Add(time.Minute), time.Minute)
+			return err
+		})
+		if n != 1 || !end.Equal(time.Date(2026, 1, 1, 10, 2, 0, 0, time.UTC)) {
+			t.Fatalf("next window: %d hits, ends %s", n, end)
 		}
 	})
 }
