@@ -1,15 +1,23 @@
 // Package downloads is the public downloads tree of published releases:
 // ROOT/COMMITTEE/PROJECT/VERSION/ holds the voted files and the release
 // manifest. A release directory appears whole or not at all: it is built in
-// a temporary directory and renamed into place.
+// a hidden temporary directory (.publish-*) and renamed into place.
+//
+// The tree is served the way mirrors and download tools expect (Range,
+// If-Range, HEAD, ETag and Last-Modified validators), with content types
+// chosen by trel, never sniffed. Files that are not recognisably release
+// artifacts, signatures or checksums (HTML, scripts, documents...) are
+// served as attachments in a sandbox, so that nothing published runs in
+// trel's origin; directories are listed by trel, never by an index.html.
 package downloads
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,13 +27,20 @@ import (
 )
 
 // ManifestName is the release manifest's file name inside a release
-// directory.
+// directory (one of domain.ReservedNames).
 const ManifestName = "trel-release-manifest.json"
+
+// tempPrefix starts the name of a directory being published.
+const tempPrefix = ".publish-"
 
 // Tree is a downloads directory fed from the blob store.
 type Tree struct {
 	root  string
 	blobs blob.Store
+	// BeforeRename, if set, is called when a release's files are written
+	// and before its directory is renamed into place (tests kill the
+	// server there).
+	BeforeRename func()
 }
 
 // New opens (and creates) the tree.
@@ -36,7 +51,9 @@ func New(root string, blobs blob.Store) (*Tree, error) {
 	return &Tree{root: root, blobs: blobs}, nil
 }
 
-// Publish implements core.Publisher.
+// Publish implements core.Publisher. Publishing the same release again
+// with the same manifest is a no-op (a publication resumed after its
+// rename); with another manifest it is a conflict.
 func (t *Tree) Publish(ctx context.Context, committee, project, version string, files []domain.File, manifest []byte) error {
 	for _, seg := range []string{committee, project, version} {
 		if err := domain.ValidatePath(seg); err != nil || strings.Contains(seg, "/") {
@@ -45,12 +62,16 @@ func (t *Tree) Publish(ctx context.Context, committee, project, version string, 
 	}
 	final := filepath.Join(t.root, committee, project, version)
 	if _, err := os.Stat(final); err == nil {
+		have, err := os.ReadFile(filepath.Join(final, ManifestName))
+		if err == nil && bytes.Equal(have, manifest) {
+			return nil
+		}
 		return domain.Errorf(domain.KindConflict, "%s/%s/%s is already published", committee, project, version)
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return domain.Internal("publishing", err)
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(final), ".publish-*")
+	tmp, err := os.MkdirTemp(filepath.Dir(final), tempPrefix+"*")
 	if err != nil {
 		return domain.Internal("publishing", err)
 	}
@@ -68,16 +89,41 @@ func (t *Tree) Publish(ctx context.Context, committee, project, version string, 
 			return domain.Internal("publishing "+f.Path, err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(tmp, ManifestName), manifest, 0o644); err != nil {
+	if err := writeSynced(filepath.Join(tmp, ManifestName), manifest); err != nil {
 		return domain.Internal("writing the manifest", err)
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return domain.Internal("publishing", err)
 	}
+	if t.BeforeRename != nil {
+		t.BeforeRename()
+	}
 	if err := os.Rename(tmp, final); err != nil {
 		return domain.Internal("publishing", err)
 	}
 	done = true
+	if err := syncDir(filepath.Dir(final)); err != nil {
+		return domain.Internal("publishing", err)
+	}
+	return nil
+}
+
+// CleanTemp removes the directories of publications that a previous
+// server process left half written. Only the server calls it, at start-up,
+// before it publishes anything; the publications themselves are recorded
+// in the database and finished from there.
+func (t *Tree) CleanTemp() error {
+	for _, pattern := range []string{"*/*/" + tempPrefix + "*", "*/" + tempPrefix + "*", tempPrefix + "*"} {
+		matches, err := filepath.Glob(filepath.Join(t.root, pattern))
+		if err != nil {
+			return err
+		}
+		for _, m := range matches {
+			if err := os.RemoveAll(m); err != nil {
+				return fmt.Errorf("removing an interrupted publication: %w", err)
+			}
+		}
+	}
 	return nil
 }
 
@@ -105,40 +151,30 @@ func (t *Tree) copy(ctx context.Context, f domain.File, dst string) error {
 	return out.Close()
 }
 
-// Handler serves the tree read-only. Hidden entries (in-progress
-// publications) are not served.
-func (t *Tree) Handler() http.Handler {
-	fsys := hiddenFS{os.DirFS(t.root)}
-	return http.StripPrefix("/downloads", http.FileServerFS(fsys))
-}
-
-type hiddenFS struct{ fs.FS }
-
-func (h hiddenFS) Open(name string) (fs.File, error) {
-	for _, seg := range strings.Split(name, "/") {
-		if strings.HasPrefix(seg, ".") && seg != "." {
-			return nil, fs.ErrNotExist
-		}
-	}
-	f, err := h.FS.Open(name)
+func writeSynced(name string, data []byte) error {
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if d, ok := f.(fs.ReadDirFile); ok {
-		return hiddenDir{d}, nil
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
 	}
-	return f, nil
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
-type hiddenDir struct{ fs.ReadDirFile }
-
-func (d hiddenDir) ReadDir(n int) ([]fs.DirEntry, error) {
-	all, err := d.ReadDirFile.ReadDir(n)
-	out := all[:0]
-	for _, e := range all {
-		if !strings.HasPrefix(e.Name(), ".") {
-			out = append(out, e)
-		}
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
 	}
-	return out, err
+	defer f.Close()
+	if err := f.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) {
+		return err
+	}
+	return nil
 }
