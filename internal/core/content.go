@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"trel/internal/domain"
@@ -22,23 +23,17 @@ const (
 	DefaultBlobGrace    = 24 * time.Hour
 )
 
-// checkQuota refuses an upload whose announced size would pass a quota
-// before any byte is streamed; the transaction that records the upload
-// checks again, exactly and atomically.
-func (s *Service) checkQuota(ctx context.Context, rel *domain.Release, a *Actor, size int64) error {
-	if size < 0 || (s.quota.Release <= 0 && s.quota.User <= 0) {
-		return nil
-	}
-	u, err := s.store.StorageUsage(ctx, rel.ID, a.id())
-	if err != nil {
-		return err
-	}
+// checkQuota refuses an upload whose announced size alone passes a quota
+// before any byte is streamed. Usage is not compared here: the same
+// content uploaded again costs nothing, and only the transaction that
+// records the upload knows; it checks exactly and atomically.
+func (s *Service) checkQuota(rel *domain.Release, size int64) error {
 	for _, c := range []struct {
-		scope       string
-		used, limit int64
-	}{{"release", u.Release, s.quota.Release}, {"user", u.User, s.quota.User}} {
-		if c.limit > 0 && c.used+size > c.limit {
-			return s.quotaError(rel, &domain.QuotaExceeded{Scope: c.scope, Limit: c.limit, Used: c.used, Size: size})
+		scope string
+		limit int64
+	}{{"release", s.quota.Release}, {"user", s.quota.User}} {
+		if c.limit > 0 && size > c.limit {
+			return s.quotaError(rel, &domain.QuotaExceeded{Scope: c.scope, Limit: c.limit, Size: size})
 		}
 	}
 	return nil
@@ -57,7 +52,7 @@ func (s *Service) quotaError(rel *domain.Release, err error) error {
 	}
 	return &domain.Error{Kind: domain.KindTooLarge, Err: qe, Message: fmt.Sprintf(
 		"storage quota exceeded for %s: %s. Content uploaded but used by no revision is freed %s after its upload; otherwise ask an administrator to raise `trel serve %s`",
-		what, qe.Error(), s.blobGrace, flag)}
+		what, qe.Error(), shortDuration(s.blobGrace), flag)}
 }
 
 // refuseSecret audits and logs an upload that held private key material
@@ -146,7 +141,7 @@ func (s *Service) SweepBlobs(ctx context.Context) (SweepReport, error) {
 	}
 	if rep.Rows+rep.Files > 0 {
 		err := s.store.Tx(ctx, func(tx store.Tx) error {
-			return s.audit(ctx, tx, SystemActor, "storage.sweep", "blobs", map[string]any{"records": rep.Rows, "files": rep.Files, "grace": s.blobGrace.String()})
+			return s.audit(ctx, tx, SystemActor, "storage.sweep", "blobs", map[string]any{"records": rep.Rows, "files": rep.Files, "grace": shortDuration(s.blobGrace)})
 		})
 		if err != nil {
 			return rep, err
@@ -170,4 +165,16 @@ func (s *Service) RunSweeper(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 	}
+}
+
+// shortDuration prints 24h rather than 24h0m0s.
+func shortDuration(d time.Duration) string {
+	out := d.String()
+	if strings.HasSuffix(out, "m0s") {
+		out = strings.TrimSuffix(out, "0s")
+	}
+	if strings.HasSuffix(out, "h0m") {
+		out = strings.TrimSuffix(out, "0m")
+	}
+	return out
 }

@@ -89,7 +89,23 @@ func (s *Service) publish(ctx context.Context, a *Actor, rel *domain.Release, re
 		return nil, err
 	}
 	s.hook("recorded")
-	return s.finishPublication(ctx, a, rel, pub)
+	m, err = s.finishPublication(ctx, a, rel, pub)
+	if err != nil {
+		s.releaseClaim(ctx, rel.ID) // a retry may take it up at once
+	}
+	return m, err
+}
+
+// releaseClaim lets the next attempt take a publication that failed.
+func (s *Service) releaseClaim(ctx context.Context, releaseID int64) {
+	err := s.store.Tx(context.WithoutCancel(ctx), func(tx store.Tx) error {
+		now := s.now()
+		_, err := tx.ClaimPublication(ctx, releaseID, now, now.Add(-time.Second), true)
+		return err
+	})
+	if err != nil {
+		s.log.Error("releasing a publication claim", "err", err)
+	}
 }
 
 // finishPublication runs steps 2 to 4 of a recorded publication.
@@ -176,10 +192,7 @@ func (s *Service) ResumePublications(ctx context.Context) error {
 		}
 		if _, err := s.finishPublication(ctx, SystemActor, rel, &p); err != nil {
 			s.log.Error("finishing an interrupted publication", "release", releaseTarget(rel), "err", err)
-			s.store.Tx(ctx, func(tx store.Tx) error {
-				_, err := tx.ClaimPublication(ctx, p.ReleaseID, now, now, true) // let a retry take it
-				return err
-			})
+			s.releaseClaim(ctx, p.ReleaseID)
 			continue
 		}
 		s.log.Info("finished an interrupted publication", "release", releaseTarget(rel))

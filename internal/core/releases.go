@@ -116,7 +116,7 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, projectKey, version 
 	if rel.Phase != domain.PhaseDraft {
 		return nil, domain.Errorf(domain.KindConflict, "release %s %s is no longer a draft; its files cannot change", rel.ProjectKey, rel.Version)
 	}
-	if err := s.checkQuota(ctx, rel, a, size); err != nil {
+	if err := s.checkQuota(rel, size); err != nil {
 		return nil, err
 	}
 	// The secret scanner reads the stream in the same pass as the hashes;
