@@ -279,4 +279,6 @@ func sha256Of(s string) string {
 // failingReader fails the test's upload if anyone reads past its start.
 type failingReader struct{}
 
-func (failingReader) Read([]byte) (int, error) { panic("the upload was streamed although its size alone is over the quota") }
+func (failingReader) Read([]byte) (int, error) {
+	panic("the upload was streamed although its size alone is over the quota")
+}
