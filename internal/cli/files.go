@@ -15,8 +15,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/text/unicode/norm"
 	"golang.org/x/term"
+	"golang.org/x/text/unicode/norm"
 
 	"trel/client"
 	"trel/internal/core"

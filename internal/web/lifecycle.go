@@ -21,10 +21,10 @@ func (w *Web) lifecycleRoutes(mux *http.ServeMux) {
 }
 
 type policyView struct {
-	P       *domain.Project
-	Policy  *domain.Policy
-	History []domain.Policy
-	CanEdit bool
+	P        *domain.Project
+	Policy   *domain.Policy
+	History  []domain.Policy
+	CanEdit  bool
 	Ignore   string // ignore rules, one per line, for the form
 	Unsigned string // unsigned rules, GLOB=REASON per line, for the form
 }
