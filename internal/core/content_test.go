@@ -282,3 +282,28 @@ type failingReader struct{}
 func (failingReader) Read([]byte) (int, error) {
 	panic("the upload was streamed although its size alone is over the quota")
 }
+
+// TestNamesPeopleSeeAreVisible: committee, project and display names with
+// bidi or format controls, in NFD or with outer spaces are refused.
+func TestNamesPeopleSeeAreVisible(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	sys := core.SystemActor
+	for _, name := range []string{"Apache\u202eTomcat", "Tom\u200bcat", "Cafe\u0301", " Tomcat", "Tomcat "} {
+		_, err := w.svc.CreateCommittee(ctx, sys, "tomcat", name)
+		if !domain.IsKind(err, domain.KindInvalid) {
+			t.Errorf("committee name %q: %v", name, err)
+		}
+		_, err = w.svc.CreateProject(ctx, sys, "tomcat-server", "alpha", name)
+		if !domain.IsKind(err, domain.KindInvalid) {
+			t.Errorf("project name %q: %v", name, err)
+		}
+		_, err = w.svc.CreateUser(ctx, sys, core.NewUser{Username: "eve", Email: "eve@example.org", Name: name})
+		if !domain.IsKind(err, domain.KindInvalid) {
+			t.Errorf("display name %q: %v", name, err)
+		}
+	}
+	if _, err := w.svc.CreateCommittee(ctx, sys, "tomcat", "Apache Tomcat: servlets & more"); err != nil {
+		t.Fatal(err)
+	}
+}
