@@ -1,6 +1,7 @@
 package core
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"time"
@@ -133,7 +134,7 @@ func (s *Service) finishPublication(ctx context.Context, a *Actor, rel *domain.R
 		pub.LogIndex = &idx
 		s.hook("index-recorded")
 	}
-	final := append(pub.Manifest, '\n')
+	final := append(bytes.Clone(pub.Manifest), '\n')
 	if pub.LogIndex != nil {
 		if final, err = translog.WithLogIndex(pub.Manifest, *pub.LogIndex); err != nil {
 			return nil, domain.Internal("writing the manifest", err)

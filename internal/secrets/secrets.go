@@ -232,6 +232,10 @@ func NewReader(r io.Reader) *Reader { return &Reader{r: r, s: NewScanner()} }
 // Found returns the finding, or nil.
 func (r *Reader) Found() *Finding { return r.s.found }
 
+// drainLimit bounds what Reader reads after a finding, so that an HTTP
+// client that is still sending gets the refusal instead of a reset.
+const drainLimit = 64 << 20
+
 // Read implements io.Reader.
 func (r *Reader) Read(p []byte) (int, error) {
 	if r.s.found != nil {
@@ -240,6 +244,7 @@ func (r *Reader) Read(p []byte) (int, error) {
 	n, err := r.r.Read(p)
 	if n > 0 {
 		if _, werr := r.s.Write(p[:n]); werr != nil {
+			io.Copy(io.Discard, io.LimitReader(r.r, drainLimit))
 			return 0, werr
 		}
 	}
