@@ -205,3 +205,26 @@ func FuzzName(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFoldCollisions: two different paths with the same fold key are
+// always reported, and a path never collides with itself.
+func FuzzFoldCollisions(f *testing.F) {
+	for _, pair := range [][2]string{{"README", "readme"}, {"dist/A.tar.gz", "dist/a.tar.gz"}, {"caf\u00e9.txt", "caf\u0065\u0301.txt"},
+		{"STRASSE.txt", "straße.txt"}, {"NOTES", "notes/a.txt"}, {"A/x", "a/y"}, {"x", "x"}, {"\u212a", "k"}} {
+		f.Add(pair[0], pair[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		got := FoldCollisions([]string{a, b})
+		if a != b && FoldKey(a) == FoldKey(b) && len(got) == 0 {
+			t.Fatalf("%q and %q fold together but were not reported", a, b)
+		}
+		if a == b && len(got) != 0 {
+			t.Fatalf("%q collides with itself: %q", a, got)
+		}
+		for _, p := range got {
+			if p[0] == p[1] {
+				t.Fatalf("a pair of equal names: %q", p)
+			}
+		}
+	})
+}
