@@ -13,13 +13,13 @@ import (
 // AddKeys uploads public keys (one key or a KEYS file).
 func (c *Client) AddKeys(ctx context.Context, keys []byte, committees []string, automation bool) (*core.KeyReport, error) {
 	var out core.KeyReport
-	return &out, c.call(ctx, "POST", "/api/v1/keys", api.AddKeysRequest{Keys: string(keys), Committees: committees, Automation: automation}, &out)
+	return &out, c.call(ctx, "POST", "/api/v1/keys", api.AddKeysRequest{KeysData: keys, Committees: committees, Automation: automation}, &out)
 }
 
 // ImportKEYS imports a committee's KEYS file.
 func (c *Client) ImportKEYS(ctx context.Context, committee string, keys []byte) (*core.KeyReport, error) {
 	var out core.KeyReport
-	return &out, c.call(ctx, "POST", "/api/v1/committees/"+esc(committee)+"/keys", api.KeysTextRequest{Keys: string(keys)}, &out)
+	return &out, c.call(ctx, "POST", "/api/v1/committees/"+esc(committee)+"/keys", api.KeysTextRequest{KeysData: keys}, &out)
 }
 
 // ImportReleaseKEYS imports a KEYS file uploaded into a draft.

@@ -138,7 +138,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // Bounds on JSON request bodies.
 const (
 	maxJSONBody     = 1 << 20
-	maxKeysBody     = 5 << 20  // a KEYS file
+	maxKeysBody     = 7 << 20  // a KEYS file of 5 MiB, base64-encoded in JSON
 	maxRevisionBody = 16 << 20 // up to domain.MaxFilesPerRev changes with long paths
 )
 

@@ -5,7 +5,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha512"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -341,9 +343,9 @@ func buildMatrixTemplate(t *testing.T) (string, *matrixIDs) {
 	// Keys: member's proven key, a deleted one, a spare one, and a key
 	// held by trel for rm.
 	m := actors["member"]
-	memberKey := newProvenKey(t, svc, m)
-	fx.memberKey = memberKey
-	fx.deletedKey = newProvenKey(t, svc, m)
+	memberGen := newProvenKey(t, svc, m)
+	fx.memberKey = memberGen.Fingerprint
+	fx.deletedKey = newProvenKey(t, svc, m).Fingerprint
 	must(svc.DeleteKey(ctx, m, fx.deletedKey))
 	spare, err := signing.Generate(signing.GenerateOptions{Name: "Spare", Email: "spare@example.org"})
 	must(err)
@@ -378,7 +380,13 @@ func buildMatrixTemplate(t *testing.T) (string, *matrixIDs) {
 			must(svc.AddReleaseManager(ctx, m, "alpha-lib", v, who))
 		}
 		var changes []core.Change
-		files := map[string]string{"a.txt": "content of " + v}
+		// a.txt is a signed artifact with its checksum: a release needs
+		// one to go to vote.
+		content := "content of " + v
+		sigs, err := signing.Sign(memberGen.Secret, []signing.FileToSign{{Path: "a.txt", Reader: strings.NewReader(content)}})
+		must(err)
+		sum := sha512.Sum512([]byte(content))
+		files := map[string]string{"a.txt": content, "a.txt.asc": string(sigs[0].Armored), "a.txt.sha512": hex.EncodeToString(sum[:]) + "  a.txt\n"}
 		if v == "1.0" {
 			files["KEYS"] = fx.spareKey // for keys-import; a blocker elsewhere
 		}
@@ -428,7 +436,7 @@ func buildMatrixTemplate(t *testing.T) (string, *matrixIDs) {
 	return dir, fx
 }
 
-func newProvenKey(t *testing.T, svc *core.Service, a *core.Actor) string {
+func newProvenKey(t *testing.T, svc *core.Service, a *core.Actor) *signing.Generated {
 	t.Helper()
 	ctx := context.Background()
 	g, err := signing.Generate(signing.GenerateOptions{Name: a.User.Username, Email: a.User.Email})
@@ -449,7 +457,7 @@ func newProvenKey(t *testing.T, svc *core.Service, a *core.Actor) string {
 	if _, err := svc.ProveKey(ctx, a, g.Fingerprint, sigs[0].Armored); err != nil {
 		t.Fatal(err)
 	}
-	return g.Fingerprint
+	return g
 }
 
 // matrixServer serves a copy of the template over loopback HTTP.

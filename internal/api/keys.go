@@ -1,8 +1,12 @@
 package api
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http"
 	"strings"
+	"time"
 
 	"trel/internal/core"
 	"trel/internal/domain"
@@ -27,9 +31,21 @@ func (a *API) keyRoutes() []route {
 
 // AddKeysRequest is the body of POST /api/v1/keys.
 type AddKeysRequest struct {
-	Keys       string   `json:"keys"` // armored public key(s)
+	Keys string `json:"keys,omitempty"` // armored public key(s)
+	// KeysData is the key file as bytes (base64 in JSON), for binary
+	// keyrings (gpg --export); it takes precedence over Keys.
+	KeysData   []byte   `json:"keys_data,omitempty"`
 	Committees []string `json:"committees,omitempty"`
 	Automation bool     `json:"automation,omitempty"`
+}
+
+// keyBytes returns the key file of a request: the bytes when given, else
+// the text.
+func keyBytes(text string, data []byte) []byte {
+	if len(data) > 0 {
+		return data
+	}
+	return []byte(text)
 }
 
 func (a *API) addKeys(w http.ResponseWriter, r *http.Request) {
@@ -38,7 +54,7 @@ func (a *API) addKeys(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	rep, err := a.svc.AddKeys(r.Context(), actor(r), []byte(req.Keys), core.AddKeysOptions{Committees: req.Committees, Automation: req.Automation})
+	rep, err := a.svc.AddKeys(r.Context(), actor(r), keyBytes(req.Keys, req.KeysData), core.AddKeysOptions{Committees: req.Committees, Automation: req.Automation})
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -127,7 +143,8 @@ func (a *API) keyProof(w http.ResponseWriter, r *http.Request) {
 
 // KeysTextRequest carries a KEYS file.
 type KeysTextRequest struct {
-	Keys string `json:"keys"`
+	Keys     string `json:"keys,omitempty"`
+	KeysData []byte `json:"keys_data,omitempty"` // the file as bytes (base64 in JSON); takes precedence
 }
 
 func (a *API) importKEYS(w http.ResponseWriter, r *http.Request) {
@@ -136,7 +153,7 @@ func (a *API) importKEYS(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	rep, err := a.svc.ImportKEYS(r.Context(), actor(r), r.PathValue("committee"), []byte(req.Keys))
+	rep, err := a.svc.ImportKEYS(r.Context(), actor(r), r.PathValue("committee"), keyBytes(req.Keys, req.KeysData))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -150,14 +167,19 @@ func (a *API) keysFile(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	WriteKEYS(w, data)
+	WriteKEYS(w, r, data)
 }
 
-// WriteKEYS serves a KEYS file as text.
-func WriteKEYS(w http.ResponseWriter, data []byte) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Write(data)
+// WriteKEYS serves a KEYS file as text, with a strong ETag of its content
+// so that Range, If-Range and If-None-Match work as for any other file.
+func WriteKEYS(w http.ResponseWriter, r *http.Request, data []byte) {
+	sum := sha256.Sum256(data)
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("ETag", `"`+hex.EncodeToString(sum[:16])+`"`)
+	http.ServeContent(w, r, "KEYS", time.Time{}, bytes.NewReader(data))
 }
 
 // ReleaseKeysImportRequest names a KEYS file inside a draft.

@@ -11,6 +11,7 @@ package blob
 import (
 	"context"
 	"io"
+	"time"
 
 	"trel/internal/domain"
 )
@@ -26,4 +27,11 @@ type Store interface {
 	Open(ctx context.Context, sha256 string) (io.ReadSeekCloser, error)
 	// Exists reports whether the blob is stored.
 	Exists(ctx context.Context, sha256 string) (bool, error)
+	// List calls fn for every stored blob with the time it was last
+	// written (a Put of the same content writes it again).
+	List(ctx context.Context, fn func(sha256 string, written time.Time) error) error
+	// Delete removes a blob unless it was written at or after notBefore
+	// (a Put racing with the deletion); it reports whether it removed it.
+	// A missing blob is not an error.
+	Delete(ctx context.Context, sha256 string, notBefore time.Time) (bool, error)
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"trel/internal/domain"
 )
@@ -129,6 +130,53 @@ func (d *Disk) Exists(ctx context.Context, sha string) (bool, error) {
 	}
 	if err != nil {
 		return false, domain.Internal("checking blob", err)
+	}
+	return true, nil
+}
+
+// List implements Store.
+func (d *Disk) List(ctx context.Context, fn func(sha256 string, written time.Time) error) error {
+	root := filepath.Join(d.dir, "objects")
+	return filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.IsDir() || CheckDigest(e.Name()) != nil {
+			return nil
+		}
+		info, err := e.Info()
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // removed meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		return fn(e.Name(), info.ModTime())
+	})
+}
+
+// Delete implements Store. Put renames a new file into place, so a blob
+// written again after notBefore has a new modification time.
+func (d *Disk) Delete(ctx context.Context, sha string, notBefore time.Time) (bool, error) {
+	p, err := d.path(sha)
+	if err != nil {
+		return false, err
+	}
+	info, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, domain.Internal("removing blob", err)
+	}
+	if !info.ModTime().Before(notBefore) {
+		return false, nil
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return false, domain.Internal("removing blob", err)
 	}
 	return true, nil
 }

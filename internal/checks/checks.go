@@ -26,6 +26,7 @@ import (
 	"trel/internal/blob"
 	"trel/internal/domain"
 	"trel/internal/openpgp"
+	"trel/internal/secrets"
 	"trel/internal/sigstore"
 	"trel/internal/store"
 )
@@ -56,6 +57,9 @@ type Input struct {
 	// release's managers (user id to username).
 	Policy          *domain.Policy
 	ReleaseManagers map[int64]string
+	// Scanned holds the digests the secret scanner read at upload and
+	// found clean.
+	Scanned map[string]bool
 	// Read returns the content of a small file of the revision.
 	Read func(ctx context.Context, f domain.File, max int64) ([]byte, error)
 	// Open streams a file, for the rare signature whose hash no saved
@@ -338,13 +342,19 @@ func (e *Engine) Input(ctx context.Context, revisionID int64) (*Input, error) {
 		infos = append(infos, ki)
 	}
 	files := map[string]domain.File{}
+	var digests []string
 	for _, f := range rev.Files {
 		files[f.Path] = f
+		digests = append(digests, f.SHA256)
+	}
+	scanned, err := e.Store.CleanScans(ctx, digests, secrets.Version)
+	if err != nil {
+		return nil, err
 	}
 	return &Input{
 		Release: rel, Revision: rev, Files: files, UploadTimes: times, CommitteeKeys: infos, Now: now,
 		SigstoreIdentities: projectIDs, PersonalIdentities: personalOK, SigstoreKeys: sigKeys,
-		Policy: pol, ReleaseManagers: rms,
+		Policy: pol, ReleaseManagers: rms, Scanned: scanned,
 		LookupKeys: func(ctx context.Context, keyID string) ([]KeyInfo, error) {
 			ks, err := e.Store.KeysByKeyID(ctx, keyID)
 			if err != nil {

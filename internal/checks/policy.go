@@ -30,7 +30,7 @@ func conclude(in *Input, results []domain.CheckResult, now time.Time) []domain.C
 	}
 	var artifacts []string
 	for p := range in.Files {
-		if rules.IsArtifact(p) {
+		if rules.NeedsSignature(p, pol.Unsigned) {
 			artifacts = append(artifacts, p)
 		}
 	}
@@ -40,6 +40,7 @@ func conclude(in *Input, results []domain.CheckResult, now time.Time) []domain.C
 		out = append(out, domain.CheckResult{Checker: "policy", CheckerVersion: 1, Path: p, InputsHash: fmt.Sprintf("policy-v%d", pol.Version),
 			Status: st, Message: msg, Details: details, CreatedAt: now})
 	}
+	meeting := 0
 	for _, a := range artifacts {
 		openpgpOK := counted["signature:"+a+".asc"]
 		sigstoreOK := counted["sigstore:"+a+".sigstore"] || counted["sigstore:"+a+".sigstore.json"] || counted["sigstore:"+a+".bundle"]
@@ -89,8 +90,15 @@ func conclude(in *Input, results []domain.CheckResult, now time.Time) []domain.C
 		if len(missing) > 0 {
 			add(a, domain.StatusBlocker, fmt.Sprintf("%s requires %s for %s (see `trel policy show %s`)", which, strings.Join(missing, " and "), a, in.Release.ProjectKey), details)
 		} else {
+			meeting++
 			add(a, domain.StatusNote, fmt.Sprintf("%s meets %s", a, which), details)
 		}
+	}
+	// A release of nothing but metadata and files allowed unsigned would
+	// publish nothing anyone can verify.
+	if meeting == 0 && len(in.Files) > 0 {
+		add("", domain.StatusBlocker, fmt.Sprintf("the release has no signed artifact: at least one file must carry the signatures and checksums the policy requires (files allowed unsigned, signatures, checksums and SBOMs do not count); upload the release's artifacts with their signatures (see `trel policy show %s`)", in.Release.ProjectKey),
+			map[string]any{"code": "release.no-signed-artifact", "artifacts": len(artifacts)})
 	}
 	return out
 }

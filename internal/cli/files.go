@@ -16,6 +16,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	"golang.org/x/text/unicode/norm"
 
 	"trel/client"
 	"trel/internal/core"
@@ -45,14 +46,16 @@ func collect(paths []string, to string) ([]localFile, error) {
 	var out []localFile
 	seen := map[string]string{}
 	add := func(local, rel string, size int64) error {
-		target := path.Join(to, rel)
-		if err := domain.ValidatePath(target); err != nil {
+		// macOS file systems hand out decomposed (NFD) names; a release
+		// path is composed (NFC).
+		target := norm.NFC.String(path.Join(to, rel))
+		if err := domain.ValidateNewPath(target); err != nil {
 			return usageError{fmt.Errorf("%s: %s", local, domain.PublicMessage(err))}
 		}
-		if prev, dup := seen[target]; dup {
-			return usageError{fmt.Errorf("%s and %s would both be uploaded as %s", prev, local, target)}
+		if prev, dup := seen[domain.FoldKey(target)]; dup {
+			return usageError{fmt.Errorf("%s and %s would both be uploaded as %s (names that differ only in case are the same file on Windows and macOS)", prev, local, target)}
 		}
-		seen[target] = local
+		seen[domain.FoldKey(target)] = local
 		out = append(out, localFile{local: local, target: target, size: size})
 		return nil
 	}

@@ -28,8 +28,8 @@ func policyCmd(e *env) *cobra.Command {
 		require, signers                            string
 		checksums, sources, binaries                []string
 		minRSA, minHours, minPlus                   int
-		ignore                                      []string
-		clearIgnore                                 bool
+		ignore, unsigned                            []string
+		clearIgnore, clearUnsigned                  bool
 	)
 	set := &cobra.Command{
 		Use:   "set PROJECT --FIELD VALUE...",
@@ -39,7 +39,12 @@ func policyCmd(e *env) *cobra.Command {
   trel policy set tomcat-server --min-vote-hours 0                 # a test project
   trel policy set tomcat-server --require openpgp --accept-sigstore=true
   trel policy set tomcat-server --signers release-managers
-  trel policy set tomcat-server --ignore 'checker=paths,path=*.txt,reason=release notes are fine'`,
+  trel policy set tomcat-server --ignore 'checker=paths,path=*.txt,reason=release notes are fine'
+  trel policy set tomcat-server --unsigned 'RELEASE-NOTES*.txt=plain-text release notes'
+
+Every file that is not a signature, checksum, Sigstore bundle or SBOM needs the
+policy's signatures and checksums, whatever its suffix, unless an --unsigned
+pattern names it (a pattern without '/' matches the file name in any directory).`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
 			p, err := cl.Policy(c.Context(), a[0])
@@ -66,6 +71,15 @@ func policyCmd(e *env) *cobra.Command {
 			apply("min-vote-hours", func() { p.MinVoteHours = minHours })
 			apply("min-binding-votes", func() { p.MinBindingPlusOnes = minPlus })
 			apply("clear-ignore", func() { p.Ignore = nil })
+			apply("clear-unsigned", func() { p.Unsigned = nil })
+			for _, spec := range unsigned {
+				r, err := domain.ParseUnsignedRule(spec)
+				if err != nil {
+					return usageError{err}
+				}
+				p.Unsigned = append(p.Unsigned, r)
+				changed = true
+			}
 			for _, spec := range ignore {
 				r, err := domain.ParseIgnoreRule(spec)
 				if err != nil {
@@ -101,6 +115,8 @@ func policyCmd(e *env) *cobra.Command {
 	f.IntVar(&minPlus, "min-binding-votes", 0, "binding +1 votes needed (and more +1 than -1)")
 	f.StringArrayVar(&ignore, "ignore", nil, "add an ignore rule: checker=C,path=GLOB,message=TEXT,reason=WHY (never hides blockers)")
 	f.BoolVar(&clearIgnore, "clear-ignore", false, "remove all ignore rules")
+	f.StringArrayVar(&unsigned, "unsigned", nil, "add files that may be published without signatures and checksums: GLOB=REASON")
+	f.BoolVar(&clearUnsigned, "clear-unsigned", false, "remove all unsigned rules (every file then needs signatures)")
 
 	history := &cobra.Command{
 		Use: "history PROJECT", Short: "Every version of the policy, newest first", Args: args(cobra.ExactArgs(1)),
@@ -134,6 +150,9 @@ func printPolicy(e *env, project string, p *domain.Policy) {
 	fmt.Fprintf(e.stdout, "  who may sign:          %s (RSA keys of at least %d bits)\n", p.Signers, p.MinRSABits)
 	fmt.Fprintf(e.stdout, "  vote:                  at least %d hours; at least %d binding +1 and more binding +1 than -1\n", p.MinVoteHours, p.MinBindingPlusOnes)
 	fmt.Fprintf(e.stdout, "  sources: %s  binaries: %s\n", strings.Join(p.SourcePatterns, " "), strings.Join(p.BinaryPatterns, " "))
+	for _, r := range p.Unsigned {
+		fmt.Fprintf(e.stdout, "  unsigned: %s (%s)\n", domain.SafeText(r.Pattern), domain.SafeText(r.Reason))
+	}
 	for _, r := range p.Ignore {
 		fmt.Fprintf(e.stdout, "  ignore: checker=%s path=%s message=%q (%s)\n", r.Checker, r.Path, r.Message, r.Reason)
 	}

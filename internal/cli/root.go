@@ -93,7 +93,7 @@ Every client command accepts --json for machine-readable output.`,
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "trel: "+message(err))
+	fmt.Fprintln(stderr, "trel: "+neutralize(message(err)))
 	var ec exitCodeError
 	if errors.As(err, &ec) {
 		return ec.code

@@ -43,11 +43,24 @@ func parseSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
+// parseQuota reads a quota: a size, or 0 for no limit.
+func parseQuota(flag, s string) (int64, error) {
+	if strings.TrimSpace(s) == "0" || s == "unlimited" {
+		return 0, nil
+	}
+	n, err := parseSize(s)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w (or 0 for no limit)", flag, err)
+	}
+	return n, nil
+}
+
 func serveCmd(e *env) *cobra.Command {
 	var addr, maxSize, adminUser, adminEmail, logFormat, publicURL string
 	var sigstoreRoots []string
 	var masterKeyFile, grandfather, rescueAfter string
 	var eng server.Engines
+	var releaseQuota, userQuota, blobGrace string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the trel server on a data directory (SQLite + files)",
@@ -62,7 +75,8 @@ only this replica's scratch. S3 credentials come from AWS_ACCESS_KEY_ID and
 AWS_SECRET_ACCESS_KEY.
 
 Environment: TREL_DATA, TREL_DATABASE, TREL_BLOBS, TREL_LOG_DIR, TREL_ADDR,
-TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PUBLIC_URL.`,
+TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PUBLIC_URL,
+TREL_RELEASE_QUOTA, TREL_USER_QUOTA, TREL_BLOB_GRACE.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			max, err := parseSize(maxSize)
@@ -82,6 +96,17 @@ TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PUBLIC_URL.`,
 					return usageError{fmt.Errorf("--job-rescue-after %q: use a duration such as 35m", rescueAfter)}
 				}
 			}
+			var quota domain.Quota
+			if quota.Release, err = parseQuota("--release-quota", releaseQuota); err != nil {
+				return usageError{err}
+			}
+			if quota.User, err = parseQuota("--user-quota", userQuota); err != nil {
+				return usageError{err}
+			}
+			grace, err := time.ParseDuration(blobGrace)
+			if err != nil || grace < time.Second {
+				return usageError{fmt.Errorf("--blob-grace %q: give a duration such as 24h", blobGrace)}
+			}
 			var h slog.Handler = slog.NewTextHandler(e.stderr, nil)
 			if logFormat == "json" {
 				h = slog.NewJSONHandler(e.stderr, nil)
@@ -91,6 +116,7 @@ TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PUBLIC_URL.`,
 				Addr: addr, MaxFileSize: max,
 				AdminUsername: adminUser, AdminEmail: adminEmail, Logger: slog.New(h), SigstoreRoots: sigstoreRoots,
 				MasterKeyFile: masterKeyFile, MasterKeyEnv: "TREL_MASTER_KEY", PublicURL: publicURL,
+				Quota: quota, BlobGrace: grace,
 			}, e.stdout)
 		},
 	}
@@ -106,6 +132,9 @@ TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PUBLIC_URL.`,
 	f.StringVar(&masterKeyFile, "master-key-file", envOr("TREL_MASTER_KEY_FILE", ""), "file holding the master key for keys trel holds (create with `trel admin create-master-key`); without it server-side signing is unavailable")
 	f.StringVar(&grandfather, "rsa-2048-before", envOr("TREL_RSA_2048_BEFORE", ""), "RSA keys created before this date (YYYY-MM-DD) may have 2048 bits; newer ones need 4096 (default 2026-01-01)")
 	f.StringArrayVar(&sigstoreRoots, "sigstore-root", nil, "extra Sigstore trusted root NAME=FILE (repeatable; the production root is built in)")
+	f.StringVar(&releaseQuota, "release-quota", envOr("TREL_RELEASE_QUOTA", strconv.FormatInt(core.DefaultReleaseQuota>>30, 10)+"GiB"), "most content stored for one release (0: no limit)")
+	f.StringVar(&userQuota, "user-quota", envOr("TREL_USER_QUOTA", strconv.FormatInt(core.DefaultUserQuota>>30, 10)+"GiB"), "most content one user uploads, over all releases (0: no limit)")
+	f.StringVar(&blobGrace, "blob-grace", envOr("TREL_BLOB_GRACE", core.DefaultBlobGrace.String()), "how long uploaded content that no revision uses is kept before the storage sweep removes it")
 	f.StringVar(&logFormat, "log-format", envOr("TREL_LOG_FORMAT", "text"), "log format: text or json")
 	return c
 }

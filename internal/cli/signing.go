@@ -210,12 +210,13 @@ func logCmd(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "log", Short: "Check trel's public log of the signatures it made"}
 	var server, keyFile string
 	verify := &cobra.Command{
-		Use:   "verify FILE.asc [--server URL]",
-		Short: "Prove from the log's static files that trel logged this signature",
+		Use:   "verify FILE.asc|trel-release-manifest.json [--server URL]",
+		Short: "Prove from the log's static files that trel logged this signature or release manifest",
 		Long: `Fetch the log's checkpoint (signed by the log key published at /log/verifier-key),
-find the entry for this signature and verify its inclusion proof from the tiles alone.
-The last checkpoint seen is kept next to the configuration, and each run proves the
-new checkpoint consistent with it.`,
+find the entry for this signature, or the entry a published release manifest names
+in its log_index, and verify its inclusion proof from the tiles alone. The last
+checkpoint seen is kept next to the configuration, and each run proves the new
+checkpoint consistent with it.`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, a []string) error {
 			lc, err := logClient(c.Context(), server, keyFile)
@@ -229,6 +230,9 @@ new checkpoint consistent with it.`,
 			cp, err := lc.checkpoint(c.Context())
 			if err != nil {
 				return err
+			}
+			if logged, idx, err := translog.LoggedManifest(data); err == nil {
+				return verifyManifest(c.Context(), e, lc, cp, a[0], logged, idx)
 			}
 			sum := sha256.Sum256(data)
 			found, err := lc.c.FindBySignature(c.Context(), cp, hex.EncodeToString(sum[:]))
@@ -284,6 +288,28 @@ new checkpoint consistent with it.`,
 	}
 	c.AddCommand(verify, list)
 	return c
+}
+
+// verifyManifest proves that the published manifest's entry, as logged
+// before its log_index was filled in, is the entry at that index.
+func verifyManifest(ctx context.Context, e *env, lc *logCheck, cp *translog.Checkpoint, name string, logged []byte, idx uint64) error {
+	if idx >= cp.Size {
+		return fmt.Errorf("%s names log entry %d, but the log's checkpoint covers %d entries: try again in a moment", name, idx, cp.Size)
+	}
+	entry, err := lc.c.Entry(ctx, cp, idx)
+	if err != nil {
+		return fmt.Errorf("reading log entry %d: %w", idx, err)
+	}
+	if !entry.Matches(logged) {
+		return fmt.Errorf("log entry %d is not this manifest: %s was changed after it was published, or is not the one trel published", idx, name)
+	}
+	if err := lc.c.ProveInclusion(ctx, entry, idx, cp); err != nil {
+		return fmt.Errorf("the inclusion proof of entry %d failed: %w", idx, err)
+	}
+	return e.out(map[string]any{"index": idx, "entry": entry, "checkpoint_size": cp.Size}, func() {
+		fmt.Fprintf(e.stdout, "Logged: release manifest at entry %d of %d, SHA-512 %s…, logged %s. Inclusion proven from the log's static files.\n",
+			idx, cp.Size, entry.ArtifactSHA512[:16], entry.Time.UTC().Format("2006-01-02 15:04:05Z"))
+	})
 }
 
 type logCheck struct {

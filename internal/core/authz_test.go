@@ -25,10 +25,11 @@ type world struct {
 	sha    string // content uploaded to alpha-lib 1.0
 	skew   time.Duration
 	engine *checks.Engine
+	dir    string
 	blobs  blob.Store
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T, options ...func(*core.Options)) *world {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -41,8 +42,12 @@ func newWorld(t *testing.T) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world{actors: map[string]*core.Actor{"anonymous": core.Anonymous}, blobs: blobs}
-	svc := core.New(st, blobs, core.Options{Now: func() time.Time { return time.Now().Add(w.skew) }})
+	w := &world{actors: map[string]*core.Actor{"anonymous": core.Anonymous}, dir: dir, blobs: blobs}
+	opt := core.Options{Now: func() time.Time { return time.Now().Add(w.skew) }}
+	for _, o := range options {
+		o(&opt)
+	}
+	svc := core.New(st, blobs, opt)
 	w.svc = svc
 	w.engine = checks.NewEngine(st, blobs, sigstore.DefaultVerifier())
 	w.engine.Now = func() time.Time { return time.Now().Add(w.skew) }

@@ -29,6 +29,9 @@ type Service struct {
 	manifestLog ManifestLog
 	master      signing.MasterKey
 	sigLog      SignatureLog
+	quota       domain.Quota
+	blobGrace   time.Duration
+	publishHook func(step string)
 }
 
 // Options configure a Service.
@@ -36,11 +39,24 @@ type Options struct {
 	MaxFileSize int64            // 0 means DefaultMaxFileSize
 	Now         func() time.Time // nil means time.Now
 	Logger      *slog.Logger
+	// Quota limits what each release and each user stores (zero fields:
+	// no limit).
+	Quota domain.Quota
+	// BlobGrace is how long uploaded content that no revision uses is
+	// kept (0 means DefaultBlobGrace).
+	BlobGrace time.Duration
+	// PublishHook, if set, is called at each step of a publication
+	// (tests use it to kill the server there).
+	PublishHook func(step string)
 }
 
 // New builds a Service.
 func New(st store.Store, blobs blob.Store, opt Options) *Service {
-	s := &Service{store: st, blobs: blobs, now: opt.Now, maxFileSize: opt.MaxFileSize, log: opt.Logger}
+	s := &Service{store: st, blobs: blobs, now: opt.Now, maxFileSize: opt.MaxFileSize, log: opt.Logger,
+		quota: opt.Quota, blobGrace: opt.BlobGrace, publishHook: opt.PublishHook}
+	if s.blobGrace <= 0 {
+		s.blobGrace = DefaultBlobGrace
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -13,6 +13,7 @@ import (
 
 	"trel/internal/domain"
 	"trel/internal/openpgp"
+	"trel/internal/secrets"
 	"trel/internal/store"
 )
 
@@ -154,6 +155,9 @@ func (s *Service) addKeys(ctx context.Context, a *Actor, data []byte, committees
 		// The message says the key must be treated as compromised; the
 		// bytes are neither stored nor logged.
 		return nil, &domain.Error{Kind: domain.KindInvalid, Message: err.Error()}
+	}
+	if f := secrets.Scan(data); f != nil { // PKCS#12, SSH keys, tokens...
+		return nil, &domain.Error{Kind: domain.KindInvalid, Message: f.Error()}
 	}
 	res, err := openpgp.LoadKeys(bytes.NewReader(data))
 	if err != nil {

@@ -2,7 +2,6 @@ package core
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"time"
 
@@ -29,9 +28,12 @@ type Publisher interface {
 
 // ManifestLog appends a published release's manifest to the public log.
 // The entry commits to the manifest as written before its log_index was
-// filled in.
+// filled in. NextIndex and FindManifest let an interrupted publication
+// find an append that finished just before the interruption.
 type ManifestLog interface {
 	AppendManifest(ctx context.Context, manifest []byte) (index uint64, err error)
+	NextIndex(ctx context.Context) (uint64, error)
+	FindManifest(ctx context.Context, manifest []byte, from uint64) (index uint64, found bool, err error)
 }
 
 // SetPublisher connects the downloads tree (and optionally the public log).
@@ -251,10 +253,7 @@ func (s *Service) StartVote(ctx context.Context, a *Actor, projectKey, version s
 	}
 	var round domain.VoteRound
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.LockRelease(ctx, rel.ID); err != nil {
-			return err
-		}
-		cur, err := tx.ReleaseByID(ctx, rel.ID)
+		cur, err := lockRelease(ctx, tx, rel.ID)
 		if err != nil {
 			return err
 		}
@@ -493,35 +492,5 @@ func (s *Service) Publish(ctx context.Context, a *Actor, projectKey, version str
 	for _, f := range rev.Files {
 		m.Files = append(m.Files, ManifestFile{Path: f.Path, Size: f.Size, SHA512: f.SHA512, Signers: signers[f.Path]})
 	}
-	data, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return nil, domain.Internal("writing the manifest", err)
-	}
-	if s.manifestLog != nil {
-		idx, err := s.manifestLog.AppendManifest(ctx, data)
-		if err != nil {
-			return nil, domain.Internal("appending the manifest to the public log", err)
-		}
-		m.LogIndex = &idx
-		data, _ = json.MarshalIndent(m, "", "  ")
-	}
-	if err := s.publisher.Publish(ctx, rel.CommitteeKey, rel.ProjectKey, rel.Version, rev.Files, append(data, '\n')); err != nil {
-		return nil, err
-	}
-	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		if err := sameCheckRun(ctx, tx, checked.Run); err != nil {
-			return err
-		}
-		if err := recordSigners(ctx, tx, rel, m); err != nil {
-			return err
-		}
-		if err := tx.SetPhase(ctx, rel.ID, domain.PhaseReleased, s.now()); err != nil {
-			return err
-		}
-		return s.audit(ctx, tx, a, "release.publish", releaseTarget(rel), map[string]any{"revision": rev.Number, "files": len(rev.Files)})
-	})
-	if err != nil {
-		return nil, err
-	}
-	return m, nil
+	return s.publish(ctx, a, rel, rev, m, checked.Run)
 }

@@ -1,12 +1,17 @@
 package core_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha512"
+	"encoding/hex"
 	"strings"
 	"testing"
 	"time"
 
+	"trel/internal/core"
 	"trel/internal/domain"
+	"trel/internal/testutil/gpgtest"
 )
 
 // TestVoteCannotCloseEarly: the minimum duration is the policy's at the
@@ -17,10 +22,12 @@ func TestVoteCannotCloseEarly(t *testing.T) {
 	m := w.actors["member"]
 	pol := domain.DefaultPolicy()
 	pol.Require, pol.MinBindingPlusOnes, pol.MinVoteHours = domain.RequireAny, 1, 72
-	pol.Ignore = []domain.IgnoreRule{{Checker: "paths", Path: "*.txt", Reason: "plain text is fine"}}
+	pol.Unsigned = []domain.UnsignedRule{{Pattern: "*.txt", Reason: "plain text is fine"}}
 	if _, err := w.svc.SetPolicy(ctx, m, "alpha-lib", pol); err != nil {
 		t.Fatal(err)
 	}
+	// A vote needs a signed artifact next to the notes.
+	addSignedArtifact(t, w)
 	// Run the checks of the latest revision synchronously, as a worker would.
 	rel, _ := w.svc.Release(ctx, m, "alpha-lib", "1.0")
 	runChecks(t, w, rel)
@@ -114,6 +121,44 @@ func runChecks(t *testing.T, w *world, rel *domain.Release) {
 		t.Fatal(err)
 	}
 	if _, err := w.engine.Run(ctx, rev.ID, run.Generation); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// addSignedArtifact gives the member a proven gpg key of the committee and
+// adds a signed artifact with its checksum to alpha-lib 1.0.
+func addSignedArtifact(t *testing.T, w *world) {
+	t.Helper()
+	ctx := context.Background()
+	m := w.actors["member"]
+	g := gpgtest.New(t)
+	fpr := g.GenKey(t, "", "Member <member@example.org>", "ed25519", "sign", "2y")
+	if _, err := w.svc.AddKeys(ctx, m, g.Export(t, fpr), core.AddKeysOptions{Committees: []string{"alpha"}}); err != nil {
+		t.Fatal(err)
+	}
+	challenge, err := w.svc.KeyChallenge(ctx, m, fpr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.ProveKey(ctx, m, fpr, g.Sign(t, "", fpr, []byte(challenge))); err != nil {
+		t.Fatal(err)
+	}
+	artifact := []byte(strings.Repeat("alpha-lib release bytes\n", 1000))
+	d := sha512.Sum512(artifact)
+	files := map[string][]byte{
+		"alpha-lib-1.0.tar.gz":        artifact,
+		"alpha-lib-1.0.tar.gz.asc":    g.Sign(t, "", fpr, artifact, "--digest-algo", "SHA512"),
+		"alpha-lib-1.0.tar.gz.sha512": []byte(hex.EncodeToString(d[:]) + "  alpha-lib-1.0.tar.gz\n"),
+	}
+	var req core.RevisionRequest
+	for p, data := range files {
+		b, err := w.svc.UploadFile(ctx, m, "alpha-lib", "1.0", bytes.NewReader(data), -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Changes = append(req.Changes, core.Change{Op: "put", Path: p, SHA256: b.SHA256})
+	}
+	if _, err := w.svc.CreateRevision(ctx, m, "alpha-lib", "1.0", req); err != nil {
 		t.Fatal(err)
 	}
 }

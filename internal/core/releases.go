@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"trel/internal/domain"
+	"trel/internal/secrets"
 	"trel/internal/store"
 )
 
@@ -115,7 +116,16 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, projectKey, version 
 	if rel.Phase != domain.PhaseDraft {
 		return nil, domain.Errorf(domain.KindConflict, "release %s %s is no longer a draft; its files cannot change", rel.ProjectKey, rel.Version)
 	}
-	b, err := s.blobs.Put(ctx, r, s.maxFileSize)
+	if err := s.checkQuota(rel, size); err != nil {
+		return nil, err
+	}
+	// The secret scanner reads the stream in the same pass as the hashes;
+	// it fails the copy at the end at the latest, so nothing is kept.
+	scan := secrets.NewReader(r)
+	b, err := s.blobs.Put(ctx, scan, s.maxFileSize)
+	if f := scan.Found(); f != nil {
+		return nil, s.refuseSecret(ctx, rel, a, f)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -123,11 +133,23 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, projectKey, version 
 		return nil, domain.Errorf(domain.KindInvalid, "received %d bytes but %d were announced; the upload was incomplete, try again", b.Size, size)
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		// The storage sweep removes bytes only inside a write transaction
+		// after checking that no row names them: if it took these bytes
+		// before this transaction, they are gone now.
+		if ok, err := s.blobs.Exists(ctx, b.SHA256); err != nil || !ok {
+			if err != nil {
+				return err
+			}
+			return domain.Errorf(domain.KindConflict, "the storage sweep removed this content while it was being uploaded; upload it again")
+		}
 		if err := tx.PutBlob(ctx, b); err != nil {
 			return err
 		}
-		if err := tx.RecordUpload(ctx, rel.ID, b.SHA256, a.id(), s.now()); err != nil {
+		if err := tx.RecordCleanScan(ctx, b.SHA256, secrets.Version, s.now()); err != nil {
 			return err
+		}
+		if err := tx.ChargeUpload(ctx, rel.ID, a.id(), b.SHA256, s.quota, s.now()); err != nil {
+			return s.quotaError(rel, err)
 		}
 		return s.audit(ctx, tx, a, "file.upload", releaseTarget(rel), map[string]any{"sha256": b.SHA256, "size": b.Size})
 	})
@@ -267,7 +289,7 @@ func (s *Service) createRevision(ctx context.Context, a *Actor, projectKey, vers
 func validateChange(c Change) error {
 	switch c.Op {
 	case "put":
-		if err := domain.ValidatePath(c.Path); err != nil {
+		if err := domain.ValidateNewPath(c.Path); err != nil {
 			return err
 		}
 		if len(c.SHA256) != 64 {
@@ -279,7 +301,7 @@ func validateChange(c Change) error {
 		if err := domain.ValidatePath(c.From); err != nil {
 			return err
 		}
-		if err := domain.ValidatePath(c.To); err != nil {
+		if err := domain.ValidateNewPath(c.To); err != nil {
 			return err
 		}
 		if c.From == c.To || strings.HasPrefix(c.To, c.From+"/") {
@@ -327,7 +349,7 @@ func (s *Service) applyChanges(ctx context.Context, tx store.Tx, rel *domain.Rel
 				f := manifest[p]
 				delete(manifest, p)
 				f.Path = c.To + strings.TrimPrefix(p, c.From)
-				if err := domain.ValidatePath(f.Path); err != nil {
+				if err := domain.ValidateNewPath(f.Path); err != nil {
 					return err
 				}
 				moved[f.Path] = f
@@ -359,8 +381,17 @@ func matching(manifest map[string]domain.File, p string) []string {
 }
 
 // checkTree refuses a manifest in which one path is both a file and a
-// directory, which no file system could hold.
+// directory, which no file system could hold, or in which two paths are
+// the same name on a case-insensitive or normalizing file system.
 func checkTree(manifest map[string]domain.File) error {
+	paths := make([]string, 0, len(manifest))
+	for p := range manifest {
+		paths = append(paths, p)
+	}
+	if pairs := domain.FoldCollisions(paths); len(pairs) > 0 {
+		return domain.Errorf(domain.KindConflict, "%q and %q would be the same file on Windows and macOS (they differ only in case or Unicode normalization): remove or rename one of them",
+			pairs[0][0], pairs[0][1])
+	}
 	for p := range manifest {
 		for d := p; ; {
 			i := strings.LastIndexByte(d, '/')

@@ -468,7 +468,7 @@ func transactionFor(user, fpr string, rel *domain.Release, rev *domain.Revision,
 	}
 	if len(paths) == 0 {
 		for _, f := range rev.Files {
-			if rules.IsArtifact(f.Path) {
+			if _, signed := byPath[f.Path+".asc"]; rules.IsArtifact(f.Path) && !signed {
 				paths = append(paths, f.Path)
 			}
 		}

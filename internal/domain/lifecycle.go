@@ -46,6 +46,10 @@ type Policy struct {
 	// more binding +1 than binding -1.
 	MinBindingPlusOnes int          `json:"min_binding_plus_ones"`
 	Ignore             []IgnoreRule `json:"ignore"`
+	// Unsigned names the files that may be published without signatures
+	// and checksums (release notes...). Every other file that is not a
+	// signature, checksum, Sigstore bundle or SBOM needs them.
+	Unsigned []UnsignedRule `json:"unsigned"`
 
 	UpdatedBy string    `json:"updated_by,omitempty"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
@@ -58,6 +62,67 @@ type IgnoreRule struct {
 	Path    string `json:"path,omitempty"`    // glob (path.Match); "" = any path
 	Message string `json:"message,omitempty"` // substring; "" = any message
 	Reason  string `json:"reason"`            // why it is safe to ignore
+}
+
+// UnsignedRule lets files matching Pattern be published without
+// signatures and checksums. A pattern without '/' matches the file name in
+// any directory; with '/' it matches the whole path (path.Match syntax).
+type UnsignedRule struct {
+	Pattern string `json:"pattern"`
+	Reason  string `json:"reason"` // why these files need no signature
+}
+
+// Matches reports whether the rule covers the release path p.
+func (u UnsignedRule) Matches(p string) bool {
+	target := p
+	if !strings.Contains(u.Pattern, "/") {
+		target = path.Base(p)
+	}
+	ok, _ := path.Match(u.Pattern, target)
+	return ok
+}
+
+// MatchUnsigned returns the first rule covering p, if any.
+func MatchUnsigned(rules []UnsignedRule, p string) (UnsignedRule, bool) {
+	for _, r := range rules {
+		if r.Matches(p) {
+			return r, true
+		}
+	}
+	return UnsignedRule{}, false
+}
+
+// ParseUnsignedRule reads "GLOB=REASON" (the CLI's --unsigned).
+func ParseUnsignedRule(spec string) (UnsignedRule, error) {
+	pat, reason, ok := strings.Cut(spec, "=")
+	if !ok {
+		return UnsignedRule{}, Errorf(KindInvalid, "unsigned rule %s: use GLOB=REASON, for example 'RELEASE-NOTES*.txt=release notes are plain text'", SafeText(spec))
+	}
+	return UnsignedRule{Pattern: strings.TrimSpace(pat), Reason: strings.TrimSpace(reason)}, nil
+}
+
+func (u UnsignedRule) validate() error {
+	if u.Pattern == "" {
+		return Errorf(KindInvalid, "an unsigned rule needs a pattern naming the files, such as RELEASE-NOTES*.txt")
+	}
+	if _, err := path.Match(u.Pattern, "x"); err != nil || strings.HasPrefix(u.Pattern, "/") {
+		return Errorf(KindInvalid, "unsigned pattern %s is not a valid relative glob", SafeText(u.Pattern))
+	}
+	if strings.TrimSpace(u.Reason) == "" {
+		return Errorf(KindInvalid, "unsigned pattern %s needs a reason saying why these files need no signature", SafeText(u.Pattern))
+	}
+	if len(u.Pattern) > 256 || len(u.Reason) > 500 {
+		return Errorf(KindInvalid, "an unsigned rule's pattern is at most 256 and its reason at most 500 characters")
+	}
+	// A rule that covers any file would turn default-deny off.
+	all := true
+	for _, p := range []string{"a.tar.gz", "b.zip", "bin/c", "d.exe"} {
+		all = all && u.Matches(p)
+	}
+	if all {
+		return Errorf(KindInvalid, "unsigned pattern %s matches every file: name the files that need no signature, such as RELEASE-NOTES*.txt", SafeText(u.Pattern))
+	}
+	return nil
 }
 
 // KeyGrandfatherBefore: RSA keys created before this date may have 2048
@@ -74,7 +139,7 @@ func DefaultPolicy() Policy {
 		SourcePatterns:     []string{"*-src.*", "*-source.*", "*.src.*"},
 		BinaryPatterns:     []string{"*-bin.*", "*.jar", "*.whl"},
 		MinRSABits:         4096, MinVoteHours: 72, MinBindingPlusOnes: 3,
-		Ignore: []IgnoreRule{},
+		Ignore: []IgnoreRule{}, Unsigned: []UnsignedRule{},
 	}
 }
 
@@ -120,6 +185,14 @@ func (p Policy) Validate() error {
 	}
 	if p.MinBindingPlusOnes < 1 || p.MinBindingPlusOnes > 100 {
 		return Errorf(KindInvalid, "min_binding_plus_ones must be between 1 and 100")
+	}
+	if len(p.Unsigned) > 100 {
+		return Errorf(KindInvalid, "at most 100 unsigned rules")
+	}
+	for _, u := range p.Unsigned {
+		if err := u.validate(); err != nil {
+			return err
+		}
 	}
 	for _, r := range p.Ignore {
 		if r.Path != "" {

@@ -50,13 +50,18 @@ func ValidateEmail(s string) (string, error) {
 	return strings.ToLower(s), nil
 }
 
-// ValidateName checks a human-readable name (committee or project name).
+// ValidateName checks a human-readable name (committee, project, user,
+// token or key name): printable text in NFC, without invisible formatting
+// or bidi controls and without leading or trailing spaces.
 func ValidateName(what, s string) error {
 	if strings.TrimSpace(s) == "" {
 		return Errorf(KindInvalid, "%s name must not be empty", what)
 	}
 	if len(s) > 200 || !utf8.ValidString(s) || strings.ContainsFunc(s, isControl) {
 		return Errorf(KindInvalid, "%s name must be at most 200 characters of printable text", what)
+	}
+	if why := nameProblem(s, false); why != "" {
+		return Errorf(KindInvalid, "%s name %s is refused: %s", what, SafeText(s), why)
 	}
 	return nil
 }

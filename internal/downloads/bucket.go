@@ -1,12 +1,11 @@
 package downloads
 
 import (
+	"bytes"
 	"context"
-	"fmt"
-	"html/template"
 	"io"
 	"net/http"
-	"path"
+	"net/url"
 	"strings"
 	"time"
 
@@ -45,9 +44,14 @@ func (t *BucketTree) Publish(ctx context.Context, committee, project, version st
 		return err
 	}
 	dir := committee + "/" + project + "/" + version + "/"
-	if ok, err := t.published(ctx, dir); err != nil {
+	have, err := t.manifest(ctx, dir)
+	if err != nil {
 		return domain.Internal("publishing", err)
-	} else if ok {
+	}
+	if have != nil {
+		if bytes.Equal(have, manifest) {
+			return nil
+		}
 		return domain.Errorf(domain.KindConflict, "%s/%s/%s is already published", committee, project, version)
 	}
 	for _, f := range files {
@@ -59,6 +63,25 @@ func (t *BucketTree) Publish(ctx context.Context, committee, project, version st
 		return domain.Internal("writing the manifest", err)
 	}
 	return nil
+}
+
+// CleanTemp implements Tree. A release whose publication was interrupted
+// has no manifest yet, so nothing of it is served, and publishing it again
+// overwrites its files: there is nothing to clean.
+func (t *BucketTree) CleanTemp() error { return nil }
+
+// manifest returns the manifest of the release directory dir (ending with
+// "/"), or nil when it has none (not published).
+func (t *BucketTree) manifest(ctx context.Context, dir string) ([]byte, error) {
+	o, err := t.b.OpenKey(ctx, dir+ManifestName)
+	if domain.IsKind(err, domain.KindNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer o.Close()
+	return io.ReadAll(io.LimitReader(o, 64<<20))
 }
 
 // published reports whether the release directory dir (ending with "/")
@@ -75,21 +98,18 @@ func (t *BucketTree) published(ctx context.Context, dir string) (bool, error) {
 	return true, nil
 }
 
-// Handler implements Tree, like http.FileServer on the disk tree: files
-// with Range support, directories as lists of links. Nothing of a release
-// is served before its manifest exists, and no hidden name is.
+// Handler implements Tree, with the same answers as the disk tree's
+// (content types, attachments, validators, ranges, trel's listings).
+// Nothing of a release is served before its manifest exists.
 func (t *BucketTree) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := strings.TrimPrefix(r.URL.Path, "/downloads/")
-		segs := strings.Split(strings.TrimSuffix(p, "/"), "/")
-		if p == "" || p == "/" {
-			segs = nil
+		rel, name, dir, ok := requestPath(w, r)
+		if !ok {
+			return
 		}
-		for _, s := range segs {
-			if s == "" || s == "." || s == ".." || strings.HasPrefix(s, ".") {
-				http.NotFound(w, r)
-				return
-			}
+		var segs []string
+		if name != "." {
+			segs = strings.Split(name, "/")
 		}
 		if len(segs) >= 3 {
 			ok, err := t.published(r.Context(), strings.Join(segs[:3], "/")+"/")
@@ -102,16 +122,15 @@ func (t *BucketTree) Handler() http.Handler {
 				return
 			}
 		}
-		if strings.HasSuffix(p, "/") || len(segs) == 0 {
-			t.list(w, r, segs)
+		if dir {
+			t.list(w, r, rel, segs)
 			return
 		}
-		o, err := t.b.OpenKey(r.Context(), p)
+		o, err := t.b.OpenKey(r.Context(), name)
 		if domain.IsKind(err, domain.KindNotFound) {
-			// A directory asked for without its slash: redirect as
-			// http.FileServer does.
-			if dirs, files, lerr := t.b.List(r.Context(), p+"/"); lerr == nil && len(dirs)+len(files) > 0 {
-				http.Redirect(w, r, path.Base(p)+"/", http.StatusMovedPermanently)
+			// A directory asked for without its slash.
+			if dirs, files, lerr := t.b.List(r.Context(), name+"/"); lerr == nil && len(dirs)+len(files) > 0 {
+				http.Redirect(w, r, r.URL.Path+"/", http.StatusMovedPermanently)
 				return
 			}
 			http.NotFound(w, r)
@@ -122,18 +141,19 @@ func (t *BucketTree) Handler() http.Handler {
 			return
 		}
 		defer o.Close()
-		http.ServeContent(w, r, path.Base(p), o.ModTime(), o)
+		size, err := o.Seek(0, io.SeekEnd)
+		if err == nil {
+			_, err = o.Seek(0, io.SeekStart)
+		}
+		if err != nil {
+			http.Error(w, "the downloads tree is unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		serveFile(w, r, name, size, o.ModTime(), o)
 	})
 }
 
-var listing = template.Must(template.New("list").Parse(`<!doctype html>
-<meta name="viewport" content="width=device-width">
-<pre>
-{{range .}}<a href="{{.}}">{{.}}</a>
-{{end}}</pre>
-`))
-
-func (t *BucketTree) list(w http.ResponseWriter, r *http.Request, segs []string) {
+func (t *BucketTree) list(w http.ResponseWriter, r *http.Request, rel string, segs []string) {
 	dir := ""
 	if len(segs) > 0 {
 		dir = strings.Join(segs, "/") + "/"
@@ -143,7 +163,7 @@ func (t *BucketTree) list(w http.ResponseWriter, r *http.Request, segs []string)
 		http.Error(w, "the downloads tree is unavailable", http.StatusServiceUnavailable)
 		return
 	}
-	var names []string
+	var entries []entry
 	for _, d := range dirs {
 		if strings.HasPrefix(d, ".") {
 			continue
@@ -154,19 +174,16 @@ func (t *BucketTree) list(w http.ResponseWriter, r *http.Request, segs []string)
 				continue
 			}
 		}
-		names = append(names, d+"/")
+		entries = append(entries, entry{Name: d + "/", Href: url.PathEscape(d) + "/"})
 	}
 	for _, f := range files {
 		if !strings.HasPrefix(f, ".") {
-			names = append(names, f)
+			entries = append(entries, entry{Name: f, Href: url.PathEscape(f)})
 		}
 	}
-	if len(names) == 0 && len(segs) > 0 {
+	if len(entries) == 0 && len(segs) > 0 {
 		http.NotFound(w, r)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := listing.Execute(w, names); err != nil {
-		fmt.Fprintln(w, "listing failed")
-	}
+	writeListing(w, r, rel, entries)
 }

@@ -2,13 +2,23 @@
 // ROOT/COMMITTEE/PROJECT/VERSION/ holds the voted files and the release
 // manifest. It lives where the blobs live: a directory on local disk (Dir)
 // or a folder of the S3 bucket (BucketTree), which every replica serves.
-// A release appears whole or not at all: on disk it is built in a temporary
-// directory and renamed into place; in a bucket its manifest is written
-// last and nothing of a release is served before its manifest exists.
+// A release appears whole or not at all: on disk it is built in a hidden
+// temporary directory (.publish-*) and renamed into place; in a bucket its
+// manifest is written last and nothing of a release is served before its
+// manifest exists.
+//
+// The tree is served the way mirrors and download tools expect (Range,
+// If-Range, HEAD, ETag and Last-Modified validators), with content types
+// chosen by trel, never sniffed. Files that are not recognisably release
+// artifacts, signatures or checksums (HTML, scripts, documents...) are
+// served as attachments in a sandbox, so that nothing published runs in
+// trel's origin; directories are listed by trel, never by an index.html.
 package downloads
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -22,22 +32,35 @@ import (
 )
 
 // ManifestName is the release manifest's file name inside a release
-// directory.
+// directory (one of domain.ReservedNames).
 const ManifestName = "trel-release-manifest.json"
+
+// tempPrefix starts the name of a directory being published.
+const tempPrefix = ".publish-"
 
 // Tree is the published downloads tree.
 type Tree interface {
 	// Publish copies a release's files and writes its manifest (the
-	// core's Publisher).
+	// core's Publisher). Publishing the same release again with the same
+	// manifest is a no-op (a publication resumed after it completed); with
+	// another manifest it is a conflict.
 	Publish(ctx context.Context, committee, project, version string, files []domain.File, manifest []byte) error
 	// Handler serves the tree read-only under /downloads/.
 	Handler() http.Handler
+	// CleanTemp removes what publications interrupted by a crash left
+	// half written. Only the server calls it, at start-up, before it
+	// publishes anything.
+	CleanTemp() error
 }
 
 // Dir is a downloads directory on local disk fed from the blob store.
 type Dir struct {
 	root  string
 	blobs blob.Store
+	// BeforeRename, if set, is called when a release's files are written
+	// and before its directory is renamed into place (tests kill the
+	// server there).
+	BeforeRename func()
 }
 
 // New opens (and creates) the tree in a local directory.
@@ -73,12 +96,16 @@ func (t *Dir) Publish(ctx context.Context, committee, project, version string, f
 	}
 	final := filepath.Join(t.root, committee, project, version)
 	if _, err := os.Stat(final); err == nil {
+		have, err := os.ReadFile(filepath.Join(final, ManifestName))
+		if err == nil && bytes.Equal(have, manifest) {
+			return nil
+		}
 		return domain.Errorf(domain.KindConflict, "%s/%s/%s is already published", committee, project, version)
 	}
 	if err := os.MkdirAll(filepath.Dir(final), 0o755); err != nil {
 		return domain.Internal("publishing", err)
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(final), ".publish-*")
+	tmp, err := os.MkdirTemp(filepath.Dir(final), tempPrefix+"*")
 	if err != nil {
 		return domain.Internal("publishing", err)
 	}
@@ -93,16 +120,40 @@ func (t *Dir) Publish(ctx context.Context, committee, project, version string, f
 			return domain.Internal("publishing "+f.Path, err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(tmp, ManifestName), manifest, 0o644); err != nil {
+	if err := writeSynced(filepath.Join(tmp, ManifestName), manifest); err != nil {
 		return domain.Internal("writing the manifest", err)
 	}
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return domain.Internal("publishing", err)
 	}
+	if t.BeforeRename != nil {
+		t.BeforeRename()
+	}
 	if err := os.Rename(tmp, final); err != nil {
 		return domain.Internal("publishing", err)
 	}
 	done = true
+	if err := syncDir(filepath.Dir(final)); err != nil {
+		return domain.Internal("publishing", err)
+	}
+	return nil
+}
+
+// CleanTemp implements Tree: it removes the directories of publications
+// that a previous server process left half written; the publications
+// themselves are recorded in the database and finished from there.
+func (t *Dir) CleanTemp() error {
+	for _, pattern := range []string{"*/*/" + tempPrefix + "*", "*/" + tempPrefix + "*", tempPrefix + "*"} {
+		matches, err := filepath.Glob(filepath.Join(t.root, pattern))
+		if err != nil {
+			return err
+		}
+		for _, m := range matches {
+			if err := os.RemoveAll(m); err != nil {
+				return fmt.Errorf("removing an interrupted publication: %w", err)
+			}
+		}
+	}
 	return nil
 }
 
@@ -130,44 +181,30 @@ func (t *Dir) copy(ctx context.Context, f domain.File, dst string) error {
 	return out.Close()
 }
 
-// Handler implements Tree. Hidden entries (in-progress publications) are
-// not served.
-func (t *Dir) Handler() http.Handler {
-	fsys := hiddenFS{os.DirFS(t.root)}
-	return http.StripPrefix("/downloads", http.FileServerFS(fsys))
-}
-
-type hiddenFS struct{ fs.FS }
-
-func (h hiddenFS) Open(name string) (fs.File, error) {
-	for _, seg := range strings.Split(name, "/") {
-		if strings.HasPrefix(seg, ".") && seg != "." {
-			return nil, fs.ErrNotExist
-		}
-	}
-	f, err := h.FS.Open(name)
+func writeSynced(name string, data []byte) error {
+	f, err := os.OpenFile(name, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	// Only directories are wrapped: a file must keep its Seek method, or
-	// Range requests fail (an *os.File is also a ReadDirFile).
-	if d, ok := f.(fs.ReadDirFile); ok {
-		if fi, err := f.Stat(); err == nil && fi.IsDir() {
-			return hiddenDir{d}, nil
-		}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
 	}
-	return f, nil
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
-type hiddenDir struct{ fs.ReadDirFile }
-
-func (d hiddenDir) ReadDir(n int) ([]fs.DirEntry, error) {
-	all, err := d.ReadDirFile.ReadDir(n)
-	out := all[:0]
-	for _, e := range all {
-		if !strings.HasPrefix(e.Name(), ".") {
-			out = append(out, e)
-		}
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
 	}
-	return out, err
+	defer f.Close()
+	if err := f.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) {
+		return err
+	}
+	return nil
 }

@@ -101,6 +101,7 @@ type server struct {
 	addr    string
 	url     string
 	args    []string
+	env     []string // extra environment variables of the process
 	cmd     *exec.Cmd
 	done    chan struct{} // closed when the process exited
 	waitErr error
@@ -142,7 +143,7 @@ func (s *server) restart() *server {
 	default:
 		s.t.Fatalf("restart: the old server is still running")
 	}
-	n := &server{t: s.t, data: s.data, addr: s.addr, url: s.url, args: s.args}
+	n := &server{t: s.t, data: s.data, addr: s.addr, url: s.url, args: s.args, env: s.env}
 	var err error
 	// The port was ours a moment ago; retry briefly in case the kernel
 	// has not released it yet.
@@ -160,7 +161,7 @@ func (s *server) start() error {
 	s.stdout, s.stderr = &syncBuffer{}, &syncBuffer{}
 	s.done = make(chan struct{})
 	cmd := exec.Command(trelBin, append([]string{"serve", "--data", s.data, "--addr", s.addr}, s.args...)...)
-	cmd.Env = baseEnv(filepath.Join(s.data, "..", "server-home"))
+	cmd.Env = append(baseEnv(filepath.Join(s.data, "..", "server-home")), s.env...)
 	cmd.Stdout, cmd.Stderr = s.stdout, s.stderr
 	if err := cmd.Start(); err != nil {
 		return err

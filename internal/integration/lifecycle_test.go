@@ -144,12 +144,21 @@ func TestReleaseLifecycle(t *testing.T) {
 func TestFailedVoteReturnsToDraft(t *testing.T) {
 	w := newWorld(t)
 	w.alice.ok(t, "policy", "set", "widget", "--min-vote-hours", "0", "--min-binding-votes", "1",
-		"--ignore", "checker=paths,path=*.txt,reason=notes are fine", "--checksums", "sha512")
+		"--unsigned", "*.txt=notes are fine", "--checksums", "sha512")
 	w.alice.ok(t, "release", "start", "widget", "2.0")
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "NOTES.txt"), []byte("notes"))
 	w.bob.ok(t, "upload", "widget", "2.0", filepath.Join(dir, "NOTES.txt"))
-	if r := w.bob.run(t, "checks", "wait", "widget", "2.0", "--timeout", "60s"); r.code != 0 || !strings.Contains(r.stdout, "ignored by the project's policy") {
+	// A release needs one signed artifact beside its notes.
+	s := aliceSigner(t, w)
+	artifact := pseudoRandom("widget-2.0", 4096)
+	d := sha512.Sum512(artifact)
+	put(t, w.aliceC, "2.0", map[string][]byte{
+		"widget-2.0.tar.gz":        artifact,
+		"widget-2.0.tar.gz.asc":    s.g.Sign(t, "", s.fpr, artifact),
+		"widget-2.0.tar.gz.sha512": []byte(hex.EncodeToString(d[:]) + "  widget-2.0.tar.gz\n"),
+	})
+	if r := w.bob.run(t, "checks", "wait", "widget", "2.0", "--timeout", "60s"); r.code != 0 || !strings.Contains(r.stdout, "NOTES.txt may be published without signature") {
 		t.Fatalf("checks: %s", r)
 	}
 	w.alice.ok(t, "vote", "start", "widget", "2.0")

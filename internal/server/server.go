@@ -94,6 +94,30 @@ type Config struct {
 	// Ready, if set, receives the listening address once the server accepts
 	// connections (tests listen on port 0).
 	Ready func(addr string)
+	// Quota limits what each release and each user stores; BlobGrace is
+	// how long uploaded content that no revision uses is kept (the sweep
+	// runs every SweepInterval, default a quarter of the grace, at most an
+	// hour).
+	Quota         domain.Quota
+	BlobGrace     time.Duration
+	SweepInterval time.Duration
+}
+
+// crashHook supports the crash tests: TREL_TEST_CRASH_AT=publish:STEP makes
+// the server kill itself (SIGKILL, no clean-up) when a publication reaches
+// STEP. Nothing else reads it.
+func crashHook() func(step string) {
+	at := os.Getenv("TREL_TEST_CRASH_AT")
+	if at == "" {
+		return nil
+	}
+	return func(step string) {
+		if "publish:"+step == at {
+			p, _ := os.FindProcess(os.Getpid())
+			p.Kill()
+			select {} // wait for the signal
+		}
+	}
 }
 
 // Serve runs the server until ctx is cancelled, then shuts down gracefully.
@@ -102,13 +126,18 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	hook := crashHook()
 	eng := Engines{DataDir: cfg.DataDir, Database: cfg.Database, Blobs: cfg.Blobs, LogDir: cfg.LogDir}
 	if err := eng.CheckServe(); err != nil {
 		return err
 	}
-	app, err := OpenEngines(ctx, eng, core.Options{MaxFileSize: cfg.MaxFileSize, Logger: log})
+	app, err := OpenEngines(ctx, eng, core.Options{MaxFileSize: cfg.MaxFileSize, Logger: log,
+		Quota: cfg.Quota, BlobGrace: cfg.BlobGrace, PublishHook: hook})
 	if err != nil {
 		return err
+	}
+	if d, ok := app.Downloads.(*downloads.Dir); ok && hook != nil {
+		d.BeforeRename = func() { hook("tree-copied") }
 	}
 	defer app.Close()
 	app.PublicURL = cfg.PublicURL
@@ -136,6 +165,17 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if !app.Core.SigningAvailable() {
 		log.Info("server-side signing is unavailable: no master key configured")
 	}
+	// Publications a previous process left unfinished are finished now,
+	// after removing their half-written directories.
+	if err := app.Downloads.CleanTemp(); err != nil {
+		return err
+	}
+	if err := app.Core.ResumePublications(ctx); err != nil {
+		return fmt.Errorf("finishing interrupted publications: %w", err)
+	}
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go app.Core.RunSweeper(sweepCtx, sweepInterval(cfg))
 	// Background workers (checks) run in this process, on the job queue in
 	// the same database.
 	verifier, err := SigstoreVerifier(cfg.SigstoreRoots)
@@ -232,6 +272,17 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	return nil
 }
 
+func sweepInterval(cfg Config) time.Duration {
+	if cfg.SweepInterval > 0 {
+		return cfg.SweepInterval
+	}
+	grace := cfg.BlobGrace
+	if grace <= 0 {
+		grace = core.DefaultBlobGrace
+	}
+	return min(grace/4, time.Hour)
+}
+
 // SigstoreVerifier trusts the embedded production root plus the named
 // extra roots ("NAME=FILE"). Nothing is fetched: roots are files.
 func SigstoreVerifier(extra []string) (*sigstore.Verifier, error) {
@@ -276,7 +327,8 @@ func Handler(app *App, log *slog.Logger) http.Handler {
 			http.Error(w, domain.PublicMessage(err), http.StatusNotFound)
 			return
 		}
-		api.WriteKEYS(w, data)
+		w.Header().Set("Content-Security-Policy", downloads.FileCSP)
+		api.WriteKEYS(w, r, data)
 	})
 	mux.Handle("GET /downloads/", app.Downloads.Handler())
 	if app.Log != nil {

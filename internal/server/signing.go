@@ -2,9 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/sha512"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
@@ -81,8 +78,11 @@ func publicURL(app *App) string {
 type manifestLog struct{ log *translog.Log }
 
 func (m manifestLog) AppendManifest(ctx context.Context, manifest []byte) (uint64, error) {
-	s512 := sha512.Sum512(manifest)
-	s256 := sha256.Sum256(manifest)
-	return m.log.Append(ctx, translog.Entry{Kind: translog.KindReleaseManifest, KeyFingerprint: strings.Repeat("0", 40),
-		ArtifactSHA512: hex.EncodeToString(s512[:]), TransactionSHA256: hex.EncodeToString(s256[:]), Time: time.Now()})
+	return m.log.Append(ctx, translog.ManifestEntry(manifest, time.Now()))
+}
+
+func (m manifestLog) NextIndex(ctx context.Context) (uint64, error) { return m.log.NextIndex(ctx) }
+
+func (m manifestLog) FindManifest(ctx context.Context, manifest []byte, from uint64) (uint64, bool, error) {
+	return m.log.FindManifest(ctx, manifest, from)
 }

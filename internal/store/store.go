@@ -28,6 +28,7 @@ type Store interface {
 type Reader interface {
 	AuthorityReader
 
+	ContentReader
 	UserByUsername(ctx context.Context, username string) (*domain.User, error)
 	UserByID(ctx context.Context, id int64) (*domain.User, error)
 	ListUsers(ctx context.Context) ([]domain.User, error)
@@ -126,6 +127,7 @@ type Tx interface {
 	Reader
 	AuthorityWriter
 	RateCounter
+	ContentTx
 	CreateUser(ctx context.Context, u *domain.User) error
 	CreateToken(ctx context.Context, t *domain.Token) error
 	RevokeToken(ctx context.Context, userID, tokenID int64, at time.Time) error

@@ -3,7 +3,9 @@ package web_test
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"net"
@@ -603,7 +605,7 @@ func TestBrowser(t *testing.T) {
 		run(t, tab, "approve and sign",
 			chromedp.SetValue(chromedp.CSS("#password"), pw),
 			click("#sign-form button"),
-			waitText(".notice", "Signed 1 file(s)"),
+			waitText(".notice", "widget-core-1.0.0-src.tar.gz): revision"),
 		)
 		// The .asc trel made verifies in gpg (status lines), gpgv and sqv.
 		ctx := context.Background()
@@ -662,24 +664,35 @@ func TestBrowser(t *testing.T) {
 			waitText("h1", "Release policy of Widget Core"),
 			chromedp.SetValue(chromedp.CSS("#min_vote_hours"), "0"),
 			chromedp.SetValue(chromedp.CSS("#min_binding_plus_ones"), "1"),
+			chromedp.SetValue(chromedp.CSS("#unsigned"), "CHANGES*.txt=plain-text release notes"),
 			click("form[action$='/policy'] button"),
 			waitText(".notice", "version 1"),
 		)
+		wantText(t, tab, "main", "CHANGES*.txt — plain-text release notes")
 		screenshot(t, tab, "policy")
 		notes := write("CHANGES.txt", "changes\n")
-		run(t, tab, "a small release",
+		artifact := strings.Repeat("widget 2.0.0 ", 3000)
+		art := write("widget-core-2.0.0.tar.gz", artifact)
+		d := sha512.Sum512([]byte(artifact))
+		sum := write("widget-core-2.0.0.tar.gz.sha512", hex.EncodeToString(d[:])+"  widget-core-2.0.0.tar.gz\n")
+		run(t, tab, "a small release, signed with the key trel holds",
 			chromedp.Navigate(s.url+"/projects/widget-core"),
 			fill("#version", "2.0.0"),
 			click("form[action='/projects/widget-core/releases'] button"),
 			waitText("h1", "widget-core 2.0.0"),
-			chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{notes}),
+			chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{notes, art, sum}),
 			click("#upload-form button[type=submit]"),
 			waitText(".notice", "Revision 1 was created"),
+			click("a[href$='/sign']"),
+			chromedp.WaitEnabled(chromedp.CSS("#sign-form button")),
+			chromedp.SetValue(chromedp.CSS("#password"), "a long signing password"),
+			click("#sign-form button"),
+			waitText(".notice", "Signed"),
 			reloadUntil("main", "Checks are done"),
 		)
 		run(t, tab, "start, cast, resolve, publish",
 			click("form[action$='/vote/start'] button"),
-			waitText(".notice", "The vote on revision 1 is open"),
+			waitText(".notice", "The vote on revision 2 is open"),
 			click("form[action$='/vote/cast'] button"),
 			waitText(".notice", "Your vote was recorded"),
 		)

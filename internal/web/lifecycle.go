@@ -22,11 +22,12 @@ func (w *Web) lifecycleRoutes(mux *http.ServeMux) {
 }
 
 type policyView struct {
-	P       *domain.Project
-	Policy  *domain.Policy
-	History []domain.Policy
-	CanEdit bool
-	Ignore  string // ignore rules, one per line, for the form
+	P        *domain.Project
+	Policy   *domain.Policy
+	History  []domain.Policy
+	CanEdit  bool
+	Ignore   string // ignore rules, one per line, for the form
+	Unsigned string // unsigned rules, GLOB=REASON per line, for the form
 }
 
 func (w *Web) policyPage(rw http.ResponseWriter, r *http.Request) {
@@ -50,8 +51,12 @@ func (w *Web) policyPage(rw http.ResponseWriter, r *http.Request) {
 	for _, ig := range pol.Ignore {
 		lines = append(lines, fmt.Sprintf("checker=%s,path=%s,message=%s,reason=%s", ig.Checker, ig.Path, ig.Message, ig.Reason))
 	}
+	var unsigned []string
+	for _, u := range pol.Unsigned {
+		unsigned = append(unsigned, u.Pattern+"="+u.Reason)
+	}
 	w.render(rw, r, http.StatusOK, "policy", view{Title: "Policy of " + p.Name, D: policyView{P: p, Policy: pol, History: hist,
-		CanEdit: w.isMember(r, p.CommitteeID), Ignore: strings.Join(lines, "\n")}})
+		CanEdit: w.isMember(r, p.CommitteeID), Ignore: strings.Join(lines, "\n"), Unsigned: strings.Join(unsigned, "\n")}})
 }
 
 func (w *Web) setPolicy(rw http.ResponseWriter, r *http.Request) {
@@ -74,7 +79,18 @@ func (w *Web) setPolicy(rw http.ResponseWriter, r *http.Request) {
 		AcceptServerSigned: r.FormValue("accept_server_signed") == "on", Require: r.FormValue("require"), Signers: r.FormValue("signers"),
 		ChecksumAlgorithms: r.Form["checksum"], SourcePatterns: list("source_patterns"), BinaryPatterns: list("binary_patterns"),
 		MinRSABits: num("min_rsa_bits"), MinVoteHours: num("min_vote_hours"), MinBindingPlusOnes: num("min_binding_plus_ones"),
-		Ignore: []domain.IgnoreRule{},
+		Ignore: []domain.IgnoreRule{}, Unsigned: []domain.UnsignedRule{},
+	}
+	for _, line := range strings.Split(r.FormValue("unsigned"), "\n") {
+		if line = strings.TrimSpace(line); line == "" {
+			continue
+		}
+		rule, err := domain.ParseUnsignedRule(line)
+		if err != nil {
+			w.fail(rw, r, back, err)
+			return
+		}
+		p.Unsigned = append(p.Unsigned, rule)
 	}
 	for _, line := range strings.Split(r.FormValue("ignore"), "\n") {
 		if line = strings.TrimSpace(line); line == "" {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/text/unicode/norm"
+
 	"trel/internal/core"
 	"trel/internal/domain"
 )
@@ -520,7 +522,8 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 			if dir != "" {
 				p = dir + "/" + name
 			}
-			if err := domain.ValidatePath(p); err != nil {
+			p = norm.NFC.String(p) // macOS browsers send decomposed names
+			if err := domain.ValidateNewPath(p); err != nil {
 				failed(err)
 				return
 			}

@@ -432,3 +432,51 @@ func TestCookiesAreHttpOnlyLaxAndSecureOverHTTPS(t *testing.T) {
 		})
 	}
 }
+
+// TestNamesAreIsolated: every page renders names inside <bdi>, so a
+// right-to-left override in a file name (stored before such names were
+// refused) cannot reorder the page around it; and such a file can still be
+// removed.
+func TestNamesAreIsolated(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	act := &core.Actor{User: f.admin}
+	f.app.Core.CreateCommittee(ctx, core.SystemActor, "widget", "Widget Committee")
+	f.app.Core.CreateProject(ctx, core.SystemActor, "widget", "widget", "Widget Project")
+	rel, err := f.app.Core.StartRelease(ctx, act, "widget", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := f.app.Core.UploadFile(ctx, act, "widget", "1.0", strings.NewReader("MZ"), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const evil = "evil\u202egz.rat.exe"
+	err = f.app.Store.Tx(ctx, func(tx store.Tx) error { // as an older version stored it
+		if err := tx.LockRelease(ctx, rel.ID); err != nil {
+			return err
+		}
+		return tx.CreateRevision(ctx, &domain.Revision{ReleaseID: rel.ID, Number: 1, AuthorID: f.admin.ID, CreatedAt: f.now,
+			Description: "legacy", Files: []domain.File{{Path: evil, Blob: *b}}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cookie := f.session(f.admin)
+	for path, want := range map[string][]string{
+		"/projects/widget/releases/1.0": {"<bdi>" + evil + "</bdi>", "<bdi>widget</bdi>"},
+		"/committees/widget":            {"<bdi>Widget Committee</bdi>", "<bdi>Widget Project</bdi>"},
+		"/projects/widget":              {"<bdi>Widget Project</bdi>", "<bdi>1.0</bdi>"},
+		"/":                             {"<bdi>widget</bdi>"},
+	} {
+		body := f.do(req{method: "GET", path: path, cookie: cookie}).Body.String()
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("GET %s lacks %q", path, w)
+			}
+		}
+	}
+	if _, err := f.app.Core.CreateRevision(ctx, act, "widget", "1.0", core.RevisionRequest{Changes: []core.Change{{Op: "delete", Path: evil}}}); err != nil {
+		t.Fatalf("removing a legacy name: %v", err)
+	}
+}

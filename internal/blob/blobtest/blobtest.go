@@ -12,6 +12,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"trel/internal/blob"
 	"trel/internal/domain"
@@ -128,6 +129,46 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 		cancel()
 		if _, err := s.Put(cctx, strings.NewReader("data"), 100); err == nil {
 			t.Fatal("a cancelled upload succeeded")
+		}
+	})
+
+	t.Run("ok/list names every blob with its write time, delete spares what was written again", func(t *testing.T) {
+		s := newStore(t)
+		a, _ := s.Put(ctx, strings.NewReader("first"), 100)
+		b, _ := s.Put(ctx, strings.NewReader("second"), 100)
+		seen := map[string]time.Time{}
+		if err := s.List(ctx, func(sha string, at time.Time) error { seen[sha] = at; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(seen) != 2 || seen[a.SHA256].IsZero() || seen[b.SHA256].IsZero() {
+			t.Fatalf("listed %v", seen)
+		}
+		// A cutoff before the write time protects the blob (a Put that
+		// raced with the sweep); one after it lets it go.
+		if gone, err := s.Delete(ctx, a.SHA256, seen[a.SHA256]); err != nil || gone {
+			t.Fatalf("deleted a blob written at the cutoff: %v %v", gone, err)
+		}
+		if gone, err := s.Delete(ctx, a.SHA256, seen[a.SHA256].Add(time.Second)); err != nil || !gone {
+			t.Fatalf("delete: %v %v", gone, err)
+		}
+		if ok, _ := s.Exists(ctx, a.SHA256); ok {
+			t.Fatal("a deleted blob still exists")
+		}
+		if gone, err := s.Delete(ctx, a.SHA256, time.Now().Add(time.Hour)); err != nil || gone {
+			t.Fatalf("deleting a missing blob: %v %v", gone, err)
+		}
+		if ok, _ := s.Exists(ctx, b.SHA256); !ok {
+			t.Fatal("the other blob went too")
+		}
+		// Content stored again after a deletion is back.
+		if _, err := s.Put(ctx, strings.NewReader("first"), 100); err != nil {
+			t.Fatal(err)
+		}
+		if ok, _ := s.Exists(ctx, a.SHA256); !ok {
+			t.Fatal("content put again is missing")
+		}
+		if _, err := s.Delete(ctx, "../../x", time.Now()); !domain.IsKind(err, domain.KindInvalid) {
+			t.Fatalf("a malformed digest: %v", err)
 		}
 	})
 

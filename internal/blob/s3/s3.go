@@ -337,10 +337,9 @@ func (u *upload) finish(sha string) error {
 	}
 	u.uploadID = "" // complete: nothing to abort, only the staging object to remove
 	defer u.s.client.DeleteObject(context.WithoutCancel(u.ctx), &awss3.DeleteObjectInput{Bucket: aws.String(u.s.bucket), Key: aws.String(u.key)})
-	// Content addressing: identical bytes may already be there.
-	if ok, err := u.s.exists(u.ctx, final); err != nil || ok {
-		return err
-	}
+	// Identical bytes may already be there: they are written again all the
+	// same, so that the object's time is this upload's and a storage sweep
+	// racing with it (Delete with notBefore) keeps it.
 	return u.s.copyObject(u.ctx, u.key, final)
 }
 
@@ -434,6 +433,41 @@ func (s *Store) exists(ctx context.Context, key string) (bool, error) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// List implements blob.Store.
+func (s *Store) List(ctx context.Context, fn func(sha256 string, written time.Time) error) error {
+	prefix := s.prefix + "objects/"
+	return s.walk(ctx, prefix, func(o types.Object) error {
+		sha := strings.TrimPrefix(aws.ToString(o.Key), prefix)
+		if blob.CheckDigest(sha) != nil {
+			return nil
+		}
+		return fn(sha, aws.ToTime(o.LastModified))
+	})
+}
+
+// Delete implements blob.Store: every Put writes its object again, so a
+// blob written at or after notBefore has a newer LastModified.
+func (s *Store) Delete(ctx context.Context, sha string, notBefore time.Time) (bool, error) {
+	key, err := s.objectKey(sha)
+	if err != nil {
+		return false, err
+	}
+	head, err := s.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if isNotFound(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, domain.Internal("removing blob", err)
+	}
+	if !aws.ToTime(head.LastModified).Before(notBefore) {
+		return false, nil
+	}
+	if _, err := s.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)}); err != nil {
+		return false, domain.Internal("removing blob", err)
+	}
+	return true, nil
 }
 
 // Clean aborts multipart uploads and removes staging objects older than a

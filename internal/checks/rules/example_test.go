@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"trel/internal/checks/rules"
+	"trel/internal/domain"
 )
 
 func ExampleCheckChecksumFile() {
@@ -35,13 +36,22 @@ func ExampleCheckPaths() {
 	for _, f := range rules.CheckPaths(paths) {
 		fmt.Println(f.Status, f.Code, f.Path)
 	}
+	// The project's policy lets its release notes go unsigned.
+	notes := domain.UnsignedRule{Pattern: "RELEASE-NOTES*", Reason: "plain-text notes"}
+	for _, f := range rules.CheckPaths([]string{"RELEASE-NOTES.txt", "README"}, notes) {
+		fmt.Println(f.Status, f.Code, f.Path)
+	}
 	// Output:
 	// blocker path.keys-file KEYS
-	// note path.other README
+	// blocker artifact.no-signature README
+	// blocker artifact.no-checksum README
 	// note artifact.signature-openpgp apache-foo-1.0.tar.gz
 	// blocker artifact.no-signature apache-foo-1.0.zip
 	// blocker artifact.no-checksum apache-foo-1.0.zip
 	// blocker path.md5-forbidden apache-foo-1.0.zip.md5
+	// blocker artifact.no-signature README
+	// blocker artifact.no-checksum README
+	// note path.unsigned-allowed RELEASE-NOTES.txt
 }
 
 func ExampleArtifactOf() {

@@ -7,16 +7,26 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"trel/internal/domain"
+	"trel/internal/secrets"
 )
 
-// ArtifactSuffixes lists the file name endings that make a file a release
-// artifact, one that needs a signature and a checksum. Matching ignores case,
-// and order does not matter: a file is an artifact if any suffix matches.
+// ArtifactSuffixes lists the file name endings of well-known artifact
+// types (archives and packages). Every file that is not metadata needs a
+// signature and a checksum, whatever its suffix; this list only says which
+// files are recognisably artifacts, so that messages and the downloads tree
+// can treat the others (scripts, documents, unknown types) with suspicion.
+// Matching ignores case.
 var ArtifactSuffixes = []string{
-	".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar",
+	".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar.zst", ".tar",
 	".zip", ".jar", ".war", ".whl", ".gem", ".nupkg", ".crate",
 	".rpm", ".deb", ".dmg", ".msi", ".exe", ".pkg", ".apk",
 }
+
+// SBOMSuffixes are the file name endings of software bills of materials
+// (CycloneDX, SPDX): metadata that needs no signature of its own.
+var SBOMSuffixes = []string{".cdx.json", ".cdx.xml", ".spdx.json", ".spdx", ".spdx.yaml", ".spdx.yml", ".spdx.rdf"}
 
 // Kinds of metadata file returned by ArtifactOf.
 const (
@@ -59,7 +69,12 @@ const (
 	CodePathSigForbidden      = "path.sig-forbidden"
 	CodePathSHA1Deprecated    = "path.sha1-deprecated"
 	CodePathOrphanMetadata    = "path.orphan-metadata"
-	CodePathOther             = "path.other"
+	CodePathBadName           = "path.bad-name"
+	CodePathReserved          = "path.reserved"
+	CodePathCollision         = "path.case-collision"
+	CodePathSecret            = "path.secret"
+	CodePathSBOM              = "path.sbom"
+	CodePathUnsigned          = "path.unsigned-allowed"
 	CodeArtifactNoSignature   = "artifact.no-signature"
 	CodeArtifactNoChecksum    = "artifact.no-checksum"
 	CodeArtifactSHA1Only      = "artifact.sha1-only"
@@ -89,9 +104,9 @@ func ArtifactOf(p string) (artifact string, kind string, ok bool) {
 	return "", "", false
 }
 
-// IsArtifact reports whether the path's file name ends with one of
+// IsKnownArtifact reports whether the path's file name ends with one of
 // ArtifactSuffixes, with something before the suffix.
-func IsArtifact(p string) bool {
+func IsKnownArtifact(p string) bool {
 	base := p[strings.LastIndexByte(p, '/')+1:]
 	for _, s := range ArtifactSuffixes {
 		if hasSuffixFold(base, s) {
@@ -99,6 +114,39 @@ func IsArtifact(p string) bool {
 		}
 	}
 	return false
+}
+
+// IsSBOM reports whether the path's file name ends with one of
+// SBOMSuffixes, with something before the suffix.
+func IsSBOM(p string) bool {
+	base := p[strings.LastIndexByte(p, '/')+1:]
+	for _, s := range SBOMSuffixes {
+		if hasSuffixFold(base, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// IsArtifact reports whether a file needs signatures and checksums before
+// its unsigned rules are applied: every file that is not metadata (a
+// signature, checksum, Sigstore bundle or SBOM), whatever its suffix. A
+// file with no name before a known suffix counts as an artifact too.
+func IsArtifact(p string) bool {
+	if _, _, meta := ArtifactOf(p); meta {
+		return false
+	}
+	return !IsSBOM(p)
+}
+
+// NeedsSignature reports whether the policy requires signatures and
+// checksums for p: IsArtifact, and no unsigned rule covers it.
+func NeedsSignature(p string, unsigned []domain.UnsignedRule) bool {
+	if !IsArtifact(p) {
+		return false
+	}
+	_, allowed := domain.MatchUnsigned(unsigned, p)
+	return !allowed
 }
 
 // ChecksumAlgorithm returns "sha256" or "sha512" for a checksum file path,
@@ -126,8 +174,9 @@ type metaFile struct{ path, kind string }
 // (relative, '/'-separated) and returns findings sorted by path. Duplicate
 // paths are checked once. Metadata files that are fine and have their
 // artifact produce no finding; each signature found for an artifact produces
-// a note saying which kind it is.
-func CheckPaths(paths []string) []Finding {
+// a note saying which kind it is. Every other file needs a signature and a
+// checksum unless one of the policy's unsigned rules covers it.
+func CheckPaths(paths []string, unsigned ...domain.UnsignedRule) []Finding {
 	sorted := slices.Clone(paths)
 	slices.Sort(sorted)
 	sorted = slices.Compact(sorted)
@@ -144,15 +193,28 @@ func CheckPaths(paths []string) []Finding {
 		}
 	}
 
+	// The second spelling of a name that folds together with another.
+	collides := map[string]string{}
+	for _, pair := range domain.FoldCollisions(sorted) {
+		if _, ok := collides[pair[1]]; !ok {
+			collides[strings.TrimSuffix(pair[1], "/")] = strings.TrimSuffix(pair[0], "/")
+		}
+	}
+
 	findings := make([]Finding, 0, len(sorted))
 	for _, p := range sorted {
-		findings = checkPath(findings, p, present, meta)
+		if other, ok := collides[p]; ok {
+			findings = append(findings, Finding{Path: p, Status: StatusBlocker, Code: CodePathCollision,
+				Message: fmt.Sprintf("%q and %q are the same name on Windows and macOS (they differ only in case or Unicode normalization), so one would overwrite the other: remove or rename one of them", other, p)})
+		}
+		findings = checkPath(findings, p, present, meta, unsigned)
 	}
+	slices.SortStableFunc(findings, func(a, b Finding) int { return strings.Compare(a.Path, b.Path) })
 	return findings
 }
 
 // checkPath appends the findings for one path.
-func checkPath(out []Finding, p string, present map[string]bool, meta map[string][]metaFile) []Finding {
+func checkPath(out []Finding, p string, present map[string]bool, meta map[string][]metaFile, unsigned []domain.UnsignedRule) []Finding {
 	add := func(status, code, format string, args ...any) {
 		out = append(out, Finding{Path: p, Status: status, Code: code, Message: fmt.Sprintf(format, args...)})
 	}
@@ -163,8 +225,22 @@ func checkPath(out []Finding, p string, present map[string]bool, meta map[string
 		add(StatusBlocker, CodePathInvalid, "%q is not a valid release path: %s; rename it to a relative path with '/' between directories", p, reason)
 		return out
 	}
+	if kind, ok := secrets.SecretName(base); ok {
+		add(StatusBlocker, CodePathSecret, "%s looks like %s; private keys and credentials must never be published: remove it, and treat the key or token in it as compromised (revoke it and make a new one)", p, kind)
+		return out
+	}
 	if seg := dotSegment(p); seg != "" {
 		add(StatusBlocker, CodePathDotfile, "%s is a hidden file or directory (%q starts with a dot); files such as .DS_Store, .git or .htaccess must not be published: remove it from the release", p, seg)
+		return out
+	}
+	for _, r := range domain.ReservedNames {
+		if strings.EqualFold(base, r) {
+			add(StatusBlocker, CodePathReserved, "%s has the name of the file trel writes when it publishes the release (%s): rename or remove it", p, r)
+			return out
+		}
+	}
+	if why := domain.PathProblem(p); why != "" {
+		add(StatusBlocker, CodePathBadName, "%s: rename it", why)
 		return out
 	}
 	if strings.EqualFold(base, "KEYS") {
@@ -188,12 +264,15 @@ func checkPath(out []Finding, p string, present map[string]bool, meta map[string
 		return out
 	}
 
-	if IsArtifact(p) {
-		return checkArtifact(out, p, meta[p])
+	if IsSBOM(p) {
+		add(StatusNote, CodePathSBOM, "%s is a software bill of materials; it is published as metadata and needs no signature of its own (sign it too if downloaders should rely on it)", p)
+		return out
 	}
-
-	add(StatusNote, CodePathOther, "%s is neither an artifact nor a signature or checksum; it will be published as is and needs no signature. If it is meant to be an artifact, give it a known artifact suffix such as .tar.gz or .zip", p)
-	return out
+	if r, ok := domain.MatchUnsigned(unsigned, p); ok {
+		add(StatusNote, CodePathUnsigned, "%s may be published without signature or checksum: the policy allows %q (%s); to sign it anyway, publish %s.asc and %s.sha512", p, r.Pattern, r.Reason, base, base)
+		return out
+	}
+	return checkArtifact(out, p, meta[p])
 }
 
 // checkArtifact appends the signature and checksum findings of one artifact,
@@ -226,6 +305,9 @@ func checkArtifact(out []Finding, p string, files []metaFile) []Finding {
 		msg := fmt.Sprintf("%s has no signature: publish an OpenPGP signature %s.asc (gpg --armor --detach-sign %s) or a Sigstore bundle %s.sigstore.json", p, a, a, a)
 		if sig {
 			msg += fmt.Sprintf("; %s.sig does not count because binary signatures are not accepted", a)
+		}
+		if !IsKnownArtifact(p) {
+			msg += fmt.Sprintf(". Every file that is not a signature, checksum or SBOM needs one; if %s needs none (release notes, for example), a committee member can allow it with `trel policy set PROJECT --unsigned '%s=WHY'`", a, a)
 		}
 		out = append(out, Finding{Path: p, Status: StatusBlocker, Code: CodeArtifactNoSignature, Message: msg})
 	}

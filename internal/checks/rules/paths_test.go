@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"trel/internal/domain"
 )
 
 func TestArtifactOf(t *testing.T) {
@@ -45,11 +47,11 @@ func TestArtifactOf(t *testing.T) {
 	}
 }
 
-func TestIsArtifact(t *testing.T) {
+func TestIsKnownArtifact(t *testing.T) {
 	for _, s := range ArtifactSuffixes {
 		t.Run("ok/"+s, func(t *testing.T) {
-			if !IsArtifact("dist/apache-foo-1.0" + s) {
-				t.Errorf("IsArtifact(%q) = false", "dist/apache-foo-1.0"+s)
+			if !IsKnownArtifact("dist/apache-foo-1.0" + s) {
+				t.Errorf("IsKnownArtifact(%q) = false", "dist/apache-foo-1.0"+s)
 			}
 		})
 	}
@@ -60,6 +62,7 @@ func TestIsArtifact(t *testing.T) {
 	}{
 		{"ok/upper-case", "FOO.ZIP", true},
 		{"ok/tar-bz2", "a.tar.bz2", true},
+		{"ok/tar-zst", "a.tar.zst", true},
 		{"fail/signature", "a.tar.gz.asc", false},
 		{"fail/checksum", "a.zip.sha512", false},
 		{"fail/readme", "README", false},
@@ -70,10 +73,35 @@ func TestIsArtifact(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := IsArtifact(tt.path); got != tt.want {
-				t.Errorf("IsArtifact(%q) = %v, want %v", tt.path, got, tt.want)
+			if got := IsKnownArtifact(tt.path); got != tt.want {
+				t.Errorf("IsKnownArtifact(%q) = %v, want %v", tt.path, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestIsArtifactIsDefaultDeny: every file that is not metadata needs
+// signatures and checksums, whatever its suffix (issue 12: an unsigned
+// .tar.zst, .7z, .sh, .iso or AppImage passed every check).
+func TestIsArtifactIsDefaultDeny(t *testing.T) {
+	for _, p := range []string{"a.tar.zst", "a.7z", "install.sh", "a.iso", "App-x86_64.AppImage", "bin/tool", "README",
+		"RELEASE-NOTES.txt", "docs/index.html", "a.gz", ".zip", "a.zip/README", "a.json", "setup.py", "a.sha384"} {
+		if !IsArtifact(p) {
+			t.Errorf("IsArtifact(%q) = false: it would be published without a signature", p)
+		}
+	}
+	for _, p := range []string{"a.tar.gz.asc", "a.zip.sha512", "a.zip.sha256", "a.whl.sigstore", "a.whl.sigstore.json", "a.tgz.bundle",
+		"a.zip.sha1", "a.zip.md5", "a.zip.sig", "apache-foo-1.0.cdx.json", "bom.spdx.json", "dist/x.spdx", "x.CDX.JSON"} {
+		if IsArtifact(p) {
+			t.Errorf("IsArtifact(%q) = true for metadata", p)
+		}
+	}
+	unsigned := []domain.UnsignedRule{{Pattern: "RELEASE-NOTES*.txt", Reason: "notes"}, {Pattern: "docs/*.html", Reason: "docs"}}
+	for p, want := range map[string]bool{"RELEASE-NOTES.txt": false, "sub/RELEASE-NOTES-1.0.txt": false, "docs/index.html": false,
+		"other/docs/index.html": true, "NOTES.txt": true, "a.tar.zst": true} {
+		if got := NeedsSignature(p, unsigned); got != want {
+			t.Errorf("NeedsSignature(%q) = %v, want %v", p, got, want)
+		}
 	}
 }
 
@@ -128,8 +156,10 @@ func TestCheckPaths(t *testing.T) {
 			[]want{{"binaries/x.zip", StatusNote, CodeArtifactSignedOpenPGP, nil}}},
 		{"ok/duplicates-checked-once", []string{"x.zip", "x.zip.asc", "x.zip.sha512", "x.zip"},
 			[]want{{"x.zip", StatusNote, CodeArtifactSignedOpenPGP, nil}}},
-		{"ok/signed-readme", []string{"README.txt", "README.txt.asc"},
-			[]want{{"README.txt", StatusNote, CodePathOther, nil}}},
+		{"ok/signed-readme-with-checksum", []string{"README.txt", "README.txt.asc", "README.txt.sha512"},
+			[]want{{"README.txt", StatusNote, CodeArtifactSignedOpenPGP, nil}}},
+		{"ok/sbom-needs-no-signature", []string{"x.zip", "x.zip.asc", "x.zip.sha512", "x.cdx.json"},
+			[]want{{"x.cdx.json", StatusNote, CodePathSBOM, []string{"bill of materials"}}, {"x.zip", StatusNote, CodeArtifactSignedOpenPGP, nil}}},
 		{"ok/empty-revision", nil, nil},
 
 		{"fail/no-signature", []string{a, a + ".sha512"},
@@ -206,11 +236,41 @@ func TestCheckPaths(t *testing.T) {
 				{`a\b`, StatusBlocker, CodePathInvalid, []string{"backslash"}},
 				{"\xff", StatusBlocker, CodePathInvalid, []string{"UTF-8"}},
 			}},
-		{"note/other-files", []string{"README", "RELEASE-NOTES.txt", "docs/index.html"},
+		{"fail/unknown-types-need-signatures", []string{"a.tar.zst", "a.7z", "install.sh", "a.iso", "App.AppImage", "tool", "docs/index.html"},
 			[]want{
-				{"README", StatusNote, CodePathOther, []string{"neither an artifact nor", "known artifact suffix"}},
-				{"RELEASE-NOTES.txt", StatusNote, CodePathOther, nil},
-				{"docs/index.html", StatusNote, CodePathOther, nil},
+				{"App.AppImage", StatusBlocker, CodeArtifactNoSignature, []string{"--unsigned"}}, {"App.AppImage", StatusBlocker, CodeArtifactNoChecksum, nil},
+				{"a.7z", StatusBlocker, CodeArtifactNoSignature, nil}, {"a.7z", StatusBlocker, CodeArtifactNoChecksum, nil},
+				{"a.iso", StatusBlocker, CodeArtifactNoSignature, nil}, {"a.iso", StatusBlocker, CodeArtifactNoChecksum, nil},
+				{"a.tar.zst", StatusBlocker, CodeArtifactNoSignature, nil}, {"a.tar.zst", StatusBlocker, CodeArtifactNoChecksum, nil},
+				{"docs/index.html", StatusBlocker, CodeArtifactNoSignature, nil}, {"docs/index.html", StatusBlocker, CodeArtifactNoChecksum, nil},
+				{"install.sh", StatusBlocker, CodeArtifactNoSignature, nil}, {"install.sh", StatusBlocker, CodeArtifactNoChecksum, nil},
+				{"tool", StatusBlocker, CodeArtifactNoSignature, nil}, {"tool", StatusBlocker, CodeArtifactNoChecksum, nil},
+			}},
+		{"fail/secret-names", []string{"id_rsa", "deploy/id_ed25519", ".npmrc", "conf/.pypirc", "key.ppk", "id_rsa.pub"},
+			[]want{
+				{".npmrc", StatusBlocker, CodePathSecret, []string{"compromised"}},
+				{"conf/.pypirc", StatusBlocker, CodePathSecret, nil},
+				{"deploy/id_ed25519", StatusBlocker, CodePathSecret, []string{"SSH private key"}},
+				{"id_rsa", StatusBlocker, CodePathSecret, nil},
+				{"id_rsa.pub", StatusBlocker, CodeArtifactNoSignature, nil}, {"id_rsa.pub", StatusBlocker, CodeArtifactNoChecksum, nil},
+				{"key.ppk", StatusBlocker, CodePathSecret, nil},
+			}},
+		{"fail/bad-names", []string{"evil\u202Egz.rat.exe", "caf\u0065\u0301.txt", "NUL.txt", "a:b"},
+			[]want{
+				{"NUL.txt", StatusBlocker, CodePathBadName, []string{"reserved device name", "rename it"}},
+				{"a:b", StatusBlocker, CodePathBadName, []string{"Windows"}},
+				{"caf\u0065\u0301.txt", StatusBlocker, CodePathBadName, []string{"NFC"}},
+				{"evil\u202Egz.rat.exe", StatusBlocker, CodePathBadName, []string{"bidi"}},
+			}},
+		{"fail/reserved-name", []string{"trel-release-manifest.json", "sub/TREL-RELEASE-MANIFEST.JSON"},
+			[]want{{"sub/TREL-RELEASE-MANIFEST.JSON", StatusBlocker, CodePathReserved, nil}, {"trel-release-manifest.json", StatusBlocker, CodePathReserved, []string{"trel writes"}}}},
+		{"fail/case-collision", []string{"X.zip", "X.zip.asc", "X.zip.sha512", "x.zip", "x.zip.asc", "x.zip.sha512"},
+			[]want{
+				{"X.zip", StatusNote, CodeArtifactSignedOpenPGP, nil},
+				{"x.zip", StatusBlocker, CodePathCollision, []string{"same name on Windows and macOS"}},
+				{"x.zip", StatusNote, CodeArtifactSignedOpenPGP, nil},
+				{"x.zip.asc", StatusBlocker, CodePathCollision, nil},
+				{"x.zip.sha512", StatusBlocker, CodePathCollision, nil},
 			}},
 	}
 	for _, tt := range tests {
@@ -290,8 +350,9 @@ func FuzzCheckPaths(f *testing.F) {
 	f.Add("")
 	statuses := []string{StatusBlocker, StatusConcern, StatusSuggestion, StatusNote}
 	codes := []string{CodePathInvalid, CodePathDotfile, CodePathKeysFile, CodePathMD5Forbidden, CodePathSigForbidden,
-		CodePathSHA1Deprecated, CodePathOrphanMetadata, CodePathOther, CodeArtifactNoSignature, CodeArtifactNoChecksum,
-		CodeArtifactSHA1Only, CodeArtifactSignedOpenPGP, CodeArtifactSigstore}
+		CodePathSHA1Deprecated, CodePathOrphanMetadata, CodeArtifactNoSignature, CodeArtifactNoChecksum,
+		CodeArtifactSHA1Only, CodeArtifactSignedOpenPGP, CodeArtifactSigstore, CodePathBadName, CodePathReserved,
+		CodePathCollision, CodePathSecret, CodePathSBOM, CodePathUnsigned}
 	f.Fuzz(func(t *testing.T, list string) {
 		paths := strings.Split(list, "\n")
 		got := CheckPaths(paths)

@@ -434,17 +434,15 @@ func (s q) Blob(ctx context.Context, sha string) (*domain.Blob, error) {
 
 func (s q) PutBlob(ctx context.Context, b domain.Blob) error {
 	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO blobs (sha256, sha512, size, sha256_state, sha512_state, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+		INSERT INTO blobs (sha256, sha512, size, sha256_state, sha512_state, created_at, touched_at) VALUES ($1, $2, $3, $4, $5, $6, $6)
 		ON CONFLICT (sha256) DO NOTHING`,
 		b.SHA256, b.SHA512, b.Size, b.SHA256State, b.SHA512State, micros(time.Now()))
 	return wrap("recording blob", err)
 }
 
+// RecordUpload is ChargeUpload without quotas (content trel makes itself).
 func (s q) RecordUpload(ctx context.Context, releaseID int64, sha string, userID int64, at time.Time) error {
-	_, err := s.db.ExecContext(ctx, `
-		INSERT INTO release_uploads (release_id, sha256, user_id, created_at) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (release_id, sha256) DO NOTHING`, releaseID, sha, userID, micros(at))
-	return wrap("recording upload", err)
+	return s.ChargeUpload(ctx, releaseID, userID, sha, domain.Quota{}, at)
 }
 
 func (s q) UploadedTo(ctx context.Context, releaseID int64, sha string) (bool, error) {

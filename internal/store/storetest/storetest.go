@@ -545,4 +545,6 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("next window: %d hits, ends %s", n, end)
 		}
 	})
+
+	runContent(t, newStore, seed)
 }
