@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -104,6 +105,16 @@ func StatusOf(k domain.Kind) int {
 	return http.StatusInternalServerError
 }
 
+// SetRetryAfter sends the Retry-After header (whole seconds, at least 1)
+// of a rate-limited or busy answer.
+func SetRetryAfter(w http.ResponseWriter, err error) {
+	if domain.KindOf(err) != domain.KindRateLimited {
+		return
+	}
+	secs := int(math.Ceil(domain.RetryAfterOf(err).Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+}
+
 // ErrorBody is the one error shape of the API.
 type ErrorBody struct {
 	Error struct {
@@ -123,6 +134,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if kind == domain.KindUnauthenticated {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="trel"`)
 	}
+	SetRetryAfter(w, err)
 	writeJSON(w, StatusOf(kind), body)
 }
 

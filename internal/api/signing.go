@@ -196,13 +196,20 @@ func (a *API) completeSigning(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	act := actor(r)
+	// Busy or rate limited: refused before the approval is spent.
+	slot, err := a.svc.PrepareSigning(r.Context(), act, int64(id))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	defer slot.Release()
 	ap, aerr := a.approver.FinishApproval(r.Context(), act, req.Ceremony, req.Assertion)
 	if aerr != nil {
 		// The core audits the refused attempt and burns the request.
 		a.fail(w, r, a.svc.RefuseSigning(r.Context(), act, int64(id), aerr))
 		return
 	}
-	res, err := a.svc.CompleteSigning(r.Context(), act, int64(id), ap, []byte(req.Password))
+	res, err := a.svc.CompleteSigning(r.Context(), act, slot, ap, []byte(req.Password))
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -29,6 +29,9 @@ type Service struct {
 	manifestLog ManifestLog
 	master      signing.MasterKey
 	sigLog      SignatureLog
+	limits      Limits
+	keyLocks    keyLocks
+	meter       Meter
 }
 
 // Options configure a Service.
@@ -36,11 +39,19 @@ type Options struct {
 	MaxFileSize int64            // 0 means DefaultMaxFileSize
 	Now         func() time.Time // nil means time.Now
 	Logger      *slog.Logger
+	// Limits on server-held keys; zero fields take the defaults.
+	Limits Limits
+	// Meter counts domain events for monitoring (nil: nothing is counted).
+	Meter Meter
 }
 
 // New builds a Service.
 func New(st store.Store, blobs blob.Store, opt Options) *Service {
-	s := &Service{store: st, blobs: blobs, now: opt.Now, maxFileSize: opt.MaxFileSize, log: opt.Logger}
+	s := &Service{store: st, blobs: blobs, now: opt.Now, maxFileSize: opt.MaxFileSize, log: opt.Logger,
+		limits: opt.Limits.withDefaults(), meter: opt.Meter}
+	if s.meter == nil {
+		s.meter = noMeter{}
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -65,6 +76,9 @@ type Actor struct {
 	User     *domain.User
 	System   bool
 	ClientIP string
+	// Token is the API token the request came with (nil for browser
+	// sessions and the system): a token cannot make one that outlives it.
+	Token *domain.Token
 }
 
 // Anonymous is a visitor without credentials.

@@ -322,6 +322,7 @@ func (w *Web) jsonError(rw http.ResponseWriter, r *http.Request, err error) {
 	if kind == domain.KindInternal || kind == domain.KindUnauthenticated {
 		w.log.WarnContext(r.Context(), "request refused", "path", LogPath(r.URL.Path), "err", err)
 	}
+	api.SetRetryAfter(rw, err)
 	writeJSON(rw, api.StatusOf(kind), map[string]string{"error": domain.PublicMessage(err)})
 }
 

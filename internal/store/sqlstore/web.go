@@ -76,20 +76,7 @@ func scanPasskey(row interface{ Scan(...any) error }) (*store.Passkey, error) {
 
 // Passkeys implements store.WebStore.
 func (d *DB) Passkeys(ctx context.Context, userID int64) ([]store.Passkey, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT `+passkeyCols+` FROM passkeys WHERE user_id = $1 ORDER BY id`, userID)
-	if err != nil {
-		return nil, wrap("listing passkeys", err)
-	}
-	defer rows.Close()
-	var out []store.Passkey
-	for rows.Next() {
-		p, err := scanPasskey(rows)
-		if err != nil {
-			return nil, wrap("listing passkeys", err)
-		}
-		out = append(out, *p)
-	}
-	return out, wrap("listing passkeys", rows.Err())
+	return d.UserPasskeys(ctx, userID)
 }
 
 // AddPasskey implements store.WebStore.
@@ -143,6 +130,10 @@ func (d *DB) DeletePasskey(ctx context.Context, userID, id int64, ev domain.Audi
 		}
 		if n <= 1 {
 			return domain.Errorf(domain.KindConflict, "this is your last passkey: add another one before removing it, or you could no longer sign in")
+		}
+		// The sessions opened with the passkey end with it.
+		if _, err := (q{tx}).EndSessions(ctx, store.SessionFilter{PasskeyID: id}); err != nil {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM passkeys WHERE user_id = $1 AND id = $2`, userID, id)
 		return err
@@ -203,10 +194,13 @@ func (d *DB) OpenEnrollments(ctx context.Context, now time.Time) ([]store.Enroll
 // CreateSession implements store.WebStore.
 func (d *DB) CreateSession(ctx context.Context, s *store.WebSession, ev domain.AuditEvent) error {
 	return d.webTx(ctx, "creating the session", &ev, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO web_sessions (hash, user_id, created_at, last_seen_at, client_ip) VALUES ($1, $2, $3, $4, $5)`,
-			s.Hash, s.UserID, micros(s.CreatedAt), micros(s.LastSeenAt), s.ClientIP)
-		return err
+		var passkey sql.NullInt64
+		if s.PasskeyID > 0 {
+			passkey = sql.NullInt64{Int64: s.PasskeyID, Valid: true}
+		}
+		return tx.QueryRowContext(ctx,
+			`INSERT INTO web_sessions (hash, user_id, created_at, last_seen_at, client_ip, user_agent, passkey_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+			s.Hash, s.UserID, micros(s.CreatedAt), micros(s.LastSeenAt), s.ClientIP, s.UserAgent, passkey).Scan(&s.ID)
 	})
 }
 
@@ -214,9 +208,11 @@ func (d *DB) CreateSession(ctx context.Context, s *store.WebSession, ev domain.A
 func (d *DB) SessionByHash(ctx context.Context, hash []byte) (*store.WebSession, error) {
 	var s store.WebSession
 	var created, seen int64
+	var passkey sql.NullInt64
 	err := d.db.QueryRowContext(ctx,
-		`SELECT hash, user_id, created_at, last_seen_at, client_ip FROM web_sessions WHERE hash = $1`, hash).
-		Scan(&s.Hash, &s.UserID, &created, &seen, &s.ClientIP)
+		`SELECT id, hash, user_id, created_at, last_seen_at, client_ip, user_agent, passkey_id FROM web_sessions WHERE hash = $1`, hash).
+		Scan(&s.ID, &s.Hash, &s.UserID, &created, &seen, &s.ClientIP, &s.UserAgent, &passkey)
+	s.PasskeyID = passkey.Int64
 	if err != nil {
 		return nil, notFound(err, "no such session")
 	}
