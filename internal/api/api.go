@@ -60,12 +60,12 @@ func (a *API) authenticate(next http.HandlerFunc) http.Handler {
 				a.fail(w, r, domain.Errorf(domain.KindUnauthenticated, "use the header \"Authorization: Bearer TOKEN\""))
 				return
 			}
-			u, err := a.svc.Authenticate(r.Context(), strings.TrimSpace(secret))
+			u, t, err := a.svc.Authenticate(r.Context(), strings.TrimSpace(secret))
 			if err != nil {
 				a.fail(w, r, err)
 				return
 			}
-			act.User = u
+			act.User, act.Token = u, t
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, act)))
 	})

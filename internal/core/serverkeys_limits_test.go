@@ -28,6 +28,7 @@ const goodPassword = "correct horse battery staple"
 // users bob and flooder.
 type keyWorld struct {
 	svc    *core.Service
+	db     *sqlstore.DB
 	actors map[string]*core.Actor
 	skew   time.Duration
 }
@@ -45,7 +46,7 @@ func newKeyWorld(t *testing.T, limits core.Limits) *keyWorld {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &keyWorld{actors: map[string]*core.Actor{}}
+	w := &keyWorld{actors: map[string]*core.Actor{}, db: st}
 	w.svc = core.New(st, blobs, core.Options{Limits: limits, Now: func() time.Time { return time.Now().Add(w.skew) }})
 	master, err := signing.NewMasterKey()
 	if err != nil {

@@ -75,6 +75,9 @@ type Passkey struct {
 	Credential []byte     `json:"-"`
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	// Notice, when set, is left for the user in the same transaction
+	// (a passkey added while they already had one).
+	Notice string `json:"-"`
 }
 
 // Enrollment is a one-time link with which a user registers a passkey.
@@ -87,6 +90,9 @@ type Enrollment struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    *time.Time
+	// Notice, when set, is left for the user in the same transaction
+	// (a re-enrollment of someone who already has passkeys).
+	Notice string
 }
 
 // WebSession is a signed-in browser.

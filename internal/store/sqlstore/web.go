@@ -101,7 +101,10 @@ func (d *DB) AddPasskey(ctx context.Context, pk *store.Passkey, enrollmentID int
 		if isUniqueErr(err) {
 			return domain.Errorf(domain.KindConflict, "this passkey is already registered")
 		}
-		return err
+		if err != nil || pk.Notice == "" {
+			return err
+		}
+		return (q{tx}).AddNotice(ctx, pk.UserID, pk.Notice, at)
 	})
 }
 
@@ -143,9 +146,13 @@ func (d *DB) DeletePasskey(ctx context.Context, userID, id int64, ev domain.Audi
 // CreateEnrollment implements store.WebStore.
 func (d *DB) CreateEnrollment(ctx context.Context, e *store.Enrollment, ev domain.AuditEvent) error {
 	return d.webTx(ctx, "creating the enrollment link", &ev, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `
+		err := tx.QueryRowContext(ctx, `
 			INSERT INTO enrollments (user_id, hash, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 			e.UserID, e.Hash, e.CreatedBy, micros(e.CreatedAt), micros(e.ExpiresAt)).Scan(&e.ID)
+		if err != nil || e.Notice == "" {
+			return err
+		}
+		return (q{tx}).AddNotice(ctx, e.UserID, e.Notice, e.CreatedAt)
 	})
 }
 
