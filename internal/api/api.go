@@ -66,6 +66,7 @@ func (a *API) authenticate(next http.HandlerFunc) http.Handler {
 				return
 			}
 			act.User, act.Token = u, t
+			SetUser(r.Context(), u.Username)
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, act)))
 	})
@@ -125,8 +126,8 @@ type ErrorBody struct {
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	kind := domain.KindOf(err)
-	if kind == domain.KindInternal {
-		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	if StatusOf(kind) >= 500 {
+		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", StatusOf(kind), "err", err)
 	}
 	var body ErrorBody
 	body.Error.Code = string(kind)

@@ -78,5 +78,6 @@ func adminCmd(e *env) *cobra.Command {
 
 	c.AddCommand(createUser, createToken, adminEnrollCmd(e, &dataDir))
 	c.AddCommand(adminMasterKeyCmds(e, &dataDir)...)
+	c.AddCommand(adminIncidentCmds(e, &dataDir)...)
 	return c
 }

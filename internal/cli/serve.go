@@ -46,6 +46,9 @@ func serveCmd(e *env) *cobra.Command {
 	var dataDir, addr, maxSize, adminUser, adminEmail, logFormat, publicURL string
 	var sigstoreRoots []string
 	var masterKeyFile, grandfather string
+	var trustedProxies []string
+	var maxServerKeys, uploadsPerUser int
+	var metricsAddr, metricsTokenFile string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the trel server on a data directory (SQLite + files)",
@@ -53,7 +56,11 @@ func serveCmd(e *env) *cobra.Command {
 and a first administrator, and prints how to get an administrator token and
 the administrator's one-time passkey enrollment link for the web interface.
 
-Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PUBLIC_URL.`,
+Its database files are created readable by their owner only; trel warns
+at start when the data directory itself is open to other users.
+
+Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PUBLIC_URL,
+TREL_TRUSTED_PROXY (comma-separated), TREL_METRICS_ADDR, TREL_METRICS_TOKEN_FILE.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			max, err := parseSize(maxSize)
@@ -67,6 +74,23 @@ Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PU
 				}
 				domain.KeyGrandfatherBefore = d
 			}
+			proxies, err := server.ParseTrustedProxies(trustedProxies)
+			if err != nil {
+				return usageError{err}
+			}
+			metricsToken := ""
+			if metricsTokenFile != "" {
+				b, err := os.ReadFile(metricsTokenFile)
+				if err != nil {
+					return fmt.Errorf("--metrics-token-file: %w", err)
+				}
+				if metricsToken = strings.TrimSpace(string(b)); len(metricsToken) < 16 {
+					return usageError{fmt.Errorf("--metrics-token-file %s: the token must have at least 16 characters", metricsTokenFile)}
+				}
+			}
+			if maxServerKeys < 1 || uploadsPerUser < 1 {
+				return usageError{fmt.Errorf("--max-server-keys and --uploads-per-user must be at least 1")}
+			}
 			var h slog.Handler = slog.NewTextHandler(e.stderr, nil)
 			if logFormat == "json" {
 				h = slog.NewJSONHandler(e.stderr, nil)
@@ -75,6 +99,8 @@ Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PU
 				DataDir: dataDir, Addr: addr, MaxFileSize: max,
 				AdminUsername: adminUser, AdminEmail: adminEmail, Logger: slog.New(h), SigstoreRoots: sigstoreRoots,
 				MasterKeyFile: masterKeyFile, MasterKeyEnv: "TREL_MASTER_KEY", PublicURL: publicURL,
+				TrustedProxies: proxies, Limits: core.Limits{MaxServerKeys: maxServerKeys}, UploadsPerUser: uploadsPerUser,
+				MetricsAddr: metricsAddr, MetricsToken: metricsToken,
 			}, e.stdout)
 		},
 	}
@@ -89,5 +115,15 @@ Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PU
 	f.StringVar(&grandfather, "rsa-2048-before", envOr("TREL_RSA_2048_BEFORE", ""), "RSA keys created before this date (YYYY-MM-DD) may have 2048 bits; newer ones need 4096 (default 2026-01-01)")
 	f.StringArrayVar(&sigstoreRoots, "sigstore-root", nil, "extra Sigstore trusted root NAME=FILE (repeatable; the production root is built in)")
 	f.StringVar(&logFormat, "log-format", envOr("TREL_LOG_FORMAT", "text"), "log format: text or json")
+	var proxyDefault []string
+	if v := os.Getenv("TREL_TRUSTED_PROXY"); v != "" {
+		proxyDefault = strings.Split(v, ",")
+	}
+	f.StringArrayVar(&trustedProxies, "trusted-proxy", proxyDefault, "network (CIDR) or address of a reverse proxy whose X-Forwarded-For names the client, for rate limits and audit addresses (repeatable); without it forwarded headers are ignored")
+	f.IntVar(&maxServerKeys, "max-server-keys", core.DefaultMaxServerKeys, "active signing keys trel may hold for one user")
+	f.IntVar(&uploadsPerUser, "uploads-per-user", core.DefaultUploadsPerUser, "concurrent uploads one user may make (per server process)")
+	f.StringVar(&metricsAddr, "metrics-addr", envOr("TREL_METRICS_ADDR", ""), "serve /metrics only on this address (e.g. 127.0.0.1:9090) instead of the main one")
+	f.StringVar(&metricsTokenFile, "metrics-token-file", envOr("TREL_METRICS_TOKEN_FILE", ""), "file holding a bearer token that /metrics requires")
+
 	return c
 }

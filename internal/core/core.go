@@ -19,19 +19,21 @@ const DefaultMaxFileSize = 4 << 30
 
 // Service is the core. Create it with New.
 type Service struct {
-	store       store.Store
-	blobs       blob.Store
-	now         func() time.Time
-	maxFileSize int64
-	log         *slog.Logger
-	notifier    CheckNotifier
-	publisher   Publisher
-	manifestLog ManifestLog
-	master      signing.MasterKey
-	sigLog      SignatureLog
-	limits      Limits
-	keyLocks    keyLocks
-	meter       Meter
+	store          store.Store
+	blobs          blob.Store
+	now            func() time.Time
+	maxFileSize    int64
+	log            *slog.Logger
+	notifier       CheckNotifier
+	publisher      Publisher
+	manifestLog    ManifestLog
+	master         signing.MasterKey
+	sigLog         SignatureLog
+	limits         Limits
+	keyLocks       keyLocks
+	meter          Meter
+	uploads        uploadSlots
+	uploadsPerUser int
 }
 
 // Options configure a Service.
@@ -43,12 +45,17 @@ type Options struct {
 	Limits Limits
 	// Meter counts domain events for monitoring (nil: nothing is counted).
 	Meter Meter
+	// UploadsPerUser bounds one user's concurrent uploads (0: default).
+	UploadsPerUser int
 }
 
 // New builds a Service.
 func New(st store.Store, blobs blob.Store, opt Options) *Service {
 	s := &Service{store: st, blobs: blobs, now: opt.Now, maxFileSize: opt.MaxFileSize, log: opt.Logger,
-		limits: opt.Limits.withDefaults(), meter: opt.Meter}
+		limits: opt.Limits.withDefaults(), meter: opt.Meter, uploadsPerUser: opt.UploadsPerUser}
+	if s.uploadsPerUser <= 0 {
+		s.uploadsPerUser = DefaultUploadsPerUser
+	}
 	if s.meter == nil {
 		s.meter = noMeter{}
 	}
@@ -106,6 +113,7 @@ func (a *Actor) id() int64 {
 }
 
 func (s *Service) audit(ctx context.Context, tx store.Tx, a *Actor, action, target string, details map[string]any) error {
+	s.meter.Inc("action", action)
 	return tx.Audit(ctx, domain.AuditEvent{
 		Time: s.now(), ActorID: a.id(), Actor: a.name(), Action: action, Target: target,
 		Details: details, ClientIP: a.ClientIP,

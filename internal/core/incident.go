@@ -186,8 +186,8 @@ func (s *Service) RemoveAnyPasskey(ctx context.Context, a *Actor, id int64) (int
 
 // Notices lists the actor's notices not yet dismissed.
 func (s *Service) Notices(ctx context.Context, a *Actor) ([]domain.Notice, error) {
-	if a.User == nil {
-		return nil, nil
+	if err := s.authorize(ctx, a, OpOwnTokens, 0, ""); err != nil {
+		return nil, err
 	}
 	return s.store.Notices(ctx, a.User.ID)
 }

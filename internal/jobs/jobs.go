@@ -14,6 +14,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -21,6 +22,7 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 
 	"trel/internal/checks"
+	"trel/internal/domain"
 	"trel/internal/store"
 )
 
@@ -41,13 +43,31 @@ func (CheckArgs) InsertOpts() river.InsertOpts {
 
 type checkWorker struct {
 	river.WorkerDefaults[CheckArgs]
-	engine *checks.Engine
+	engine   *checks.Engine
+	store    store.Store
+	observer atomic.Pointer[Observer]
+}
+
+// Observer hears about each check run whose results were stored (for
+// metrics: latency from queueing, exceptions).
+type Observer interface {
+	CheckRunFinished(run *domain.CheckRun, results []domain.CheckResult)
 }
 
 func (w *checkWorker) Work(ctx context.Context, job *river.Job[CheckArgs]) error {
-	_, err := w.engine.Run(ctx, job.Args.RevisionID, job.Args.Generation)
+	stored, err := w.engine.Run(ctx, job.Args.RevisionID, job.Args.Generation)
+	if o := w.observer.Load(); o != nil && stored && err == nil {
+		run, rerr := w.store.CheckRun(ctx, job.Args.RevisionID)
+		results, cerr := w.store.CheckResults(ctx, job.Args.RevisionID)
+		if rerr == nil && cerr == nil {
+			(*o).CheckRunFinished(run, results)
+		}
+	}
 	return err
 }
+
+// Observe registers o to hear about finished check runs.
+func (r *Runner) Observe(o Observer) { r.worker.observer.Store(&o) }
 
 // Timeout bounds one revision's checks; each task has its own bound too.
 func (w *checkWorker) Timeout(*river.Job[CheckArgs]) time.Duration { return 30 * time.Minute }
@@ -59,6 +79,7 @@ type Runner struct {
 	log    *slog.Logger
 	wake   chan struct{}
 	done   chan struct{}
+	worker *checkWorker
 }
 
 // Migrate creates or upgrades River's tables in db.
@@ -79,7 +100,8 @@ func Start(ctx context.Context, db *sql.DB, st store.Store, engine *checks.Engin
 		return nil, err
 	}
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &checkWorker{engine: engine}); err != nil {
+	worker := &checkWorker{engine: engine, store: st}
+	if err := river.AddWorkerSafely(workers, worker); err != nil {
 		return nil, err
 	}
 	client, err := river.NewClient(riversqlite.New(db), &river.Config{
@@ -95,7 +117,7 @@ func Start(ctx context.Context, db *sql.DB, st store.Store, engine *checks.Engin
 	if err := client.Start(ctx); err != nil {
 		return nil, fmt.Errorf("starting the job queue: %w", err)
 	}
-	r := &Runner{client: client, store: st, log: log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	r := &Runner{client: client, store: st, log: log, wake: make(chan struct{}, 1), done: make(chan struct{}), worker: worker}
 	go r.loop(ctx)
 	r.Notify()
 	return r, nil

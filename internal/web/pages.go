@@ -460,7 +460,15 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 		}
 		w.fail(rw, r, back, err)
 	}
-	// Large uploads take long: lift the server's deadlines for this request.
+	// Authorise before reading the body, and only then lift the server's
+	// deadlines for this (possibly long) request.
+	done, err := w.svc.PrepareUpload(ctx, act, project, version)
+	if err != nil {
+		rw.Header().Set("Connection", "close")
+		failed(err)
+		return
+	}
+	defer done()
 	rc := http.NewResponseController(rw)
 	rc.SetReadDeadline(time.Now().Add(6 * time.Hour))
 	rc.SetWriteDeadline(time.Now().Add(6 * time.Hour))
