@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"trel/internal/core"
 	"trel/internal/domain"
@@ -114,6 +115,14 @@ func SetRetryAfter(w http.ResponseWriter, err error) {
 	}
 	secs := int(math.Ceil(domain.RetryAfterOf(err).Seconds()))
 	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+}
+
+// DropBody prepares a refusal of a request whose body will not be read (a
+// refused upload): the connection is closed after the answer instead of
+// being drained, which a client trickling its body could stretch out.
+func DropBody(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	http.NewResponseController(w).SetReadDeadline(time.Now())
 }
 
 // ErrorBody is the one error shape of the API.

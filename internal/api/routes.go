@@ -315,7 +315,7 @@ func (a *API) release(w http.ResponseWriter, r *http.Request) {
 func (a *API) upload(w http.ResponseWriter, r *http.Request) {
 	done, err := a.svc.PrepareUpload(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
 	if err != nil {
-		w.Header().Set("Connection", "close")
+		DropBody(w)
 		a.fail(w, r, err)
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"trel/internal/api"
 	"trel/internal/core"
 	"trel/internal/domain"
 )
@@ -464,7 +465,7 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 	// deadlines for this (possibly long) request.
 	done, err := w.svc.PrepareUpload(ctx, act, project, version)
 	if err != nil {
-		rw.Header().Set("Connection", "close")
+		api.DropBody(rw)
 		failed(err)
 		return
 	}

@@ -343,7 +343,7 @@ func (w *Web) requireUser(next http.HandlerFunc) http.HandlerFunc {
 			}
 			// The body (perhaps a long upload) is not read: close the
 			// connection rather than drain it.
-			rw.Header().Set("Connection", "close")
+			api.DropBody(rw)
 			w.renderError(rw, r, http.StatusUnauthorized, "Sign-in needed", "Your session has ended: sign in again.")
 			return
 		}
