@@ -257,6 +257,10 @@ type view struct {
 	Error   string
 	Scripts []string
 	D       any
+	// Notices are the signed-in user's open notices (shown on every page
+	// until dismissed) and Path the page they are on, to come back to.
+	Notices []domain.Notice
+	Path    string
 }
 
 func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, page string, v view) {
@@ -265,6 +269,13 @@ func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, page s
 		panic("web: no template " + page)
 	}
 	v.User = actor(r).User
+	if v.User != nil {
+		ns, err := w.svc.Notices(r.Context(), actor(r))
+		if err != nil {
+			w.log.ErrorContext(r.Context(), "reading notices", "err", err)
+		}
+		v.Notices, v.Path = ns, r.URL.Path
+	}
 	f := w.takeFlash(rw, r)
 	if v.Flash == "" {
 		v.Flash = f.Notice
