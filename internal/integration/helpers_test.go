@@ -188,7 +188,7 @@ func (s *server) start() error {
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == 200 && string(body) == "ok\n" {
+			if resp.StatusCode == 200 && healthOK(body) {
 				return nil
 			}
 		}
@@ -238,7 +238,13 @@ func (s *server) healthy() bool {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode == 200 && string(b) == "ok\n"
+	return resp.StatusCode == 200 && healthOK(b)
+}
+
+// healthOK reads /healthz's JSON answer.
+func healthOK(body []byte) bool {
+	var h struct{ Status string }
+	return json.Unmarshal(body, &h) == nil && h.Status == "ok"
 }
 
 func tail(s string, n int) string {
