@@ -346,4 +346,6 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("round: %+v %v", round, err)
 		}
 	})
+
+	runIncident(t, newStore, seed)
 }
