@@ -468,3 +468,37 @@ func TestTrustedProxies(t *testing.T) {
 		t.Fatalf("audit address: %+v %v", evs, err)
 	}
 }
+
+// FuzzForwardedClient: any X-Forwarded-For header gives no client, or one
+// of its own hops; an untrusted peer's header is never read.
+func FuzzForwardedClient(f *testing.F) {
+	for _, s := range []string{"198.51.100.1", "6.6.6.6, 198.51.100.1, 10.0.0.1", "garbage", "::1,,", " , 2001:db8::1"} {
+		f.Add(s, true)
+	}
+	nets, _ := ParseTrustedProxies([]string{"10.0.0.0/8"})
+	isTrusted := func(ip net.IP) bool { return nets[0].Contains(ip) }
+	f.Fuzz(func(t *testing.T, xff string, trustedPeer bool) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = "203.0.113.1:1"
+		if trustedPeer {
+			r.RemoteAddr = "10.0.0.9:1"
+		}
+		r.Header.Set("X-Forwarded-For", xff)
+		got := forwardedClient(r, isTrusted)
+		if got == nil {
+			return
+		}
+		if !trustedPeer {
+			t.Fatalf("read the header of an untrusted peer: %v", got)
+		}
+		found := false
+		for _, h := range strings.Split(xff, ",") {
+			if ip := net.ParseIP(strings.TrimSpace(h)); ip != nil && ip.Equal(got) {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("client %v is not a hop of %q", got, xff)
+		}
+	})
+}
