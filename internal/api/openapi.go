@@ -255,7 +255,8 @@ var schemas = map[string]any{
 		"expires_at": datetime, "transaction": map[string]any{"type": "object"}}),
 	"SignCompletion": obj([]string{"ceremony", "assertion", "password"}, map[string]any{"ceremony": str,
 		"assertion": map[string]any{"type": "object", "description": "PublicKeyCredential.toJSON()"}, "password": str}),
-	"SigningResult":  obj([]string{"revision", "files"}, map[string]any{"revision": ref("Revision"), "files": map[string]any{"type": "array", "items": ref("SignedFile")}}),
-	"Enrollment":     obj([]string{"link", "expires_at"}, map[string]any{"link": map[string]any{"type": "string", "description": "One-time link, valid 24 hours; consumed on first use"}, "expires_at": datetime}),
+	"SigningResult": obj([]string{"revision", "files"}, map[string]any{"revision": ref("Revision"), "files": map[string]any{"type": "array", "items": ref("SignedFile")}}),
+	"Enrollment": obj([]string{"link", "expires_at"}, map[string]any{"link": map[string]any{"type": "string", "description": "One-time link, valid 24 hours; consumed on first use"}, "expires_at": datetime,
+		"existing_passkeys": map[string]any{"type": "integer", "description": "Passkeys the user already had: more than 0 is a re-enrollment, audited and notified to the user"}}),
 	"RevisionResult": obj([]string{"revision", "created"}, map[string]any{"revision": ref("Revision"), "created": boolean}),
 }

@@ -37,6 +37,9 @@ func (a *API) signingRoutes() []route {
 type Enrollment struct {
 	Link      string    `json:"link"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// ExistingPasskeys > 0 makes this a re-enrollment: audited, and the
+	// user is notified.
+	ExistingPasskeys int `json:"existing_passkeys"`
 }
 
 func (a *API) createEnrollment(w http.ResponseWriter, r *http.Request) {
@@ -49,7 +52,12 @@ func (a *API) createEnrollment(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, 201, Enrollment{Link: link, ExpiresAt: exp})
+	keys, err := a.svc.UserPasskeys(r.Context(), actor(r), r.PathValue("username"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 201, Enrollment{Link: link, ExpiresAt: exp, ExistingPasskeys: len(keys)})
 }
 
 func (a *API) listServerKeys(w http.ResponseWriter, r *http.Request) {

@@ -86,6 +86,21 @@ func TestIncidentResponse(t *testing.T) {
 		t.Fatalf("child token expires %v, after its 2-hour parent", made.Token.ExpiresAt)
 	}
 
+	// Re-enrolling a user who has a passkey is never silent.
+	addPasskey(t, w.data, "carol")
+	r := ops.run(t, "admin", "enroll", "--username", "carol", "--data", w.data)
+	if r.code != 0 || !strings.Contains(r.stderr, "re-enrollment") || !strings.Contains(r.stdout, "/enroll/") {
+		t.Fatalf("admin enroll of a user with a passkey: %s", r)
+	}
+	enr, err := w.adminC.CreateEnrollment(ctx, "carol")
+	if err != nil || enr.ExistingPasskeys != 1 {
+		t.Fatalf("API re-enrollment: %+v %v", enr, err)
+	}
+	carol.okJSON(t, &notices, "notices")
+	if len(notices) != 2 || !strings.Contains(notices[0].Message, "already have 1 passkey") {
+		t.Fatalf("carol's notices: %+v", notices)
+	}
+
 	// Typos and missing directories.
 	checkFailure(t, ops.run(t, "admin", "suspnd", "alice", "--data", w.data), 2, "suspend")
 	missing := filepath.Join(t.TempDir(), "no-such-data")

@@ -18,7 +18,10 @@ import (
 	"testing"
 	"time"
 
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
+
 	"trel/internal/core"
+	"trel/internal/domain"
 )
 
 // running is a server started with Serve on a loopback port.
@@ -501,4 +504,44 @@ func FuzzForwardedClient(f *testing.F) {
 			t.Fatalf("client %v is not a hop of %q", got, xff)
 		}
 	})
+}
+
+// TestDomainMetrics: the core's events and finished check runs land in
+// the named metrics.
+func TestDomainMetrics(t *testing.T) {
+	app, err := Open(context.Background(), t.TempDir(), core.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	m := app.metrics
+	m.Inc("action", "release.publish")
+	m.Inc("action", "file.upload")
+	m.Inc("action", "file.upload")
+	m.Inc("signing", "refused")
+	m.Inc("lockout", "password")
+	m.Inc("refusal", "busy")
+	queued := time.Now().Add(-3 * time.Second)
+	done := time.Now()
+	m.CheckRunFinished(&domain.CheckRun{QueuedAt: queued, FinishedAt: &done},
+		[]domain.CheckResult{{Status: domain.StatusException}, {Status: domain.StatusBlocker}, {Status: domain.StatusException}})
+	for name, c := range map[string]struct {
+		got  float64
+		want float64
+	}{
+		"publications":    {promtest.ToFloat64(m.publications), 1},
+		"uploads":         {promtest.ToFloat64(m.uploads), 2},
+		"signing refused": {promtest.ToFloat64(m.signing.WithLabelValues("refused")), 1},
+		"lockouts":        {promtest.ToFloat64(m.lockouts), 1},
+		"busy refusals":   {promtest.ToFloat64(m.refusals.WithLabelValues("busy")), 1},
+		"check runs":      {promtest.ToFloat64(m.checkRuns), 1},
+		"exceptions":      {promtest.ToFloat64(m.checkFailures), 2},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", name, c.got, c.want)
+		}
+	}
+	if n := promtest.CollectAndCount(m.checkLatency); n != 1 {
+		t.Errorf("check latency has %d series", n)
+	}
 }
