@@ -184,7 +184,7 @@ func (s q) ReservePasswordAttempt(ctx context.Context, fpr string, now time.Time
 		UPDATE signing_keys SET
 			failed_attempts = CASE WHEN locked_until IS NOT NULL THEN 1 ELSE failed_attempts + 1 END,
 			locked_until = CASE
-				WHEN (CASE WHEN locked_until IS NOT NULL THEN 1 ELSE failed_attempts + 1 END) >= $3 THEN $4
+				WHEN (CASE WHEN locked_until IS NOT NULL THEN 1 ELSE failed_attempts + 1 END) >= $3 THEN CAST($4 AS BIGINT)
 				ELSE NULL END
 		WHERE fingerprint = $1 AND (locked_until IS NULL OR locked_until <= $2)
 		RETURNING failed_attempts`, fpr, micros(now), max, micros(now.Add(lockout))).Scan(&n)
@@ -209,9 +209,11 @@ func (s q) ClearPasswordAttempts(ctx context.Context, fpr string, n int, now tim
 }
 
 // PutServerKeyCapped implements store.IncidentTx: a conditional insert.
+// The casts give PostgreSQL the parameters' types, which a SELECT list
+// does not.
 func (s q) PutServerKeyCapped(ctx context.Context, k *domain.ServerKey, max int) error {
 	res, err := s.db.ExecContext(ctx, `INSERT INTO signing_keys (fingerprint, user_id, algorithm, sealed, created_at, expires_at)
-		SELECT $1, $2, $3, $4, $5, $6
+		SELECT CAST($1 AS TEXT), CAST($2 AS BIGINT), CAST($3 AS TEXT), CAST($4 AS TEXT), CAST($5 AS BIGINT), CAST($6 AS BIGINT)
 		WHERE (SELECT count(*) FROM signing_keys WHERE user_id = $2 AND revoked_at IS NULL AND retired_at IS NULL) < $7`,
 		k.Fingerprint, k.UserID, k.Algorithm, string(k.Sealed), micros(k.CreatedAt), micros(k.ExpiresAt), max)
 	if err != nil {
