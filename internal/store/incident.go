@@ -30,6 +30,7 @@ type IncidentReader interface {
 // IncidentTx holds the changes of incident response. Every counter is one
 // atomic statement: concurrent requests (and replicas) cannot overshoot.
 type IncidentTx interface {
+	RateCounter
 	// SetSuspended suspends (at != nil) or reactivates (nil) a user.
 	SetSuspended(ctx context.Context, userID int64, at *time.Time) error
 	// EndSessions deletes the sessions matching f and reports how many.
@@ -40,10 +41,6 @@ type IncidentTx interface {
 	AddNotice(ctx context.Context, userID int64, message string, at time.Time) error
 	// DismissNotice marks one of the user's notices read.
 	DismissNotice(ctx context.Context, userID, id int64, at time.Time) error
-	// CountHit counts one hit in bucket for the fixed window of the given
-	// length that holds now, and returns the hits in that window (this one
-	// included) and when the window ends.
-	CountHit(ctx context.Context, bucket string, now time.Time, window time.Duration) (int, time.Time, error)
 	// ReservePasswordAttempt counts one password attempt on a held key
 	// before the password is derived, unless the key is locked at now. The
 	// attempt that reaches max locks the key until now+lockout. It returns

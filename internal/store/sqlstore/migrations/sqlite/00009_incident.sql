@@ -35,14 +35,16 @@ CREATE TABLE user_notices (
 CREATE INDEX user_notices_user ON user_notices(user_id);
 
 -- Fixed-window counters (per user and action): one upsert counts a hit.
-CREATE TABLE rate_counters (
+-- The scale-out branch's migration creates the same table (IF NOT EXISTS
+-- in both: whichever runs first creates it).
+CREATE TABLE IF NOT EXISTS rate_counters (
     bucket       TEXT    PRIMARY KEY,
     window_start BIGINT  NOT NULL,
     count        INTEGER NOT NULL
 );
 
 -- +goose Down
-DROP TABLE rate_counters;
+DROP TABLE IF EXISTS rate_counters;
 DROP TABLE user_notices;
 CREATE TABLE web_sessions_old (
     hash         BLOB    PRIMARY KEY,
