@@ -60,17 +60,24 @@ func startServe(t *testing.T, cfg Config) *running {
 	return nil
 }
 
+// core opens the running server's data directory beside it, as the
+// admin commands do, until the test ends.
+func (s *running) core(t *testing.T) *core.Service {
+	t.Helper()
+	app, err := Open(context.Background(), s.data, core.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { app.Close() })
+	return app.Core
+}
+
 // token creates a user directly in the data directory, as `trel admin`
 // would, and returns an API token for them.
 func (s *running) token(t *testing.T, username string) string {
 	t.Helper()
 	ctx := context.Background()
-	app, err := Open(ctx, s.data, core.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
-	svc := app.Core
+	svc := s.core(t)
 	if _, err := svc.Store().UserByUsername(ctx, username); err != nil {
 		if _, err := svc.CreateUser(ctx, core.SystemActor, core.NewUser{Username: username, Email: username + "@example.org"}); err != nil {
 			t.Fatal(err)
@@ -87,12 +94,7 @@ func (s *running) token(t *testing.T, username string) string {
 func (s *running) draft(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
-	app, err := Open(ctx, s.data, core.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
-	svc := app.Core
+	svc := s.core(t)
 	u, err := svc.CreateUser(ctx, core.SystemActor, core.NewUser{Username: "member", Email: "member@example.org"})
 	if err == nil {
 		_, err = svc.CreateCommittee(ctx, core.SystemActor, "alpha", "Alpha")
@@ -215,21 +217,14 @@ func TestConcurrentUploadsPerUserAreBounded(t *testing.T) {
 	post("/api/v1/projects/alpha-lib/releases", map[string]string{"version": "1.0"})
 	upload := "http://" + s.addr + "/api/v1/projects/alpha-lib/releases/1.0/uploads"
 
-	// The first upload stays open (its body is a pipe we do not close yet).
-	pr, pw := io.Pipe()
-	first := make(chan int, 1)
-	go func() {
-		req, _ := http.NewRequest("POST", upload, pr)
-		req.Header.Set("Authorization", "Bearer "+tok)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			first <- 0
-			return
-		}
-		resp.Body.Close()
-		first <- resp.StatusCode
-	}()
-	pw.Write(bytes.Repeat([]byte("first bytes "), 32<<10)) // past the client's buffer: the server sees the request
+	// The first upload stays open: its body is sent in two halves over a
+	// connection of our own.
+	conn, err := net.Dial("tcp", s.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/v1/projects/alpha-lib/releases/1.0/uploads HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Length: 10\r\n\r\nfirst", s.addr, tok)
 	var status int
 	var retry string
 	for range 100 { // until the first upload holds its slot, at most 5 s
@@ -253,10 +248,13 @@ func TestConcurrentUploadsPerUserAreBounded(t *testing.T) {
 	if status != 429 || retry == "" {
 		t.Fatalf("second concurrent upload: %d (Retry-After %q), want 429 with a retry hint", status, retry)
 	}
-	pw.Close()
-	if got := <-first; got != 201 {
-		t.Fatalf("first upload: %d", got)
+	io.WriteString(conn, "-half")
+	conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+	resp0, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil || resp0.StatusCode != 201 {
+		t.Fatalf("first upload: %v %v", resp0, err)
 	}
+	resp0.Body.Close()
 	// With the first one finished, the next upload goes through.
 	req, _ := http.NewRequest("POST", upload, strings.NewReader("third"))
 	req.Header.Set("Authorization", "Bearer "+tok)

@@ -33,22 +33,27 @@ func scanSession(row interface{ Scan(...any) error }) (*domain.Session, error) {
 	return &ss, nil
 }
 
-// UserSessions implements store.IncidentReader.
-func (s q) UserSessions(ctx context.Context, userID int64) ([]domain.Session, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+sessionCols+sessionFrom+` WHERE s.user_id = $1 ORDER BY s.id DESC`, userID)
+// queryAll runs a query and scans every row with scan.
+func queryAll[T any](ctx context.Context, db querier, what string, scan func(interface{ Scan(...any) error }) (*T, error), query string, args ...any) ([]T, error) {
+	rows, err := db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, wrap("listing sessions", err)
+		return nil, wrap(what, err)
 	}
 	defer rows.Close()
-	var out []domain.Session
+	var out []T
 	for rows.Next() {
-		ss, err := scanSession(rows)
+		v, err := scan(rows)
 		if err != nil {
-			return nil, wrap("listing sessions", err)
+			return nil, wrap(what, err)
 		}
-		out = append(out, *ss)
+		out = append(out, *v)
 	}
-	return out, wrap("listing sessions", rows.Err())
+	return out, wrap(what, rows.Err())
+}
+
+// UserSessions implements store.IncidentReader.
+func (s q) UserSessions(ctx context.Context, userID int64) ([]domain.Session, error) {
+	return queryAll(ctx, s.db, "listing sessions", scanSession, `SELECT `+sessionCols+sessionFrom+` WHERE s.user_id = $1 ORDER BY s.id DESC`, userID)
 }
 
 // SessionByID implements store.IncidentReader.
@@ -62,20 +67,7 @@ func (s q) SessionByID(ctx context.Context, id int64) (*domain.Session, error) {
 
 // UserPasskeys implements store.IncidentReader.
 func (s q) UserPasskeys(ctx context.Context, userID int64) ([]store.Passkey, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+passkeyCols+` FROM passkeys WHERE user_id = $1 ORDER BY id`, userID)
-	if err != nil {
-		return nil, wrap("listing passkeys", err)
-	}
-	defer rows.Close()
-	var out []store.Passkey
-	for rows.Next() {
-		p, err := scanPasskey(rows)
-		if err != nil {
-			return nil, wrap("listing passkeys", err)
-		}
-		out = append(out, *p)
-	}
-	return out, wrap("listing passkeys", rows.Err())
+	return queryAll(ctx, s.db, "listing passkeys", scanPasskey, `SELECT `+passkeyCols+` FROM passkeys WHERE user_id = $1 ORDER BY id`, userID)
 }
 
 // PasskeyByID implements store.IncidentReader.
@@ -89,23 +81,18 @@ func (s q) PasskeyByID(ctx context.Context, id int64) (*store.Passkey, error) {
 
 // Notices implements store.IncidentReader.
 func (s q) Notices(ctx context.Context, userID int64) ([]domain.Notice, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, user_id, message, created_at FROM user_notices
+	return queryAll(ctx, s.db, "listing notices", scanNotice, `SELECT id, user_id, message, created_at FROM user_notices
 		WHERE user_id = $1 AND dismissed_at IS NULL ORDER BY id`, userID)
-	if err != nil {
-		return nil, wrap("listing notices", err)
+}
+
+func scanNotice(row interface{ Scan(...any) error }) (*domain.Notice, error) {
+	var n domain.Notice
+	var created int64
+	if err := row.Scan(&n.ID, &n.UserID, &n.Message, &created); err != nil {
+		return nil, err
 	}
-	defer rows.Close()
-	var out []domain.Notice
-	for rows.Next() {
-		var n domain.Notice
-		var created int64
-		if err := rows.Scan(&n.ID, &n.UserID, &n.Message, &created); err != nil {
-			return nil, wrap("listing notices", err)
-		}
-		n.CreatedAt = fromMicros(created)
-		out = append(out, n)
-	}
-	return out, wrap("listing notices", rows.Err())
+	n.CreatedAt = fromMicros(created)
+	return &n, nil
 }
 
 const activeServerKeys = `SELECT count(*) FROM signing_keys WHERE user_id = $1 AND revoked_at IS NULL AND retired_at IS NULL`
