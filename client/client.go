@@ -300,3 +300,15 @@ func (c *Client) Download(ctx context.Context, project, version string, n int, p
 	}
 	return written, nil
 }
+
+// Notices lists the signed-in user's notices.
+func (c *Client) Notices(ctx context.Context) ([]domain.Notice, error) {
+	var out struct{ Notices []domain.Notice }
+	err := c.call(ctx, "GET", "/api/v1/notices", nil, &out)
+	return out.Notices, err
+}
+
+// DismissNotice dismisses one of the signed-in user's notices.
+func (c *Client) DismissNotice(ctx context.Context, id int64) error {
+	return c.call(ctx, "POST", "/api/v1/notices/"+strconv.FormatInt(id, 10)+"/dismiss", nil, nil)
+}

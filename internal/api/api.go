@@ -9,9 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"trel/internal/core"
 	"trel/internal/domain"
@@ -59,12 +61,13 @@ func (a *API) authenticate(next http.HandlerFunc) http.Handler {
 				a.fail(w, r, domain.Errorf(domain.KindUnauthenticated, "use the header \"Authorization: Bearer TOKEN\""))
 				return
 			}
-			u, err := a.svc.Authenticate(r.Context(), strings.TrimSpace(secret))
+			u, t, err := a.svc.Authenticate(r.Context(), strings.TrimSpace(secret))
 			if err != nil {
 				a.fail(w, r, err)
 				return
 			}
-			act.User = u
+			act.User, act.Token = u, t
+			SetUser(r.Context(), u.Username)
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, act)))
 	})
@@ -104,6 +107,24 @@ func StatusOf(k domain.Kind) int {
 	return http.StatusInternalServerError
 }
 
+// SetRetryAfter sends the Retry-After header (whole seconds, at least 1)
+// of a rate-limited or busy answer.
+func SetRetryAfter(w http.ResponseWriter, err error) {
+	if domain.KindOf(err) != domain.KindRateLimited {
+		return
+	}
+	secs := int(math.Ceil(domain.RetryAfterOf(err).Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+}
+
+// DropBody prepares a refusal of a request whose body will not be read (a
+// refused upload): the connection is closed after the answer instead of
+// being drained, which a client trickling its body could stretch out.
+func DropBody(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	http.NewResponseController(w).SetReadDeadline(time.Now())
+}
+
 // ErrorBody is the one error shape of the API.
 type ErrorBody struct {
 	Error struct {
@@ -114,8 +135,8 @@ type ErrorBody struct {
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	kind := domain.KindOf(err)
-	if kind == domain.KindInternal {
-		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	if StatusOf(kind) >= 500 {
+		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", StatusOf(kind), "err", err)
 	}
 	var body ErrorBody
 	body.Error.Code = string(kind)
@@ -123,6 +144,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if kind == domain.KindUnauthenticated {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="trel"`)
 	}
+	SetRetryAfter(w, err)
 	writeJSON(w, StatusOf(kind), body)
 }
 

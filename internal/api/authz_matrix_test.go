@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"trel/internal/api"
 	"trel/internal/checks"
@@ -29,6 +30,7 @@ import (
 	"trel/internal/server"
 	"trel/internal/signing"
 	"trel/internal/sigstore"
+	"trel/internal/store"
 )
 
 // The authorisation matrix: every operation of the API route table, called
@@ -78,6 +80,9 @@ type role struct {
 var roles = []role{
 	{name: "anonymous"},
 	{name: "revoked-token", authFails: &outcome{401, "unauthenticated"}},
+	// A committee member whom an administrator suspended: every token of
+	// theirs is refused, whatever it asks.
+	{name: "suspended", authFails: &outcome{401, "unauthenticated"}},
 	{name: "outsider", caps: capSignedIn},
 	{name: "committer", caps: capSignedIn | capParticipant},
 	{name: "member", caps: capSignedIn | capParticipant | capMember | capRM},
@@ -142,6 +147,12 @@ type matrixIDs struct {
 	spareKey   string            // an armored OpenPGP public key nobody added yet
 	sha        string            // content uploaded to alpha-lib 1.0
 	masterKey  string            // master key file
+	// Incident response: a token, a browser session and a passkey of
+	// "target", and a notice for each role.
+	targetToken   int64
+	targetSession int64
+	targetPasskey int64
+	notice        map[string]int64
 }
 
 func fixed(s string) func(*matrixIDs, string) string {
@@ -160,6 +171,20 @@ func ops() map[string]op {
 	ok200, ok201, ok204 := outcome{200, ""}, outcome{201, ""}, outcome{204, ""}
 	notFound, conflict := outcome{404, "not_found"}, outcome{409, "conflict"}
 	return map[string]op{
+		"POST /api/v1/users/{username}/suspend":    {path: fixed("/api/v1/users/target/suspend"), need: admin, ok: ok204},
+		"POST /api/v1/users/{username}/reactivate": {path: fixed("/api/v1/users/suspended/reactivate"), need: admin, ok: ok204},
+		"GET /api/v1/users/{username}/tokens":      {path: fixed("/api/v1/users/target/tokens"), need: admin, ok: ok200},
+		"GET /api/v1/users/{username}/sessions":    {path: fixed("/api/v1/users/target/sessions"), need: admin, ok: ok200},
+		"GET /api/v1/users/{username}/passkeys":    {path: fixed("/api/v1/users/target/passkeys"), need: admin, ok: ok200},
+		"DELETE /api/v1/admin/tokens/{id}":         {path: func(fx *matrixIDs, _ string) string { return fmt.Sprintf("/api/v1/admin/tokens/%d", fx.targetToken) }, need: admin, ok: ok204},
+		"DELETE /api/v1/admin/sessions/{id}": {path: func(fx *matrixIDs, _ string) string {
+			return fmt.Sprintf("/api/v1/admin/sessions/%d", fx.targetSession)
+		}, need: admin, ok: ok204},
+		"DELETE /api/v1/admin/passkeys/{id}": {path: func(fx *matrixIDs, _ string) string {
+			return fmt.Sprintf("/api/v1/admin/passkeys/%d", fx.targetPasskey)
+		}, need: admin, ok: ok200},
+		"GET /api/v1/notices":                                        {path: fixed("/api/v1/notices"), need: signedIn, ok: ok200},
+		"POST /api/v1/notices/{id}/dismiss":                          {path: func(fx *matrixIDs, r string) string { return fmt.Sprintf("/api/v1/notices/%d/dismiss", fx.notice[r]) }, need: signedIn, ok: ok204},
 		"GET /api/v1/openapi.json":                                   {path: fixed("/api/v1/openapi.json"), need: public, ok: ok200},
 		"GET /api/v1/me":                                             {path: fixed("/api/v1/me"), need: signedIn, ok: ok200},
 		"GET /api/v1/users":                                          {path: fixed("/api/v1/users"), need: admin, ok: ok200},
@@ -246,7 +271,7 @@ func ops() map[string]op {
 			// rm holds the key and manages the release; having no passkey, they are asked to add one.
 			except: map[string]outcome{"rm": conflict}},
 		"POST /api/v1/signing/requests/{id}/complete": {path: fixed("/api/v1/signing/requests/999/complete"),
-			body: fixed(`{"ceremony":"nope","assertion":{},"password":"x"}`), need: signedIn, ok: outcome{400, "invalid"}}, // no such ceremony
+			body: fixed(`{"ceremony":"nope","assertion":{},"password":"x"}`), need: signedIn, ok: notFound}, // no such request (looked up before the ceremony, which stays unspent)
 		"POST /api/v1/users/{username}/enrollment": {path: fixed("/api/v1/users/outsider/enrollment"), need: admin, ok: ok201},
 
 		"GET /api/v1/projects/{project}/sigstore/identities": {path: fixed(sg + "/identities"), need: public, ok: ok200},
@@ -328,7 +353,7 @@ func buildMatrixTemplate(t *testing.T) (string, *matrixIDs) {
 	must(err)
 	_, err = svc.CreateCommittee(ctx, sys, "alpha", "Alpha")
 	must(err)
-	for name, role := range map[string]domain.Role{"member": domain.RoleMember, "revoked-token": domain.RoleMember,
+	for name, role := range map[string]domain.Role{"member": domain.RoleMember, "revoked-token": domain.RoleMember, "suspended": domain.RoleMember,
 		"committer": domain.RoleCommitter, "rm": domain.RoleCommitter, "removed-rm": domain.RoleCommitter, "target": domain.RoleCommitter} {
 		_, err = svc.AddMember(ctx, sys, "alpha", name, role)
 		must(err)
@@ -424,8 +449,39 @@ func buildMatrixTemplate(t *testing.T) (string, *matrixIDs) {
 	// is revoked.
 	must(svc.RemoveMember(ctx, sys, "alpha", "removed-rm"))
 	runQueued() // the removal re-checks the open releases
-	revoked, err := svc.Authenticate(ctx, fx.tokens["revoked-token"])
+	revoked, _, err := svc.Authenticate(ctx, fx.tokens["revoked-token"])
 	must(err)
+	must(svc.SuspendUser(ctx, sys, "suspended"))
+
+	// Incident response: what an administrator may end for "target", and
+	// a notice for everyone to dismiss.
+	target, err := app.Store.UserByUsername(ctx, "target")
+	must(err)
+	_, tt, err := svc.CreateToken(ctx, sys, "target", "incident", core.DefaultTokenTTL)
+	must(err)
+	fx.targetToken = tt.ID
+	pk := &store.Passkey{UserID: target.ID, Name: "laptop", CredentialID: []byte("matrix-credential"), Credential: []byte(`{}`), CreatedAt: time.Now()}
+	must(app.Store.AddPasskey(ctx, pk, 0, time.Now(), domain.AuditEvent{Time: time.Now(), Actor: "system", Action: "passkey.add", Target: "user:target"}))
+	fx.targetPasskey = pk.ID
+	sess := &store.WebSession{Hash: []byte("matrix-session-hash-0123456789abc"), UserID: target.ID, CreatedAt: time.Now(), LastSeenAt: time.Now(), ClientIP: "127.0.0.1"}
+	must(app.Store.CreateSession(ctx, sess, domain.AuditEvent{Time: time.Now(), Actor: "target", Action: "session.create", Target: "user:target"}))
+	fx.targetSession = sess.ID
+	fx.notice = map[string]int64{}
+	for _, r := range roles {
+		if r.name == "anonymous" {
+			continue
+		}
+		u, err := app.Store.UserByUsername(ctx, r.name)
+		must(err)
+		must(app.Store.Tx(ctx, func(tx store.Tx) error { return tx.AddNotice(ctx, u.ID, "matrix notice", time.Now()) }))
+		ns, err := app.Store.Notices(ctx, u.ID)
+		must(err)
+		for _, n := range ns {
+			if n.Message == "matrix notice" {
+				fx.notice[r.name] = n.ID
+			}
+		}
+	}
 	tokens, err := svc.ListTokens(ctx, &core.Actor{User: revoked})
 	must(err)
 	for _, tk := range tokens {

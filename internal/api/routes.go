@@ -51,7 +51,7 @@ func (a *API) routes() []route {
 		{"GET", rel + "/revisions", "List revisions", "token", "", "RevisionList", 200, a.listRevisions},
 		{"GET", rel + "/revisions/{number}", "One revision with its files (number or \"latest\")", "token", "", "Revision", 200, a.revision},
 		{"GET", rel + "/revisions/{number}/files/{path...}", "Download a file", "token", "", "binary", 200, a.download},
-	}, slices.Concat(a.keyRoutes(), a.sigstoreRoutes(), a.lifecycleRoutes(), a.signingRoutes())...)
+	}, slices.Concat(a.keyRoutes(), a.sigstoreRoutes(), a.lifecycleRoutes(), a.signingRoutes(), a.incidentRoutes())...)
 }
 
 // RouteInfo describes one API operation, for tools and tests.
@@ -332,8 +332,17 @@ func (a *API) release(w http.ResponseWriter, r *http.Request) {
 }
 
 // upload streams the raw request body into the blob store. Large files
-// take long, so this handler lifts the server's read deadline for itself.
+// take long, so this handler lifts the server's read deadline for itself,
+// but only once the caller is known to be allowed: a refused upload is
+// answered at once and its connection closed, unread.
 func (a *API) upload(w http.ResponseWriter, r *http.Request) {
+	done, err := a.svc.PrepareUpload(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
+	if err != nil {
+		DropBody(w)
+		a.fail(w, r, err)
+		return
+	}
+	defer done()
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Now().Add(6 * time.Hour))
 	rc.SetWriteDeadline(time.Now().Add(6 * time.Hour))

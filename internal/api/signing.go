@@ -37,6 +37,9 @@ func (a *API) signingRoutes() []route {
 type Enrollment struct {
 	Link      string    `json:"link"`
 	ExpiresAt time.Time `json:"expires_at"`
+	// ExistingPasskeys > 0 makes this a re-enrollment: audited, and the
+	// user is notified.
+	ExistingPasskeys int `json:"existing_passkeys"`
 }
 
 func (a *API) createEnrollment(w http.ResponseWriter, r *http.Request) {
@@ -53,7 +56,12 @@ func (a *API) createEnrollment(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, 201, Enrollment{Link: link, ExpiresAt: exp})
+	keys, err := a.svc.UserPasskeys(r.Context(), actor(r), r.PathValue("username"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 201, Enrollment{Link: link, ExpiresAt: exp, ExistingPasskeys: len(keys)})
 }
 
 func (a *API) listServerKeys(w http.ResponseWriter, r *http.Request) {
@@ -204,13 +212,20 @@ func (a *API) completeSigning(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, signInFirst())
 		return
 	}
+	// Busy or rate limited: refused before the approval is spent.
+	slot, err := a.svc.PrepareSigning(r.Context(), act, int64(id))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	defer slot.Release()
 	ap, aerr := a.approver.FinishApproval(r.Context(), act, req.Ceremony, req.Assertion)
 	if aerr != nil {
 		// The core audits the refused attempt and burns the request.
 		a.fail(w, r, a.svc.RefuseSigning(r.Context(), act, int64(id), aerr))
 		return
 	}
-	res, err := a.svc.CompleteSigning(r.Context(), act, int64(id), ap, []byte(req.Password))
+	res, err := a.svc.CompleteSigning(r.Context(), act, slot, ap, []byte(req.Password))
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -120,6 +120,23 @@ func New(svc *core.Service, st store.WebStore, cfg Config) (*Auth, error) {
 		secure: u.Scheme == "https", limiter: &limiter{st: svc.Store(), limit: cfg.SignInLimit, window: time.Minute}}, nil
 }
 
+// Client is what trel records of the browser behind a request.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// maxUserAgent bounds what is stored of a User-Agent header.
+const maxUserAgent = 256
+
+func (c Client) userAgent() string {
+	ua := strings.ToValidUTF8(c.UserAgent, "?")
+	if len(ua) > maxUserAgent {
+		ua = ua[:maxUserAgent]
+	}
+	return strings.ToValidUTF8(ua, "")
+}
+
 // Origin is the one origin browsers use (scheme://host[:port]).
 func (a *Auth) Origin() string { return a.origin }
 
@@ -176,13 +193,27 @@ func (a *Auth) CreateEnrollment(ctx context.Context, act *core.Actor, username s
 	if err != nil {
 		return "", time.Time{}, err
 	}
+	if u.SuspendedAt != nil {
+		return "", time.Time{}, domain.Errorf(domain.KindConflict, "%s is suspended: reactivate the account first (trel admin reactivate %s)", u.Username, u.Username)
+	}
+	existing, err := a.st.Passkeys(ctx, u.ID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
 	secret, hash, err := newSecret()
 	if err != nil {
 		return "", time.Time{}, err
 	}
 	now := a.cfg.Now()
 	e := &store.Enrollment{UserID: u.ID, Hash: hash, CreatedBy: actorName(act), CreatedAt: now, ExpiresAt: now.Add(a.cfg.EnrollmentTTL)}
-	ev := a.core.AuditEventFor(act, "enrollment.create", "user:"+u.Username, map[string]any{"expires_at": e.ExpiresAt})
+	details := map[string]any{"expires_at": e.ExpiresAt}
+	if len(existing) > 0 {
+		// Re-enrollment of a user who can already sign in: never silent.
+		details["existing_passkeys"] = len(existing)
+		e.Notice = fmt.Sprintf("%s created an enrollment link for your account on %s, although you already have %d passkey(s). If you did not ask for it, tell an administrator at once.",
+			actorName(act), now.UTC().Format(time.RFC3339), len(existing))
+	}
+	ev := a.core.AuditEventFor(act, "enrollment.create", "user:"+u.Username, details)
 	if err := a.st.CreateEnrollment(ctx, e, ev); err != nil {
 		return "", time.Time{}, err
 	}
@@ -211,6 +242,13 @@ func (a *Auth) Enrollment(ctx context.Context, token string) (*store.Enrollment,
 	}
 	if !a.cfg.Now().Before(e.ExpiresAt) {
 		return nil, domain.Errorf(domain.KindInvalid, "this enrollment link expired on %s: ask an administrator for a new one", e.ExpiresAt.Format(time.RFC1123))
+	}
+	u, err := a.users.UserByID(ctx, e.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if u.SuspendedAt != nil {
+		return nil, domain.Errorf(domain.KindForbidden, "this account is suspended: its enrollment links are refused; ask an administrator")
 	}
 	return e, nil
 }
@@ -388,7 +426,7 @@ func refused(what string, err error) error {
 // credential.toJSON()) and stores the passkey. For an enrollment it also
 // consumes the link and returns a new session secret: the user is signed
 // in. For an added passkey the returned secret is empty.
-func (a *Auth) FinishRegistration(ctx context.Context, ceremonyID string, body io.Reader, clientIP string) (*domain.User, string, error) {
+func (a *Auth) FinishRegistration(ctx context.Context, ceremonyID string, body io.Reader, client Client) (*domain.User, string, error) {
 	c, sd, err := a.takeCeremony(ctx, ceremonyID, "register")
 	if err != nil {
 		return nil, "", err
@@ -396,6 +434,9 @@ func (a *Auth) FinishRegistration(ctx context.Context, ceremonyID string, body i
 	u, err := a.users.UserByID(ctx, c.UserID)
 	if err != nil {
 		return nil, "", err
+	}
+	if u.SuspendedAt != nil {
+		return nil, "", domain.Errorf(domain.KindForbidden, "this account is suspended: ask an administrator")
 	}
 	w, err := a.loadUser(ctx, u)
 	if err != nil {
@@ -416,20 +457,25 @@ func (a *Auth) FinishRegistration(ctx context.Context, ceremonyID string, body i
 	now := a.cfg.Now()
 	pk := &store.Passkey{UserID: u.ID, Name: c.PasskeyName, CredentialID: cred.ID, SignCount: cred.Authenticator.SignCount,
 		BackupEligible: cred.Flags.BackupEligible, BackupState: cred.Flags.BackupState, Credential: data, CreatedAt: now}
-	act := &core.Actor{User: u, ClientIP: clientIP}
+	act := &core.Actor{User: u, ClientIP: client.IP}
 	action := "passkey.add"
 	if c.EnrollmentID > 0 {
 		action = "passkey.enroll"
 	}
-	ev := a.core.AuditEventFor(act, action, "user:"+u.Username, map[string]any{
-		"passkey": pk.Name, "backup_eligible": pk.BackupEligible, "backup_state": pk.BackupState})
+	details := map[string]any{"passkey": pk.Name, "backup_eligible": pk.BackupEligible, "backup_state": pk.BackupState}
+	if c.EnrollmentID > 0 && len(w.keys) > 0 {
+		details["existing_passkeys"] = len(w.keys)
+		pk.Notice = fmt.Sprintf("A new passkey %q was added to your account through an enrollment link on %s (from %s). If this was not you, tell an administrator at once.",
+			pk.Name, now.UTC().Format(time.RFC3339), orUnknown(client.IP))
+	}
+	ev := a.core.AuditEventFor(act, action, "user:"+u.Username, details)
 	if err := a.st.AddPasskey(ctx, pk, c.EnrollmentID, now, ev); err != nil {
 		return nil, "", err
 	}
 	if c.EnrollmentID == 0 {
 		return u, "", nil
 	}
-	secret, err := a.newSession(ctx, u, clientIP, "enrollment")
+	secret, err := a.newSession(ctx, u, client, pk.ID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -458,7 +504,8 @@ func (a *Auth) BeginLogin(ctx context.Context) (Options, string, error) {
 
 // FinishLogin verifies a sign-in and returns the user and a new session
 // secret (always a new one: a session id is never carried over).
-func (a *Auth) FinishLogin(ctx context.Context, ceremonyID string, body io.Reader, clientIP string) (*domain.User, string, error) {
+func (a *Auth) FinishLogin(ctx context.Context, ceremonyID string, body io.Reader, client Client) (*domain.User, string, error) {
+	clientIP := client.IP
 	_, sd, err := a.takeCeremony(ctx, ceremonyID, "login")
 	if err != nil {
 		return nil, "", err
@@ -494,6 +541,9 @@ func (a *Auth) FinishLogin(ctx context.Context, ceremonyID string, body io.Reade
 		return nil, "", a.loginRefused(ctx, owner.u, clientIP, domain.Errorf(domain.KindUnauthenticated,
 			"Signing in was refused: this passkey's signature counter went backwards, which suggests a cloned authenticator; use another passkey and remove this one"))
 	}
+	if owner.u.SuspendedAt != nil {
+		return nil, "", a.loginRefused(ctx, owner.u, clientIP, domain.Errorf(domain.KindForbidden, "Signing in was refused: this account is suspended; ask an administrator"))
+	}
 	var pk *store.Passkey
 	for i := range owner.keys {
 		if string(owner.keys[i].CredentialID) == string(cred.ID) {
@@ -510,7 +560,7 @@ func (a *Auth) FinishLogin(ctx context.Context, ceremonyID string, body io.Reade
 	if err := a.st.UpdatePasskeyUse(ctx, pk.ID, cred.Authenticator.SignCount, cred.Flags.BackupState, data, a.cfg.Now()); err != nil {
 		return nil, "", err
 	}
-	secret, err := a.newSession(ctx, owner.u, clientIP, pk.Name)
+	secret, err := a.newSession(ctx, owner.u, client, pk.ID)
 	if err != nil {
 		return nil, "", err
 	}
@@ -532,7 +582,7 @@ func (a *Auth) loginRefused(ctx context.Context, u *domain.User, clientIP string
 
 // ---- sessions
 
-func (a *Auth) newSession(ctx context.Context, u *domain.User, clientIP, via string) (string, error) {
+func (a *Auth) newSession(ctx context.Context, u *domain.User, client Client, passkeyID int64) (string, error) {
 	// Sign-ins are rare enough to sweep expired sessions and abandoned
 	// ceremonies here; a failed sweep must not stop the sign-in.
 	_ = a.Purge(ctx)
@@ -541,8 +591,8 @@ func (a *Auth) newSession(ctx context.Context, u *domain.User, clientIP, via str
 		return "", err
 	}
 	now := a.cfg.Now()
-	s := &store.WebSession{Hash: hash, UserID: u.ID, CreatedAt: now, LastSeenAt: now, ClientIP: clientIP}
-	ev := a.core.AuditEventFor(&core.Actor{User: u, ClientIP: clientIP}, "signin", "user:"+u.Username, map[string]any{"passkey": via})
+	s := &store.WebSession{Hash: hash, UserID: u.ID, CreatedAt: now, LastSeenAt: now, ClientIP: client.IP, UserAgent: client.userAgent(), PasskeyID: passkeyID}
+	ev := a.core.AuditEventFor(&core.Actor{User: u, ClientIP: client.IP}, "signin", "user:"+u.Username, map[string]any{"passkey_id": passkeyID, "user_agent": s.UserAgent})
 	if err := a.st.CreateSession(ctx, s, ev); err != nil {
 		return "", err
 	}
@@ -571,13 +621,23 @@ func (a *Auth) Session(ctx context.Context, secret string) (*domain.User, error)
 		}
 		return nil, expired
 	}
+	u, err := a.users.UserByID(ctx, s.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if u.SuspendedAt != nil {
+		if err := a.st.DeleteSession(ctx, hash); err != nil {
+			return nil, err
+		}
+		return nil, domain.Errorf(domain.KindUnauthenticated, "this account is suspended: ask an administrator")
+	}
 	// Record activity at most once a minute, not on every request.
 	if now.Sub(s.LastSeenAt) > time.Minute {
 		if err := a.st.TouchSession(ctx, hash, now); err != nil {
 			return nil, err
 		}
 	}
-	return a.users.UserByID(ctx, s.UserID)
+	return u, nil
 }
 
 // SignOut ends one session.
@@ -628,4 +688,11 @@ func (a *Auth) RemovePasskey(ctx context.Context, act *core.Actor, id int64) err
 	}
 	ev := a.core.AuditEventFor(act, "passkey.remove", "user:"+act.User.Username, map[string]any{"passkey_id": id})
 	return a.st.DeletePasskey(ctx, act.User.ID, id, ev)
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "an unknown address"
+	}
+	return s
 }

@@ -187,11 +187,11 @@ func TestCeremoniesAreSingleUseEvenWhenFinishFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = e.a.FinishLogin(ctx, id, strings.NewReader(`{"id":"bogus"}`), "192.0.2.1")
+	_, _, err = e.a.FinishLogin(ctx, id, strings.NewReader(`{"id":"bogus"}`), Client{IP: "192.0.2.1"})
 	if !domain.IsKind(err, domain.KindUnauthenticated) {
 		t.Fatalf("finishing with a bogus response: %v, want refused", err)
 	}
-	_, _, err = e.a.FinishLogin(ctx, id, strings.NewReader(`{"id":"bogus"}`), "192.0.2.1")
+	_, _, err = e.a.FinishLogin(ctx, id, strings.NewReader(`{"id":"bogus"}`), Client{IP: "192.0.2.1"})
 	if !domain.IsKind(err, domain.KindNotFound) {
 		t.Errorf("finishing the same ceremony again: %v, want not found (used)", err)
 	}
@@ -200,7 +200,7 @@ func TestCeremoniesAreSingleUseEvenWhenFinishFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.a.FinishLogin(ctx, reg, strings.NewReader(`{}`), ""); !domain.IsKind(err, domain.KindInvalid) {
+	if _, _, err := e.a.FinishLogin(ctx, reg, strings.NewReader(`{}`), Client{}); !domain.IsKind(err, domain.KindInvalid) {
 		t.Errorf("finishing a registration as a sign-in: %v", err)
 	}
 }
@@ -213,7 +213,7 @@ func TestCeremoniesExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.advance(DefaultCeremonyTimeout + time.Second)
-	if _, _, err := e.a.FinishLogin(ctx, id, strings.NewReader(`{}`), ""); !domain.IsKind(err, domain.KindInvalid) || !strings.Contains(err.Error(), "expired") {
+	if _, _, err := e.a.FinishLogin(ctx, id, strings.NewReader(`{}`), Client{}); !domain.IsKind(err, domain.KindInvalid) || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("finishing an old ceremony: %v, want expired", err)
 	}
 }

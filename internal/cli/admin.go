@@ -100,5 +100,6 @@ again after a complete one.`,
 
 	c.AddCommand(createUser, createToken, migrateStorage, adminEnrollCmd(e, &eng))
 	c.AddCommand(adminMasterKeyCmds(e, &eng)...)
+	c.AddCommand(adminIncidentCmds(e, &eng)...)
 	return c
 }

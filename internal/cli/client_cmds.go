@@ -305,19 +305,7 @@ func tokenCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return e.out(ts, func() {
-				var rows [][]string
-				for _, t := range ts {
-					state := "active"
-					if t.RevokedAt != nil {
-						state = "revoked"
-					} else if t.ExpiresAt != nil && !t.Active(timeNow()) {
-						state = "expired"
-					}
-					rows = append(rows, []string{strconv.FormatInt(t.ID, 10), t.Label, t.Prefix + "…", state, when(t.CreatedAt), whenPtr(t.ExpiresAt), whenPtr(t.LastUsedAt)})
-				}
-				e.table([]string{"ID", "LABEL", "PREFIX", "STATE", "CREATED", "EXPIRES", "LAST USED"}, rows)
-			})
+			return e.out(ts, func() { e.tokenTable(ts) })
 		}),
 	}
 	revoke := &cobra.Command{
@@ -335,4 +323,18 @@ func tokenCmd(e *env) *cobra.Command {
 	}
 	c.AddCommand(create, list, revoke)
 	return c
+}
+
+func (e *env) tokenTable(ts []domain.Token) {
+	var rows [][]string
+	for _, t := range ts {
+		state := "active"
+		if t.RevokedAt != nil {
+			state = "revoked"
+		} else if t.ExpiresAt != nil && !t.Active(timeNow()) {
+			state = "expired"
+		}
+		rows = append(rows, []string{strconv.FormatInt(t.ID, 10), t.Label, t.Prefix + "…", state, when(t.CreatedAt), whenPtr(t.ExpiresAt), whenPtr(t.LastUsedAt)})
+	}
+	e.table([]string{"ID", "LABEL", "PREFIX", "STATE", "CREATED", "EXPIRES", "LAST USED"}, rows)
 }

@@ -25,11 +25,20 @@ func adminEnrollCmd(e *env, eng *server.Engines) *cobra.Command {
 			}
 			defer app.Close()
 			app.PublicURL = publicURL
+			keys, err := app.Core.UserPasskeys(c.Context(), core.SystemActor, username)
+			if err != nil {
+				return err
+			}
 			link, err := server.EnrollmentLink(c.Context(), app, username)
 			if err != nil {
 				return err
 			}
-			return e.out(map[string]any{"username": username, "link": link}, func() { fmt.Fprintln(e.stdout, link) })
+			if len(keys) > 0 {
+				// Never silent: the link is audited as a re-enrollment and the
+				// user sees a notice.
+				fmt.Fprintf(e.stderr, "trel: %s already has %d passkey(s): this is a re-enrollment; it is audited and %s will see a notice about it\n", username, len(keys), username)
+			}
+			return e.out(map[string]any{"username": username, "link": link, "existing_passkeys": len(keys)}, func() { fmt.Fprintln(e.stdout, link) })
 		},
 	}
 	c.Flags().StringVar(&username, "username", "", "user who will create a passkey (required)")

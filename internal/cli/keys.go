@@ -257,7 +257,20 @@ Uploading a deleted key again never restores it (a revocation in it is kept).`,
 	return c
 }
 
+// printKeyReport prints what an import did; it fails (exit 1) when no
+// key was added or refreshed, so that a script notices an import that
+// changed nothing.
 func (e *env) printKeyReport(rep *core.KeyReport) error {
+	if err := e.keyReport(rep); err != nil {
+		return err
+	}
+	if rep.Added+rep.Refreshed == 0 {
+		return exitCodeError{exitError, fmt.Sprintf("no key was added or refreshed (%d unchanged, %d rejected)", rep.Unchanged, rep.Rejected)}
+	}
+	return nil
+}
+
+func (e *env) keyReport(rep *core.KeyReport) error {
 	return e.out(rep, func() {
 		for _, b := range rep.Blocks {
 			for _, k := range b.Keys {

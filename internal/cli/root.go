@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"trel/client"
+	"trel/internal/buildinfo"
 	"trel/internal/domain"
 )
 
@@ -54,6 +55,8 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 Every client command accepts --json for machine-readable output.`,
 	}
+	root.Version = buildinfo.Get().String()
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetArgs(protectNegativeVote(args))
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -85,7 +88,9 @@ Every client command accepts --json for machine-readable output.`,
 		logCmd(e),
 		voteCmd(e),
 		verifyCmd(e), sigstoreCmd(e),
+		noticesCmd(e),
 	)
+	refuseUnknownSubcommands(root)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -144,6 +149,30 @@ func isCobraUsage(err error) bool {
 		}
 	}
 	return false
+}
+
+// refuseUnknownSubcommands makes a typo in a subcommand a usage error
+// (exit 2, with suggestions) at every level: cobra only checks the root's,
+// and prints help with exit 0 for `trel admin suspnd`.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() || c == c.Root() {
+		return
+	}
+	c.SuggestionsMinimumDistance = 2
+	c.Args = func(c *cobra.Command, a []string) error {
+		if len(a) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", a[0], c.CommandPath())
+		if s := c.SuggestionsFor(a[0]); len(s) > 0 {
+			msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+		}
+		return usageError{fmt.Errorf("%s\nsee `%s --help`", msg, c.CommandPath())}
+	}
+	c.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 }
 
 // args wraps cobra's argument checks so that they count as usage errors.

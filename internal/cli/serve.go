@@ -61,6 +61,9 @@ func serveCmd(e *env) *cobra.Command {
 	var masterKeyFile, grandfather, rescueAfter string
 	var eng server.Engines
 	var releaseQuota, userQuota, blobGrace string
+	var trustedProxies []string
+	var maxServerKeys, uploadsPerUser int
+	var metricsAddr, metricsTokenFile string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the trel server on a data directory (SQLite + files)",
@@ -74,9 +77,13 @@ files). With --database postgres://USER@HOST:PORT/DB --blobs s3://BUCKET?endpoin
 only this replica's scratch. S3 credentials come from AWS_ACCESS_KEY_ID and
 AWS_SECRET_ACCESS_KEY.
 
+Its database files are created readable by their owner only; trel warns
+at start when the data directory itself is open to other users.
+
 Environment: TREL_DATA, TREL_DATABASE, TREL_BLOBS, TREL_LOG_DIR, TREL_ADDR,
 TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PUBLIC_URL,
-TREL_RELEASE_QUOTA, TREL_USER_QUOTA, TREL_BLOB_GRACE.`,
+TREL_RELEASE_QUOTA, TREL_USER_QUOTA, TREL_BLOB_GRACE, TREL_TRUSTED_PROXY (comma-separated),
+TREL_METRICS_ADDR, TREL_METRICS_TOKEN_FILE.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			max, err := parseSize(maxSize)
@@ -107,6 +114,23 @@ TREL_RELEASE_QUOTA, TREL_USER_QUOTA, TREL_BLOB_GRACE.`,
 			if err != nil || grace < time.Second {
 				return usageError{fmt.Errorf("--blob-grace %q: give a duration such as 24h", blobGrace)}
 			}
+			proxies, err := server.ParseTrustedProxies(trustedProxies)
+			if err != nil {
+				return usageError{err}
+			}
+			metricsToken := ""
+			if metricsTokenFile != "" {
+				b, err := os.ReadFile(metricsTokenFile)
+				if err != nil {
+					return fmt.Errorf("--metrics-token-file: %w", err)
+				}
+				if metricsToken = strings.TrimSpace(string(b)); len(metricsToken) < 16 {
+					return usageError{fmt.Errorf("--metrics-token-file %s: the token must have at least 16 characters", metricsTokenFile)}
+				}
+			}
+			if maxServerKeys < 1 || uploadsPerUser < 1 {
+				return usageError{fmt.Errorf("--max-server-keys and --uploads-per-user must be at least 1")}
+			}
 			var h slog.Handler = slog.NewTextHandler(e.stderr, nil)
 			if logFormat == "json" {
 				h = slog.NewJSONHandler(e.stderr, nil)
@@ -117,6 +141,8 @@ TREL_RELEASE_QUOTA, TREL_USER_QUOTA, TREL_BLOB_GRACE.`,
 				AdminUsername: adminUser, AdminEmail: adminEmail, Logger: slog.New(h), SigstoreRoots: sigstoreRoots,
 				MasterKeyFile: masterKeyFile, MasterKeyEnv: "TREL_MASTER_KEY", PublicURL: publicURL,
 				Quota: quota, BlobGrace: grace,
+				TrustedProxies: proxies, Limits: core.Limits{MaxServerKeys: maxServerKeys}, UploadsPerUser: uploadsPerUser,
+				MetricsAddr: metricsAddr, MetricsToken: metricsToken,
 			}, e.stdout)
 		},
 	}
@@ -136,6 +162,16 @@ TREL_RELEASE_QUOTA, TREL_USER_QUOTA, TREL_BLOB_GRACE.`,
 	f.StringVar(&userQuota, "user-quota", envOr("TREL_USER_QUOTA", strconv.FormatInt(core.DefaultUserQuota>>30, 10)+"GiB"), "most content one user uploads, over all releases (0: no limit)")
 	f.StringVar(&blobGrace, "blob-grace", envOr("TREL_BLOB_GRACE", core.DefaultBlobGrace.String()), "how long uploaded content that no revision uses is kept before the storage sweep removes it")
 	f.StringVar(&logFormat, "log-format", envOr("TREL_LOG_FORMAT", "text"), "log format: text or json")
+	var proxyDefault []string
+	if v := os.Getenv("TREL_TRUSTED_PROXY"); v != "" {
+		proxyDefault = strings.Split(v, ",")
+	}
+	f.StringArrayVar(&trustedProxies, "trusted-proxy", proxyDefault, "network (CIDR) or address of a reverse proxy whose X-Forwarded-For names the client, for rate limits and audit addresses (repeatable); without it forwarded headers are ignored")
+	f.IntVar(&maxServerKeys, "max-server-keys", core.DefaultMaxServerKeys, "active signing keys trel may hold for one user")
+	f.IntVar(&uploadsPerUser, "uploads-per-user", core.DefaultUploadsPerUser, "concurrent uploads one user may make (per server process)")
+	f.StringVar(&metricsAddr, "metrics-addr", envOr("TREL_METRICS_ADDR", ""), "serve /metrics only on this address (e.g. 127.0.0.1:9090) instead of the main one")
+	f.StringVar(&metricsTokenFile, "metrics-token-file", envOr("TREL_METRICS_TOKEN_FILE", ""), "file holding a bearer token that /metrics requires")
+
 	return c
 }
 

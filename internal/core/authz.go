@@ -84,6 +84,10 @@ func (s *Service) authorize(ctx context.Context, a *Actor, op Op, committeeID in
 	if !ok {
 		return domain.Internal("authorising", errUnknownOp(op))
 	}
+	if a.User != nil && a.User.SuspendedAt != nil {
+		s.meter.Inc("refusal", "suspended")
+		return suspendedError()
+	}
 	have, err := s.levelOf(ctx, a, committeeID)
 	if err != nil {
 		return err
@@ -91,6 +95,7 @@ func (s *Service) authorize(ctx context.Context, a *Actor, op Op, committeeID in
 	if have >= need {
 		return nil
 	}
+	s.meter.Inc("refusal", "role")
 	if a.User == nil {
 		return domain.Errorf(domain.KindUnauthenticated, "you must sign in to %s: run `trel login --server URL` or set TREL_TOKEN", op)
 	}

@@ -19,19 +19,24 @@ const DefaultMaxFileSize = 4 << 30
 
 // Service is the core. Create it with New.
 type Service struct {
-	store       store.Store
-	blobs       blob.Store
-	now         func() time.Time
-	maxFileSize int64
-	log         *slog.Logger
-	notifier    CheckNotifier
-	publisher   Publisher
-	manifestLog ManifestLog
-	master      signing.MasterKey
-	sigLog      SignatureLog
-	quota       domain.Quota
-	blobGrace   time.Duration
-	publishHook func(step string)
+	store          store.Store
+	blobs          blob.Store
+	now            func() time.Time
+	maxFileSize    int64
+	log            *slog.Logger
+	notifier       CheckNotifier
+	publisher      Publisher
+	manifestLog    ManifestLog
+	master         signing.MasterKey
+	sigLog         SignatureLog
+	quota          domain.Quota
+	blobGrace      time.Duration
+	publishHook    func(step string)
+	limits         Limits
+	keyLocks       keyLocks
+	meter          Meter
+	uploads        uploadSlots
+	uploadsPerUser int
 }
 
 // Options configure a Service.
@@ -48,14 +53,27 @@ type Options struct {
 	// PublishHook, if set, is called at each step of a publication
 	// (tests use it to kill the server there).
 	PublishHook func(step string)
+	// Limits on server-held keys; zero fields take the defaults.
+	Limits Limits
+	// Meter counts domain events for monitoring (nil: nothing is counted).
+	Meter Meter
+	// UploadsPerUser bounds one user's concurrent uploads (0: default).
+	UploadsPerUser int
 }
 
 // New builds a Service.
 func New(st store.Store, blobs blob.Store, opt Options) *Service {
 	s := &Service{store: st, blobs: blobs, now: opt.Now, maxFileSize: opt.MaxFileSize, log: opt.Logger,
-		quota: opt.Quota, blobGrace: opt.BlobGrace, publishHook: opt.PublishHook}
+		quota: opt.Quota, blobGrace: opt.BlobGrace, publishHook: opt.PublishHook,
+		limits: opt.Limits.withDefaults(), meter: opt.Meter, uploadsPerUser: opt.UploadsPerUser}
 	if s.blobGrace <= 0 {
 		s.blobGrace = DefaultBlobGrace
+	}
+	if s.uploadsPerUser <= 0 {
+		s.uploadsPerUser = DefaultUploadsPerUser
+	}
+	if s.meter == nil {
+		s.meter = noMeter{}
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -81,6 +99,9 @@ type Actor struct {
 	User     *domain.User
 	System   bool
 	ClientIP string
+	// Token is the API token the request came with (nil for browser
+	// sessions and the system): a token cannot make one that outlives it.
+	Token *domain.Token
 }
 
 // Anonymous is a visitor without credentials.
@@ -108,6 +129,7 @@ func (a *Actor) id() int64 {
 }
 
 func (s *Service) audit(ctx context.Context, tx store.Tx, a *Actor, action, target string, details map[string]any) error {
+	s.meter.Inc("action", action)
 	return tx.Audit(ctx, domain.AuditEvent{
 		Time: s.now(), ActorID: a.id(), Actor: a.name(), Action: action, Target: target,
 		Details: details, ClientIP: a.ClientIP,

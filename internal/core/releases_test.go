@@ -155,12 +155,12 @@ func TestTokens(t *testing.T) {
 	if !strings.HasPrefix(secret, core.TokenPrefix) || len(secret) != len(core.TokenPrefix)+43 {
 		t.Fatalf("unexpected token shape %q", secret[:8])
 	}
-	u, err := w.svc.Authenticate(ctx, secret)
+	u, _, err := w.svc.Authenticate(ctx, secret)
 	if err != nil || u.Username != "committer" {
 		t.Fatalf("authenticate: %v %v", u, err)
 	}
 	for _, bad := range []string{"", "trel_", secret + "x", "Bearer " + secret, strings.ToUpper(secret)} {
-		if _, err := w.svc.Authenticate(ctx, bad); !domain.IsKind(err, domain.KindUnauthenticated) {
+		if _, _, err := w.svc.Authenticate(ctx, bad); !domain.IsKind(err, domain.KindUnauthenticated) {
 			t.Fatalf("token %q accepted: %v", bad, err)
 		}
 	}
@@ -170,7 +170,7 @@ func TestTokens(t *testing.T) {
 	if err := w.svc.RevokeToken(ctx, w.actors["committer"], tok.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.svc.Authenticate(ctx, secret); !domain.IsKind(err, domain.KindUnauthenticated) {
+	if _, _, err := w.svc.Authenticate(ctx, secret); !domain.IsKind(err, domain.KindUnauthenticated) {
 		t.Fatalf("a revoked token was accepted: %v", err)
 	}
 	expiring, _, err := w.svc.CreateToken(ctx, w.actors["member"], "", "short", time.Hour)
@@ -178,7 +178,7 @@ func TestTokens(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.skew = time.Hour + time.Second
-	if _, err := w.svc.Authenticate(ctx, expiring); !domain.IsKind(err, domain.KindUnauthenticated) {
+	if _, _, err := w.svc.Authenticate(ctx, expiring); !domain.IsKind(err, domain.KindUnauthenticated) {
 		t.Fatalf("an expired token was accepted: %v", err)
 	}
 	for _, ttl := range []string{"0d", "-1h", "367d", "abc"} {

@@ -85,8 +85,8 @@ func (s *Service) CreateServerKey(ctx context.Context, a *Actor, req NewServerKe
 	if err := s.signingAvailable(); err != nil {
 		return nil, err
 	}
-	if len(req.Password) < MinSigningPassword {
-		return nil, domain.Errorf(domain.KindInvalid, "choose a signing password of at least %d characters; it protects the key together with the server's master key", MinSigningPassword)
+	if err := checkSigningPassword(req.Password, a.User); err != nil {
+		return nil, err
 	}
 	algo := signing.AlgorithmEdDSA
 	switch strings.ToLower(req.Algorithm) {
@@ -110,6 +110,21 @@ func (s *Service) CreateServerKey(ctx context.Context, a *Actor, req NewServerKe
 		}
 		committees = append(committees, c)
 	}
+	// Cheap refusals first: the cap, then the user's creation rate, then
+	// derivation capacity (creations never take the slot kept for signing).
+	if n, err := s.store.ActiveServerKeys(ctx, a.User.ID); err != nil {
+		return nil, err
+	} else if n >= s.limits.MaxServerKeys {
+		return nil, tooManyKeys(s.limits.MaxServerKeys)
+	}
+	if err := s.rateLimit(ctx, a, "signing-key creations", s.limits.KeyCreations, s.limits.KeyCreationWindow); err != nil {
+		return nil, err
+	}
+	permit, err := signing.Reserve(ctx, signing.PurposeCreate)
+	if err != nil {
+		return nil, s.busy(err)
+	}
+	defer permit.Release()
 	name := a.User.Name
 	if name == "" {
 		name = a.User.Username
@@ -120,7 +135,8 @@ func (s *Service) CreateServerKey(ctx context.Context, a *Actor, req NewServerKe
 		return nil, domain.Errorf(domain.KindInvalid, "cannot create the key: %v", err)
 	}
 	defer signing.Wipe(gen.Secret)
-	sealed, err := signing.Seal(gen.Secret, gen.Fingerprint, s.master, []byte(req.Password), signing.DefaultArgon2Params())
+	sealed, err := permit.Seal(gen.Secret, gen.Fingerprint, s.master, []byte(req.Password), signing.DefaultArgon2Params())
+	permit.Release()
 	if err != nil {
 		return nil, domain.Internal("sealing the key", err)
 	}
@@ -144,8 +160,8 @@ func (s *Service) CreateServerKey(ctx context.Context, a *Actor, req NewServerKe
 		if err := tx.SetKeyOwner(ctx, k.Fingerprint, a.User.ID, "generated", now); err != nil {
 			return err
 		}
-		if err := tx.PutServerKey(ctx, &domain.ServerKey{Fingerprint: gen.Fingerprint, UserID: a.User.ID, Algorithm: string(algo),
-			Sealed: sealedJSON, CreatedAt: gen.Created, ExpiresAt: gen.Expires}); err != nil {
+		if err := tx.PutServerKeyCapped(ctx, &domain.ServerKey{Fingerprint: gen.Fingerprint, UserID: a.User.ID, Algorithm: string(algo),
+			Sealed: sealedJSON, CreatedAt: gen.Created, ExpiresAt: gen.Expires}, s.limits.MaxServerKeys); err != nil {
 			return err
 		}
 		var ids []int64
@@ -189,9 +205,9 @@ func (s *Service) ownServerKey(ctx context.Context, a *Actor, fpr string) (*doma
 	return k, nil
 }
 
-// openServerKey unwraps a key's secret with the password, counting wrong
-// passwords and locking the key after MaxPasswordFails.
-func (s *Service) openServerKey(ctx context.Context, k *domain.ServerKey, password []byte) ([]byte, error) {
+// openServerKey unwraps a key's secret with the password, under the
+// key's lockout (see withPassword), deriving with permit.
+func (s *Service) openServerKey(ctx context.Context, a *Actor, k *domain.ServerKey, permit *signing.Permit, password []byte) ([]byte, error) {
 	if why := k.Usable(s.now()); why != "" {
 		return nil, domain.Errorf(domain.KindLocked, "key %s cannot sign: %s", k.Fingerprint, why)
 	}
@@ -199,8 +215,13 @@ func (s *Service) openServerKey(ctx context.Context, k *domain.ServerKey, passwo
 	if err != nil {
 		return nil, err
 	}
-	secret, err := signing.Open(sealed, k.Fingerprint, s.master, password)
-	if err := s.passwordOutcome(ctx, k, err); err != nil {
+	var secret []byte
+	err = s.withPassword(ctx, a, k, func() error {
+		var err error
+		secret, err = permit.Open(sealed, k.Fingerprint, s.master, password)
+		return err
+	})
+	if err != nil {
 		return nil, err
 	}
 	return secret, nil
@@ -214,35 +235,106 @@ func sealedOf(k *domain.ServerKey) (*signing.Sealed, error) {
 	return &sealed, nil
 }
 
-// passwordOutcome turns the result of unsealing a key with a password
-// into the user's error, counting wrong passwords (the key locks after
-// MaxPasswordFails) and clearing the count after a success.
-func (s *Service) passwordOutcome(ctx context.Context, k *domain.ServerKey, err error) error {
+// reservePassword counts a password check against the actor's rate limit
+// and reserves derivation capacity for it. It comes before anything
+// single use is spent: a busy server answers 429 and nothing is lost.
+func (s *Service) reservePassword(ctx context.Context, a *Actor) (*signing.Permit, error) {
+	if err := s.rateLimit(ctx, a, "signing-password checks", s.limits.PasswordChecks, s.limits.PasswordCheckWindow); err != nil {
+		return nil, err
+	}
+	p, err := signing.Reserve(ctx, signing.PurposeUse)
+	if err != nil {
+		return nil, s.busy(err)
+	}
+	return p, nil
+}
+
+// busy is the 429 of a server without derivation capacity.
+func (s *Service) busy(err error) error {
+	s.meter.Inc("refusal", "busy")
+	e := domain.Busy(5*time.Second, "the server is busy with other signing-password checks: try again in a few seconds")
+	e.Err = err
+	return e
+}
+
+func tooManyKeys(max int) error {
+	return domain.Errorf(domain.KindConflict, "you already hold %d active keys on this server, the most allowed: retire or revoke one first (trel signing-key retire FPR)", max)
+}
+
+// withPassword runs derive (which unseals the key with a password) under
+// the key's lockout. Checks on one key are serialised; each attempt is
+// counted in the database BEFORE deriving (one atomic UPDATE that also
+// refuses a locked key), so parallel guesses cannot exceed
+// MaxPasswordFails; after a right password the count is cleared only if
+// no other attempt locked the key meanwhile.
+func (s *Service) withPassword(ctx context.Context, a *Actor, k *domain.ServerKey, derive func() error) error {
+	unlock := s.keyLocks.lock(k.Fingerprint)
+	defer unlock()
+	var n int
+	var ok bool
+	err := s.store.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		n, ok, err = tx.ReservePasswordAttempt(ctx, k.Fingerprint, s.now(), MaxPasswordFails, PasswordLockout)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return s.lockedError(ctx, k.Fingerprint)
+	}
+	err = derive()
 	switch {
 	case errors.Is(err, signing.ErrWrongPassword):
-		k.FailedAttempts++
-		msg := fmt.Sprintf("wrong signing password for key %s (%d of %d attempts)", k.Fingerprint, k.FailedAttempts, MaxPasswordFails)
-		if k.FailedAttempts >= MaxPasswordFails {
-			until := s.now().Add(PasswordLockout)
-			k.LockedUntil, k.FailedAttempts = &until, 0
-			msg = fmt.Sprintf("wrong signing password for key %s; after %d failures the key is locked until %s", k.Fingerprint, MaxPasswordFails, until.UTC().Format(time.RFC3339))
+		s.meter.Inc("password", "wrong")
+		if n < MaxPasswordFails {
+			return domain.Errorf(domain.KindUnauthenticated, "wrong signing password for key %s (%d of %d attempts)", k.Fingerprint, n, MaxPasswordFails)
 		}
-		if uerr := s.store.Tx(ctx, func(tx store.Tx) error { return tx.UpdateServerKey(ctx, k) }); uerr != nil {
-			return uerr
+		s.meter.Inc("lockout", "password")
+		until := s.now().Add(PasswordLockout)
+		if aerr := s.store.Tx(ctx, func(tx store.Tx) error {
+			return s.audit(ctx, tx, a, "signing.key.locked", "key:"+k.Fingerprint, map[string]any{"failures": n, "until": until})
+		}); aerr != nil {
+			return aerr
 		}
-		return domain.Errorf(domain.KindUnauthenticated, "%s", msg)
+		return domain.Errorf(domain.KindUnauthenticated, "wrong signing password for key %s; after %d failures the key is locked until %s", k.Fingerprint, MaxPasswordFails, until.UTC().Format(time.RFC3339))
 	case errors.Is(err, signing.ErrWrongMasterKey):
+		s.clearAttempts(ctx, k.Fingerprint, n)
 		return domain.Errorf(domain.KindUnavailable, "this server's master key is not the one key %s was sealed with: the administrator must configure the right master key", k.Fingerprint)
 	case errors.Is(err, signing.ErrBusy):
-		return domain.Errorf(domain.KindRateLimited, "%v", err)
+		s.clearAttempts(ctx, k.Fingerprint, n)
+		return s.busy(err)
 	case err != nil:
 		return domain.Internal("unsealing the key", err)
 	}
-	if k.FailedAttempts > 0 {
-		k.FailedAttempts = 0
-		return s.store.Tx(ctx, func(tx store.Tx) error { return tx.UpdateServerKey(ctx, k) })
+	s.meter.Inc("password", "right")
+	cleared, err := s.clearAttempts(ctx, k.Fingerprint, n)
+	if err != nil {
+		return err
+	}
+	if !cleared {
+		return s.lockedError(ctx, k.Fingerprint)
 	}
 	return nil
+}
+
+func (s *Service) clearAttempts(ctx context.Context, fpr string, n int) (bool, error) {
+	var cleared bool
+	err := s.store.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		cleared, err = tx.ClearPasswordAttempts(ctx, fpr, n, s.now())
+		return err
+	})
+	return cleared, err
+}
+
+func (s *Service) lockedError(ctx context.Context, fpr string) error {
+	s.meter.Inc("refusal", "locked")
+	until := "in a few minutes"
+	if k, err := s.store.ServerKey(ctx, fpr); err == nil && k.LockedUntil != nil {
+		until = "at " + k.LockedUntil.UTC().Format(time.RFC3339)
+	}
+	return domain.Errorf(domain.KindLocked, "key %s is locked after %d wrong signing passwords; try again %s", fpr, MaxPasswordFails, until)
 }
 
 // ChangeServerKeyPassword re-wraps a key under a new password.
@@ -254,8 +346,8 @@ func (s *Service) ChangeServerKeyPassword(ctx context.Context, a *Actor, fpr, ol
 	if err != nil {
 		return err
 	}
-	if len(newPassword) < MinSigningPassword {
-		return domain.Errorf(domain.KindInvalid, "choose a signing password of at least %d characters", MinSigningPassword)
+	if err := checkSigningPassword(newPassword, a.User); err != nil {
+		return err
 	}
 	if why := k.Usable(s.now()); why != "" {
 		return domain.Errorf(domain.KindLocked, "key %s: %s", k.Fingerprint, why)
@@ -264,11 +356,21 @@ func (s *Service) ChangeServerKeyPassword(ctx context.Context, a *Actor, fpr, ol
 	if err != nil {
 		return err
 	}
-	// Rewrap checks the old password itself: one derivation, not two.
-	re, err := signing.Rewrap(sealed, s.master, []byte(oldPassword), []byte(newPassword), signing.DefaultArgon2Params())
-	if err := s.passwordOutcome(ctx, k, err); err != nil {
+	permit, err := s.reservePassword(ctx, a)
+	if err != nil {
 		return err
 	}
+	defer permit.Release()
+	// Rewrap checks the old password itself: one derivation, not two.
+	var re *signing.Sealed
+	if err := s.withPassword(ctx, a, k, func() error {
+		var err error
+		re, err = permit.Rewrap(sealed, s.master, []byte(oldPassword), []byte(newPassword), signing.DefaultArgon2Params())
+		return err
+	}); err != nil {
+		return err
+	}
+	permit.Release()
 	if k.Sealed, err = json.Marshal(re); err != nil {
 		return domain.Internal("re-wrapping the key", err)
 	}
@@ -304,7 +406,12 @@ func (s *Service) RevokeServerKey(ctx context.Context, a *Actor, fpr, password, 
 	default:
 		return domain.Errorf(domain.KindInvalid, "reason must be retired, superseded or compromised")
 	}
-	secret, err := s.openServerKey(ctx, k, []byte(password))
+	permit, err := s.reservePassword(ctx, a)
+	if err != nil {
+		return err
+	}
+	secret, err := s.openServerKey(ctx, a, k, permit, []byte(password))
+	permit.Release()
 	if err != nil {
 		return err
 	}
@@ -498,13 +605,25 @@ type SigningResult struct {
 	Files    []domain.SignedFile `json:"files"`
 }
 
-// CompleteSigning signs the approved files: the approval must be fresh,
-// unused, for this user, and its challenge must commit to the digests of
-// the release's CURRENT latest revision. The password unwraps the key in
-// memory only; each signature is appended to the public log before it is
-// released; the .asc files land as one new revision in the same
-// transaction as the audit event. Every attempt is audited.
-func (s *Service) CompleteSigning(ctx context.Context, a *Actor, requestID int64, ap *Approval, password []byte) (res *SigningResult, err error) {
+// SigningSlot is what PrepareSigning reserved for one CompleteSigning.
+type SigningSlot struct {
+	requestID int64
+	permit    *signing.Permit
+}
+
+// Release gives back what the slot reserved (CompleteSigning does it).
+func (sl *SigningSlot) Release() {
+	if sl != nil {
+		sl.permit.Release()
+	}
+}
+
+// PrepareSigning is the step before a signing request's single-use
+// approval is verified and spent: it checks that the request is the
+// actor's, counts the password check against the actor's rate limit and
+// reserves derivation capacity. A busy or rate-limited server answers 429
+// here, and the approval stays unused.
+func (s *Service) PrepareSigning(ctx context.Context, a *Actor, requestID int64) (*SigningSlot, error) {
 	if err := s.signingAvailable(); err != nil {
 		return nil, err
 	}
@@ -518,12 +637,48 @@ func (s *Service) CompleteSigning(ctx context.Context, a *Actor, requestID int64
 	if req.UserID != a.User.ID {
 		return nil, domain.Errorf(domain.KindForbidden, "this signing request belongs to another user")
 	}
+	permit, err := s.reservePassword(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return &SigningSlot{requestID: requestID, permit: permit}, nil
+}
+
+// CompleteSigning signs the approved files: the approval must be fresh,
+// unused, for this user, and its challenge must commit to the digests of
+// the release's CURRENT latest revision. The password unwraps the key in
+// memory only; each signature is appended to the public log before it is
+// released; the .asc files land as one new revision in the same
+// transaction as the audit event. Every attempt is audited.
+func (s *Service) CompleteSigning(ctx context.Context, a *Actor, slot *SigningSlot, ap *Approval, password []byte) (res *SigningResult, err error) {
+	if slot == nil {
+		return nil, domain.Internal("signing", errors.New("no slot from PrepareSigning"))
+	}
+	defer slot.Release()
+	if err := s.signingAvailable(); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, a, OpAddKey, 0, ""); err != nil {
+		return nil, err
+	}
+	req, err := s.store.SigningRequest(ctx, slot.requestID)
+	if err != nil {
+		return nil, err
+	}
+	if req.UserID != a.User.ID {
+		return nil, domain.Errorf(domain.KindForbidden, "this signing request belongs to another user")
+	}
 	ev := &domain.SigningEvent{UserID: a.User.ID, ClientIP: a.ClientIP, RequestID: req.ID, Fingerprint: req.Fingerprint, Tx: string(req.Tx)}
 	if ap != nil {
 		ev.CredentialID, ev.AAGUID, ev.Flags, ev.SignCount, ev.Assertion = ap.CredentialID, ap.AAGUID, int(ap.Flags), ap.SignCount, ap.Raw
 	}
 	// Audit every refusal, in its own transaction, with the reason.
 	defer func() {
+		outcome := "signed"
+		if err != nil {
+			outcome = "refused"
+		}
+		s.meter.Inc("signing", outcome)
 		if err != nil {
 			ev.Time, ev.Outcome = s.now(), "refused: "+domain.PublicMessage(err)
 			if aerr := s.store.Tx(ctx, func(tx store.Tx) error { return tx.AddSigningEvent(ctx, ev) }); aerr != nil {
@@ -579,7 +734,8 @@ func (s *Service) CompleteSigning(ctx context.Context, a *Actor, requestID int64
 	if err != nil {
 		return nil, err
 	}
-	secret, err := s.openServerKey(ctx, k, password)
+	secret, err := s.openServerKey(ctx, a, k, slot.permit, password)
+	slot.permit.Release()
 	if err != nil {
 		return nil, err
 	}

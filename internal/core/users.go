@@ -116,12 +116,21 @@ func (s *Service) CreateToken(ctx context.Context, a *Actor, username, label str
 	secret := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw[:])
 	now := s.now()
 	exp := now.Add(ttl)
+	// A token cannot make a token that outlives it.
+	capped := false
+	if a.Token != nil && a.Token.ExpiresAt != nil && exp.After(*a.Token.ExpiresAt) {
+		exp, capped = *a.Token.ExpiresAt, true
+	}
 	t := &domain.Token{UserID: u.ID, Label: label, Prefix: secret[:len(TokenPrefix)+6], CreatedAt: now, ExpiresAt: &exp, Hash: hashToken(secret)}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateToken(ctx, t); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, a, "token.create", "user:"+u.Username, map[string]any{"token_id": t.ID, "label": label, "expires_at": exp})
+		details := map[string]any{"token_id": t.ID, "label": label, "expires_at": exp}
+		if capped {
+			details["capped_at_parent_token"] = a.Token.ID
+		}
+		return s.audit(ctx, tx, a, "token.create", "user:"+u.Username, details)
 	})
 	if err != nil {
 		return "", nil, err
@@ -165,23 +174,32 @@ func (s *Service) RevokeToken(ctx context.Context, a *Actor, id int64) error {
 	})
 }
 
-// Authenticate resolves a bearer token to its user. Unknown, revoked and
-// expired tokens are all refused with the same message.
-func (s *Service) Authenticate(ctx context.Context, secret string) (*domain.User, error) {
+// Authenticate resolves a bearer token to its user and the token itself.
+// Unknown, revoked and expired tokens are all refused with the same
+// message; a suspended user's tokens are refused saying so.
+func (s *Service) Authenticate(ctx context.Context, secret string) (*domain.User, *domain.Token, error) {
 	bad := domain.Errorf(domain.KindUnauthenticated, "the API token is invalid, expired or revoked: create a new one with `trel token create` or `trel admin create-token`")
 	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) != len(TokenPrefix)+43 {
-		return nil, bad
+		return nil, nil, bad
 	}
 	t, err := s.store.TokenByHash(ctx, hashToken(secret))
 	if domain.IsKind(err, domain.KindNotFound) {
-		return nil, bad
+		return nil, nil, bad
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	now := s.now()
 	if !t.Active(now) {
-		return nil, bad
+		return nil, nil, bad
+	}
+	u, err := s.store.UserByID(ctx, t.UserID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if u.SuspendedAt != nil {
+		s.meter.Inc("refusal", "suspended")
+		return nil, nil, domain.Errorf(domain.KindUnauthenticated, "this account is suspended: its API tokens are refused; ask an administrator of this trel server")
 	}
 	// Record use at most once a minute: a busy client must not turn every
 	// request into a database write.
@@ -190,7 +208,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*domain.User
 			s.log.Warn("recording token use", "token_id", t.ID, "err", err)
 		}
 	}
-	return s.store.UserByID(ctx, t.UserID)
+	return u, t, nil
 }
 
 // hashToken is SHA-256: tokens have 256 bits of entropy, so a slow password

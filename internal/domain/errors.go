@@ -3,6 +3,7 @@ package domain
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind classifies an Error. The API maps each kind to one HTTP status; the
@@ -30,6 +31,9 @@ type Error struct {
 	Kind    Kind
 	Message string
 	Err     error
+	// RetryAfter, for KindRateLimited, says when trying again makes sense
+	// (the API sends it as Retry-After).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
@@ -71,4 +75,18 @@ func PublicMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// Busy is a KindRateLimited error with a hint of when to try again.
+func Busy(retryAfter time.Duration, format string, args ...any) *Error {
+	return &Error{Kind: KindRateLimited, Message: fmt.Sprintf(format, args...), RetryAfter: retryAfter}
+}
+
+// RetryAfterOf returns the retry hint of err (0 when it has none).
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }

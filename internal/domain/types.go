@@ -10,6 +10,10 @@ type User struct {
 	Name      string    `json:"name,omitempty"`
 	Admin     bool      `json:"admin"`
 	CreatedAt time.Time `json:"created_at"`
+	// SuspendedAt is set while an administrator has suspended the user:
+	// every token, session, enrollment link and server-side signing of
+	// theirs is refused, and what they made stays attributed to them.
+	SuspendedAt *time.Time `json:"suspended_at,omitempty"`
 }
 
 // Token is an API token. The secret itself is never stored: only its hash.

@@ -189,7 +189,7 @@ func (s *server) start() error {
 		if err == nil {
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode == 200 && strings.HasPrefix(string(body), "ok\n") {
+			if resp.StatusCode == 200 && healthOK(body) {
 				return nil
 			}
 		}
@@ -239,7 +239,13 @@ func (s *server) healthy() bool {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode == 200 && strings.HasPrefix(string(b), "ok\n")
+	return resp.StatusCode == 200 && healthOK(b)
+}
+
+// healthOK reads /healthz's JSON answer.
+func healthOK(body []byte) bool {
+	var h struct{ Status string }
+	return json.Unmarshal(body, &h) == nil && h.Status == "ok"
 }
 
 func tail(s string, n int) string {

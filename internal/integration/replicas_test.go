@@ -51,7 +51,9 @@ func newCluster(t testing.TB) *cluster {
 
 func (c *cluster) start(t testing.TB, name string) *server {
 	t.Helper()
-	args := append(c.engineArgs(), "--log-dir", c.logDir, "--master-key-file", c.masterKey, "--job-rescue-after", "5s")
+	args := append(c.engineArgs(), "--log-dir", c.logDir, "--master-key-file", c.masterKey, "--job-rescue-after", "5s",
+		// 20 concurrent uploads by one user over two replicas.
+		"--uploads-per-user", "20")
 	return startServer(t, filepath.Join(t.TempDir(), "data-"+name), args...)
 }
 

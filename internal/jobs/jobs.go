@@ -22,6 +22,7 @@ import (
 	"database/sql"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -33,6 +34,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"trel/internal/checks"
+	"trel/internal/domain"
 	"trel/internal/store"
 )
 
@@ -59,12 +61,27 @@ type Checker interface {
 
 type checkWorker struct {
 	river.WorkerDefaults[CheckArgs]
-	checker Checker
-	timeout time.Duration
+	checker  Checker
+	timeout  time.Duration
+	store    store.Store
+	observer atomic.Pointer[Observer]
+}
+
+// Observer hears about each check run whose results were stored (for
+// metrics: latency from queueing, exceptions).
+type Observer interface {
+	CheckRunFinished(run *domain.CheckRun, results []domain.CheckResult)
 }
 
 func (w *checkWorker) Work(ctx context.Context, job *river.Job[CheckArgs]) error {
-	_, err := w.checker.Run(ctx, job.Args.RevisionID, job.Args.Generation)
+	stored, err := w.checker.Run(ctx, job.Args.RevisionID, job.Args.Generation)
+	if o := w.observer.Load(); o != nil && stored && err == nil {
+		run, rerr := w.store.CheckRun(ctx, job.Args.RevisionID)
+		results, cerr := w.store.CheckResults(ctx, job.Args.RevisionID)
+		if rerr == nil && cerr == nil {
+			(*o).CheckRunFinished(run, results)
+		}
+	}
 	return err
 }
 
@@ -103,7 +120,11 @@ type Runner struct {
 	log    *slog.Logger
 	wake   chan struct{}
 	done   chan struct{}
+	worker *checkWorker
 }
+
+// Observe registers o to hear about finished check runs.
+func (r *Runner) Observe(o Observer) { r.worker.observer.Store(&o) }
 
 // Migrate creates or upgrades River's tables in the SQLite database db.
 func Migrate(ctx context.Context, db *sql.DB) error {
@@ -146,7 +167,8 @@ func Run(ctx context.Context, cfg Config) (*Runner, error) {
 	}
 	workers := river.NewWorkers()
 	timeout := min(30*time.Minute, cfg.RescueAfter-cfg.RescueAfter/8)
-	if err := river.AddWorkerSafely(workers, &checkWorker{checker: cfg.Checker, timeout: timeout}); err != nil {
+	worker := &checkWorker{checker: cfg.Checker, timeout: timeout, store: cfg.Store}
+	if err := river.AddWorkerSafely(workers, worker); err != nil {
 		return nil, err
 	}
 	rc := &river.Config{
@@ -171,7 +193,7 @@ func Run(ctx context.Context, cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runner{client: client, store: cfg.Store, log: cfg.Log, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	r := &Runner{client: client, store: cfg.Store, log: cfg.Log, wake: make(chan struct{}, 1), done: make(chan struct{}), worker: worker}
 	go r.loop(ctx)
 	r.Notify()
 	return r, nil

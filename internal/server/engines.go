@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,8 +77,14 @@ func OpenEngines(ctx context.Context, eng Engines, opt core.Options) (*App, erro
 	if err := eng.Check(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(eng.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("creating data directory %s: %w", eng.DataDir, err)
+	if eng.Database == "" || eng.Blobs == "" {
+		// The data directory holds the database or the blobs: it must
+		// exist. `trel serve` creates it; the admin commands, which may
+		// run beside a live server, never do: a mistyped --data must not
+		// start an empty trel.
+		if err := existingDir(eng.DataDir); err != nil {
+			return nil, err
+		}
 	}
 	var st *sqlstore.DB
 	var err error
@@ -113,6 +120,10 @@ func OpenEngines(ctx context.Context, eng Engines, opt core.Options) (*App, erro
 		app.cleanBlobs = func(context.Context) error { return d.CleanTemp() }
 		app.pingBlobs = func(context.Context) error { return d.Ping() }
 	}
+	app.metrics = newMetrics(st)
+	if opt.Meter == nil {
+		opt.Meter = app.metrics
+	}
 	app.Core = core.New(st, app.Blobs, opt)
 	app.Core.SetPublisher(app.Downloads, nil)
 	return app, nil
@@ -127,4 +138,19 @@ func (b s3Bucket) OpenKey(ctx context.Context, key string) (downloads.BucketObje
 		return nil, err
 	}
 	return o, nil
+}
+
+// existingDir returns a clear error unless dir is an existing directory.
+func existingDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("the data directory %s does not exist: give the right one with --data DIR (or TREL_DATA); `trel serve --data DIR` creates a new one", dir)
+	}
+	if err != nil {
+		return fmt.Errorf("data directory %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("the data directory %s is not a directory", dir)
+	}
+	return nil
 }

@@ -2,15 +2,17 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
 	"time"
+
+	"trel/internal/buildinfo"
 )
 
 // healthMonitor checks every engine (database, blobs, public log) every
@@ -97,18 +99,19 @@ func (h *healthMonitor) state() (bool, []string) {
 	return h.healthy, h.lines
 }
 
-// serveHealthz answers /healthz from a fresh check: "ok" or "unavailable"
-// on the first line, then one line per engine.
+// serveHealthz answers /healthz from a fresh check, in JSON: "status" is
+// "ok" or "unavailable" (then with 503), "engines" says how each engine
+// answered, "build" which trel this is.
 func (h *healthMonitor) serveHealthz(w http.ResponseWriter, r *http.Request) {
 	ok, lines := h.check(r.Context())
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	status := "ok"
 	if !ok {
 		status = "unavailable"
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}
-	io.WriteString(w, status+"\n"+strings.Join(lines, "\n")+"\n")
+	json.NewEncoder(w).Encode(map[string]any{"status": status, "engines": lines, "build": buildinfo.Get()})
 }
 
 // gate answers 503 while an engine is unreachable.

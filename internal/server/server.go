@@ -5,8 +5,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,14 +16,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"k8s.io/klog/v2"
 
 	"trel/internal/api"
 	"trel/internal/auth"
 	"trel/internal/blob"
+	"trel/internal/buildinfo"
 	"trel/internal/checks"
 	"trel/internal/core"
 	"trel/internal/domain"
@@ -52,17 +48,32 @@ type App struct {
 	// PublicURL is where browsers reach the server (WebAuthn relying
 	// party); empty means DefaultPublicURL.
 	PublicURL string
+	// HTTP configures the handler (proxies, /metrics); zero is the default.
+	HTTP    HTTPOptions
+	metrics *metrics
 
 	cleanBlobs func(context.Context) error // removes abandoned uploads
 	pingBlobs  func(context.Context) error
 	health     *healthMonitor
 }
 
+// HTTPOptions configure Handler.
+type HTTPOptions struct {
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For header names the client (see clientAddress).
+	TrustedProxies []*net.IPNet
+	// MetricsElsewhere leaves /metrics off the main handler (it is served
+	// on its own address).
+	MetricsElsewhere bool
+	// MetricsToken, if set, is the bearer token /metrics requires.
+	MetricsToken string
+}
+
 // DefaultPublicURL is the public URL when none is configured.
 const DefaultPublicURL = "http://localhost:8080"
 
-// Open opens (creating if needed) the embedded data directory: DIR/trel.db
-// and DIR/blobs (see OpenEngines for PostgreSQL and S3).
+// Open opens an existing embedded data directory: DIR/trel.db and
+// DIR/blobs (see OpenEngines for PostgreSQL and S3).
 func Open(ctx context.Context, dataDir string, opt core.Options) (*App, error) {
 	return OpenEngines(ctx, Engines{DataDir: dataDir}, opt)
 }
@@ -91,6 +102,18 @@ type Config struct {
 	// trel holds. Without one, server-side signing is unavailable.
 	MasterKeyFile string
 	MasterKeyEnv  string
+	// Limits bound server-held keys per user (zero fields: defaults).
+	Limits core.Limits
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For header names the client.
+	TrustedProxies []*net.IPNet
+	// Uploads bounds concurrent uploads per user (0: DefaultUploadsPerUser).
+	UploadsPerUser int
+	// MetricsAddr, if set, serves /metrics on this address only (not on
+	// the main one); MetricsToken, if set, is the bearer token /metrics
+	// requires.
+	MetricsAddr  string
+	MetricsToken string
 	// Ready, if set, receives the listening address once the server accepts
 	// connections (tests listen on port 0).
 	Ready func(addr string)
@@ -126,13 +149,24 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
+	log = withRequestIDs(log)
 	hook := crashHook()
 	eng := Engines{DataDir: cfg.DataDir, Database: cfg.Database, Blobs: cfg.Blobs, LogDir: cfg.LogDir}
 	if err := eng.CheckServe(); err != nil {
 		return err
 	}
+	// Bind first: a busy port must not leave a new data directory behind.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	if err := prepareDataDir(cfg.DataDir, log); err != nil {
+		return err
+	}
 	app, err := OpenEngines(ctx, eng, core.Options{MaxFileSize: cfg.MaxFileSize, Logger: log,
-		Quota: cfg.Quota, BlobGrace: cfg.BlobGrace, PublishHook: hook})
+		Quota: cfg.Quota, BlobGrace: cfg.BlobGrace, PublishHook: hook,
+		Limits: cfg.Limits, UploadsPerUser: cfg.UploadsPerUser})
 	if err != nil {
 		return err
 	}
@@ -141,6 +175,7 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	}
 	defer app.Close()
 	app.PublicURL = cfg.PublicURL
+	app.HTTP = HTTPOptions{TrustedProxies: cfg.TrustedProxies, MetricsElsewhere: cfg.MetricsAddr != "", MetricsToken: cfg.MetricsToken}
 	if _, err := newAuth(app); err != nil {
 		return err
 	}
@@ -212,6 +247,7 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	runner.Observe(app.metrics)
 	app.Core.SetCheckNotifier(runner)
 	defer func() {
 		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -234,10 +270,6 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	app.health = newHealthMonitor(app, log)
 	go app.health.run(ctx)
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.Addr, err)
-	}
 	srv := &http.Server{
 		Handler:           Handler(app, log),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -247,8 +279,15 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	if cfg.MetricsAddr != "" {
+		stop, err := serveMetrics(cfg.MetricsAddr, app, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	fmt.Fprintf(out, "trel is serving on http://%s (data in %s)\n", ln.Addr(), cfg.DataDir)
-	log.Info("serving", "addr", ln.Addr().String(), "data", cfg.DataDir)
+	log.Info("serving", "addr", ln.Addr().String(), "data", cfg.DataDir, "version", buildinfo.Get().String())
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String())
 	}
@@ -303,10 +342,7 @@ func SigstoreVerifier(extra []string) (*sigstore.Verifier, error) {
 
 // Handler is the root handler: API, health, metrics.
 func Handler(app *App, log *slog.Logger) http.Handler {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m := newMetrics(reg)
-
+	m := app.metrics
 	mux := http.NewServeMux()
 	authn, authErr := newAuth(app)
 	var approver api.Approver
@@ -318,7 +354,9 @@ func Handler(app *App, log *slog.Logger) http.Handler {
 		app.health = newHealthMonitor(app, log)
 	}
 	mux.HandleFunc("GET /healthz", app.health.serveHealthz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if !app.HTTP.MetricsElsewhere {
+		mux.Handle("GET /metrics", m.handler(app.HTTP.MetricsToken))
+	}
 	// The public downloads tree. Each committee's KEYS file is rendered
 	// from the database, so it reflects every key change at once.
 	mux.HandleFunc("GET /downloads/{committee}/KEYS", func(w http.ResponseWriter, r *http.Request) {
@@ -339,75 +377,7 @@ func Handler(app *App, log *slog.Logger) http.Handler {
 		})
 	}
 	mux.Handle("/", webHandler(app, log))
-	return requestIDs(logRequests(log, m, recoverPanics(log, securityHeaders(app.health.gate(mux)))))
-}
-
-type metrics struct {
-	requests *prometheus.CounterVec
-	duration *prometheus.HistogramVec
-}
-
-func newMetrics(reg prometheus.Registerer) *metrics {
-	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "trel_http_requests_total", Help: "HTTP requests by route pattern, method and status."}, []string{"route", "code"}),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "trel_http_request_duration_seconds", Help: "HTTP request duration by route pattern.", Buckets: prometheus.DefBuckets}, []string{"route"}),
-	}
-	reg.MustRegister(m.requests, m.duration)
-	return m
-}
-
-type ctxKey struct{}
-
-// requestIDs gives each request an id, returned in X-Request-Id and logged.
-func requestIDs(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var b [8]byte
-		rand.Read(b[:])
-		id := hex.EncodeToString(b[:])
-		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, id)))
-	})
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(p []byte) (int, error) {
-	if s.status == 0 {
-		s.status = 200
-	}
-	return s.ResponseWriter.Write(p)
-}
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
-// logRequests logs one line per request. It logs the route pattern and
-// path, never headers or bodies, so tokens cannot end up in logs.
-func logRequests(log *slog.Logger, m *metrics, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
-		}
-		d := time.Since(start)
-		m.requests.WithLabelValues(route, fmt.Sprint(sw.status)).Inc()
-		m.duration.WithLabelValues(route).Observe(d.Seconds())
-		id, _ := r.Context().Value(ctxKey{}).(string)
-		log.Info("request", "request_id", id, "method", r.Method, "path", web.LogPath(r.URL.Path), "status", sw.status,
-			"duration_ms", d.Milliseconds(), "remote", r.RemoteAddr)
-	})
+	return clientAddress(app.HTTP.TrustedProxies, requestIDs(logRequests(log, m, recoverPanics(log, securityHeaders(app.health.gate(mux))))))
 }
 
 // recoverPanics turns a handler panic into a 500 and a log line; the
@@ -419,7 +389,7 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("panic in handler", "path", web.LogPath(r.URL.Path), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				log.ErrorContext(r.Context(), "panic in handler", "path", web.LogPath(r.URL.Path), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 				http.Error(w, `{"error":{"code":"internal","message":"internal error"}}`, http.StatusInternalServerError)
 			}
 		}()

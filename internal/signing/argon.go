@@ -1,8 +1,10 @@
 package signing
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -52,37 +54,104 @@ func (p Argon2Params) Check() error {
 }
 
 // MaxConcurrentDerivations caps the Argon2id derivations running at once
-// in this process; DerivationWait is how long a caller waits for a slot.
+// in this process (each takes about 0.2 s and 64 MiB). Sealing NEW keys may
+// hold at most MaxConcurrentCreations of them, so that a flood of key
+// creations always leaves capacity for opening keys to sign (or to change
+// their password, or revoke them). A caller waits at most DerivationWait
+// (CreationWait for a new key) for a slot and then gets ErrBusy.
 const (
 	MaxConcurrentDerivations = 2
+	MaxConcurrentCreations   = MaxConcurrentDerivations - 1
 	DerivationWait           = 30 * time.Second
+	CreationWait             = 2 * time.Second
 )
 
 // ErrBusy means too many password derivations are running; try again.
 var ErrBusy = errors.New("too many signing-password checks are running; try again in a moment")
 
-var derivationSlots = make(chan struct{}, MaxConcurrentDerivations)
+// Purpose says what a derivation slot is for.
+type Purpose int
+
+// Purposes, in the order capacity is reserved for them.
+const (
+	// PurposeUse opens an existing key: signing, changing its password,
+	// revoking it.
+	PurposeUse Purpose = iota
+	// PurposeCreate seals a new key.
+	PurposeCreate
+)
+
+var (
+	derivationSlots = make(chan struct{}, MaxConcurrentDerivations)
+	creationSlots   = make(chan struct{}, MaxConcurrentCreations)
+)
 
 // inFlight and peakInFlight count running derivations (tests read them).
 var inFlight, peakInFlight atomic.Int32
 
-// deriveArgon2 derives a 32-byte KEK from password, holding a slot of the
-// semaphore while it runs.
-func deriveArgon2(password, salt []byte, p Argon2Params) ([]byte, error) {
+// Permit is a reserved derivation slot. Reserve one before something
+// that must not be wasted on a busy server (a single-use passkey
+// approval), then derive with it; Release it when done.
+type Permit struct {
+	purpose Purpose
+	once    sync.Once
+	release func()
+}
+
+// Reserve waits for a derivation slot for purpose, at most DerivationWait
+// (CreationWait for PurposeCreate) or until ctx ends; then ErrBusy.
+func Reserve(ctx context.Context, purpose Purpose) (*Permit, error) {
+	wait := DerivationWait
+	if purpose == PurposeCreate {
+		wait = CreationWait
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	var held []chan struct{}
+	release := func() {
+		for _, c := range held {
+			<-c
+		}
+	}
+	slots := []chan struct{}{derivationSlots}
+	if purpose == PurposeCreate {
+		slots = []chan struct{}{creationSlots, derivationSlots}
+	}
+	for _, c := range slots {
+		select {
+		case c <- struct{}{}:
+			held = append(held, c)
+		case <-ctx.Done():
+			release()
+			return nil, ErrBusy
+		}
+	}
+	return &Permit{purpose: purpose, release: release}, nil
+}
+
+// Release gives the slot back; it may be called more than once.
+func (p *Permit) Release() {
+	if p != nil {
+		p.once.Do(p.release)
+	}
+}
+
+// deriveArgon2 derives a 32-byte KEK from password while holding permit
+// (or a slot of its own for purpose when permit is nil).
+func deriveArgon2(password, salt []byte, p Argon2Params, permit *Permit, purpose Purpose) ([]byte, error) {
 	if err := p.Check(); err != nil {
 		return nil, err
 	}
 	if len(salt) != argon2SaltSize {
 		return nil, fmt.Errorf("%w: salt of %d bytes, want %d", ErrTampered, len(salt), argon2SaltSize)
 	}
-	timer := time.NewTimer(DerivationWait)
-	defer timer.Stop()
-	select {
-	case derivationSlots <- struct{}{}:
-	case <-timer.C:
-		return nil, ErrBusy
+	if permit == nil {
+		own, err := Reserve(context.Background(), purpose)
+		if err != nil {
+			return nil, err
+		}
+		defer own.Release()
 	}
-	defer func() { <-derivationSlots }()
 	n := inFlight.Add(1)
 	defer inFlight.Add(-1)
 	for {

@@ -60,7 +60,7 @@ func BenchmarkArgon2id(b *testing.B) {
 	salt := make([]byte, argon2SaltSize)
 	p := DefaultArgon2Params()
 	for b.Loop() {
-		if _, err := deriveArgon2([]byte("password"), salt, p); err != nil {
+		if _, err := deriveArgon2([]byte("password"), salt, p, nil, PurposeUse); err != nil {
 			b.Fatal(err)
 		}
 	}

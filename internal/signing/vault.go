@@ -72,6 +72,15 @@ type Sealed struct {
 // fingerprint under a fresh data key, wrapped by password through
 // Argon2id with params and then by the master key.
 func Seal(secret []byte, fingerprint string, master MasterKey, password []byte, params Argon2Params) (*Sealed, error) {
+	return sealPassword(nil, secret, fingerprint, master, password, params)
+}
+
+// Seal is the package's Seal, deriving with the permit's slot.
+func (pm *Permit) Seal(secret []byte, fingerprint string, master MasterKey, password []byte, params Argon2Params) (*Sealed, error) {
+	return sealPassword(pm, secret, fingerprint, master, password, params)
+}
+
+func sealPassword(pm *Permit, secret []byte, fingerprint string, master MasterKey, password []byte, params Argon2Params) (*Sealed, error) {
 	if len(password) == 0 {
 		return nil, errors.New("seal: the signing password is empty")
 	}
@@ -82,7 +91,7 @@ func Seal(secret []byte, fingerprint string, master MasterKey, password []byte, 
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
-	kek, err := deriveArgon2(password, salt, params)
+	kek, err := deriveArgon2(password, salt, params, pm, PurposeCreate)
 	if err != nil {
 		return nil, fmt.Errorf("seal: %w", err)
 	}
@@ -167,8 +176,14 @@ func wrapOuter(s *Sealed, master MasterKey, inner []byte) error {
 // Open decrypts a key sealed with a password. fingerprint is the key row's
 // fingerprint (not taken from s). The caller must Wipe the result.
 func Open(s *Sealed, fingerprint string, master MasterKey, password []byte) ([]byte, error) {
+	return (*Permit)(nil).Open(s, fingerprint, master, password)
+}
+
+// Open is the package's Open, deriving with the permit's slot (a nil
+// permit takes a slot of its own).
+func (pm *Permit) Open(s *Sealed, fingerprint string, master MasterKey, password []byte) ([]byte, error) {
 	return open(s, fingerprint, master, FactorPassword, func(s *Sealed) ([]byte, error) {
-		return deriveArgon2(password, s.Salt, *s.Argon2)
+		return deriveArgon2(password, s.Salt, *s.Argon2, pm, PurposeUse)
 	})
 }
 
@@ -289,6 +304,12 @@ func checkShape(s *Sealed) error {
 // parameters); the master key stays. The data key and SealedSecret are
 // unchanged.
 func Rewrap(s *Sealed, master MasterKey, oldPassword, newPassword []byte, params Argon2Params) (*Sealed, error) {
+	return (*Permit)(nil).Rewrap(s, master, oldPassword, newPassword, params)
+}
+
+// Rewrap is the package's Rewrap; both derivations use the permit's slot
+// (a nil permit takes a slot of its own for each).
+func (pm *Permit) Rewrap(s *Sealed, master MasterKey, oldPassword, newPassword []byte, params Argon2Params) (*Sealed, error) {
 	if len(newPassword) == 0 {
 		return nil, errors.New("rewrap: the new signing password is empty")
 	}
@@ -299,7 +320,7 @@ func Rewrap(s *Sealed, master MasterKey, oldPassword, newPassword []byte, params
 		return nil, errors.New("rewrap: no sealed key")
 	}
 	dataKey, err := unwrap(s, s.Fingerprint, master, FactorPassword, func(s *Sealed) ([]byte, error) {
-		return deriveArgon2(oldPassword, s.Salt, *s.Argon2)
+		return deriveArgon2(oldPassword, s.Salt, *s.Argon2, pm, PurposeUse)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("rewrap: %w", err)
@@ -309,7 +330,7 @@ func Rewrap(s *Sealed, master MasterKey, oldPassword, newPassword []byte, params
 	if err != nil {
 		return nil, fmt.Errorf("rewrap: %w", err)
 	}
-	kek, err := deriveArgon2(newPassword, salt, params)
+	kek, err := deriveArgon2(newPassword, salt, params, pm, PurposeUse)
 	if err != nil {
 		return nil, fmt.Errorf("rewrap: %w", err)
 	}
@@ -337,7 +358,7 @@ func SwitchToPRF(s *Sealed, master MasterKey, password, prf []byte) (*Sealed, er
 		return nil, errors.New("switch to passkey: no sealed key")
 	}
 	dataKey, err := unwrap(s, s.Fingerprint, master, FactorPassword, func(s *Sealed) ([]byte, error) {
-		return deriveArgon2(password, s.Salt, *s.Argon2)
+		return deriveArgon2(password, s.Salt, *s.Argon2, nil, PurposeUse)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("switch to passkey: %w", err)
@@ -382,7 +403,7 @@ func SwitchToPassword(s *Sealed, master MasterKey, prf, password []byte, params 
 	if err != nil {
 		return nil, fmt.Errorf("switch to password: %w", err)
 	}
-	kek, err := deriveArgon2(password, salt, params)
+	kek, err := deriveArgon2(password, salt, params, nil, PurposeUse)
 	if err != nil {
 		return nil, fmt.Errorf("switch to password: %w", err)
 	}

@@ -400,7 +400,7 @@ func TestArgon2DerivationsAreCapped(t *testing.T) {
 	errs := make(chan error, 6)
 	for range 6 {
 		wg.Go(func() {
-			_, err := deriveArgon2([]byte("pw"), salt, Argon2Params{Time: 2, MemoryKiB: 16 << 10, Threads: 1})
+			_, err := deriveArgon2([]byte("pw"), salt, Argon2Params{Time: 2, MemoryKiB: 16 << 10, Threads: 1}, nil, PurposeUse)
 			errs <- err
 		})
 	}

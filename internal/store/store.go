@@ -29,6 +29,7 @@ type Reader interface {
 	AuthorityReader
 
 	ContentReader
+	IncidentReader
 	UserByUsername(ctx context.Context, username string) (*domain.User, error)
 	UserByID(ctx context.Context, id int64) (*domain.User, error)
 	ListUsers(ctx context.Context) ([]domain.User, error)
@@ -128,6 +129,7 @@ type Tx interface {
 	AuthorityWriter
 	RateCounter
 	ContentTx
+	IncidentTx
 	CreateUser(ctx context.Context, u *domain.User) error
 	CreateToken(ctx context.Context, t *domain.Token) error
 	RevokeToken(ctx context.Context, userID, tokenID int64, at time.Time) error
@@ -188,8 +190,8 @@ type Tx interface {
 	SetPhase(ctx context.Context, releaseID int64, phase domain.Phase, at time.Time) error
 
 	PutServerKey(ctx context.Context, k *domain.ServerKey) error
-	// UpdateServerKey stores the mutable fields: sealed blob, revocation,
-	// retirement, failed attempts and lock.
+	// UpdateServerKey stores the mutable fields: sealed blob, revocation
+	// and retirement (the password counters have their own statements).
 	UpdateServerKey(ctx context.Context, k *domain.ServerKey) error
 	CreateSigningRequest(ctx context.Context, r *domain.SigningRequest) error
 	// UseSigningRequest marks a request used; a second use is a conflict.

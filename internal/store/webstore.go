@@ -63,18 +63,21 @@ type WebStore interface {
 
 // Passkey is a user's WebAuthn credential.
 type Passkey struct {
-	ID             int64
-	UserID         int64
-	Name           string
-	CredentialID   []byte
-	SignCount      uint32
-	BackupEligible bool
-	BackupState    bool
+	ID             int64  `json:"id"`
+	UserID         int64  `json:"user_id"`
+	Name           string `json:"name"`
+	CredentialID   []byte `json:"-"`
+	SignCount      uint32 `json:"sign_count"`
+	BackupEligible bool   `json:"backup_eligible"`
+	BackupState    bool   `json:"backup_state"`
 	// Credential is the WebAuthn library's credential record (JSON): public
 	// key, flags, attestation. The columns above summarise it.
-	Credential []byte
-	CreatedAt  time.Time
-	LastUsedAt *time.Time
+	Credential []byte     `json:"-"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	// Notice, when set, is left for the user in the same transaction
+	// (a passkey added while they already had one).
+	Notice string `json:"-"`
 }
 
 // Enrollment is a one-time link with which a user registers a passkey.
@@ -87,15 +90,21 @@ type Enrollment struct {
 	CreatedAt time.Time
 	ExpiresAt time.Time
 	UsedAt    *time.Time
+	// Notice, when set, is left for the user in the same transaction
+	// (a re-enrollment of someone who already has passkeys).
+	Notice string
 }
 
 // WebSession is a signed-in browser.
 type WebSession struct {
+	ID         int64
 	Hash       []byte
 	UserID     int64
 	CreatedAt  time.Time
 	LastSeenAt time.Time
 	ClientIP   string
+	UserAgent  string
+	PasskeyID  int64 // the passkey that opened it (0: unknown)
 }
 
 // Ceremony is a WebAuthn registration or sign-in between its begin and

@@ -28,6 +28,7 @@ func (w *Web) optionalRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /projects/{project}/releases/{version}/checks/rerun", w.requireUser(w.rerunChecks))
 	w.signingRoutes(mux)
 	w.lifecycleRoutes(mux)
+	w.incidentRoutes(mux)
 }
 
 // ---- keys

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"trel/internal/api"
 	"trel/internal/core"
 	"trel/internal/domain"
 )
@@ -143,6 +144,7 @@ func (w *Web) home(rw http.ResponseWriter, r *http.Request) {
 type accountView struct {
 	Passkeys       any
 	Sessions       int
+	SessionList    []domain.Session
 	Idle, Absolute string
 }
 
@@ -153,13 +155,13 @@ func (w *Web) account(rw http.ResponseWriter, r *http.Request) {
 		w.pageError(rw, r, err)
 		return
 	}
-	n, err := w.auth.CountSessions(r.Context(), act)
+	sessions, err := w.svc.Store().UserSessions(r.Context(), act.User.ID)
 	if err != nil {
 		w.pageError(rw, r, err)
 		return
 	}
 	w.render(rw, r, http.StatusOK, "account", view{Title: "Your account", Scripts: []string{"webauthn.js"}, D: accountView{
-		Passkeys: keys, Sessions: n, Idle: duration(w.auth.IdleTimeout()), Absolute: duration(w.auth.AbsoluteTimeout())}})
+		Passkeys: keys, Sessions: len(sessions), SessionList: sessions, Idle: duration(w.auth.IdleTimeout()), Absolute: duration(w.auth.AbsoluteTimeout())}})
 }
 
 func duration(d time.Duration) string {
@@ -469,7 +471,15 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 		}
 		w.fail(rw, r, back, err)
 	}
-	// Large uploads take long: lift the server's deadlines for this request.
+	// Authorise before reading the body, and only then lift the server's
+	// deadlines for this (possibly long) request.
+	done, err := w.svc.PrepareUpload(ctx, act, project, version)
+	if err != nil {
+		api.DropBody(rw)
+		failed(err)
+		return
+	}
+	defer done()
 	rc := http.NewResponseController(rw)
 	rc.SetReadDeadline(time.Now().Add(6 * time.Hour))
 	rc.SetWriteDeadline(time.Now().Add(6 * time.Hour))
@@ -594,13 +604,16 @@ type adminView struct {
 	Link        string
 	LinkUser    string
 	LinkExpires time.Time
+	// LinkPasskeys is how many passkeys LinkUser already had: a
+	// re-enrollment is never silent.
+	LinkPasskeys int
 }
 
 func (w *Web) admin(rw http.ResponseWriter, r *http.Request) {
-	w.renderAdmin(rw, r, "", "", "", time.Time{})
+	w.renderAdmin(rw, r, "", "", "", time.Time{}, 0)
 }
 
-func (w *Web) renderAdmin(rw http.ResponseWriter, r *http.Request, notice, link, linkUser string, exp time.Time) {
+func (w *Web) renderAdmin(rw http.ResponseWriter, r *http.Request, notice, link, linkUser string, exp time.Time, linkPasskeys int) {
 	act := actor(r)
 	ctx := r.Context()
 	users, err := w.svc.ListUsers(ctx, act)
@@ -608,7 +621,7 @@ func (w *Web) renderAdmin(rw http.ResponseWriter, r *http.Request, notice, link,
 		w.pageError(rw, r, err)
 		return
 	}
-	d := adminView{Users: users, Link: link, LinkUser: linkUser, LinkExpires: exp, Projects: map[string][]domain.Project{}}
+	d := adminView{Users: users, Link: link, LinkUser: linkUser, LinkExpires: exp, LinkPasskeys: linkPasskeys, Projects: map[string][]domain.Project{}}
 	if d.Committees, err = w.svc.ListCommittees(ctx, act); err != nil {
 		w.pageError(rw, r, err)
 		return
@@ -651,12 +664,17 @@ func (w *Web) adminEnroll(rw http.ResponseWriter, r *http.Request) {
 // enrollAndShow creates an enrollment link and shows it once, in the
 // response to the POST (never in a redirect URL).
 func (w *Web) enrollAndShow(rw http.ResponseWriter, r *http.Request, username, notice string) {
+	keys, err := w.svc.UserPasskeys(r.Context(), actor(r), username)
+	if err != nil {
+		w.fail(rw, r, "/admin", err)
+		return
+	}
 	link, exp, err := w.auth.CreateEnrollment(r.Context(), actor(r), username)
 	if err != nil {
 		w.fail(rw, r, "/admin", err)
 		return
 	}
-	w.renderAdmin(rw, r, notice, link, username, exp)
+	w.renderAdmin(rw, r, notice, link, username, exp, len(keys))
 }
 
 func (w *Web) adminCreateCommittee(rw http.ResponseWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"trel/internal/api"
+	"trel/internal/auth"
 	"trel/internal/domain"
 )
 
@@ -67,7 +68,7 @@ func (w *Web) loginFinish(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := w.ceremonyID(rw, r)
-	u, secret, err := w.auth.FinishLogin(r.Context(), id, http.MaxBytesReader(rw, r.Body, maxCeremonyBody), clientIP(r))
+	u, secret, err := w.auth.FinishLogin(r.Context(), id, http.MaxBytesReader(rw, r.Body, maxCeremonyBody), auth.Client{IP: clientIP(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		w.jsonError(rw, r, err)
 		return
@@ -180,7 +181,7 @@ func (w *Web) registerFinish(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	id := w.ceremonyID(rw, r)
-	u, secret, err := w.auth.FinishRegistration(r.Context(), id, http.MaxBytesReader(rw, r.Body, maxCeremonyBody), clientIP(r))
+	u, secret, err := w.auth.FinishRegistration(r.Context(), id, http.MaxBytesReader(rw, r.Body, maxCeremonyBody), auth.Client{IP: clientIP(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		w.jsonError(rw, r, err)
 		return

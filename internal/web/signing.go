@@ -101,13 +101,20 @@ func (w *Web) signComplete(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	act := actor(r)
+	// Busy or rate limited: refused before the approval is spent.
+	slot, err := w.svc.PrepareSigning(r.Context(), act, req.Request)
+	if err != nil {
+		w.jsonError(rw, r, err)
+		return
+	}
+	defer slot.Release()
 	id := w.ceremonyID(rw, r)
 	ap, err := w.auth.FinishApproval(r.Context(), act, id, req.Assertion)
 	if err != nil {
 		w.jsonError(rw, r, w.svc.RefuseSigning(r.Context(), act, req.Request, err))
 		return
 	}
-	res, err := w.svc.CompleteSigning(r.Context(), act, req.Request, ap, []byte(req.Password))
+	res, err := w.svc.CompleteSigning(r.Context(), act, slot, ap, []byte(req.Password))
 	if err != nil {
 		w.jsonError(rw, r, err)
 		return

@@ -182,6 +182,7 @@ func (w *Web) session(next http.Handler) http.Handler {
 			switch {
 			case err == nil:
 				act.User = u
+				api.SetUser(r.Context(), u.Username)
 			case domain.IsKind(err, domain.KindUnauthenticated):
 				w.clearCookie(rw, w.cookie)
 			default:
@@ -242,9 +243,7 @@ func (w *Web) redirect(rw http.ResponseWriter, r *http.Request, to string, f fla
 // fail answers a form POST that the core refused: back to the page with
 // the public message.
 func (w *Web) fail(rw http.ResponseWriter, r *http.Request, back string, err error) {
-	if domain.KindOf(err) == domain.KindInternal {
-		w.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", LogPath(r.URL.Path), "err", err)
-	}
+	w.logServerError(r, err)
 	w.redirect(rw, r, back, flash{Error: domain.PublicMessage(err)})
 }
 
@@ -258,6 +257,10 @@ type view struct {
 	Error   string
 	Scripts []string
 	D       any
+	// Notices are the signed-in user's open notices (shown on every page
+	// until dismissed) and Path the page they are on, to come back to.
+	Notices []domain.Notice
+	Path    string
 }
 
 func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, page string, v view) {
@@ -266,6 +269,13 @@ func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, page s
 		panic("web: no template " + page)
 	}
 	v.User = actor(r).User
+	if v.User != nil {
+		ns, err := w.svc.Notices(r.Context(), actor(r))
+		if err != nil {
+			w.log.ErrorContext(r.Context(), "reading notices", "err", err)
+		}
+		v.Notices, v.Path = ns, r.URL.Path
+	}
 	f := w.takeFlash(rw, r)
 	if v.Flash == "" {
 		v.Flash = f.Notice
@@ -297,9 +307,7 @@ func (w *Web) pageError(rw http.ResponseWriter, r *http.Request, err error) {
 		http.Redirect(rw, r, "/login", http.StatusSeeOther)
 		return
 	}
-	if kind == domain.KindInternal {
-		w.log.ErrorContext(r.Context(), "page failed", "path", LogPath(r.URL.Path), "err", err)
-	}
+	w.logServerError(r, err)
 	heading := map[domain.Kind]string{
 		domain.KindNotFound: "Not found", domain.KindForbidden: "Not allowed", domain.KindUnauthenticated: "Sign-in needed",
 	}[kind]
@@ -319,10 +327,20 @@ func writeJSON(rw http.ResponseWriter, status int, v any) {
 
 func (w *Web) jsonError(rw http.ResponseWriter, r *http.Request, err error) {
 	kind := domain.KindOf(err)
-	if kind == domain.KindInternal || kind == domain.KindUnauthenticated {
+	w.logServerError(r, err)
+	if kind == domain.KindUnauthenticated {
 		w.log.WarnContext(r.Context(), "request refused", "path", LogPath(r.URL.Path), "err", err)
 	}
+	api.SetRetryAfter(rw, err)
 	writeJSON(rw, api.StatusOf(kind), map[string]string{"error": domain.PublicMessage(err)})
+}
+
+// logServerError logs, at ERROR with its cause, an error that becomes a
+// 5xx answer (the request log line carries the same request id).
+func (w *Web) logServerError(r *http.Request, err error) {
+	if status := api.StatusOf(domain.KindOf(err)); status >= 500 {
+		w.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", LogPath(r.URL.Path), "status", status, "err", err)
+	}
 }
 
 // requireUser wraps handlers of pages that need a signed-in user.
@@ -334,6 +352,9 @@ func (w *Web) requireUser(next http.HandlerFunc) http.HandlerFunc {
 				http.Redirect(rw, r, "/login", http.StatusSeeOther)
 				return
 			}
+			// The body (perhaps a long upload) is not read: close the
+			// connection rather than drain it.
+			api.DropBody(rw)
 			w.renderError(rw, r, http.StatusUnauthorized, "Sign-in needed", "Your session has ended: sign in again.")
 			return
 		}

@@ -11,15 +11,17 @@ import (
 
 // ---- users and tokens
 
-const userCols = `id, username, email, name, admin, created_at`
+const userCols = `id, username, email, name, admin, created_at, suspended_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*domain.User, error) {
 	var u domain.User
 	var created int64
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.Admin, &created); err != nil {
+	var suspended sql.NullInt64
+	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.Admin, &created, &suspended); err != nil {
 		return nil, err
 	}
 	u.CreatedAt = fromMicros(created)
+	u.SuspendedAt = fromNullMicros(suspended)
 	return &u, nil
 }
 

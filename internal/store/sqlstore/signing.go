@@ -58,8 +58,10 @@ func (s q) PutServerKey(ctx context.Context, k *domain.ServerKey) error {
 }
 
 func (s q) UpdateServerKey(ctx context.Context, k *domain.ServerKey) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE signing_keys SET sealed = $1, revoked_at = $2, retired_at = $3, failed_attempts = $4, locked_until = $5 WHERE fingerprint = $6`,
-		string(k.Sealed), nullMicros(k.RevokedAt), nullMicros(k.RetiredAt), k.FailedAttempts, nullMicros(k.LockedUntil), k.Fingerprint)
+	// failed_attempts and locked_until belong to the atomic counters
+	// (ReservePasswordAttempt): a stale copy must never overwrite them.
+	_, err := s.db.ExecContext(ctx, `UPDATE signing_keys SET sealed = $1, revoked_at = $2, retired_at = $3 WHERE fingerprint = $4`,
+		string(k.Sealed), nullMicros(k.RevokedAt), nullMicros(k.RetiredAt), k.Fingerprint)
 	return wrap("updating signing key", err)
 }
 

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"strings"
 	"time"
 
@@ -42,6 +43,9 @@ var _ store.Store = (*DB)(nil)
 // _txlock=immediate takes the write lock at BEGIN, which serialises
 // transactions instead of failing them half-way with SQLITE_BUSY.
 func OpenSQLite(ctx context.Context, path string) (*DB, error) {
+	if err := privateFiles(path); err != nil {
+		return nil, err
+	}
 	dsn := "file:" + path + "?_txlock=immediate" +
 		"&_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)" +
 		"&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
@@ -54,6 +58,23 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, err
 	}
 	return &DB{db: db, q: q{db}}, nil
+}
+
+// privateFiles creates the database file readable by its owner only, and
+// tightens the files of an existing one: SQLite gives its -wal and -shm
+// files the database file's permissions.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("opening database %s: %w", path, err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + "-journal"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("restricting %s to its owner: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // SQL returns the underlying database handle (for the job queue, which

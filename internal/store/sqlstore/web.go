@@ -68,20 +68,7 @@ func scanPasskey(row interface{ Scan(...any) error }) (*store.Passkey, error) {
 
 // Passkeys implements store.WebStore.
 func (d *DB) Passkeys(ctx context.Context, userID int64) ([]store.Passkey, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT `+passkeyCols+` FROM passkeys WHERE user_id = $1 ORDER BY id`, userID)
-	if err != nil {
-		return nil, wrap("listing passkeys", err)
-	}
-	defer rows.Close()
-	var out []store.Passkey
-	for rows.Next() {
-		p, err := scanPasskey(rows)
-		if err != nil {
-			return nil, wrap("listing passkeys", err)
-		}
-		out = append(out, *p)
-	}
-	return out, wrap("listing passkeys", rows.Err())
+	return d.UserPasskeys(ctx, userID)
 }
 
 // AddPasskey implements store.WebStore.
@@ -106,7 +93,10 @@ func (d *DB) AddPasskey(ctx context.Context, pk *store.Passkey, enrollmentID int
 		if isUniqueErr(err) {
 			return domain.Errorf(domain.KindConflict, "this passkey is already registered")
 		}
-		return err
+		if err != nil || pk.Notice == "" {
+			return err
+		}
+		return (q{tx}).AddNotice(ctx, pk.UserID, pk.Notice, at)
 	})
 }
 
@@ -136,6 +126,10 @@ func (d *DB) DeletePasskey(ctx context.Context, userID, id int64, ev domain.Audi
 		if n <= 1 {
 			return domain.Errorf(domain.KindConflict, "this is your last passkey: add another one before removing it, or you could no longer sign in")
 		}
+		// The sessions opened with the passkey end with it.
+		if _, err := (q{tx}).EndSessions(ctx, store.SessionFilter{PasskeyID: id}); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM passkeys WHERE user_id = $1 AND id = $2`, userID, id)
 		return err
 	})
@@ -144,9 +138,13 @@ func (d *DB) DeletePasskey(ctx context.Context, userID, id int64, ev domain.Audi
 // CreateEnrollment implements store.WebStore.
 func (d *DB) CreateEnrollment(ctx context.Context, e *store.Enrollment, ev domain.AuditEvent) error {
 	return d.webTx(ctx, "creating the enrollment link", &ev, func(tx *sql.Tx) error {
-		return tx.QueryRowContext(ctx, `
+		err := tx.QueryRowContext(ctx, `
 			INSERT INTO enrollments (user_id, hash, created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 			e.UserID, e.Hash, e.CreatedBy, micros(e.CreatedAt), micros(e.ExpiresAt)).Scan(&e.ID)
+		if err != nil || e.Notice == "" {
+			return err
+		}
+		return (q{tx}).AddNotice(ctx, e.UserID, e.Notice, e.CreatedAt)
 	})
 }
 
@@ -195,10 +193,13 @@ func (d *DB) OpenEnrollments(ctx context.Context, now time.Time) ([]store.Enroll
 // CreateSession implements store.WebStore.
 func (d *DB) CreateSession(ctx context.Context, s *store.WebSession, ev domain.AuditEvent) error {
 	return d.webTx(ctx, "creating the session", &ev, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO web_sessions (hash, user_id, created_at, last_seen_at, client_ip) VALUES ($1, $2, $3, $4, $5)`,
-			s.Hash, s.UserID, micros(s.CreatedAt), micros(s.LastSeenAt), s.ClientIP)
-		return err
+		var passkey sql.NullInt64
+		if s.PasskeyID > 0 {
+			passkey = sql.NullInt64{Int64: s.PasskeyID, Valid: true}
+		}
+		return tx.QueryRowContext(ctx,
+			`INSERT INTO web_sessions (hash, user_id, created_at, last_seen_at, client_ip, user_agent, passkey_id) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+			s.Hash, s.UserID, micros(s.CreatedAt), micros(s.LastSeenAt), s.ClientIP, s.UserAgent, passkey).Scan(&s.ID)
 	})
 }
 
@@ -206,9 +207,11 @@ func (d *DB) CreateSession(ctx context.Context, s *store.WebSession, ev domain.A
 func (d *DB) SessionByHash(ctx context.Context, hash []byte) (*store.WebSession, error) {
 	var s store.WebSession
 	var created, seen int64
+	var passkey sql.NullInt64
 	err := d.db.QueryRowContext(ctx,
-		`SELECT hash, user_id, created_at, last_seen_at, client_ip FROM web_sessions WHERE hash = $1`, hash).
-		Scan(&s.Hash, &s.UserID, &created, &seen, &s.ClientIP)
+		`SELECT id, hash, user_id, created_at, last_seen_at, client_ip, user_agent, passkey_id FROM web_sessions WHERE hash = $1`, hash).
+		Scan(&s.ID, &s.Hash, &s.UserID, &created, &seen, &s.ClientIP, &s.UserAgent, &passkey)
+	s.PasskeyID = passkey.Int64
 	if err != nil {
 		return nil, notFound(err, "no such session")
 	}

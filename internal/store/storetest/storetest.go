@@ -547,4 +547,6 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	})
 
 	runContent(t, newStore, seed)
+
+	runIncident(t, newStore, seed)
 }
