@@ -22,6 +22,11 @@ type PublicKey struct {
 	// Fingerprint is "SHA256:" + unpadded base64 of SHA-256 over the
 	// key's DER (SubjectPublicKeyInfo) encoding, like ssh-keygen -l.
 	Fingerprint string
+	// Unlogged marks a key whose signatures trel logs in its own public
+	// log instead of Rekor (keys held by trel): its bundles may carry no
+	// Rekor entry, and then need a timestamp from a trusted timestamp
+	// authority instead.
+	Unlogged bool
 
 	key crypto.PublicKey
 }
@@ -41,6 +46,15 @@ func ParsePublicKeyPEM(name string, data []byte) (PublicKey, error) {
 		return PublicKey{}, fmt.Errorf("parsing public key: %w", err)
 	}
 	return PublicKey{Name: name, Fingerprint: fingerprint(block.Bytes), key: key}, nil
+}
+
+// PEM is the key as a PEM "PUBLIC KEY" block.
+func (k PublicKey) PEM() ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(k.key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
 }
 
 func fingerprint(der []byte) string {
