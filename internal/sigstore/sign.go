@@ -14,6 +14,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"strings"
 	"time"
 
@@ -133,7 +134,8 @@ func (in *Instance) NewSigner(ctx context.Context, o SignerOptions) (*Signer, er
 	fulcio := sign.NewFulcio(&sign.FulcioOptions{BaseURL: svc.fulcio, Timeout: ServiceTimeout, Retries: 1})
 	cert, err := fulcio.GetCertificate(ctx, s.kp, &sign.CertificateProviderOptions{IDToken: o.IdentityToken})
 	if err != nil {
-		return nil, s.serviceError("the certificate authority (Fulcio) at "+svc.fulcio+" did not issue a certificate for this identity token", err)
+		return nil, s.serviceError("the certificate authority (Fulcio)", svc.fulcio,
+			"did not issue a certificate for this identity token (is it meant for the audience sigstore, from an issuer this instance trusts, and unexpired?)", err)
 	}
 	s.cert = cert
 	return s, nil
@@ -215,7 +217,7 @@ func (s *Signer) finish(ctx context.Context, b *protobundle.Bundle, sig []byte, 
 		tsa := sign.NewTimestampAuthority(&sign.TimestampAuthorityOptions{URL: url, Timeout: ServiceTimeout, Retries: 1})
 		ts, err := tsa.GetTimestamp(ctx, sig)
 		if err != nil {
-			return nil, s.serviceError("the timestamp authority at "+url+" did not answer", err)
+			return nil, s.serviceError("the timestamp authority", url, "did not timestamp the signature", err)
 		}
 		if b.VerificationMaterial.TimestampVerificationData == nil {
 			b.VerificationMaterial.TimestampVerificationData = &protobundle.TimestampVerificationData{}
@@ -226,7 +228,7 @@ func (s *Signer) finish(ctx context.Context, b *protobundle.Bundle, sig []byte, 
 	for _, log := range s.svc.rekors {
 		rekor := sign.NewRekor(&sign.RekorOptions{BaseURL: log.URL, Version: log.MajorAPIVersion, Timeout: ServiceTimeout, Retries: 1})
 		if err := rekor.GetTransparencyLogEntry(ctx, verifierPEM, b); err != nil {
-			return nil, s.serviceError(fmt.Sprintf("the transparency log (Rekor v%d) at %s did not log the signature", log.MajorAPIVersion, log.URL), err)
+			return nil, s.serviceError(fmt.Sprintf("the transparency log (Rekor v%d)", log.MajorAPIVersion), log.URL, "did not log the signature", err)
 		}
 	}
 	data, err := (&sgbundle.Bundle{Bundle: b}).MarshalJSON()
@@ -251,13 +253,18 @@ func (s *Signer) finish(ctx context.Context, b *protobundle.Bundle, sig []byte, 
 	return &Signed{JSON: data, Result: res}, nil
 }
 
-// serviceError words a failed call to a Sigstore service, without the token.
-func (s *Signer) serviceError(what string, err error) error {
-	msg := idtoken.Redact(err.Error(), s.token)
+// serviceError words a failed call to a Sigstore service (what, at url),
+// telling an unreachable service from a refusal, without the token.
+func (s *Signer) serviceError(what, url, refused string, err error) error {
+	msg := strings.TrimSpace(idtoken.Redact(err.Error(), s.token))
 	if len(msg) > 600 {
 		msg = msg[:600] + "..."
 	}
-	return fmt.Errorf("%s: %s", what, strings.TrimSpace(msg))
+	var ue *neturl.Error
+	if errors.As(err, &ue) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("cannot reach %s at %s (check the network and the signing configuration): %s", what, url, msg)
+	}
+	return fmt.Errorf("%s at %s %s: %s", what, url, refused, msg)
 }
 
 // statementSubject reads the first subject digest of an in-toto statement.
