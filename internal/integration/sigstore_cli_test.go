@@ -185,3 +185,5 @@ func readFile(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+func readFileErr(p string) ([]byte, error) { return os.ReadFile(p) }
