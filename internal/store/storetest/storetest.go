@@ -346,4 +346,5 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("round: %+v %v", round, err)
 		}
 	})
+	heldSigstoreCases(t, newStore, now)
 }
