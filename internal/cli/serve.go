@@ -45,6 +45,7 @@ func parseSize(s string) (int64, error) {
 func serveCmd(e *env) *cobra.Command {
 	var dataDir, addr, maxSize, adminUser, adminEmail, logFormat, publicURL string
 	var sigstoreRoots []string
+	var sigstoreSigningConfig, sigstoreSigningRoot string
 	var masterKeyFile, grandfather string
 	c := &cobra.Command{
 		Use:   "serve",
@@ -74,6 +75,7 @@ Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PU
 			return server.Serve(c.Context(), server.Config{
 				DataDir: dataDir, Addr: addr, MaxFileSize: max,
 				AdminUsername: adminUser, AdminEmail: adminEmail, Logger: slog.New(h), SigstoreRoots: sigstoreRoots,
+				SigstoreSigningConfig: sigstoreSigningConfig, SigstoreSigningRoot: sigstoreSigningRoot,
 				MasterKeyFile: masterKeyFile, MasterKeyEnv: "TREL_MASTER_KEY", PublicURL: publicURL,
 			}, e.stdout)
 		},
@@ -88,6 +90,8 @@ Environment: TREL_DATA, TREL_ADDR, TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PU
 	f.StringVar(&masterKeyFile, "master-key-file", envOr("TREL_MASTER_KEY_FILE", ""), "file holding the master key for keys trel holds (create with `trel admin create-master-key`); without it server-side signing is unavailable")
 	f.StringVar(&grandfather, "rsa-2048-before", envOr("TREL_RSA_2048_BEFORE", ""), "RSA keys created before this date (YYYY-MM-DD) may have 2048 bits; newer ones need 4096 (default 2026-01-01)")
 	f.StringArrayVar(&sigstoreRoots, "sigstore-root", nil, "extra Sigstore trusted root NAME=FILE (repeatable; the production root is built in)")
+	f.StringVar(&sigstoreSigningConfig, "sigstore-signing-config", envOr("TREL_SIGSTORE_SIGNING_CONFIG", ""), "signing_config v0.2 JSON of the Sigstore instance whose timestamp authority dates bundles made by keys trel holds (default: public-good)")
+	f.StringVar(&sigstoreSigningRoot, "sigstore-signing-root", envOr("TREL_SIGSTORE_SIGNING_ROOT", ""), "name of the trusted root (public-good or a --sigstore-root NAME) those bundles must verify against")
 	f.StringVar(&logFormat, "log-format", envOr("TREL_LOG_FORMAT", "text"), "log format: text or json")
 	return c
 }

@@ -11,6 +11,7 @@ import (
 	"trel/internal/blob"
 	"trel/internal/domain"
 	"trel/internal/signing"
+	"trel/internal/sigstore"
 	"trel/internal/store"
 )
 
@@ -29,6 +30,9 @@ type Service struct {
 	manifestLog ManifestLog
 	master      signing.MasterKey
 	sigLog      SignatureLog
+	// sigstoreInst is where keys trel holds get timestamps for Sigstore
+	// bundles; see SetSigstoreSigning.
+	sigstoreInst *sigstore.Instance
 }
 
 // Options configure a Service.

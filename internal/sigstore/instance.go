@@ -148,3 +148,31 @@ func (in *Instance) selectServices(keyless, withRekor bool, now time.Time) (serv
 	}
 	return s, nil
 }
+
+// SigningInstance is the instance a server signs key-based bundles with:
+// the signing configuration file (the embedded public-good one when empty)
+// with one of the verifier's trusted roots, by name (public-good when
+// empty), so that the checks verify what the server makes.
+func SigningInstance(v *Verifier, signingConfigPath, rootName string) (*Instance, error) {
+	if rootName == "" {
+		rootName = RootPublicGood
+	}
+	var nr *NamedRoot
+	for i := range v.roots {
+		if v.roots[i].Name == rootName {
+			nr = &v.roots[i]
+		}
+	}
+	if nr == nil {
+		return nil, fmt.Errorf("no trusted root is named %q (known: %v): add it with --sigstore-root %s=FILE", rootName, v.RootNames(), rootName)
+	}
+	configJSON, name := publicGoodSigningConfigJSON, RootPublicGood
+	if signingConfigPath != "" {
+		data, err := readBounded(signingConfigPath, MaxSigningConfigSize)
+		if err != nil {
+			return nil, fmt.Errorf("reading the signing configuration: %w", err)
+		}
+		configJSON, name = data, rootName
+	}
+	return NewInstance(name, configJSON, *nr)
+}

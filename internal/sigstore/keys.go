@@ -77,3 +77,13 @@ func (k PublicKey) trustedMaterial() (root.TrustedMaterial, error) {
 		return expiring, nil
 	}), nil
 }
+
+// PublicKeyOf wraps a public key (ECDSA, RSA or Ed25519) with its name and
+// fingerprint.
+func PublicKeyOf(key crypto.PublicKey, name string) (PublicKey, error) {
+	der, err := x509.MarshalPKIXPublicKey(key)
+	if err != nil {
+		return PublicKey{}, fmt.Errorf("public key %q: %w", name, err)
+	}
+	return PublicKey{Name: name, Fingerprint: fingerprint(der), key: key}, nil
+}

@@ -54,7 +54,7 @@ func (w *Web) signPage(rw http.ResponseWriter, r *http.Request) {
 		have[f.Path] = true
 	}
 	for _, f := range rev.Files {
-		if rules.IsArtifact(f.Path) && !have[f.Path+".asc"] {
+		if rules.IsArtifact(f.Path) && !(have[f.Path+".asc"] && have[f.Path+".sigstore.json"]) {
 			d.Files = append(d.Files, f)
 		}
 	}
@@ -64,6 +64,7 @@ func (w *Web) signPage(rw http.ResponseWriter, r *http.Request) {
 type signBeginRequest struct {
 	Key   string   `json:"key"`
 	Paths []string `json:"paths"`
+	Kind  string   `json:"kind"`
 }
 
 func (w *Web) signBegin(rw http.ResponseWriter, r *http.Request) {
@@ -73,7 +74,7 @@ func (w *Web) signBegin(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	act := actor(r)
-	plan, err := w.svc.BeginSigning(r.Context(), act, r.PathValue("project"), r.PathValue("version"), req.Key, req.Paths)
+	plan, err := w.svc.BeginSigning(r.Context(), act, r.PathValue("project"), r.PathValue("version"), req.Key, req.Paths, core.SignKind(req.Kind))
 	if err != nil {
 		w.jsonError(rw, r, err)
 		return
