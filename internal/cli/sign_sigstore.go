@@ -9,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -104,25 +105,44 @@ func (e *env) signSigstore(ctx context.Context, in *sigstore.Instance, token str
 	if err != nil {
 		return err
 	}
-	for _, f := range files {
-		var signed *sigstore.Signed
-		if dsse {
-			st, err := sigstore.Statement(filepath.Base(f.File), f.artifact)
-			if err != nil {
-				return err
-			}
-			signed, err = s.SignStatement(ctx, st)
-			if err != nil {
-				return fmt.Errorf("signing %s: %w", f.File, err)
-			}
-		} else {
-			if signed, err = s.SignDigest(ctx, f.artifact.SHA256); err != nil {
-				return fmt.Errorf("signing %s: %w", f.File, err)
-			}
-		}
-		r := signed.Result
-		f.json, f.Identity, f.Issuer, f.LogIndex, f.SignedAt, f.TimeSource = signed.JSON, r.Identity, r.Issuer, r.LogIndex, r.SignedAt, r.TimeSource
+	// Files are signed in parallel: most of the time is the log's
+	// batching (Rekor v2 publishes a checkpoint every second or so), and
+	// one signer is safe for concurrent use.
+	errs := make([]error, len(files))
+	sem := make(chan struct{}, maxParallelSigning)
+	var wg sync.WaitGroup
+	for i, f := range files {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = signOne(ctx, s, f, dsse)
+		}()
 	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// maxParallelSigning bounds the files signed at once.
+const maxParallelSigning = 8
+
+func signOne(ctx context.Context, s *sigstore.Signer, f *signedFile, dsse bool) error {
+	var signed *sigstore.Signed
+	var err error
+	if dsse {
+		st, err := sigstore.Statement(filepath.Base(f.File), f.artifact)
+		if err != nil {
+			return err
+		}
+		signed, err = s.SignStatement(ctx, st)
+		if err != nil {
+			return fmt.Errorf("signing %s: %w", f.File, err)
+		}
+	} else if signed, err = s.SignDigest(ctx, f.artifact.SHA256); err != nil {
+		return fmt.Errorf("signing %s: %w", f.File, err)
+	}
+	r := signed.Result
+	f.json, f.Identity, f.Issuer, f.LogIndex, f.SignedAt, f.TimeSource = signed.JSON, r.Identity, r.Issuer, r.LogIndex, r.SignedAt, r.TimeSource
 	return nil
 }
 
