@@ -133,6 +133,17 @@ func TestSigstoreSignCLI(t *testing.T) {
 		}
 	}
 
+	// Ambient CI credentials: GitLab's id_tokens hand the token over in
+	// SIGSTORE_ID_TOKEN.
+	ci := newUser(t, "ci")
+	ci.env = []string{"SIGSTORE_ID_TOKEN=" + inst.OIDC.EmailToken("ci@example.org")}
+	e := filepath.Join(dir, "e.tar.gz")
+	writeFile(t, e, []byte("from CI"))
+	r = ci.runIn(t, dir, "", append([]string{"sign", e, "--sigstore"}, sigstoreArgs(inst)...)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "ci@example.org") || !strings.Contains(r.stderr, "token from ambient") {
+		t.Fatalf("ambient token: %s", r)
+	}
+
 	// --dsse: an in-toto statement naming the file, verified by trel.
 	d := filepath.Join(dir, "d.tar.gz")
 	writeFile(t, d, []byte("dsse me"))

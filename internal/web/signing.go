@@ -25,7 +25,7 @@ type signView struct {
 	Release  *domain.Release
 	Revision *domain.Revision
 	Keys     []domain.ServerKey
-	Files    []domain.File // artifacts that can be signed
+	Files    []signableFile // artifacts that can be signed
 	Other    []domain.File
 }
 
@@ -54,11 +54,19 @@ func (w *Web) signPage(rw http.ResponseWriter, r *http.Request) {
 		have[f.Path] = true
 	}
 	for _, f := range rev.Files {
-		if rules.IsArtifact(f.Path) && !(have[f.Path+".asc"] && have[f.Path+".sigstore.json"]) {
-			d.Files = append(d.Files, f)
+		sf := signableFile{File: f, HasASC: have[f.Path+".asc"], HasBundle: have[f.Path+".sigstore.json"]}
+		if rules.IsArtifact(f.Path) && !(sf.HasASC && sf.HasBundle) {
+			d.Files = append(d.Files, sf)
 		}
 	}
 	w.render(rw, r, http.StatusOK, "sign", view{Title: "Sign " + rel.ProjectKey + " " + rel.Version, Scripts: []string{"sign.js"}, D: d})
+}
+
+// signableFile is an artifact and the signatures it already has: the
+// page pre-selects the files that lack the kind being made.
+type signableFile struct {
+	domain.File
+	HasASC, HasBundle bool
 }
 
 type signBeginRequest struct {

@@ -54,6 +54,13 @@
     }
     const button = form.querySelector('button');
     button.disabled = false;
+    // Pre-select the files that lack the kind of signature chosen.
+    form.querySelectorAll('input[name=kind]').forEach(function (radio) {
+      radio.addEventListener('change', function () {
+        const has = radio.value === 'sigstore' ? 'hasBundle' : 'hasAsc';
+        form.querySelectorAll('input[name=path]').forEach(function (box) { box.checked = box.dataset[has] !== 'true'; });
+      });
+    });
     form.addEventListener('submit', function (ev) {
       ev.preventDefault();
       button.disabled = true;
