@@ -414,7 +414,7 @@ func (s *Service) BeginSigning(ctx context.Context, a *Actor, projectKey, versio
 	if err := s.signingAvailable(); err != nil {
 		return nil, err
 	}
-	if err := checkSignKind(kind); err != nil {
+	if err := s.checkSignKind(kind); err != nil {
 		return nil, err
 	}
 	k, err := s.ownServerKey(ctx, a, fpr)

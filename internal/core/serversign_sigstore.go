@@ -41,9 +41,13 @@ func signatureSuffix(kind string) string {
 	return ".asc"
 }
 
-func checkSignKind(kind string) error {
-	switch kind {
-	case SignOpenPGP, SignSigstore:
+// checkSignKind refuses unknown kinds, and Sigstore bundles when no
+// Sigstore instance is configured, before anything is approved.
+func (s *Service) checkSignKind(kind string) error {
+	switch {
+	case kind == SignSigstore && s.sigstoreInst == nil:
+		return domain.Errorf(domain.KindUnavailable, "Sigstore signing is not configured on this server")
+	case kind == SignOpenPGP, kind == SignSigstore:
 		return nil
 	}
 	return domain.Errorf(domain.KindInvalid, "unknown kind of signature %q: use openpgp (default) or sigstore", kind)
