@@ -77,4 +77,17 @@ func TestSigstoreSignUpload(t *testing.T) {
 	if _, err := readFileErr(clash + ".sigstore.json"); err == nil {
 		t.Fatal("a bundle was written although the upload was refused up front")
 	}
+	// Nor when the release already has a bundle for the file.
+	again := filepath.Join(t.TempDir(), "widget-1.0.tar.gz")
+	writeFile(t, again, tgzData)
+	r = w.alice.run(t, append([]string{"sign", again, "--sigstore", "--identity-token", "@" + tok, "--upload", "widget/1.0"}, sigstoreArgs(inst)...)...)
+	checkSignFailure(t, r, 2, "already holds widget-1.0.tar.gz.sigstore.json")
+
+	// A release without any file yet: artifact and bundle are revision 1.
+	w.alice.ok(t, "release", "start", "widget", "3.0")
+	first := filepath.Join(t.TempDir(), "widget-3.0.tar.gz")
+	writeFile(t, first, []byte("three"))
+	if out := w.alice.ok(t, append([]string{"sign", first, "--sigstore", "--identity-token", "@" + tok, "--upload", "widget/3.0"}, sigstoreArgs(inst)...)...); !strings.Contains(out, "Created revision 1 of widget 3.0 (2 files)") {
+		t.Fatalf("first upload: %s", out)
+	}
 }
