@@ -118,6 +118,12 @@ func TestHeldKeySigstoreBundles(t *testing.T) {
 	if err := verifyWithKey(t, inst.TrustedRootJSON, raw, keys[0].PublicKey, sum[:]); err != nil {
 		t.Fatalf("sigstore-go refuses the held key's bundle: %v", err)
 	}
+	// trel verify --key wants a Rekor entry, and says where these are logged.
+	pemPath := filepath.Join(dl, "held.pem")
+	writeFile(t, pemPath, []byte(keys[0].PublicKey))
+	if r := w.carol.run(t, "verify", art, "--bundle", bundlePath, "--key", pemPath, "--trusted-root", inst.TrustedRootPath); r.code != 1 || !strings.Contains(r.stdout, "trel log verify") {
+		t.Fatalf("trel verify --key of a held key's bundle: %s", r)
+	}
 	other := sha256.Sum256([]byte("other"))
 	if verifyWithKey(t, inst.TrustedRootJSON, raw, keys[0].PublicKey, other[:]) == nil {
 		t.Fatal("the bundle verified for another artifact")
