@@ -46,8 +46,20 @@ func (f *sigstoreFlags) register(c *cobra.Command) {
 	fl.StringVar(&f.oidcFlow, "oidc-flow", "", "with --sigstore: how to sign in when no token is given: browser or device (default: browser when a display is available)")
 }
 
+// instance is the Sigstore instance the flags name; the embedded
+// instances' material is replaced by what `trel sigstore update-root`
+// fetched, unless a file is given.
 func (f *sigstoreFlags) instance() (*sigstore.Instance, error) {
-	in, err := sigstore.LoadInstance(sigstore.InstanceOptions{Staging: f.staging, SigningConfig: f.signingConfig, TrustedRoot: f.trustedRoot})
+	o := sigstore.InstanceOptions{Staging: f.staging, SigningConfig: f.signingConfig, TrustedRoot: f.trustedRoot}
+	if o.SigningConfig == "" && o.TrustedRoot == "" {
+		name := sigstore.RootPublicGood
+		if f.staging {
+			name = sigstore.RootStaging
+		}
+		o.SigningConfig, o.TrustedRoot = refreshed(name, sigstore.SigningConfigTarget), refreshed(name, sigstore.TrustedRootTarget)
+		o.Name = name
+	}
+	in, err := sigstore.LoadInstance(o)
 	if err != nil {
 		return nil, usageError{err}
 	}

@@ -16,7 +16,7 @@ func sigstoreCmd(e *env) *cobra.Command {
 		Use:   "sigstore",
 		Short: "Sigstore bundle tools (sigstore-conformance client protocol)",
 	}
-	c.AddCommand(sigstoreVerifyBundleCmd(e), sigstoreSignBundleCmd(e), sigstoreIdentityCmd(e), sigstoreKeyCmd(e))
+	c.AddCommand(sigstoreVerifyBundleCmd(e), sigstoreSignBundleCmd(e), sigstoreIdentityCmd(e), sigstoreKeyCmd(e), sigstoreUpdateRootCmd(e))
 	return c
 }
 
@@ -41,6 +41,9 @@ same and also checks OpenPGP signatures and checksum files.`,
 			opts.Artifact = a[0]
 			if err := checkConformanceFlags(opts); err != nil {
 				return usageError{err}
+			}
+			if opts.TrustedRoot == "" {
+				opts.TrustedRoot = refreshedRoot(opts.Staging)
 			}
 			if err := sigstore.VerifyBundleConformance(opts); err != nil {
 				return fmt.Errorf("bundle not verified: %w", err)

@@ -43,6 +43,9 @@ type InstanceOptions struct {
 	Staging       bool
 	SigningConfig string // signing_config v0.2 JSON file
 	TrustedRoot   string // trusted_root.json file
+	// Name names the files' instance ("private" when empty): the files
+	// may be an update of an embedded instance (trel sigstore update-root).
+	Name string
 }
 
 // LoadInstance assembles an instance from embedded and given parts. A
@@ -54,19 +57,23 @@ func LoadInstance(o InstanceOptions) (*Instance, error) {
 	if o.Staging {
 		name, configJSON, nr = RootStaging, stagingSigningConfigJSON, StagingRoot()
 	}
+	given := o.Name
+	if given == "" {
+		given = "private"
+	}
 	if o.SigningConfig != "" {
 		data, err := readBounded(o.SigningConfig, MaxSigningConfigSize)
 		if err != nil {
 			return nil, fmt.Errorf("reading the signing configuration: %w", err)
 		}
-		configJSON, name = data, "private"
+		configJSON, name = data, given
 	}
 	if o.TrustedRoot != "" {
-		r, err := LoadTrustedRootFile("private", o.TrustedRoot)
+		r, err := LoadTrustedRootFile(given, o.TrustedRoot)
 		if err != nil {
 			return nil, err
 		}
-		nr, name = r, "private"
+		nr, name = r, given
 	}
 	return NewInstance(name, configJSON, nr)
 }
