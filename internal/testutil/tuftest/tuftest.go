@@ -77,36 +77,23 @@ func (r *Repo) signer(role string) signature.Signer {
 // Publish signs and writes every role (snapshot after targets, timestamp
 // after snapshot).
 func (r *Repo) Publish() {
-	t := r.t
-	r.Targets.Signatures = nil
-	if _, err := r.Targets.Sign(r.signer("targets")); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Targets.ToFile(filepath.Join(r.Dir, "targets.json"), true); err != nil {
-		t.Fatal(err)
-	}
+	signAndWrite(r, r.Targets, "targets", "targets.json")
 	r.Snapshot.Signed.Meta["targets.json"] = metadata.MetaFile(r.Targets.Signed.Version)
-	r.Snapshot.Signatures = nil
-	if _, err := r.Snapshot.Sign(r.signer("snapshot")); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Snapshot.ToFile(filepath.Join(r.Dir, "snapshot.json"), true); err != nil {
-		t.Fatal(err)
-	}
+	signAndWrite(r, r.Snapshot, "snapshot", "snapshot.json")
 	r.Stamp.Signed.Meta["snapshot.json"] = metadata.MetaFile(r.Snapshot.Signed.Version)
-	r.Stamp.Signatures = nil
-	if _, err := r.Stamp.Sign(r.signer("timestamp")); err != nil {
-		t.Fatal(err)
+	signAndWrite(r, r.Stamp, "timestamp", "timestamp.json")
+	signAndWrite(r, r.Root, "root", "1.root.json")
+}
+
+// signAndWrite replaces a role's signatures with one by the role's key and
+// writes the metadata file.
+func signAndWrite[T metadata.Roles](r *Repo, m *metadata.Metadata[T], role, file string) {
+	m.Signatures = nil
+	if _, err := m.Sign(r.signer(role)); err != nil {
+		r.t.Fatal(err)
 	}
-	if err := r.Stamp.ToFile(filepath.Join(r.Dir, "timestamp.json"), true); err != nil {
-		t.Fatal(err)
-	}
-	r.Root.Signatures = nil
-	if _, err := r.Root.Sign(r.signer("root")); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.Root.ToFile(filepath.Join(r.Dir, "1.root.json"), true); err != nil {
-		t.Fatal(err)
+	if err := m.ToFile(filepath.Join(r.Dir, file), true); err != nil {
+		r.t.Fatal(err)
 	}
 }
 
