@@ -1,4 +1,5 @@
-// Package sigstore verifies Sigstore bundles for trel, fully offline.
+// Package sigstore signs and verifies Sigstore bundles for trel; it is the
+// only package of the binary that imports sigstore-go.
 //
 // Verification happens in two stages so that callers can tell a bundle that
 // is broken from one that is merely signed by someone they do not trust:
