@@ -23,6 +23,12 @@ func (c *Client) ServerKeys(ctx context.Context) ([]domain.ServerKey, error) {
 	return out.Keys, c.call(ctx, "GET", "/api/v1/signing-keys", nil, &out)
 }
 
+// HeldSigstoreKeys lists the Sigstore public keys of the caller's held keys.
+func (c *Client) HeldSigstoreKeys(ctx context.Context) ([]domain.HeldSigstoreKey, error) {
+	var out struct{ Keys []domain.HeldSigstoreKey }
+	return out.Keys, c.call(ctx, "GET", "/api/v1/signing-keys/sigstore", nil, &out)
+}
+
 // ChangeServerKeyPassword re-wraps a held key under a new password.
 func (c *Client) ChangeServerKeyPassword(ctx context.Context, fpr, oldPassword, newPassword string) error {
 	return c.call(ctx, "POST", skPath(fpr)+"/password", api.PasswordChange{Old: oldPassword, New: newPassword}, nil)

@@ -253,8 +253,9 @@ func ops() map[string]op {
 		"POST /api/v1/projects/{project}/releases/{version}/vote/cancel":  {path: fixed(r2 + "/vote/cancel"), body: fixed(`{"reason":"test"}`), need: participant | rm, ok: ok204},
 		"POST /api/v1/projects/{project}/releases/{version}/publish":      {path: fixed(r3 + "/publish"), need: participant | rm, ok: ok200},
 
-		"GET /api/v1/signing-keys":  {path: fixed("/api/v1/signing-keys"), need: signedIn, ok: ok200},
-		"POST /api/v1/signing-keys": {path: fixed("/api/v1/signing-keys"), body: fixed(`{"password":"a long enough signing password"}`), need: signedIn, ok: ok201},
+		"GET /api/v1/signing-keys":          {path: fixed("/api/v1/signing-keys"), need: signedIn, ok: ok200},
+		"GET /api/v1/signing-keys/sigstore": {path: fixed("/api/v1/signing-keys/sigstore"), need: signedIn, ok: ok200},
+		"POST /api/v1/signing-keys":         {path: fixed("/api/v1/signing-keys"), body: fixed(`{"password":"a long enough signing password"}`), need: signedIn, ok: ok201},
 		"POST /api/v1/signing-keys/{fingerprint}/password": {path: func(fx *matrixIDs, _ string) string { return "/api/v1/signing-keys/" + fx.serverKey + "/password" },
 			body: fixed(`{"old_password":"the rm's signing password","new_password":"another signing password"}`), need: signedIn, ok: outcome{403, "forbidden"},
 			except: map[string]outcome{"rm": ok204}}, // only the key's holder

@@ -26,6 +26,7 @@ func (a *API) signingRoutes() []route {
 		{"POST", "/api/v1/signing-keys/{fingerprint}/password", "Change a held key's password", "token", "PasswordChange", "", 204, a.changeServerKeyPassword},
 		{"POST", "/api/v1/signing-keys/{fingerprint}/revoke", "Revoke a held key (published in KEYS)", "token", "RevokeServerKey", "", 204, a.revokeServerKey},
 		{"POST", "/api/v1/signing-keys/{fingerprint}/retire", "Retire a held key (it signs no more)", "token", "", "", 204, a.retireServerKey},
+		{"GET", "/api/v1/signing-keys/sigstore", "The Sigstore (ECDSA P-256) public keys of your held keys, known once each signed a bundle", "token", "", "HeldSigstoreKeyList", 200, a.listHeldSigstoreKeys},
 		{"GET", "/api/v1/signing-keys/{fingerprint}/events", "Every signing attempt with this key", "token", "", "SigningEventList", 200, a.signingEvents},
 		{"POST", "/api/v1/signing/requests", "Start signing: the transaction and the passkey challenge that must approve it", "token", "SignRequest", "SignPlan", 201, a.beginSigning},
 		{"POST", "/api/v1/users/{username}/enrollment", "Create a one-time passkey enrollment link for a user (administrators)", "admin", "", "Enrollment", 201, a.createEnrollment},
@@ -148,6 +149,9 @@ type SignRequest struct {
 	Version string   `json:"version"`
 	Key     string   `json:"key"`
 	Paths   []string `json:"paths,omitempty"` // default: every artifact of the latest revision
+	// Kind is "openpgp" (default: .asc signatures) or "sigstore"
+	// (key-based .sigstore.json bundles).
+	Kind string `json:"kind,omitempty"`
 }
 
 // SignPlan is the transaction to approve and the WebAuthn request options.
@@ -171,7 +175,7 @@ func (a *API) beginSigning(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	act := actor(r)
-	plan, err := a.svc.BeginSigning(r.Context(), act, req.Project, req.Version, req.Key, req.Paths)
+	plan, err := a.svc.BeginSigning(r.Context(), act, req.Project, req.Version, req.Key, req.Paths, core.SignKind(req.Kind))
 	if err != nil {
 		a.fail(w, r, err)
 		return
@@ -231,4 +235,13 @@ func (a *API) completeSigning(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, 201, res)
+}
+
+func (a *API) listHeldSigstoreKeys(w http.ResponseWriter, r *http.Request) {
+	ks, err := a.svc.HeldSigstoreKeys(r.Context(), actor(r))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"keys": nonNil(ks)})
 }

@@ -53,6 +53,10 @@ type Input struct {
 	SigstoreIdentities []domain.SigstoreIdentity
 	PersonalIdentities []domain.SigstoreIdentity
 	SigstoreKeys       []domain.SigstoreKey
+	// HeldSigstoreKeys are the Sigstore keys of keys trel holds for the
+	// committee's participants (key-based bundles made after a passkey
+	// approval).
+	HeldSigstoreKeys []domain.HeldSigstoreKey
 	// Policy is the project's release policy; ReleaseManagers the
 	// release's managers (user id to username).
 	Policy          *domain.Policy
@@ -308,6 +312,10 @@ func (e *Engine) Input(ctx context.Context, revisionID int64) (*Input, error) {
 	if err != nil {
 		return nil, err
 	}
+	held, err := e.Store.HeldSigstoreKeys(ctx, participantIDs)
+	if err != nil {
+		return nil, err
+	}
 	pol, err := e.Store.Policy(ctx, rel.ProjectID)
 	if err != nil {
 		return nil, err
@@ -353,7 +361,7 @@ func (e *Engine) Input(ctx context.Context, revisionID int64) (*Input, error) {
 	}
 	return &Input{
 		Release: rel, Revision: rev, Files: files, UploadTimes: times, CommitteeKeys: infos, Now: now,
-		SigstoreIdentities: projectIDs, PersonalIdentities: personalOK, SigstoreKeys: sigKeys,
+		SigstoreIdentities: projectIDs, PersonalIdentities: personalOK, SigstoreKeys: sigKeys, HeldSigstoreKeys: held,
 		Policy: pol, ReleaseManagers: rms, Scanned: scanned,
 		LookupKeys: func(ctx context.Context, keyID string) ([]KeyInfo, error) {
 			ks, err := e.Store.KeysByKeyID(ctx, keyID)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"trel/internal/checks/rules"
 	"trel/internal/domain"
@@ -37,6 +38,9 @@ func (c Sigstore) Plan(ctx context.Context, in *Input) ([]Task, error) {
 	for _, k := range in.SigstoreKeys {
 		keyFprs = append(keyFprs, k.Fingerprint)
 	}
+	for _, k := range in.HeldSigstoreKeys {
+		keyFprs = append(keyFprs, fmt.Sprintf("held:%s:%s:%v:%v", k.KeyID, k.Owner, k.RevokedAt, k.RetiredAt))
+	}
 	sort.Strings(keyFprs)
 	var tasks []Task
 	for _, f := range in.Revision.Files {
@@ -52,7 +56,8 @@ func (c Sigstore) Plan(ctx context.Context, in *Input) ([]Task, error) {
 		tasks = append(tasks, Task{
 			Checker: "sigstore", Version: 2, Path: f.Path,
 			Inputs: []string{bundleFile.SHA256, artifact.SHA256, artifact.SHA512, string(spec), strings.Join(keyFprs, ","),
-				strings.Join(c.Verifier.RootNames(), ","), in.Release.ProjectKey, fmt.Sprint(in.Policy.AcceptSigstore)},
+				strings.Join(c.Verifier.RootNames(), ","), in.Release.ProjectKey, fmt.Sprint(in.Policy.AcceptSigstore),
+				signaturePolicyInputs(in)},
 			Run: func(ctx context.Context) []Outcome { return c.judge(ctx, in, bundleFile, artifact, ids) },
 		})
 	}
@@ -75,6 +80,16 @@ func (c Sigstore) judge(ctx context.Context, in *Input, bundleFile, artifact dom
 			return []Outcome{{Status: domain.StatusException, Message: fmt.Sprintf("registered key %q cannot be read: %v", k.Name, err)}}
 		}
 		keys = append(keys, pk)
+	}
+	held := map[string]domain.HeldSigstoreKey{}
+	for _, k := range in.HeldSigstoreKeys {
+		pk, err := sigstore.ParsePublicKeyPEM("held by trel for "+k.Owner+" ("+k.Fingerprint+")", []byte(k.PublicKey))
+		if err != nil {
+			return []Outcome{{Status: domain.StatusException, Message: fmt.Sprintf("the Sigstore key of held key %s cannot be read: %v", k.Fingerprint, err)}}
+		}
+		pk.Unlogged = true
+		keys = append(keys, pk)
+		held[pk.Fingerprint] = k
 	}
 	policy := make([]sigstore.Identity, len(ids))
 	for i, id := range ids {
@@ -118,10 +133,38 @@ func (c Sigstore) judge(ctx context.Context, in *Input, bundleFile, artifact dom
 			who += " (personal identity of " + id.User + ")"
 		}
 	}
+	if k, ok := held[r.KeyFingerprint]; ok && r.KeyBased() {
+		details["held_key"], details["owner"] = k.Fingerprint, k.Owner
+		if why := heldMayNotSign(k, r.SignedAt, in); why != "" {
+			return []Outcome{{Status: domain.StatusBlocker, Details: details, Message: "the Sigstore bundle is valid but does not count: " + why}}
+		}
+		who = fmt.Sprintf("key %s held by trel for %s (Sigstore key %s)", k.Fingerprint, k.Owner, r.KeyFingerprint)
+	}
 	if !in.Policy.AcceptSigstore {
 		return []Outcome{{Status: domain.StatusNote, Details: details, Message: fmt.Sprintf(
 			"valid Sigstore signature by %s, but the project's policy does not accept Sigstore bundles, so it does not count", who)}}
 	}
+	if r.LogIndex < 0 { // a held key's bundle: in trel's public log, not Rekor
+		return []Outcome{{Status: domain.StatusNote, Details: details, Message: fmt.Sprintf(
+			"valid Sigstore signature by %s, time from %s (recorded in trel's public log)", who, r.TimeSource)}}
+	}
 	return []Outcome{{Status: domain.StatusNote, Details: details, Message: fmt.Sprintf(
 		"valid Sigstore signature by %s, issuer %s, time from %s (log index %d)", who, r.Issuer, r.TimeSource, r.LogIndex)}}
+}
+
+// heldMayNotSign says why a bundle made by a key trel holds does not count
+// under the project's policy, or "" when it does. The owner is a
+// participant (HeldSigstoreKeys lists only theirs).
+func heldMayNotSign(k domain.HeldSigstoreKey, signedAt time.Time, in *Input) string {
+	switch {
+	case !in.Policy.AcceptServerSigned:
+		return fmt.Sprintf("it was made by key %s held by trel (server-side signing), and the project's policy does not accept server-made signatures", k.Fingerprint)
+	case k.RevokedAt != nil:
+		return fmt.Sprintf("held key %s was revoked on %s", k.Fingerprint, k.RevokedAt.UTC().Format(time.RFC3339))
+	case k.RetiredAt != nil && !signedAt.Before(*k.RetiredAt):
+		return fmt.Sprintf("held key %s was retired on %s, before this bundle was made", k.Fingerprint, k.RetiredAt.UTC().Format(time.RFC3339))
+	case in.Policy.Signers == domain.SignersReleaseManagers && in.ReleaseManagers[k.UserID] == "":
+		return fmt.Sprintf("held key %s belongs to %s, who is not a release manager of this release, and the project's policy lets only release managers sign", k.Fingerprint, k.Owner)
+	}
+	return ""
 }

@@ -64,6 +64,7 @@ func serveCmd(e *env) *cobra.Command {
 	var trustedProxies []string
 	var maxServerKeys, uploadsPerUser int
 	var metricsAddr, metricsTokenFile string
+	var sigstoreSigningConfig, sigstoreSigningRoot string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the trel server on a data directory (SQLite + files)",
@@ -139,6 +140,7 @@ TREL_METRICS_ADDR, TREL_METRICS_TOKEN_FILE.`,
 				DataDir: eng.DataDir, Database: eng.Database, Blobs: eng.Blobs, LogDir: eng.LogDir, JobRescueAfter: rescue,
 				Addr: addr, MaxFileSize: max,
 				AdminUsername: adminUser, AdminEmail: adminEmail, Logger: slog.New(h), SigstoreRoots: sigstoreRoots,
+				SigstoreSigningConfig: sigstoreSigningConfig, SigstoreSigningRoot: sigstoreSigningRoot,
 				MasterKeyFile: masterKeyFile, MasterKeyEnv: "TREL_MASTER_KEY", PublicURL: publicURL,
 				Quota: quota, BlobGrace: grace,
 				TrustedProxies: proxies, Limits: core.Limits{MaxServerKeys: maxServerKeys}, UploadsPerUser: uploadsPerUser,
@@ -161,6 +163,8 @@ TREL_METRICS_ADDR, TREL_METRICS_TOKEN_FILE.`,
 	f.StringVar(&releaseQuota, "release-quota", envOr("TREL_RELEASE_QUOTA", strconv.FormatInt(core.DefaultReleaseQuota>>30, 10)+"GiB"), "most content stored for one release (0: no limit)")
 	f.StringVar(&userQuota, "user-quota", envOr("TREL_USER_QUOTA", strconv.FormatInt(core.DefaultUserQuota>>30, 10)+"GiB"), "most content one user uploads, over all releases (0: no limit)")
 	f.StringVar(&blobGrace, "blob-grace", envOr("TREL_BLOB_GRACE", core.DefaultBlobGrace.String()), "how long uploaded content that no revision uses is kept before the storage sweep removes it")
+	f.StringVar(&sigstoreSigningConfig, "sigstore-signing-config", envOr("TREL_SIGSTORE_SIGNING_CONFIG", ""), "signing_config v0.2 JSON of the Sigstore instance whose timestamp authority dates bundles made by keys trel holds (default: public-good)")
+	f.StringVar(&sigstoreSigningRoot, "sigstore-signing-root", envOr("TREL_SIGSTORE_SIGNING_ROOT", ""), "name of the trusted root (public-good or a --sigstore-root NAME) those bundles must verify against")
 	f.StringVar(&logFormat, "log-format", envOr("TREL_LOG_FORMAT", "text"), "log format: text or json")
 	var proxyDefault []string
 	if v := os.Getenv("TREL_TRUSTED_PROXY"); v != "" {

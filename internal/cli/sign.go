@@ -25,23 +25,44 @@ func signCmd(e *env) *cobra.Command {
 	var keyFile, gpgKey, uploadTo string
 	var useGPG bool
 	var passFD int
+	var sf sigstoreFlags
 	c := &cobra.Command{
-		Use:   "sign PATH... (--key FILE | --gpg [--local-user ID]) [--upload PROJECT/VERSION]",
-		Short: "Make detached SHA-512 signatures (PATH.asc) with your own key, and optionally upload them",
-		Long: `Sign files on this machine; the private key never leaves it.
+		Use:   "sign PATH... (--key FILE | --gpg [--local-user ID] | --sigstore) [--upload PROJECT/VERSION]",
+		Short: "Sign files with your own OpenPGP key (PATH.asc) or keylessly with Sigstore (PATH.sigstore.json), and optionally upload them",
+		Long: `Sign files on this machine; no private key leaves it.
 
   --key FILE   an armored or binary OpenPGP secret key (e.g. gpg --export-secret-keys --armor FPR);
                the newest valid signing subkey signs; expired and revoked keys are refused.
                The passphrase is asked on the terminal, or read from --passphrase-fd N.
   --gpg        let your GnuPG sign (its agent, smartcards and hardware tokens work as usual).
+  --sigstore   sign keylessly: an OIDC identity token (--identity-token TOKEN|@FILE|-, else CI
+               credentials: SIGSTORE_ID_TOKEN or GitHub Actions' id-token, else sign in with a
+               browser, or with a code on another device when there is no display) gets a
+               short-lived certificate from Fulcio; the signature is logged in Rekor and/or
+               timestamped, as the instance's signing configuration says. Each PATH gets
+               PATH.sigstore.json (bundle v0.3, a message signature over the SHA-256 digest, or
+               with --dsse an in-toto statement naming the file), verified against the trusted
+               root before it is written. The instance is Sigstore's public-good one, --staging,
+               or a private one (--signing-config FILE --trusted-root FILE).
 
-Existing PATH.asc files are never overwritten. With --upload PROJECT/VERSION the key is
-first checked to be registered for the project's committee, then all signatures are
-uploaded as one new revision (refused if someone else changed the release meanwhile).`,
+Existing signatures are never overwritten, and a failed signing writes nothing. With
+--upload PROJECT/VERSION, an OpenPGP key is first checked to be registered for the
+project's committee; then all signatures (and, for Sigstore, the artifacts the release
+does not hold yet) are uploaded as one new revision (refused if someone else changed the
+release meanwhile).`,
 		Args: args(cobra.MinimumNArgs(1)),
 		RunE: func(c *cobra.Command, paths []string) error {
+			if err := sf.misused(c); err != nil {
+				return err
+			}
+			if sf.enabled {
+				if keyFile != "" || useGPG {
+					return usageError{errors.New("choose one of --key FILE, --gpg and --sigstore")}
+				}
+				return e.runSigstoreSign(c, &sf, paths, uploadTo)
+			}
 			if (keyFile == "") == !useGPG {
-				return usageError{errors.New("choose exactly one of --key FILE and --gpg")}
+				return usageError{errors.New("choose exactly one of --key FILE, --gpg and --sigstore")}
 			}
 			for _, p := range paths {
 				st, err := os.Stat(p)
@@ -55,15 +76,12 @@ uploaded as one new revision (refused if someone else changed the release meanwh
 					return usageError{fmt.Errorf("%s.asc already exists; trel never overwrites a signature: move it away first", p)}
 				}
 			}
-			var project, version string
 			var cl *client.Client
+			project, version, err := splitUpload(uploadTo)
+			if err != nil {
+				return err
+			}
 			if uploadTo != "" {
-				var ok bool
-				project, version, ok = strings.Cut(uploadTo, "/")
-				if !ok || project == "" || version == "" {
-					return usageError{fmt.Errorf("--upload %q: use PROJECT/VERSION", uploadTo)}
-				}
-				var err error
 				if cl, err = newClient(); err != nil {
 					return err
 				}
@@ -138,6 +156,7 @@ uploaded as one new revision (refused if someone else changed the release meanwh
 	f.BoolVar(&useGPG, "gpg", false, "sign with your GnuPG")
 	f.StringVar(&gpgKey, "local-user", "", "with --gpg: the key to use (default: gpg's default key)")
 	f.StringVar(&uploadTo, "upload", "", "upload the signatures to PROJECT/VERSION as one revision")
+	sf.register(c)
 	return c
 }
 

@@ -202,7 +202,21 @@ func signingKeyCmd(e *env) *cobra.Command {
 			return e.out(map[string]any{"fingerprint": a[0], "changed": true}, func() { fmt.Fprintf(e.stdout, "Changed the password of key %s\n", a[0]) })
 		}),
 	}
-	c.AddCommand(create, list, events, revoke, retire, password)
+	sigstoreKeys := &cobra.Command{
+		Use: "sigstore-keys", Short: "The Sigstore (ECDSA P-256) public keys of your held keys, for key-based bundles (known once a key signed one)", Args: args(cobra.NoArgs),
+		RunE: run(func(c *cobra.Command, cl *client.Client, _ []string) error {
+			ks, err := cl.HeldSigstoreKeys(c.Context())
+			if err != nil {
+				return err
+			}
+			return e.out(ks, func() {
+				for _, k := range ks {
+					fmt.Fprintf(e.stdout, "# key %s held for %s, Sigstore key %s\n%s", k.Fingerprint, k.Owner, k.KeyID, k.PublicKey)
+				}
+			})
+		}),
+	}
+	c.AddCommand(create, list, events, revoke, retire, password, sigstoreKeys)
 	return c
 }
 

@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -14,7 +16,7 @@ func sigstoreCmd(e *env) *cobra.Command {
 		Use:   "sigstore",
 		Short: "Sigstore bundle tools (sigstore-conformance client protocol)",
 	}
-	c.AddCommand(sigstoreVerifyBundleCmd(e), sigstoreSignBundleCmd(e), sigstoreIdentityCmd(e), sigstoreKeyCmd(e))
+	c.AddCommand(sigstoreVerifyBundleCmd(e), sigstoreSignBundleCmd(e), sigstoreIdentityCmd(e), sigstoreKeyCmd(e), sigstoreUpdateRootCmd(e))
 	return c
 }
 
@@ -39,6 +41,9 @@ same and also checks OpenPGP signatures and checksum files.`,
 			opts.Artifact = a[0]
 			if err := checkConformanceFlags(opts); err != nil {
 				return usageError{err}
+			}
+			if opts.TrustedRoot == "" {
+				opts.TrustedRoot = refreshedRoot(opts.Staging)
 			}
 			if err := sigstore.VerifyBundleConformance(opts); err != nil {
 				return fmt.Errorf("bundle not verified: %w", err)
@@ -74,15 +79,94 @@ func checkConformanceFlags(o sigstore.ConformanceOptions) error {
 	return nil
 }
 
-// sigstoreSignBundleCmd answers the conformance suite's signing request:
-// trel verifies Sigstore bundles but never makes them.
+// sigstoreSignBundleCmd speaks the sigstore-conformance protocol's
+// signing side: one keyless bundle written to --bundle.
 func sigstoreSignBundleCmd(e *env) *cobra.Command {
-	return &cobra.Command{
-		Use:                "sign-bundle",
-		Short:              "Not supported: trel does not sign Sigstore bundles",
-		DisableFlagParsing: true,
+	var f sigstoreFlags
+	var inToto bool
+	var bundle string
+	c := &cobra.Command{
+		Use:   "sign-bundle [--staging] [--in-toto] --identity-token TOKEN --bundle FILE [--trusted-root FILE] [--signing-config FILE] FILE",
+		Short: "Sign a file (or, with --in-toto, an in-toto statement) keylessly into a Sigstore bundle (conformance protocol)",
+		Long: `Sign keylessly, as the sigstore-conformance suite expects: the identity token
+gets a Fulcio certificate, the signature is logged and timestamped as the signing
+configuration says, and the bundle (v0.3) is verified against the trusted root, then
+written to --bundle (never over an existing file). With --in-toto, FILE is an in-toto
+statement signed as a DSSE envelope. For release managers, "trel sign --sigstore" does
+the same for many files and can upload them.`,
+		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, a []string) error {
-			return errors.New("unsupported: trel does not sign Sigstore bundles")
+			if bundle == "" {
+				return usageError{errors.New("--bundle is required")}
+			}
+			if f.identityToken == "" {
+				return usageError{errors.New("--identity-token is required")}
+			}
+			if _, err := os.Lstat(bundle); err == nil {
+				return usageError{fmt.Errorf("%s already exists; trel never overwrites a signature", bundle)}
+			}
+			in, err := f.instance()
+			if err != nil {
+				return err
+			}
+			token, err := e.getIdentityToken(c.Context(), in, f.identityToken, "")
+			if err != nil {
+				return err
+			}
+			s, err := in.NewSigner(c.Context(), sigstore.SignerOptions{IdentityToken: token})
+			if err != nil {
+				return err
+			}
+			var signed *sigstore.Signed
+			if inToto {
+				st, err := readBoundedFile(a[0], sigstore.MaxStatementSize)
+				if err != nil {
+					return err
+				}
+				signed, err = s.SignStatement(c.Context(), st)
+				if err != nil {
+					return err
+				}
+			} else {
+				art, err := sigstore.DigestFile(a[0])
+				if err != nil {
+					return err
+				}
+				if signed, err = s.SignDigest(c.Context(), art.SHA256); err != nil {
+					return err
+				}
+			}
+			if err := writeNew(bundle, signed.JSON); err != nil {
+				return err
+			}
+			sf := signedFile{File: a[0], Bundle: bundle, Identity: signed.Result.Identity, Issuer: signed.Result.Issuer,
+				LogIndex: signed.Result.LogIndex, SignedAt: signed.Result.SignedAt, TimeSource: signed.Result.TimeSource}
+			return e.out(sf, func() { fmt.Fprintln(e.stdout, sf.summary()) })
 		},
 	}
+	fl := c.Flags()
+	fl.BoolVar(&f.staging, "staging", false, "use Sigstore's staging instance")
+	fl.BoolVar(&inToto, "in-toto", false, "FILE is an in-toto statement: sign it as a DSSE envelope")
+	fl.StringVar(&f.identityToken, "identity-token", "", "the OIDC identity token (or @FILE, or - for standard input)")
+	fl.StringVar(&bundle, "bundle", "", "where to write the bundle (required; never overwritten)")
+	fl.StringVar(&f.trustedRoot, "trusted-root", "", "trusted_root.json to verify the bundle against")
+	fl.StringVar(&f.signingConfig, "signing-config", "", "signing_config v0.2 JSON naming the services to use")
+	return c
+}
+
+// readBoundedFile reads a small file whole, refusing one over limit.
+func readBoundedFile(name string, limit int64) ([]byte, error) {
+	fh, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %s: %w", name, err)
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than the %d bytes allowed", name, limit)
+	}
+	return data, nil
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -85,12 +86,34 @@ func TestSigstoreVerifyBundleConformance(t *testing.T) {
 	}
 }
 
-func TestSigstoreSignBundleIsUnsupported(t *testing.T) {
-	code, stdout, stderr := verifyRun(t, "sigstore", "sign-bundle", "--identity-token", "tok", "--bundle", "out.json", "file")
-	if code != 1 || stdout != "" || !strings.Contains(stderr, "unsupported: trel does not sign Sigstore bundles") {
-		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
-	}
-	if _, err := os.Stat("out.json"); err == nil {
-		t.Fatal("sign-bundle wrote a bundle")
+// TestSigstoreSignBundleRefusals: command-line mistakes exit 2, a token
+// that is not a JWT exits 1 without echoing it, and nothing is written.
+func TestSigstoreSignBundleRefusals(t *testing.T) {
+	dir := t.TempDir()
+	art := filepath.Join(dir, "a.txt")
+	os.WriteFile(art, []byte("a"), 0o644)
+	out := filepath.Join(dir, "out.json")
+	const secret = "not-a-jwt-but-a-secret-value"
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+		text string
+	}{
+		{"no bundle", []string{"--identity-token", secret, art}, 2, "--bundle is required"},
+		{"no token", []string{"--bundle", out, art}, 2, "--identity-token is required"},
+		{"malformed token", []string{"--identity-token", secret, "--bundle", out, art}, 1, "not an OIDC identity token"},
+		{"bad signing config", []string{"--identity-token", secret, "--bundle", out, "--signing-config", art, art}, 2, "signing configuration"},
+	} {
+		code, stdout, stderr := verifyRun(t, append([]string{"sigstore", "sign-bundle"}, tt.args...)...)
+		if code != tt.code || stdout != "" || !strings.Contains(stderr, tt.text) {
+			t.Errorf("%s: exit %d\nstdout: %s\nstderr: %s", tt.name, code, stdout, stderr)
+		}
+		if strings.Contains(stderr, secret) {
+			t.Errorf("%s: the token was printed: %s", tt.name, stderr)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Fatalf("%s: sign-bundle wrote a bundle", tt.name)
+		}
 	}
 }

@@ -43,6 +43,9 @@ least one signature (OpenPGP or Sigstore) verified; otherwise NOT VERIFIED
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(c *cobra.Command, a []string) error {
 			opts.Artifact = a[0]
+			if opts.TrustedRoot == "" {
+				opts.TrustedRoot = refreshedRoot(false)
+			}
 			rep, err := verify.Verify(opts)
 			if errors.Is(err, verify.ErrUsage) {
 				return usageError{err}

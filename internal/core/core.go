@@ -11,6 +11,7 @@ import (
 	"trel/internal/blob"
 	"trel/internal/domain"
 	"trel/internal/signing"
+	"trel/internal/sigstore"
 	"trel/internal/store"
 )
 
@@ -37,6 +38,9 @@ type Service struct {
 	meter          Meter
 	uploads        uploadSlots
 	uploadsPerUser int
+	// sigstoreInst is where keys trel holds get timestamps for Sigstore
+	// bundles; see SetSigstoreSigning.
+	sigstoreInst *sigstore.Instance
 }
 
 // Options configure a Service.

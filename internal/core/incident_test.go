@@ -117,7 +117,7 @@ func TestSuspendedUserIsRefusedEverywhere(t *testing.T) {
 	// refused too once it reaches the core with the fresh user.
 	u, _ := w.svc.Store().UserByUsername(ctx, "alice")
 	suspended := &core.Actor{User: u}
-	if _, err := w.svc.BeginSigning(ctx, suspended, "alpha-lib", "1.0", fpr, nil); !domain.IsKind(err, domain.KindForbidden) {
+	if _, err := w.svc.BeginSigning(ctx, suspended, "alpha-lib", "1.0", fpr, nil, ""); !domain.IsKind(err, domain.KindForbidden) {
 		t.Fatalf("server-side signing while suspended: %v", err)
 	}
 	if _, err := w.svc.StartRelease(ctx, suspended, "alpha-lib", "2.0"); !domain.IsKind(err, domain.KindForbidden) {

@@ -515,9 +515,13 @@ type SigningPlan struct {
 
 // BeginSigning builds the transaction for signing files of the latest
 // revision of a draft (all artifacts when paths is empty) with one of the
-// actor's held keys. The approval must come within ApprovalTTL.
-func (s *Service) BeginSigning(ctx context.Context, a *Actor, projectKey, version, fpr string, paths []string) (*SigningPlan, error) {
+// actor's held keys, making OpenPGP signatures or (kind SignSigstore)
+// key-based Sigstore bundles. The approval must come within ApprovalTTL.
+func (s *Service) BeginSigning(ctx context.Context, a *Actor, projectKey, version, fpr string, paths []string, kind string) (*SigningPlan, error) {
 	if err := s.signingAvailable(); err != nil {
+		return nil, err
+	}
+	if err := s.checkSignKind(kind); err != nil {
 		return nil, err
 	}
 	k, err := s.ownServerKey(ctx, a, fpr)
@@ -541,7 +545,11 @@ func (s *Service) BeginSigning(ctx context.Context, a *Actor, projectKey, versio
 	if err != nil {
 		return nil, err
 	}
-	tx, err := transactionFor(a.User.Username, k.Fingerprint, rel, rev, paths)
+	pol, err := s.store.Policy(ctx, rel.ProjectID)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := transactionFor(a.User.Username, k.Fingerprint, rel, rev, paths, kind, pol.Unsigned)
 	if err != nil {
 		return nil, err
 	}
@@ -566,16 +574,19 @@ func (s *Service) BeginSigning(ctx context.Context, a *Actor, projectKey, versio
 	return &SigningPlan{Request: req, Transaction: tx, Challenge: ch[:]}, nil
 }
 
-// transactionFor lists (path, size, sha512) of the files to sign.
-func transactionFor(user, fpr string, rel *domain.Release, rev *domain.Revision, paths []string) (signing.Transaction, error) {
-	tx := signing.Transaction{User: user, KeyFingerprint: fpr, Project: rel.ProjectKey, Version: rel.Version, Revision: rev.Number}
+// transactionFor lists (path, size, sha512, and sha256 for Sigstore) of
+// the files to sign. Without paths, they are the files the policy wants
+// signed (not allowed unsigned) that lack a signature of this kind.
+func transactionFor(user, fpr string, rel *domain.Release, rev *domain.Revision, paths []string, kind string, unsigned []domain.UnsignedRule) (signing.Transaction, error) {
+	tx := signing.Transaction{User: user, KeyFingerprint: fpr, Project: rel.ProjectKey, Version: rel.Version, Revision: rev.Number, Kind: kind}
+	suffix := signatureSuffix(kind)
 	byPath := map[string]domain.File{}
 	for _, f := range rev.Files {
 		byPath[f.Path] = f
 	}
 	if len(paths) == 0 {
 		for _, f := range rev.Files {
-			if _, signed := byPath[f.Path+".asc"]; rules.IsArtifact(f.Path) && !signed {
+			if _, signed := byPath[f.Path+suffix]; rules.NeedsSignature(f.Path, unsigned) && !signed {
 				paths = append(paths, f.Path)
 			}
 		}
@@ -591,10 +602,14 @@ func transactionFor(user, fpr string, rel *domain.Release, rev *domain.Revision,
 		if _, kind, isMeta := rules.ArtifactOf(p); isMeta && kind != "" {
 			return tx, domain.Errorf(domain.KindInvalid, "%s is a signature or checksum file; sign the artifact it belongs to", p)
 		}
-		if _, exists := byPath[p+".asc"]; exists {
-			return tx, domain.Errorf(domain.KindConflict, "%s.asc already exists; remove it first (trel rm) to sign %s again", p, p)
+		if _, exists := byPath[p+suffix]; exists {
+			return tx, domain.Errorf(domain.KindConflict, "%s%s already exists; remove it first (trel rm) to sign %s again", p, suffix, p)
 		}
-		tx.Files = append(tx.Files, signing.TxFile{Path: p, Size: f.Size, SHA512: f.SHA512})
+		tf := signing.TxFile{Path: p, Size: f.Size, SHA512: f.SHA512}
+		if kind == SignSigstore {
+			tf.SHA256 = f.SHA256
+		}
+		tx.Files = append(tx.Files, tf)
 	}
 	return tx, nil
 }
@@ -723,7 +738,7 @@ func (s *Service) CompleteSigning(ctx context.Context, a *Actor, slot *SigningSl
 	}
 	// Recompute the transaction from what is stored NOW and check that the
 	// approval commits to it.
-	current, err := transactionFor(a.User.Username, req.Fingerprint, rel, rev, paths)
+	current, err := transactionFor(a.User.Username, req.Fingerprint, rel, rev, paths, approved.Kind, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -747,10 +762,10 @@ func (s *Service) CompleteSigning(ctx context.Context, a *Actor, slot *SigningSl
 	for _, f := range current.Files {
 		toSign = append(toSign, signing.FileToSign{Path: f.Path, SHA512State: byPath[f.Path].SHA512State, ExpectSHA512: f.SHA512})
 	}
-	sigs, err := signing.SignWithOptions(secret, toSign, signing.SignOptions{Now: s.now})
+	sigs, held, err := s.makeSignatures(ctx, current, secret, toSign)
 	signing.Wipe(secret)
 	if err != nil {
-		return nil, domain.Errorf(domain.KindConflict, "signing refused: %v", err)
+		return nil, err
 	}
 	txDigest, err := signing.TransactionDigest(current)
 	if err != nil {
@@ -778,14 +793,17 @@ func (s *Service) CompleteSigning(ctx context.Context, a *Actor, slot *SigningSl
 		}); err != nil {
 			return nil, err
 		}
-		req2.Changes = append(req2.Changes, Change{Op: "put", Path: sig.Path + ".asc", SHA256: b.SHA256})
+		req2.Changes = append(req2.Changes, Change{Op: "put", Path: sig.Path + signatureSuffix(current.Kind), SHA256: b.SHA256})
 	}
 	out, err := s.createRevision(ctx, a, rel.ProjectKey, rel.Version, req2, func(tx store.Tx, newRev *domain.Revision) error {
 		ev.Time, ev.Outcome = s.now(), "signed"
 		if err := tx.AddSigningEvent(ctx, ev); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, a, "signing.sign", releaseTarget(rel), map[string]any{"key": k.Fingerprint, "files": len(sigs), "revision": newRev.Number, "passkey": ap.Passkey})
+		if err := recordHeldSigstoreKey(ctx, tx, held); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, a, "signing.sign", releaseTarget(rel), map[string]any{"key": k.Fingerprint, "files": len(sigs), "revision": newRev.Number, "passkey": ap.Passkey, "kind": signatureSuffix(current.Kind)})
 	})
 	if err != nil {
 		return nil, err

@@ -343,7 +343,7 @@ func TestBusyServerKeepsTheApproval(t *testing.T) {
 	ctx := context.Background()
 	w := newKeyWorld(t, core.Limits{PasswordChecks: 1})
 	fpr := w.newKey(t, "alice")
-	plan, err := w.svc.BeginSigning(ctx, w.actors["alice"], "alpha-lib", "1.0", fpr, nil)
+	plan, err := w.svc.BeginSigning(ctx, w.actors["alice"], "alpha-lib", "1.0", fpr, nil, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,6 +97,12 @@ type Config struct {
 	// SigstoreRoots are extra trusted roots ("NAME=FILE") beside the
 	// embedded production root: staging, or a private Sigstore instance.
 	SigstoreRoots []string
+	// SigstoreSigningConfig (a signing_config v0.2 file; public-good when
+	// empty) and SigstoreSigningRoot (the name of one of the trusted roots;
+	// public-good when empty) are the Sigstore instance whose timestamp
+	// authority dates the bundles that keys trel holds make.
+	SigstoreSigningConfig string
+	SigstoreSigningRoot   string
 	// MasterKeyFile (or the environment variable named MasterKeyEnv) holds
 	// the master key that, with each user's password, protects the keys
 	// trel holds. Without one, server-side signing is unavailable.
@@ -217,6 +223,11 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	signingInstance, err := sigstore.SigningInstance(verifier, cfg.SigstoreSigningConfig, cfg.SigstoreSigningRoot)
+	if err != nil {
+		return fmt.Errorf("--sigstore-signing-config/--sigstore-signing-root: %w", err)
+	}
+	app.Core.SetSigstoreSigning(signingInstance)
 	var created bool
 	err = app.Store.WithStartupLock(ctx, func() error {
 		var err error

@@ -31,6 +31,9 @@ type TxFile struct {
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
 	SHA512 string `json:"sha512"` // hex
+	// SHA256 (hex) is set for Sigstore transactions: the digest the
+	// bundle signs, so the approval commits to it too.
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // Transaction is what a release manager approves with a passkey: this user
@@ -42,7 +45,16 @@ type Transaction struct {
 	Version        string
 	Revision       int
 	Files          []TxFile
+	// Kind is what the key makes: KindOpenPGP ("", .asc signatures) or
+	// KindSigstore (.sigstore.json bundles). The approval commits to it.
+	Kind string
 }
+
+// Kinds of signatures a transaction makes.
+const (
+	KindOpenPGP  = ""
+	KindSigstore = "sigstore"
+)
 
 // canonicalTx fixes the field order and names of the encoding.
 type canonicalTx struct {
@@ -53,6 +65,9 @@ type canonicalTx struct {
 	Version  string   `json:"version"`
 	Revision int      `json:"revision"`
 	Files    []TxFile `json:"files"`
+	// Kind is omitted for OpenPGP, so those transactions encode as they
+	// always did.
+	Kind string `json:"kind,omitempty"`
 }
 
 // CanonicalJSON encodes tx deterministically: fixed field order, files
@@ -61,7 +76,10 @@ type canonicalTx struct {
 // duplicate paths, negative sizes and malformed digests are refused, so two
 // different transactions never encode alike.
 func CanonicalJSON(tx Transaction) ([]byte, error) {
-	c := canonicalTx{Format: 1, User: tx.User, Project: tx.Project, Version: tx.Version, Revision: tx.Revision}
+	c := canonicalTx{Format: 1, User: tx.User, Project: tx.Project, Version: tx.Version, Revision: tx.Revision, Kind: tx.Kind}
+	if tx.Kind != KindOpenPGP && tx.Kind != KindSigstore {
+		return nil, fmt.Errorf("transaction: unknown kind %q", tx.Kind)
+	}
 	for _, f := range [][2]string{{"user", tx.User}, {"project", tx.Project}, {"version", tx.Version}} {
 		if err := checkText(f[0], f[1]); err != nil {
 			return nil, err
@@ -93,7 +111,14 @@ func CanonicalJSON(tx Transaction) ([]byte, error) {
 		if b, err := hex.DecodeString(d); err != nil || len(b) != 64 {
 			return nil, fmt.Errorf("transaction: %s: SHA-512 %q is not 128 hex digits", f.Path, f.SHA512)
 		}
-		c.Files[i] = TxFile{Path: f.Path, Size: f.Size, SHA512: d}
+		d256 := strings.ToLower(f.SHA256)
+		if b, err := hex.DecodeString(d256); err != nil || (len(b) != 32 && d256 != "") {
+			return nil, fmt.Errorf("transaction: %s: SHA-256 %q is not 64 hex digits", f.Path, f.SHA256)
+		}
+		if (d256 != "") != (tx.Kind == KindSigstore) {
+			return nil, fmt.Errorf("transaction: %s: a SHA-256 digest goes with Sigstore transactions, and only with them", f.Path)
+		}
+		c.Files[i] = TxFile{Path: f.Path, Size: f.Size, SHA512: d, SHA256: d256}
 	}
 	slices.SortFunc(c.Files, func(a, b TxFile) int { return strings.Compare(a.Path, b.Path) })
 	for i := 1; i < len(c.Files); i++ {

@@ -109,6 +109,12 @@ func TestChallengeChangesWithAnyField(t *testing.T) {
 			tx.Files[0].SHA512, tx.Files[1].SHA512 = tx.Files[1].SHA512, tx.Files[0].SHA512
 		}},
 		{"nonce", func(_ *Transaction, n *[32]byte) { n[31] = 1 }},
+		{"kind: a Sigstore bundle, not an OpenPGP signature", func(tx *Transaction, _ *[32]byte) {
+			tx.Kind = KindSigstore
+			for i := range tx.Files {
+				tx.Files[i].SHA256 = strings.Repeat("ef", 32)
+			}
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,6 +22,11 @@ type PublicKey struct {
 	// Fingerprint is "SHA256:" + unpadded base64 of SHA-256 over the
 	// key's DER (SubjectPublicKeyInfo) encoding, like ssh-keygen -l.
 	Fingerprint string
+	// Unlogged marks a key whose signatures trel logs in its own public
+	// log instead of Rekor (keys held by trel): its bundles may carry no
+	// Rekor entry, and then need a timestamp from a trusted timestamp
+	// authority instead.
+	Unlogged bool
 
 	key crypto.PublicKey
 }
@@ -43,6 +48,15 @@ func ParsePublicKeyPEM(name string, data []byte) (PublicKey, error) {
 	return PublicKey{Name: name, Fingerprint: fingerprint(block.Bytes), key: key}, nil
 }
 
+// PEM is the key as a PEM "PUBLIC KEY" block.
+func (k PublicKey) PEM() ([]byte, error) {
+	der, err := x509.MarshalPKIXPublicKey(k.key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), nil
+}
+
 func fingerprint(der []byte) string {
 	sum := sha256.Sum256(der)
 	return "SHA256:" + base64.RawStdEncoding.EncodeToString(sum[:])
@@ -62,4 +76,14 @@ func (k PublicKey) trustedMaterial() (root.TrustedMaterial, error) {
 	return root.NewTrustedPublicKeyMaterial(func(string) (root.TimeConstrainedVerifier, error) {
 		return expiring, nil
 	}), nil
+}
+
+// PublicKeyOf wraps a public key (ECDSA, RSA or Ed25519) with its name and
+// fingerprint.
+func PublicKeyOf(key crypto.PublicKey, name string) (PublicKey, error) {
+	der, err := x509.MarshalPKIXPublicKey(key)
+	if err != nil {
+		return PublicKey{}, fmt.Errorf("public key %q: %w", name, err)
+	}
+	return PublicKey{Name: name, Fingerprint: fingerprint(der), key: key}, nil
 }

@@ -205,7 +205,10 @@ func (v *Verifier) verify(b *Bundle, a Artifact, keys []PublicKey) (*Result, err
 	if err != nil {
 		return nil, fmt.Errorf("sigstore: reading log entries of a loaded bundle: %w", err)
 	}
-	if len(entries) == 0 {
+	// A bundle without a log entry is only acceptable from a key trel
+	// holds (logged in trel's own log), with a signed timestamp.
+	logged := len(entries) > 0
+	if !logged && (b.HasCertificate() || !anyUnlogged(keys) || !hasTimestamps(b)) {
 		return invalid(ReasonNoLogEntry, "the bundle has no transparency-log entry, so nothing proves the signature was published", nil), nil
 	}
 
@@ -230,6 +233,9 @@ func (v *Verifier) verify(b *Bundle, a Artifact, keys []PublicKey) (*Result, err
 		}
 		for _, nr := range v.roots {
 			for i := range keys {
+				if !logged && !keys[i].Unlogged {
+					continue
+				}
 				keyTM, err := keys[i].trustedMaterial()
 				if err != nil {
 					return nil, fmt.Errorf("sigstore: %w", err)
@@ -241,7 +247,7 @@ func (v *Verifier) verify(b *Bundle, a Artifact, keys []PublicKey) (*Result, err
 
 	var failures []*Result
 	for _, at := range attempts {
-		sv, err := verify.NewVerifier(at.tm, verifierOptions(b, at.tm)...)
+		sv, err := verify.NewVerifier(at.tm, verifierOptions(b, at.tm, logged)...)
 		if err != nil {
 			return nil, fmt.Errorf("sigstore: configuring verifier: %w", err)
 		}
@@ -263,9 +269,25 @@ func (v *Verifier) verify(b *Bundle, a Artifact, keys []PublicKey) (*Result, err
 			failures = append(failures, f)
 			continue
 		}
+		if !logged {
+			return success(vr, -1, "", at.root.Name, at.key)
+		}
 		return success(vr, entries[0].LogIndex(), entries[0].LogKeyID(), at.root.Name, at.key)
 	}
 	return pickFailure(failures), nil
+}
+
+func anyUnlogged(keys []PublicKey) bool {
+	for _, k := range keys {
+		if k.Unlogged {
+			return true
+		}
+	}
+	return false
+}
+
+func hasTimestamps(b *Bundle) bool {
+	return len(b.inner.GetVerificationMaterial().GetTimestampVerificationData().GetRfc3161Timestamps()) > 0
 }
 
 // pickFailure reports the most informative failure. "Unknown log" only
@@ -358,16 +380,19 @@ func setCertificate(r *Result, s *certificate.Summary) {
 // WithObserverTimestamps on top would list each time twice and check the
 // certificate chain twice (half the cost of a verification), so it is only
 // used when there is neither, where it fails with "no trusted time".
-func verifierOptions(b *Bundle, tm root.TrustedMaterial) []verify.VerifierOption {
-	opts := []verify.VerifierOption{
-		verify.WithTransparencyLog(1),
-		verify.WithoutStatementPredicate(),
+//
+// A bundle of a key trel holds may have no log entry (logged false): then
+// only its signed timestamps vouch for the time.
+func verifierOptions(b *Bundle, tm root.TrustedMaterial, logged bool) []verify.VerifierOption {
+	opts := []verify.VerifierOption{verify.WithoutStatementPredicate()}
+	if !logged {
+		return append(opts, verify.WithSignedTimestamps(1))
 	}
+	opts = append(opts, verify.WithTransparencyLog(1))
 	if b.HasCertificate() && len(tm.CTLogs()) > 0 {
 		opts = append(opts, verify.WithSignedCertificateTimestamps(1))
 	}
-	hasTSA := len(b.inner.GetVerificationMaterial().GetTimestampVerificationData().GetRfc3161Timestamps()) > 0 &&
-		len(tm.TimestampingAuthorities()) > 0
+	hasTSA := hasTimestamps(b) && len(tm.TimestampingAuthorities()) > 0
 	hasPromise := b.inner.HasInclusionPromise()
 	if hasTSA {
 		opts = append(opts, verify.WithSignedTimestamps(1))

@@ -30,6 +30,7 @@ type Reader interface {
 
 	ContentReader
 	IncidentReader
+	HeldSigstoreReader
 	UserByUsername(ctx context.Context, username string) (*domain.User, error)
 	UserByID(ctx context.Context, id int64) (*domain.User, error)
 	ListUsers(ctx context.Context) ([]domain.User, error)
@@ -130,6 +131,7 @@ type Tx interface {
 	RateCounter
 	ContentTx
 	IncidentTx
+	HeldSigstoreWriter
 	CreateUser(ctx context.Context, u *domain.User) error
 	CreateToken(ctx context.Context, t *domain.Token) error
 	RevokeToken(ctx context.Context, userID, tokenID int64, at time.Time) error

@@ -64,6 +64,9 @@ func checkSigstore(opts Options, bundleFile string, key *sigstore.PublicKey, d *
 	if !res.Valid {
 		v.Code = string(res.ReasonCode)
 		v.Message = "the bundle is not valid: " + res.Reason
+		if key != nil && res.ReasonCode == sigstore.ReasonNoLogEntry {
+			v.Message += "; bundles made by keys trel holds are recorded in trel's public log instead of Rekor: check one with `trel log verify BUNDLE --server URL`"
+		}
 		return v, nil
 	}
 	v.Details = &Details{

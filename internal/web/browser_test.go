@@ -595,6 +595,25 @@ func TestBrowser(t *testing.T) {
 			chromedp.WaitEnabled(chromedp.CSS("#sign-form button")),
 		)
 		wantText(t, tab, "#sign-form", "widget-core-1.0.0-src.tar.gz")
+		// The kind of signature chosen pre-selects the files that lack it:
+		// apache-test-0.2.tar.gz has an .asc but no Sigstore bundle; the
+		// notes and the readme need signatures too (no unsigned rule yet).
+		checked := func() string {
+			t.Helper()
+			v, err := chromedp.Run(tab, chromedp.Evaluate[string](`Array.from(document.querySelectorAll('input[name=path]:checked')).map(function(e){return e.value}).join(',')`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+		if got := checked(); got != "NOTES.txt,README.txt,widget-core-1.0.0-src.tar.gz" {
+			t.Fatalf("OpenPGP pre-selects %q", got)
+		}
+		run(t, tab, "choose Sigstore bundles", click("#kind-sigstore"))
+		if got := checked(); got != "NOTES.txt,README.txt,apache-test-0.2.tar.gz,widget-core-1.0.0-src.tar.gz" {
+			t.Fatalf("Sigstore pre-selects %q", got)
+		}
+		run(t, tab, "back to OpenPGP", click("#kind-openpgp"))
 		screenshot(t, tab, "sign")
 		run(t, tab, "a wrong password signs nothing",
 			fill("#password", "not my password"),

@@ -25,7 +25,7 @@ type signView struct {
 	Release  *domain.Release
 	Revision *domain.Revision
 	Keys     []domain.ServerKey
-	Files    []domain.File // artifacts that can be signed
+	Files    []signableFile // artifacts that can be signed
 	Other    []domain.File
 }
 
@@ -49,21 +49,35 @@ func (w *Web) signPage(rw http.ResponseWriter, r *http.Request) {
 			d.Keys = append(d.Keys, k)
 		}
 	}
+	pol, err := w.svc.Policy(r.Context(), act, rel.ProjectKey)
+	if err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
 	have := map[string]bool{}
 	for _, f := range rev.Files {
 		have[f.Path] = true
 	}
 	for _, f := range rev.Files {
-		if rules.IsArtifact(f.Path) && !have[f.Path+".asc"] {
-			d.Files = append(d.Files, f)
+		sf := signableFile{File: f, HasASC: have[f.Path+".asc"], HasBundle: have[f.Path+".sigstore.json"]}
+		if rules.NeedsSignature(f.Path, pol.Unsigned) && !(sf.HasASC && sf.HasBundle) {
+			d.Files = append(d.Files, sf)
 		}
 	}
 	w.render(rw, r, http.StatusOK, "sign", view{Title: "Sign " + rel.ProjectKey + " " + rel.Version, Scripts: []string{"sign.js"}, D: d})
 }
 
+// signableFile is an artifact and the signatures it already has: the
+// page pre-selects the files that lack the kind being made.
+type signableFile struct {
+	domain.File
+	HasASC, HasBundle bool
+}
+
 type signBeginRequest struct {
 	Key   string   `json:"key"`
 	Paths []string `json:"paths"`
+	Kind  string   `json:"kind"`
 }
 
 func (w *Web) signBegin(rw http.ResponseWriter, r *http.Request) {
@@ -73,7 +87,7 @@ func (w *Web) signBegin(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	act := actor(r)
-	plan, err := w.svc.BeginSigning(r.Context(), act, r.PathValue("project"), r.PathValue("version"), req.Key, req.Paths)
+	plan, err := w.svc.BeginSigning(r.Context(), act, r.PathValue("project"), r.PathValue("version"), req.Key, req.Paths, core.SignKind(req.Kind))
 	if err != nil {
 		w.jsonError(rw, r, err)
 		return

@@ -3,8 +3,6 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
-	"strconv"
-	"strings"
 	"time"
 
 	"trel/internal/domain"
@@ -64,13 +62,8 @@ func (s q) PersonalIdentities(ctx context.Context, userIDs []int64) ([]domain.Si
 	if len(userIDs) == 0 {
 		return nil, nil
 	}
-	var ph []string
-	var args []any
-	for i, id := range userIDs {
-		ph = append(ph, "$"+strconv.Itoa(i+1))
-		args = append(args, id)
-	}
-	return s.identities(ctx, `WHERE i.user_id IN (`+strings.Join(ph, ",")+`)`, args...)
+	ph, args := inList(userIDs)
+	return s.identities(ctx, `WHERE i.user_id IN (`+ph+`)`, args...)
 }
 
 func (s q) AddSigstoreIdentity(ctx context.Context, projectID int64, id *domain.SigstoreIdentity, by int64, at time.Time) error {

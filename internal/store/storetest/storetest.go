@@ -549,4 +549,5 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	runContent(t, newStore, seed)
 
 	runIncident(t, newStore, seed)
+	heldSigstoreCases(t, newStore, now)
 }

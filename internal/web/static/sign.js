@@ -38,7 +38,7 @@
   async function sign(form) {
     const paths = Array.from(form.querySelectorAll('input[name=path]:checked')).map(function (i) { return i.value; });
     if (paths.length === 0) { throw new Error('Choose at least one file.'); }
-    const plan = await postJSON(form.dataset.begin, { key: form.elements.key.value, paths: paths });
+    const plan = await postJSON(form.dataset.begin, { key: form.elements.key.value, paths: paths, kind: form.elements.kind.value });
     showTransaction(plan);
     const cred = await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(plan.options) });
     const res = await postJSON(form.dataset.complete, { request: plan.request, password: form.elements.password.value, assertion: cred.toJSON() });
@@ -54,6 +54,13 @@
     }
     const button = form.querySelector('button');
     button.disabled = false;
+    // Pre-select the files that lack the kind of signature chosen.
+    form.querySelectorAll('input[name=kind]').forEach(function (radio) {
+      radio.addEventListener('change', function () {
+        const has = radio.value === 'sigstore' ? 'hasBundle' : 'hasAsc';
+        form.querySelectorAll('input[name=path]').forEach(function (box) { box.checked = box.dataset[has] !== 'true'; });
+      });
+    });
     form.addEventListener('submit', function (ev) {
       ev.preventDefault();
       button.disabled = true;
