@@ -21,6 +21,7 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"trel/internal/blob"
@@ -61,7 +62,12 @@ type Input struct {
 	// Open streams a file, for the rare signature whose hash no saved
 	// state covers.
 	Open func(ctx context.Context, f domain.File) (io.ReadCloser, error)
-	Now  time.Time
+	// OpenAt gives random access to a file (the archive checks: a zip's
+	// central directory is at its end).
+	OpenAt func(ctx context.Context, f domain.File) (io.ReaderAt, io.Closer, error)
+	// Incubating: the release's committee is incubating.
+	Incubating bool
+	Now        time.Time
 }
 
 // KeyInfo is a registered key with what the signature check needs to
@@ -123,7 +129,7 @@ type Checker interface {
 
 // All is the list of checkers, in the order their results are shown.
 func All(v *sigstore.Verifier) []Checker {
-	return []Checker{Paths{}, Checksums{}, Signatures{}, Sigstore{Verifier: v}}
+	return []Checker{Paths{}, Checksums{}, Signatures{}, Sigstore{Verifier: v}, Archives{Source: &GitSource{}}}
 }
 
 // TaskTimeout bounds one task.
@@ -312,6 +318,10 @@ func (e *Engine) Input(ctx context.Context, revisionID int64) (*Input, error) {
 	if err != nil {
 		return nil, err
 	}
+	incubating, err := e.Store.Incubating(ctx, rel.CommitteeID)
+	if err != nil {
+		return nil, err
+	}
 	info := func(k domain.Key) (KeyInfo, error) {
 		res, err := openpgp.LoadKeys(strings.NewReader(k.Armored))
 		if err != nil || len(res.Certs) != 1 {
@@ -372,7 +382,43 @@ func (e *Engine) Input(ctx context.Context, revisionID int64) (*Input, error) {
 			return io.ReadAll(io.LimitReader(rc, max))
 		},
 		Open: func(ctx context.Context, f domain.File) (io.ReadCloser, error) { return e.Blobs.Open(ctx, f.SHA256) },
+		OpenAt: func(ctx context.Context, f domain.File) (io.ReaderAt, io.Closer, error) {
+			rc, err := e.Blobs.Open(ctx, f.SHA256)
+			if err != nil {
+				return nil, nil, err
+			}
+			return ReaderAt(rc), rc, nil
+		},
+		Incubating: incubating,
 	}, nil
+}
+
+// ReaderAt gives random access to a blob: directly when it supports it
+// (a local file; a store with ranged reads), else by seeking (one reader at
+// a time).
+func ReaderAt(r io.ReadSeeker) io.ReaderAt {
+	if ra, ok := r.(io.ReaderAt); ok {
+		return ra
+	}
+	return &seekReaderAt{r: r}
+}
+
+type seekReaderAt struct {
+	mu sync.Mutex
+	r  io.ReadSeeker
+}
+
+func (s *seekReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.r.Seek(off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	n, err := io.ReadFull(s.r, p)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
 }
 
 // Summary counts results by status.

@@ -45,6 +45,8 @@ type Policy struct {
 	// more binding +1 than binding -1.
 	MinBindingPlusOnes int          `json:"min_binding_plus_ones"`
 	Ignore             []IgnoreRule `json:"ignore"`
+	// Archive and licence checks.
+	Archive ArchivePolicy `json:"archive"`
 
 	UpdatedBy string    `json:"updated_by,omitempty"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
@@ -73,7 +75,8 @@ func DefaultPolicy() Policy {
 		SourcePatterns:     []string{"*-src.*", "*-source.*", "*.src.*"},
 		BinaryPatterns:     []string{"*-bin.*", "*.jar", "*.whl"},
 		MinRSABits:         4096, MinVoteHours: 72, MinBindingPlusOnes: 3,
-		Ignore: []IgnoreRule{},
+		Ignore:  []IgnoreRule{},
+		Archive: DefaultArchivePolicy(),
 	}
 }
 
@@ -119,6 +122,9 @@ func (p Policy) Validate() error {
 	}
 	if p.MinBindingPlusOnes < 1 || p.MinBindingPlusOnes > 100 {
 		return Errorf(KindInvalid, "min_binding_plus_ones must be between 1 and 100")
+	}
+	if err := p.Archive.Validate(); err != nil {
+		return err
 	}
 	for _, r := range p.Ignore {
 		if r.Path != "" {

@@ -26,6 +26,7 @@ type Store interface {
 // Reader holds the queries. Lookups of a missing row return a
 // domain.KindNotFound error.
 type Reader interface {
+	IncubationReader
 	UserByUsername(ctx context.Context, username string) (*domain.User, error)
 	UserByID(ctx context.Context, id int64) (*domain.User, error)
 	ListUsers(ctx context.Context) ([]domain.User, error)
@@ -121,6 +122,7 @@ type Reader interface {
 // Tx is a write transaction.
 type Tx interface {
 	Reader
+	IncubationWriter
 	CreateUser(ctx context.Context, u *domain.User) error
 	CreateToken(ctx context.Context, t *domain.Token) error
 	RevokeToken(ctx context.Context, userID, tokenID int64, at time.Time) error

@@ -11,16 +11,6 @@ import (
 // DefaultLicense is the project licence when the policy names none.
 const DefaultLicense = "Apache-2.0"
 
-// CategoryA lists the SPDX ids of the ASF's category A licences (may be
-// included in ASF releases), the default allowed list for third-party code.
-var CategoryA = []string{
-	"Apache-2.0", "Apache-1.1", "PHP-3.01", "BSD-2-Clause", "BSD-3-Clause", "0BSD", "PostgreSQL",
-	"MIT", "MIT-0", "X11", "ISC", "SMLNJ", "ICU", "NCSA", "W3C", "W3C-19980720", "W3C-20150513",
-	"Xnet", "Zlib", "Libpng", "libpng-2.0", "AFL-3.0", "MS-PL", "PDDL-1.0", "ODC-By-1.0",
-	"PSF-2.0", "Python-2.0", "BSL-1.0", "Unicode-DFS-2015", "Unicode-DFS-2016", "Unicode-3.0",
-	"UPL-1.0", "CC0-1.0", "WTFPL", "Unlicense", "CC-PDDC", "HPND",
-}
-
 // HeaderExtensions are the file name endings (and whole names) whose
 // files must carry a licence header: the languages Apache RAT and ATR
 // check, and a few more.
