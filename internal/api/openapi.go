@@ -151,6 +151,7 @@ var schemas = map[string]any{
 		"members": map[string]any{"type": "array", "items": ref("Membership")}, "projects": map[string]any{"type": "array", "items": ref("Project")}}),
 	"Membership":  obj([]string{"committee", "username", "role"}, map[string]any{"committee": str, "username": str, "user_id": integer, "role": map[string]any{"type": "string", "enum": []any{"member", "committer"}}, "since": datetime}),
 	"MemberRole":  obj([]string{"role"}, map[string]any{"role": map[string]any{"type": "string", "enum": []any{"member", "committer"}}}),
+	"Incubating":  obj([]string{"incubating"}, map[string]any{"incubating": map[string]any{"type": "boolean"}}),
 	"Project":     obj([]string{"key", "name", "committee"}, map[string]any{"id": integer, "key": str, "name": str, "committee": str, "created_at": datetime}),
 	"ProjectList": list("projects", "Project"),
 	"NewProject":  obj([]string{"key", "committee", "name"}, map[string]any{"key": str, "committee": str, "name": str}),

@@ -30,6 +30,7 @@ func policyCmd(e *env) *cobra.Command {
 		minRSA, minHours, minPlus                   int
 		ignore                                      []string
 		clearIgnore                                 bool
+		arch                                        archiveFlags
 	)
 	set := &cobra.Command{
 		Use:   "set PROJECT --FIELD VALUE...",
@@ -66,6 +67,11 @@ func policyCmd(e *env) *cobra.Command {
 			apply("min-vote-hours", func() { p.MinVoteHours = minHours })
 			apply("min-binding-votes", func() { p.MinBindingPlusOnes = minPlus })
 			apply("clear-ignore", func() { p.Ignore = nil })
+			if ok, err := arch.apply(f, p); err != nil {
+				return usageError{err}
+			} else if ok {
+				changed = true
+			}
 			for _, spec := range ignore {
 				r, err := domain.ParseIgnoreRule(spec)
 				if err != nil {
@@ -101,6 +107,7 @@ func policyCmd(e *env) *cobra.Command {
 	f.IntVar(&minPlus, "min-binding-votes", 0, "binding +1 votes needed (and more +1 than -1)")
 	f.StringArrayVar(&ignore, "ignore", nil, "add an ignore rule: checker=C,path=GLOB,message=TEXT,reason=WHY (never hides blockers)")
 	f.BoolVar(&clearIgnore, "clear-ignore", false, "remove all ignore rules")
+	arch.register(f)
 
 	history := &cobra.Command{
 		Use: "history PROJECT", Short: "Every version of the policy, newest first", Args: args(cobra.ExactArgs(1)),
@@ -134,6 +141,15 @@ func printPolicy(e *env, project string, p *domain.Policy) {
 	fmt.Fprintf(e.stdout, "  who may sign:          %s (RSA keys of at least %d bits)\n", p.Signers, p.MinRSABits)
 	fmt.Fprintf(e.stdout, "  vote:                  at least %d hours; at least %d binding +1 and more binding +1 than -1\n", p.MinVoteHours, p.MinBindingPlusOnes)
 	fmt.Fprintf(e.stdout, "  sources: %s  binaries: %s\n", strings.Join(p.SourcePatterns, " "), strings.Join(p.BinaryPatterns, " "))
+	a := p.Archive
+	fmt.Fprintf(e.stdout, "  licence: %s; third-party licences allowed: %s\n", a.License, strings.Join(a.AllowedLicenses, ","))
+	if a.SourceRepo != "" {
+		fmt.Fprintf(e.stdout, "  source: %s tag %s (may differ: %s)\n", a.SourceRepo, a.SourceTag, strings.Join(a.SourceAllow, " "))
+	}
+	if len(a.HeaderIgnore) > 0 {
+		fmt.Fprintf(e.stdout, "  no licence header needed: %s\n", strings.Join(a.HeaderIgnore, " "))
+	}
+	fmt.Fprintf(e.stdout, "  archive limits (0 = trel's): unpacked %d bytes, %d members, ratio %d\n", a.MaxUnpackedSize, a.MaxMembers, a.MaxRatio)
 	for _, r := range p.Ignore {
 		fmt.Fprintf(e.stdout, "  ignore: checker=%s path=%s message=%q (%s)\n", r.Checker, r.Path, r.Message, r.Reason)
 	}
