@@ -75,6 +75,12 @@ func (w *Web) setPolicy(rw http.ResponseWriter, r *http.Request) {
 		MinRSABits: num("min_rsa_bits"), MinVoteHours: num("min_vote_hours"), MinBindingPlusOnes: num("min_binding_plus_ones"),
 		Ignore: []domain.IgnoreRule{},
 	}
+	archive, err := archivePolicyForm(r)
+	if err != nil {
+		w.fail(rw, r, back, err)
+		return
+	}
+	p.Archive = archive
 	for _, line := range strings.Split(r.FormValue("ignore"), "\n") {
 		if line = strings.TrimSpace(line); line == "" {
 			continue
