@@ -192,7 +192,9 @@ func scanArchive(ctx context.Context, in *Input, f domain.File, cfg scanConfig) 
 	if cfg.hash {
 		res.blobs = map[string][20]byte{}
 	}
-	buf := make([]byte, maxLicenseText)
+	bufp := scanBuffers.Get().(*[]byte)
+	defer scanBuffers.Put(bufp)
+	buf := *bufp
 	for {
 		if err := ctx.Err(); err != nil {
 			res.openErr = err
@@ -304,6 +306,10 @@ func scanArchive(ctx context.Context, in *Input, f domain.File, cfg scanConfig) 
 	res.stats = ar.Stats()
 	return res
 }
+
+// scanBuffers hold the start of members (licence texts, headers): one
+// buffer per pass in progress, not per archive.
+var scanBuffers = sync.Pool{New: func() any { b := make([]byte, maxLicenseText); return &b }}
 
 func asArchiveError(err error) *archive.Error {
 	if ae, ok := err.(*archive.Error); ok {

@@ -1,6 +1,8 @@
 package checks_test
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"trel/internal/checks"
+	"trel/internal/core"
 	"trel/internal/domain"
 )
 
@@ -41,14 +44,14 @@ func benchSourceArchive(b *testing.B) string {
 	// Measure one copy compressed, then link as many copies as reach the size.
 	must(b, os.Symlink(src, filepath.Join(top, "copy000")))
 	tmp := path + ".tmp"
-	sh(b, dir, fmt.Sprintf("tar -chf - %s | gzip -6 > %s", filepath.Base(top), tmp))
+	sh(b, dir, fmt.Sprintf("tar --hard-dereference -chf - %s | gzip -6 > %s", filepath.Base(top), tmp))
 	st, err := os.Stat(tmp)
 	must(b, err)
 	n := int((mib<<20)/st.Size()) + 1
 	for i := 1; i < n; i++ {
 		must(b, os.Symlink(src, filepath.Join(top, fmt.Sprintf("copy%03d", i))))
 	}
-	sh(b, dir, fmt.Sprintf("tar -chf - %s | gzip -6 > %s", filepath.Base(top), tmp))
+	sh(b, dir, fmt.Sprintf("tar --hard-dereference -chf - %s | gzip -6 > %s", filepath.Base(top), tmp))
 	must(b, os.Rename(tmp, path))
 	return path
 }
@@ -103,4 +106,54 @@ func BenchmarkArchiveChecks1GiB(b *testing.B) {
 	b.ReportMetric(per.Seconds()/ref.Seconds(), "x_gzip_tar_t")
 	b.ReportMetric(ref.Seconds(), "gzip_tar_t_s")
 	b.ReportMetric(float64(peakRSS())/(1<<20), "peak_rss_MiB")
+}
+
+// BenchmarkRevisionOf1000Zips measures all checks of a revision with 1,000
+// small .zip artifacts (LICENSE, NOTICE and a few source files each), the
+// archive and licence checks included (target: under 10 s).
+func BenchmarkRevisionOf1000Zips(b *testing.B) {
+	ctx := context.Background()
+	f := newFixture(b)
+	apache, err := os.ReadFile("/usr/share/common-licenses/Apache-2.0")
+	must(b, err)
+	var req core.RevisionRequest
+	for i := range 1000 {
+		stem := fmt.Sprintf("alpha-lib-%04d-src", i)
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		files := map[string]string{
+			"LICENSE": string(apache), "NOTICE": "Alpha Lib\nCopyright 2020-2026 The Apache Software Foundation\n",
+			"src/A.java": javaHeader + fmt.Sprintf("class A%d {}\n", i), "src/b.py": "# SPDX-License-Identifier: Apache-2.0\nprint(1)\n",
+			"README.md": "# Alpha\n",
+		}
+		for name, content := range files {
+			w, err := zw.Create(stem + "/" + name)
+			must(b, err)
+			w.Write([]byte(content))
+		}
+		must(b, zw.Close())
+		blob, err := f.svc.UploadFile(ctx, f.alice, "alpha-lib", "1.0", &buf, -1)
+		must(b, err)
+		req.Changes = append(req.Changes, core.Change{Op: "put", Path: stem + ".zip", SHA256: blob.SHA256})
+	}
+	res, err := f.svc.CreateRevision(ctx, f.alice, "alpha-lib", "1.0", req)
+	must(b, err)
+	b.ResetTimer()
+	for b.Loop() {
+		in, err := f.engine.Input(ctx, res.Revision.ID)
+		must(b, err)
+		rs := f.engine.Evaluate(ctx, in) // nothing stored, so nothing reused
+		n := 0
+		for _, r := range rs {
+			if r.Checker == "archive" || r.Checker == "license" || r.Checker == "headers" || r.Checker == "third-party" {
+				if r.Status != domain.StatusNote {
+					b.Fatalf("%s %s: %s %s", r.Checker, r.Path, r.Status, r.Message)
+				}
+				n++
+			}
+		}
+		if n != 5000 {
+			b.Fatalf("%d archive results, want 5,000", n)
+		}
+	}
 }

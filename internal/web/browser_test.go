@@ -31,6 +31,7 @@ import (
 	"trel/internal/server"
 	"trel/internal/signing"
 	"trel/internal/store"
+	"trel/internal/testutil/archivetest"
 	"trel/internal/testutil/gpgtest"
 )
 
@@ -578,7 +579,7 @@ func TestBrowser(t *testing.T) {
 			click("form[action='/signing-keys'] button"),
 			waitText(".notice", "held by trel"),
 		)
-		art := write("widget-core-1.0.0-src.tar.gz", strings.Repeat("source ", 5000))
+		art := write("widget-core-1.0.0-src.tar.gz", string(archivetest.SourceTarGz(t, "widget-core-1.0.0-src", nil)))
 		run(t, tab, "upload an artifact",
 			chromedp.Navigate(s.url+"/projects/widget-core/releases/1.0.0"),
 			chromedp.WaitVisible(chromedp.CSS("#upload-form")),
