@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/gzip"
 	"github.com/ulikunitz/xz"
@@ -20,20 +21,22 @@ type tarSource struct {
 	stream   *streamCounter
 	dec      io.Reader
 	closeDec func() error
+	ahead    *readAhead
 	tr       *tar.Reader
 	cur      *Member
 	g        *guard
 }
 
-// countReader counts the bytes read through it.
+// countReader counts the bytes read through it (by the read-ahead
+// goroutine, for the ratio judged by the reader's).
 type countReader struct {
 	r io.Reader
-	n int64
+	n atomic.Int64
 }
 
 func (c *countReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	c.n += int64(n)
+	c.n.Add(int64(n))
 	return n, err
 }
 
@@ -91,13 +94,20 @@ func openTar(r io.ReaderAt, size int64, format Format, g *guard) (*tarSource, er
 		}
 		s.dec, s.closeDec = zr, func() error { return nil }
 	}
-	s.stream = &streamCounter{r: s.dec, g: g}
+	s.ahead = newReadAhead(s.dec, 4, 256<<10)
+	s.stream = &streamCounter{r: s.ahead, g: g}
 	s.tr = tar.NewReader(s.stream)
 	return s, nil
 }
 
-func (s *tarSource) packed() int64 { return s.packedR.n }
-func (s *tarSource) close() error  { return s.closeDec() }
+func (s *tarSource) packed() int64 { return s.packedR.n.Load() }
+
+func (s *tarSource) close() error {
+	if s.ahead != nil {
+		s.ahead.close()
+	}
+	return nil
+}
 
 // wrap turns a read error into an *Error naming the member and offset.
 func (s *tarSource) wrap(err error, member string) error {

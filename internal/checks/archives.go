@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"trel/internal/archive"
 	"trel/internal/checks/rules"
@@ -75,13 +76,16 @@ func (a Archives) Plan(ctx context.Context, in *Input) ([]Task, error) {
 			cfg.hash = true
 			sourceInputs = append(append(append([]string{}, base...), ap.SourceRepo, src.tag, "commit="+src.commit, "err="+src.errText()), ap.SourceAllow...)
 		}
+		// The pass reads the whole archive: allow 1 s per 4 MiB (a slow,
+		// busy machine) on top of the usual bound.
+		timeout := TaskTimeout + time.Duration(f.Size/(4<<20))*time.Second
 		scan := &sharedScan{run: func(ctx context.Context) *scanResult { return scanArchive(ctx, in, f, cfg) }}
 		add := func(checker string, inputs []string, judge func(*scanResult) []Outcome) {
-			tasks = append(tasks, Task{Checker: checker, Version: 1, Path: f.Path, Inputs: inputs,
+			tasks = append(tasks, Task{Checker: checker, Version: 1, Path: f.Path, Inputs: inputs, Timeout: timeout,
 				Run: func(ctx context.Context) []Outcome { return judge(scan.get(ctx)) }})
 		}
 		addCtx := func(checker string, inputs []string, judge func(context.Context, *scanResult) []Outcome) {
-			tasks = append(tasks, Task{Checker: checker, Version: 1, Path: f.Path, Inputs: inputs,
+			tasks = append(tasks, Task{Checker: checker, Version: 1, Path: f.Path, Inputs: inputs, Timeout: timeout,
 				Run: func(ctx context.Context) []Outcome { return judge(ctx, scan.get(ctx)) }})
 		}
 		add("archive", base, func(r *scanResult) []Outcome { return judgeArchive(r, cfg) })
@@ -172,7 +176,7 @@ type scanResult struct {
 
 const (
 	maxLicenseText = rules.MaxClassified
-	maxKeptNames   = 50000
+	maxKeptNames   = maxDetailPaths
 )
 
 func scanArchive(ctx context.Context, in *Input, f domain.File, cfg scanConfig) *scanResult {
@@ -281,8 +285,8 @@ func scanArchive(ctx context.Context, in *Input, f domain.File, cfg scanConfig) 
 				lf := licenseFile{name: name}
 				if hd.License != "" && !strings.EqualFold(hd.License, "GPL") && !strings.EqualFold(hd.License, "LGPL") {
 					lf.matches = []rules.LicenseMatch{{SPDX: hd.License, Kind: "Header", Confidence: 1}}
-				} else {
-					lf.matches, lf.err = rules.Classify(prefix)
+				} else if block := rules.HeaderComment(prefix); len(block) > 0 {
+					lf.matches, lf.err = rules.ClassifyHeader(block)
 				}
 				if len(lf.matches) == 0 && lf.err == nil {
 					res.noHeaderCount++

@@ -13,18 +13,10 @@ import (
 
 	"trel/internal/core"
 	"trel/internal/domain"
+	"trel/internal/testutil/archivetest"
 )
 
-const javaHeader = `/*
- * Licensed to the Apache Software Foundation (ASF) under one
- * or more contributor license agreements.  See the NOTICE file
- * distributed with this work for additional information
- * regarding copyright ownership.  The ASF licenses this file
- * to you under the Apache License, Version 2.0 (the
- * "License"); you may not use this file except in compliance
- * with the License.
- */
-`
+const javaHeader = archivetest.Header
 
 func sh(t testing.TB, dir, script string) {
 	t.Helper()

@@ -100,6 +100,9 @@ type Task struct {
 	// Inputs lists every fact the result depends on; its hash decides reuse.
 	Inputs []string
 	Run    func(ctx context.Context) []Outcome
+	// Timeout, when set, replaces TaskTimeout (tasks that read large
+	// artifacts).
+	Timeout time.Duration
 }
 
 // Outcome is what a task found: one or more results for its path.
@@ -137,7 +140,11 @@ const TaskTimeout = 2 * time.Minute
 
 // runTask runs t, turning a panic or a timeout into an exception.
 func runTask(ctx context.Context, t Task) (out []Outcome) {
-	ctx, cancel := context.WithTimeout(ctx, TaskTimeout)
+	timeout := TaskTimeout
+	if t.Timeout > 0 {
+		timeout = t.Timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	done := make(chan []Outcome, 1)
 	go func() {
@@ -155,7 +162,7 @@ func runTask(ctx context.Context, t Task) (out []Outcome) {
 		return out
 	case <-ctx.Done():
 		return []Outcome{{Status: domain.StatusException,
-			Message: fmt.Sprintf("the %s checker did not finish within %s; this says nothing about the file; re-run the checks", t.Checker, TaskTimeout)}}
+			Message: fmt.Sprintf("the %s checker did not finish within %s; this says nothing about the file; re-run the checks", t.Checker, timeout)}}
 	}
 }
 

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"crypto/sha256"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -41,7 +42,24 @@ func Classify(text []byte) ([]LicenseMatch, error) {
 	if len(text) > MaxClassified {
 		text = text[:MaxClassified]
 	}
-	key := sha256.Sum256(text)
+	return classify(text, sha256.Sum256(text))
+}
+
+// ClassifyHeader identifies the licence of a file's leading comment block
+// (HeaderComment). Results are cached by the block's normalized words
+// without digits, so that thousands of files whose headers differ only by
+// their years cost one classification.
+func ClassifyHeader(block []byte) ([]LicenseMatch, error) {
+	norm := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return -1
+		}
+		return r
+	}, NormalizeText(string(block)))
+	return classify(block, sha256.Sum256([]byte("header\x00"+norm)))
+}
+
+func classify(text []byte, key [32]byte) ([]LicenseMatch, error) {
 	classifyMu.Lock()
 	if r, ok := classifyCache[key]; ok {
 		classifyMu.Unlock()
@@ -49,6 +67,9 @@ func Classify(text []byte) ([]LicenseMatch, error) {
 	}
 	classifyMu.Unlock()
 	classifierOnce.Do(func() {
+		// Loading makes about twice its final 35 MiB in garbage: collect
+		// often meanwhile, so that the peak stays near the final size.
+		defer debug.SetGCPercent(debug.SetGCPercent(10))
 		c := classifier.NewClassifier(0.8)
 		for _, p := range classifierAssets {
 			data, err := assets.ReadLicenseFile(p)
@@ -68,6 +89,9 @@ func Classify(text []byte) ([]LicenseMatch, error) {
 	seen := map[string]int{}
 	var out []LicenseMatch
 	for _, m := range res.Matches {
+		if m.MatchType != "License" && m.MatchType != "Header" {
+			continue // copyright lines are not licences
+		}
 		lm := LicenseMatch{SPDX: m.Name, Kind: m.MatchType, Confidence: m.Confidence, StartLine: m.StartLine, EndLine: m.EndLine}
 		if i, ok := seen[m.Name]; ok {
 			if out[i].Kind != "License" && lm.Kind == "License" {

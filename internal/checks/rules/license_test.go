@@ -2,6 +2,7 @@ package rules
 
 import (
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -147,3 +148,36 @@ LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
 OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
 SOFTWARE.
 `
+
+func TestHeaderComment(t *testing.T) {
+	for name, c := range map[string]struct{ text, want string }{
+		"go":      {"// Copyright 2009 The Go Authors.\n// Use of this source code is governed by a BSD-style\n// license.\n\npackage x\n", "// Copyright 2009 The Go Authors.\n// Use of this source code is governed by a BSD-style\n// license.\n"},
+		"c block": {"/*\n * Licensed under MIT\n */\nint x;\n", "/*\n * Licensed under MIT\n */\n"},
+		"shebang": {"#!/bin/sh\n# GPL here\necho\n", "# GPL here\n"},
+		"xml":     {"<?xml version=\"1.0\"?>\n<!--\n  Licensed to the ASF\n-->\n<a/>\n", "<!--\n  Licensed to the ASF\n-->\n"},
+		"none":    {"package x\n// late comment\n", ""},
+	} {
+		if got := string(HeaderComment([]byte(c.text))); got != c.want {
+			t.Errorf("%s: %q, want %q", name, got, c.want)
+		}
+	}
+}
+
+// TestClassifyHeaderCachesAcrossYears: Go's BSD-style headers that differ
+// only by year share one classification, and a real GPL header is found.
+func TestClassifyHeaderCachesAcrossYears(t *testing.T) {
+	gpl := "# Copyright 2024 Someone\n#\n# This program is free software: you can redistribute it and/or modify\n# it under the terms of the GNU General Public License as published by\n# the Free Software Foundation, either version 3 of the License, or\n# (at your option) any later version.\n#\n" +
+		"# This program is distributed in the hope that it will be useful,\n# but WITHOUT ANY WARRANTY; without even the implied warranty of\n# MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the\n# GNU General Public License for more details.\n#\n" +
+		"# You should have received a copy of the GNU General Public License\n# along with this program.  If not, see <http://www.gnu.org/licenses/>.\n"
+	ms, err := ClassifyHeader([]byte(gpl))
+	if err != nil || len(ms) == 0 || ms[0].SPDX != "GPL-3.0" {
+		t.Fatalf("%+v %v", ms, err)
+	}
+	before := len(classifyCache)
+	for y := 2000; y < 2020; y++ {
+		ClassifyHeader([]byte("// Copyright " + strconv.Itoa(y) + " The Go Authors. All rights reserved.\n// Use of this source code is governed by a BSD-style\n// license that can be found in the LICENSE file.\n"))
+	}
+	if n := len(classifyCache) - before; n != 1 {
+		t.Fatalf("%d classifications for one header", n)
+	}
+}
