@@ -510,3 +510,14 @@ func TestFormatOf(t *testing.T) {
 		}
 	}
 }
+
+func TestCleanName(t *testing.T) {
+	for name, want := range map[string]string{
+		"a/b": "a/b", "a/b/": "a/b", "./a": "a", "a//b": "a/b", `a\b`: "a/b", "/a": "a", "a/./b": "a/b",
+		"a/../b": "b", "../x": "x", ".": "", "./": "", "": "",
+	} {
+		if got := archive.CleanName(name); got != want {
+			t.Errorf("%q: %q, want %q", name, got, want)
+		}
+	}
+}

@@ -56,10 +56,34 @@ func foldCase(s string) string {
 // trailing slash or backslashes ("" for the root itself). It is what the
 // checks compare names by.
 func CleanName(name string) string {
+	if clean(name) {
+		return strings.TrimSuffix(name, "/")
+	}
 	n := strings.ReplaceAll(name, "\\", "/")
 	n = strings.TrimLeft(n, "/")
 	c := path.Clean("/" + n)[1:]
 	return c
+}
+
+// clean reports whether a name is already clean (the common case, so that
+// CleanName allocates nothing): no backslash, no leading or doubled slash,
+// no "." or ".." component.
+func clean(name string) bool {
+	if name == "" || name[0] == '/' || strings.Contains(name, "\\") || strings.Contains(name, "//") {
+		return false
+	}
+	for rest := strings.TrimSuffix(name, "/"); rest != ""; {
+		c := rest
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			c, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		if c == "." || c == ".." || c == "" {
+			return false
+		}
+	}
+	return true
 }
 
 // checkMember applies the name and kind rules to one member: fatal limits
@@ -88,7 +112,13 @@ func (g *guard) checkMember(m *Member) error {
 		g.problem(CodeAbsolute, name, "%q is an absolute path: extracting it would write outside the target directory", name)
 	}
 	depth := 0
-	for _, c := range strings.Split(strings.Trim(norm, "/"), "/") {
+	for rest := norm; rest != ""; {
+		c := rest
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			c, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
 		switch c {
 		case "..":
 			g.problem(CodeDotDot, name, "%q contains a '..' component: extracting it could write outside the target directory", name)

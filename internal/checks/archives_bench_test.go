@@ -77,9 +77,14 @@ func peakRSS() int64 {
 func BenchmarkArchiveChecks1GiB(b *testing.B) {
 	path := benchSourceArchive(b)
 	ctx := context.Background()
-	start := time.Now()
-	sh(b, "", "gzip -dc "+path+" | tar -t > /dev/null")
-	ref := time.Since(start)
+	// The reference runs before and after the checks; the faster run
+	// counts (other work on the machine slows either).
+	reference := func() time.Duration {
+		start := time.Now()
+		sh(b, "", "gzip -dc "+path+" | tar -t > /dev/null")
+		return time.Since(start)
+	}
+	ref := reference()
 	pol := domain.DefaultPolicy()
 	var total time.Duration
 	var rs []domain.CheckResult
@@ -92,6 +97,7 @@ func BenchmarkArchiveChecks1GiB(b *testing.B) {
 		total += time.Since(start)
 	}
 	b.StopTimer()
+	ref = min(ref, reference())
 	for _, r := range rs {
 		if r.Checker == "archive" && r.Status != domain.StatusNote {
 			b.Fatalf("%s %s", r.Status, r.Message)

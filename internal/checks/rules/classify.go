@@ -50,13 +50,14 @@ func Classify(text []byte) ([]LicenseMatch, error) {
 // without digits, so that thousands of files whose headers differ only by
 // their years cost one classification.
 func ClassifyHeader(block []byte) ([]LicenseMatch, error) {
-	norm := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return -1
+	norm := normalizeInto(append(make([]byte, 0, len(block)+8), "header\x00"...), block)
+	kept := norm[:0]
+	for _, c := range norm {
+		if c < '0' || c > '9' {
+			kept = append(kept, c)
 		}
-		return r
-	}, NormalizeText(string(block)))
-	return classify(block, sha256.Sum256([]byte("header\x00"+norm)))
+	}
+	return classify(block, sha256.Sum256(kept))
 }
 
 func classify(text []byte, key [32]byte) ([]LicenseMatch, error) {
