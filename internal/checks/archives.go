@@ -435,11 +435,17 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // rootFile finds the member of a kind (LICENSE, NOTICE, DISCLAIMER) at the
-// top of the release directory.
+// top of the release directory, or where binary packages keep it
+// (META-INF/ of a jar, NAME.dist-info/ of a wheel).
 func (r *scanResult) rootFile(kind string) (string, []byte, bool) {
 	root := r.root()
 	for _, name := range sortedKeys(r.rootFiles) {
-		if rules.RootFileKind(path.Base(name)) == kind && name == root+path.Base(name) {
+		base := path.Base(name)
+		if rules.RootFileKind(base) != kind {
+			continue
+		}
+		dir := strings.TrimSuffix(name, base)
+		if dir == root || dir == "META-INF/" || strings.HasSuffix(dir, ".dist-info/") {
 			return name, r.rootFiles[name], true
 		}
 	}

@@ -205,13 +205,20 @@ func TestArchiveLicenceRules(t *testing.T) {
 		mkdir -p gpl && cp -r alpha-lib-1.0-src gpl/ && cp /usr/share/common-licenses/GPL-3 gpl/alpha-lib-1.0-src/lib/foo/COPYING &&
 		cp /usr/share/common-licenses/GPL-3 gpl/alpha-lib-1.0-src/LICENSE && printf 'Copyright 2020 ASF\n' > gpl/alpha-lib-1.0-src/NOTICE &&
 		(cd gpl && tar -cJf ../alpha-lib-1.0-src.tar.xz alpha-lib-1.0-src) &&
-		head -c 3000 good.tar.gz > alpha-lib-1.0-bin.tar.gz`)
+		head -c 3000 good.tar.gz > alpha-lib-1.0-bin.tar.gz &&
+		mkdir -p jar/META-INF jar/org/alpha && cp alpha-lib-1.0-src/LICENSE alpha-lib-1.0-src/NOTICE jar/META-INF/ &&
+		echo 'bytecode' > jar/org/alpha/C.class && (cd jar && zip -qr ../alpha-lib-1.0.jar META-INF org)`)
 	rs := f.uploadFiles(t, map[string]string{
 		"alpha-lib-1.0-src.tar.bz2": filepath.Join(dir, "alpha-lib-1.0-src.tar.bz2"),
 		"alpha-lib-1.0-src.zip":     filepath.Join(dir, "alpha-lib-1.0-src.zip"),
 		"alpha-lib-1.0-src.tar.xz":  filepath.Join(dir, "alpha-lib-1.0-src.tar.xz"),
 		"alpha-lib-1.0-bin.tar.gz":  filepath.Join(dir, "alpha-lib-1.0-bin.tar.gz"),
+		"alpha-lib-1.0.jar":         filepath.Join(dir, "alpha-lib-1.0.jar"),
 	})
+	// A jar keeps LICENSE and NOTICE in META-INF/; no structure or header rule.
+	want(t, rs, "license:alpha-lib-1.0.jar", domain.StatusNote, "META-INF/LICENSE is the Apache-2.0 licence")
+	want(t, rs, "license:alpha-lib-1.0.jar", domain.StatusNote, `META-INF/NOTICE: NOTICE names "Alpha Lib"`)
+	want(t, rs, "archive:alpha-lib-1.0.jar", domain.StatusNote, "readable to the end: 6 members")
 	want(t, rs, "license:alpha-lib-1.0-src.tar.bz2", domain.StatusBlocker, "no LICENSE file at alpha-lib-1.0-src/")
 	want(t, rs, "archive:alpha-lib-1.0-src.zip", domain.StatusConcern, "unpacks into alpha-lib-1.0/, not alpha-lib-1.0-src/")
 	want(t, rs, "license:alpha-lib-1.0-src.tar.xz", domain.StatusBlocker, "is not the Apache-2.0 licence", "found: GPL-3.0", "it lacks, among others")
