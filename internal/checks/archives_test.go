@@ -207,14 +207,22 @@ func TestArchiveLicenceRules(t *testing.T) {
 		(cd gpl && tar -cJf ../alpha-lib-1.0-src.tar.xz alpha-lib-1.0-src) &&
 		head -c 3000 good.tar.gz > alpha-lib-1.0-bin.tar.gz &&
 		mkdir -p jar/META-INF jar/org/alpha && cp alpha-lib-1.0-src/LICENSE alpha-lib-1.0-src/NOTICE jar/META-INF/ &&
-		echo 'bytecode' > jar/org/alpha/C.class && (cd jar && zip -qr ../alpha-lib-1.0.jar META-INF org)`)
+		echo 'bytecode' > jar/org/alpha/C.class && (cd jar && zip -qr ../alpha-lib-1.0.jar META-INF org) &&
+		mkdir -p mac && cp -r alpha-lib-1.0-src mac/ && echo x > mac/._alpha-lib-1.0-src && echo x > mac/alpha-lib-1.0-src/._README.md &&
+		(cd mac && tar -czf ../alpha-lib-1.0-src.tgz ._alpha-lib-1.0-src alpha-lib-1.0-src) &&
+		mkdir -p flat && cp -r alpha-lib-1.0-src/. flat/ && (cd flat && tar -czf ../alpha-lib-1.0-flat-src.tar.gz .)`)
 	rs := f.uploadFiles(t, map[string]string{
-		"alpha-lib-1.0-src.tar.bz2": filepath.Join(dir, "alpha-lib-1.0-src.tar.bz2"),
-		"alpha-lib-1.0-src.zip":     filepath.Join(dir, "alpha-lib-1.0-src.zip"),
-		"alpha-lib-1.0-src.tar.xz":  filepath.Join(dir, "alpha-lib-1.0-src.tar.xz"),
-		"alpha-lib-1.0-bin.tar.gz":  filepath.Join(dir, "alpha-lib-1.0-bin.tar.gz"),
-		"alpha-lib-1.0.jar":         filepath.Join(dir, "alpha-lib-1.0.jar"),
+		"alpha-lib-1.0-src.tar.bz2":     filepath.Join(dir, "alpha-lib-1.0-src.tar.bz2"),
+		"alpha-lib-1.0-src.zip":         filepath.Join(dir, "alpha-lib-1.0-src.zip"),
+		"alpha-lib-1.0-src.tar.xz":      filepath.Join(dir, "alpha-lib-1.0-src.tar.xz"),
+		"alpha-lib-1.0-bin.tar.gz":      filepath.Join(dir, "alpha-lib-1.0-bin.tar.gz"),
+		"alpha-lib-1.0.jar":             filepath.Join(dir, "alpha-lib-1.0.jar"),
+		"alpha-lib-1.0-src.tgz":         filepath.Join(dir, "alpha-lib-1.0-src.tgz"),
+		"alpha-lib-1.0-flat-src.tar.gz": filepath.Join(dir, "alpha-lib-1.0-flat-src.tar.gz"),
 	})
+	// AppleDouble files are ignored by the structure rule; a flat archive is a concern.
+	want(t, rs, "archive:alpha-lib-1.0-src.tgz", domain.StatusNote, "all inside alpha-lib-1.0-src/ (2 AppleDouble ._ files ignored)")
+	want(t, rs, "archive:alpha-lib-1.0-flat-src.tar.gz", domain.StatusConcern, "should unpack into one directory alpha-lib-1.0-flat-src/, but its top level holds", "LICENSE", "NOTICE")
 	// A jar keeps LICENSE and NOTICE in META-INF/; no structure or header rule.
 	want(t, rs, "license:alpha-lib-1.0.jar", domain.StatusNote, "META-INF/LICENSE is the Apache-2.0 licence")
 	want(t, rs, "license:alpha-lib-1.0.jar", domain.StatusNote, `META-INF/NOTICE: NOTICE names "Alpha Lib"`)
