@@ -28,6 +28,17 @@ const Header = `/*
 // stem/data.bin.
 func SourceTarGz(t testing.TB, stem string, filler []byte) []byte {
 	t.Helper()
+	return build(t, stem, filler, "tar", "-czf", "out", stem)
+}
+
+// SourceZip is SourceTarGz as a .zip made by the system zip.
+func SourceZip(t testing.TB, stem string, filler []byte) []byte {
+	t.Helper()
+	return build(t, stem, filler, "zip", "-qr", "out", stem)
+}
+
+func build(t testing.TB, stem string, filler []byte, tool string, args ...string) []byte {
+	t.Helper()
 	dir := t.TempDir()
 	top := filepath.Join(dir, stem)
 	apache, err := os.ReadFile("/usr/share/common-licenses/Apache-2.0")
@@ -51,11 +62,14 @@ func SourceTarGz(t testing.TB, stem string, filler []byte) []byte {
 			t.Fatal(err)
 		}
 	}
-	out := filepath.Join(dir, "out.tar.gz")
-	cmd := exec.Command("tar", "-czf", out, stem)
+	cmd := exec.Command(tool, args...)
 	cmd.Dir = dir
 	if msg, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("tar: %v: %s", err, msg)
+		t.Fatalf("%s: %v: %s", tool, err, msg)
+	}
+	out := filepath.Join(dir, "out")
+	if tool == "zip" {
+		out += ".zip" // zip adds the extension
 	}
 	data, err := os.ReadFile(out)
 	if err != nil {
