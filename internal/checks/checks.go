@@ -1,5 +1,6 @@
 // Package checks runs trel's automated checks on a revision: signatures,
-// checksum files and path rules (package rules holds the pure parsers).
+// checksum files, path rules, and the archive and licence checks (package
+// rules holds the pure parsers, package archive the archive readers).
 //
 // A check is a pure function of declared inputs. Each checker plans tasks;
 // a task names its inputs, whose hash identifies the result: when an
@@ -7,10 +8,11 @@
 // the task again. A checker that panics or exceeds its time becomes an
 // "exception" result and the server keeps running.
 //
-// No check reads an artifact: signature checks finish the SHA-256/SHA-512
-// hash states saved at upload, and checksum checks compare the digests
-// computed at upload. Only the small metadata files (.asc, .sha512, ...)
-// are read, each once.
+// Signature and checksum checks never read an artifact: signature checks
+// finish the SHA-256/SHA-512 hash states saved at upload, and checksum
+// checks compare the digests computed at upload. The small metadata files
+// (.asc, .sha512, ...) are read once each, and each archive artifact once,
+// by the one pass its archive and licence checks share (archives.go).
 package checks
 
 import (
