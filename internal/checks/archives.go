@@ -558,7 +558,10 @@ func judgeHeaders(r *scanResult, cfg scanConfig, policyIgnore []string) []Outcom
 		details["ignore_errors"] = errs
 	}
 	if len(offenders)+unlisted == 0 {
-		msg := fmt.Sprintf("all %d source files carry a %s header", r.headerChecked-excluded-len(r.headerLicenses), cfg.license)
+		msg := fmt.Sprintf("all %d source files carry a licence header (%s)", r.headerChecked-excluded-len(r.headerLicenses), cfg.license)
+		if r.headerChecked == 0 {
+			msg = "no file of a language that needs a licence header"
+		}
 		if r.headerGenerated > 0 || excluded > 0 {
 			msg += fmt.Sprintf(" (%d generated, %d excluded by ignore rules)", r.headerGenerated, excluded)
 		}

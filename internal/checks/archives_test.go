@@ -169,7 +169,7 @@ func TestSourceReleaseAgainstTag(t *testing.T) {
 	rs := f.uploadFiles(t, map[string]string{"alpha-lib-1.0-src.tar.gz": filepath.Join(dir, "alpha-lib-1.0-src.tar.gz")})
 	a := "alpha-lib-1.0-src.tar.gz"
 	want(t, rs, "archive:"+a, domain.StatusNote, "readable to the end", "all inside alpha-lib-1.0-src/")
-	want(t, rs, "headers:"+a, domain.StatusNote, "source files carry a Apache-2.0 header", "excluded by ignore rules")
+	want(t, rs, "headers:"+a, domain.StatusNote, "source files carry a licence header (Apache-2.0)", "excluded by ignore rules")
 	want(t, rs, "third-party:"+a, domain.StatusNote, "1 third-party licence(s), all allowed")
 	want(t, rs, "source:"+a, domain.StatusNote, "matches tag v1.0")
 	want(t, rs, "license:"+a, domain.StatusNote, "LICENSE is the Apache-2.0 licence")
