@@ -181,6 +181,11 @@ func (c *Client) Committee(ctx context.Context, key string) (*core.CommitteeDeta
 	return &out, c.call(ctx, "GET", "/api/v1/committees/"+esc(key), nil, &out)
 }
 
+// SetIncubating marks a committee as incubating, or not (administrators).
+func (c *Client) SetIncubating(ctx context.Context, committee string, on bool) error {
+	return c.call(ctx, "PUT", "/api/v1/committees/"+esc(committee)+"/incubating", api.IncubatingRequest{Incubating: on}, nil)
+}
+
 // AddMember adds a member to a committee (or changes their role).
 func (c *Client) AddMember(ctx context.Context, committee, username string, role domain.Role) (*domain.Membership, error) {
 	var out domain.Membership

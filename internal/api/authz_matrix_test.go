@@ -198,6 +198,7 @@ func ops() map[string]op {
 		"GET /api/v1/committees/{committee}":                         {path: fixed("/api/v1/committees/alpha"), need: public, ok: ok200},
 		"PUT /api/v1/committees/{committee}/members/{username}":      {path: fixed("/api/v1/committees/alpha/members/target"), body: fixed(`{"role":"member"}`), need: member, ok: ok200},
 		"DELETE /api/v1/committees/{committee}/members/{username}":   {path: fixed("/api/v1/committees/alpha/members/target"), need: member, ok: ok204},
+		"PUT /api/v1/committees/{committee}/incubating":              {path: fixed("/api/v1/committees/alpha/incubating"), body: fixed(`{"incubating":true}`), need: admin, ok: ok200},
 		"GET /api/v1/projects":                                       {path: fixed("/api/v1/projects"), need: public, ok: ok200},
 		"POST /api/v1/projects":                                      {path: fixed("/api/v1/projects"), body: fixed(`{"key":"alpha-two","committee":"alpha","name":"Two"}`), need: member, ok: ok201},
 		"GET /api/v1/projects/{project}":                             {path: fixed("/api/v1/projects/alpha-lib"), need: public, ok: ok200},

@@ -38,6 +38,7 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/committees", "List committees", "public", "", "CommitteeList", 200, a.listCommittees},
 		{"POST", "/api/v1/committees", "Create a committee", "admin", "NewCommittee", "Committee", 201, a.createCommittee},
 		{"GET", "/api/v1/committees/{committee}", "A committee with members and projects", "public", "", "CommitteeDetail", 200, a.committee},
+		{"PUT", "/api/v1/committees/{committee}/incubating", "Mark a committee as incubating or not (its releases must carry a DISCLAIMER)", "admin", "Incubating", "Incubating", 200, a.setIncubating},
 		{"PUT", "/api/v1/committees/{committee}/members/{username}", "Add a member or change their role", "token", "MemberRole", "Membership", 200, a.addMember},
 		{"DELETE", "/api/v1/committees/{committee}/members/{username}", "Remove a member", "token", "", "", 204, a.removeMember},
 		{"GET", "/api/v1/projects", "List projects", "public", "", "ProjectList", 200, a.listProjects},
@@ -245,6 +246,25 @@ func (a *API) addMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, 200, m)
+}
+
+// IncubatingRequest is the body (and response) of PUT
+// /api/v1/committees/{committee}/incubating.
+type IncubatingRequest struct {
+	Incubating bool `json:"incubating"`
+}
+
+func (a *API) setIncubating(w http.ResponseWriter, r *http.Request) {
+	var req IncubatingRequest
+	if err := decode(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := a.svc.SetIncubating(r.Context(), actor(r), r.PathValue("committee"), req.Incubating); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, req)
 }
 
 func (a *API) removeMember(w http.ResponseWriter, r *http.Request) {

@@ -1,5 +1,6 @@
 // Package checks runs trel's automated checks on a revision: signatures,
-// checksum files and path rules (package rules holds the pure parsers).
+// checksum files, path rules, and the archive and licence checks (package
+// rules holds the pure parsers, package archive the archive readers).
 //
 // A check is a pure function of declared inputs. Each checker plans tasks;
 // a task names its inputs, whose hash identifies the result: when an
@@ -7,10 +8,11 @@
 // the task again. A checker that panics or exceeds its time becomes an
 // "exception" result and the server keeps running.
 //
-// No check reads an artifact: signature checks finish the SHA-256/SHA-512
-// hash states saved at upload, and checksum checks compare the digests
-// computed at upload. Only the small metadata files (.asc, .sha512, ...)
-// are read, each once.
+// Signature and checksum checks never read an artifact: signature checks
+// finish the SHA-256/SHA-512 hash states saved at upload, and checksum
+// checks compare the digests computed at upload. The small metadata files
+// (.asc, .sha512, ...) are read once each, and each archive artifact once,
+// by the one pass its archive and licence checks share (archives.go).
 package checks
 
 import (
@@ -21,6 +23,7 @@ import (
 	"io"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"trel/internal/blob"
@@ -69,7 +72,12 @@ type Input struct {
 	// Open streams a file, for the rare signature whose hash no saved
 	// state covers.
 	Open func(ctx context.Context, f domain.File) (io.ReadCloser, error)
-	Now  time.Time
+	// OpenAt gives random access to a file (the archive checks: a zip's
+	// central directory is at its end).
+	OpenAt func(ctx context.Context, f domain.File) (io.ReaderAt, io.Closer, error)
+	// Incubating: the release's committee is incubating.
+	Incubating bool
+	Now        time.Time
 }
 
 // KeyInfo is a registered key with what the signature check needs to
@@ -102,6 +110,9 @@ type Task struct {
 	// Inputs lists every fact the result depends on; its hash decides reuse.
 	Inputs []string
 	Run    func(ctx context.Context) []Outcome
+	// Timeout, when set, replaces TaskTimeout (tasks that read large
+	// artifacts).
+	Timeout time.Duration
 }
 
 // Outcome is what a task found: one or more results for its path.
@@ -131,7 +142,7 @@ type Checker interface {
 
 // All is the list of checkers, in the order their results are shown.
 func All(v *sigstore.Verifier) []Checker {
-	return []Checker{Paths{}, Checksums{}, Signatures{}, Sigstore{Verifier: v}}
+	return []Checker{Paths{}, Checksums{}, Signatures{}, Sigstore{Verifier: v}, Archives{Source: &GitSource{}}}
 }
 
 // TaskTimeout bounds one task.
@@ -139,7 +150,11 @@ const TaskTimeout = 2 * time.Minute
 
 // runTask runs t, turning a panic or a timeout into an exception.
 func runTask(ctx context.Context, t Task) (out []Outcome) {
-	ctx, cancel := context.WithTimeout(ctx, TaskTimeout)
+	timeout := TaskTimeout
+	if t.Timeout > 0 {
+		timeout = t.Timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	done := make(chan []Outcome, 1)
 	go func() {
@@ -157,7 +172,7 @@ func runTask(ctx context.Context, t Task) (out []Outcome) {
 		return out
 	case <-ctx.Done():
 		return []Outcome{{Status: domain.StatusException,
-			Message: fmt.Sprintf("the %s checker did not finish within %s; this says nothing about the file; re-run the checks", t.Checker, TaskTimeout)}}
+			Message: fmt.Sprintf("the %s checker did not finish within %s; this says nothing about the file; re-run the checks", t.Checker, timeout)}}
 	}
 }
 
@@ -324,6 +339,10 @@ func (e *Engine) Input(ctx context.Context, revisionID int64) (*Input, error) {
 	if err != nil {
 		return nil, err
 	}
+	incubating, err := e.Store.Incubating(ctx, rel.CommitteeID)
+	if err != nil {
+		return nil, err
+	}
 	info := func(k domain.Key) (KeyInfo, error) {
 		res, err := openpgp.LoadKeys(strings.NewReader(k.Armored))
 		if err != nil || len(res.Certs) != 1 {
@@ -390,7 +409,43 @@ func (e *Engine) Input(ctx context.Context, revisionID int64) (*Input, error) {
 			return io.ReadAll(io.LimitReader(rc, max))
 		},
 		Open: func(ctx context.Context, f domain.File) (io.ReadCloser, error) { return e.Blobs.Open(ctx, f.SHA256) },
+		OpenAt: func(ctx context.Context, f domain.File) (io.ReaderAt, io.Closer, error) {
+			rc, err := e.Blobs.Open(ctx, f.SHA256)
+			if err != nil {
+				return nil, nil, err
+			}
+			return ReaderAt(rc), rc, nil
+		},
+		Incubating: incubating,
 	}, nil
+}
+
+// ReaderAt gives random access to a blob: directly when it supports it
+// (a local file; a store with ranged reads), else by seeking (one reader at
+// a time).
+func ReaderAt(r io.ReadSeeker) io.ReaderAt {
+	if ra, ok := r.(io.ReaderAt); ok {
+		return ra
+	}
+	return &seekReaderAt{r: r}
+}
+
+type seekReaderAt struct {
+	mu sync.Mutex
+	r  io.ReadSeeker
+}
+
+func (s *seekReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, err := s.r.Seek(off, io.SeekStart); err != nil {
+		return 0, err
+	}
+	n, err := io.ReadFull(s.r, p)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
 }
 
 // Summary counts results by status.

@@ -120,7 +120,11 @@ func committeeCmd(e *env) *cobra.Command {
 				return err
 			}
 			return e.out(cd, func() {
-				fmt.Fprintf(e.stdout, "Committee %s: %s\n\nMembers:\n", cd.Key, cd.Name)
+				fmt.Fprintf(e.stdout, "Committee %s: %s\n", cd.Key, cd.Name)
+				if cd.Incubating {
+					fmt.Fprintln(e.stdout, "Incubating: releases must carry a DISCLAIMER.")
+				}
+				fmt.Fprint(e.stdout, "\nMembers:\n")
 				if len(cd.Members) == 0 {
 					fmt.Fprintln(e.stdout, "  (none) add one with `trel member add COMMITTEE USERNAME --role member`")
 				}
@@ -137,7 +141,25 @@ func committeeCmd(e *env) *cobra.Command {
 			})
 		}),
 	}
-	c.AddCommand(create, list, show)
+	var off bool
+	incubating := &cobra.Command{
+		Use: "incubating KEY [--off]", Short: "Mark a committee as incubating (its releases need a DISCLAIMER), or not with --off (administrators)",
+		Args: args(cobra.ExactArgs(1)),
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			if err := cl.SetIncubating(c.Context(), a[0], !off); err != nil {
+				return err
+			}
+			return e.out(map[string]any{"committee": a[0], "incubating": !off}, func() {
+				if off {
+					fmt.Fprintf(e.stdout, "Committee %s is no longer incubating.\n", a[0])
+				} else {
+					fmt.Fprintf(e.stdout, "Committee %s is incubating: its releases must carry a DISCLAIMER.\n", a[0])
+				}
+			})
+		}),
+	}
+	incubating.Flags().BoolVar(&off, "off", false, "the committee is no longer incubating")
+	c.AddCommand(create, list, show, incubating)
 	return c
 }
 

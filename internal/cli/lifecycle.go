@@ -30,6 +30,7 @@ func policyCmd(e *env) *cobra.Command {
 		minRSA, minHours, minPlus                   int
 		ignore, unsigned                            []string
 		clearIgnore, clearUnsigned                  bool
+		arch                                        archiveFlags
 	)
 	set := &cobra.Command{
 		Use:   "set PROJECT --FIELD VALUE...",
@@ -80,6 +81,11 @@ pattern names it (a pattern without '/' matches the file name in any directory).
 				p.Unsigned = append(p.Unsigned, r)
 				changed = true
 			}
+			if ok, err := arch.apply(f, p); err != nil {
+				return usageError{err}
+			} else if ok {
+				changed = true
+			}
 			for _, spec := range ignore {
 				r, err := domain.ParseIgnoreRule(spec)
 				if err != nil {
@@ -117,6 +123,7 @@ pattern names it (a pattern without '/' matches the file name in any directory).
 	f.BoolVar(&clearIgnore, "clear-ignore", false, "remove all ignore rules")
 	f.StringArrayVar(&unsigned, "unsigned", nil, "add files that may be published without signatures and checksums: GLOB=REASON")
 	f.BoolVar(&clearUnsigned, "clear-unsigned", false, "remove all unsigned rules (every file then needs signatures)")
+	arch.register(f)
 
 	history := &cobra.Command{
 		Use: "history PROJECT", Short: "Every version of the policy, newest first", Args: args(cobra.ExactArgs(1)),
@@ -153,6 +160,15 @@ func printPolicy(e *env, project string, p *domain.Policy) {
 	for _, r := range p.Unsigned {
 		fmt.Fprintf(e.stdout, "  unsigned: %s (%s)\n", domain.SafeText(r.Pattern), domain.SafeText(r.Reason))
 	}
+	a := p.Archive
+	fmt.Fprintf(e.stdout, "  licence: %s; third-party licences allowed: %s\n", a.License, strings.Join(a.AllowedLicenses, ","))
+	if a.SourceRepo != "" {
+		fmt.Fprintf(e.stdout, "  source: %s tag %s (may differ: %s)\n", a.SourceRepo, a.SourceTag, strings.Join(a.SourceAllow, " "))
+	}
+	if len(a.HeaderIgnore) > 0 {
+		fmt.Fprintf(e.stdout, "  no licence header needed: %s\n", strings.Join(a.HeaderIgnore, " "))
+	}
+	fmt.Fprintf(e.stdout, "  archive limits (0 = trel's): unpacked %d bytes, %d members, ratio %d\n", a.MaxUnpackedSize, a.MaxMembers, a.MaxRatio)
 	for _, r := range p.Ignore {
 		fmt.Fprintf(e.stdout, "  ignore: checker=%s path=%s message=%q (%s)\n", r.Checker, r.Path, r.Message, r.Reason)
 	}

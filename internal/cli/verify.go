@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"trel/internal/checks"
+	"trel/internal/domain"
 	"trel/internal/verify"
 )
 
@@ -14,6 +16,11 @@ var errNotVerified = errors.New("NOT VERIFIED")
 
 func verifyCmd(e *env) *cobra.Command {
 	var opts verify.Options
+	var arch struct {
+		on, incubating              bool
+		version, license, repo, tag string
+		allowed                     []string
+	}
 	c := &cobra.Command{
 		Use:   "verify ARTIFACT",
 		Short: "Verify a downloaded release artifact offline (OpenPGP, checksum, Sigstore)",
@@ -46,6 +53,39 @@ least one signature (OpenPGP or Sigstore) verified; otherwise NOT VERIFIED
 			if opts.TrustedRoot == "" {
 				opts.TrustedRoot = refreshedRoot(false)
 			}
+			archiveBlockers := 0
+			if arch.on {
+				pol := domain.DefaultPolicy()
+				if arch.license != "" {
+					pol.Archive.License = arch.license
+				}
+				if arch.allowed != nil {
+					pol.Archive.AllowedLicenses = arch.allowed
+				}
+				pol.Archive.SourceRepo, pol.Archive.SourceTag = arch.repo, arch.tag
+				if arch.repo != "" && (arch.tag == "" || arch.version == "") {
+					return usageError{errors.New("--source-repo needs --source-tag (e.g. v{version}) and --version")}
+				}
+				rs, err := checks.LocalArchive(c.Context(), a[0], arch.version, pol, arch.incubating)
+				if err != nil {
+					return err
+				}
+				for _, r := range rs {
+					if r.Status == domain.StatusBlocker || r.Status == domain.StatusException {
+						archiveBlockers++
+					}
+				}
+				if e.json {
+					if err := e.out(rs, nil); err != nil {
+						return err
+					}
+				} else {
+					domain.SortCheckResults(rs)
+					for _, r := range rs {
+						fmt.Fprintf(e.stdout, "%-10s %-11s %s\n", r.Status, r.Checker, r.Message)
+					}
+				}
+			}
 			rep, err := verify.Verify(opts)
 			if errors.Is(err, verify.ErrUsage) {
 				return usageError{err}
@@ -59,6 +99,9 @@ least one signature (OpenPGP or Sigstore) verified; otherwise NOT VERIFIED
 			if !rep.OK {
 				return fmt.Errorf("%w: %s", errNotVerified, rep.Reason)
 			}
+			if archiveBlockers > 0 {
+				return fmt.Errorf("%w: %d archive check(s) failed", errNotVerified, archiveBlockers)
+			}
 			return nil
 		},
 	}
@@ -71,6 +114,13 @@ least one signature (OpenPGP or Sigstore) verified; otherwise NOT VERIFIED
 	f.StringVar(&opts.CertificateIdentity, "certificate-identity", "", "expected signer of the Sigstore bundle (exact subject: email or workflow URI)")
 	f.StringVar(&opts.CertificateOIDCIssuer, "certificate-oidc-issuer", "", "expected OIDC issuer of the Sigstore bundle (exact)")
 	f.StringVar(&opts.TrustedRoot, "trusted-root", "", "Sigstore trusted_root.json (default: the embedded public-good root)")
+	f.BoolVar(&arch.on, "archive", false, "also run the archive and licence checks (integrity, structure, LICENSE/NOTICE, headers, third-party licences)")
+	f.StringVar(&arch.license, "license", "", "with --archive: the project licence, an SPDX id (default Apache-2.0)")
+	f.StringSliceVar(&arch.allowed, "allowed-licenses", nil, "with --archive: SPDX ids allowed for third-party code (default: ASF category A)")
+	f.StringVar(&arch.repo, "source-repo", "", "with --archive: git URL or local path of the project's repository, to compare with the tag")
+	f.StringVar(&arch.tag, "source-tag", "", "with --source-repo: tag pattern, e.g. v{version}")
+	f.StringVar(&arch.version, "version", "", "with --source-repo: the release version")
+	f.BoolVar(&arch.incubating, "incubating", false, "with --archive: the committee is incubating (a DISCLAIMER is required)")
 	return c
 }
 

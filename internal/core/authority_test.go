@@ -16,6 +16,7 @@ import (
 	"trel/internal/downloads"
 	"trel/internal/signing"
 	"trel/internal/store"
+	"trel/internal/testutil/archivetest"
 )
 
 // signer is a key whose secret the test holds, registered in trel.
@@ -97,7 +98,7 @@ func signedRelease(t *testing.T, w *world, sg *signer, version string, minHours,
 		t.Fatal(err)
 	}
 	name := "alpha-lib-" + version + "-src.tar.gz"
-	data := []byte("the source of alpha-lib " + version)
+	data := archivetest.SourceTarGz(t, "alpha-lib-"+version+"-src", []byte("the source of alpha-lib "+version))
 	sum := sha512.Sum512(data)
 	files := map[string][]byte{
 		name:             data,

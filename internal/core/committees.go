@@ -12,6 +12,8 @@ type CommitteeDetail struct {
 	domain.Committee
 	Members  []domain.Membership `json:"members"`
 	Projects []domain.Project    `json:"projects"`
+	// Incubating: releases must carry a DISCLAIMER.
+	Incubating bool `json:"incubating"`
 }
 
 // CreateCommittee adds a committee (administrators only).
@@ -57,7 +59,11 @@ func (s *Service) Committee(ctx context.Context, a *Actor, key string) (*Committ
 	if err != nil {
 		return nil, err
 	}
-	return &CommitteeDetail{Committee: *c, Members: members, Projects: projects}, nil
+	incubating, err := s.store.Incubating(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &CommitteeDetail{Committee: *c, Members: members, Projects: projects, Incubating: incubating}, nil
 }
 
 // AddMember gives a user a role in a committee (or changes it).

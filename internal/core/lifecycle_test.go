@@ -11,6 +11,7 @@ import (
 
 	"trel/internal/core"
 	"trel/internal/domain"
+	"trel/internal/testutil/archivetest"
 	"trel/internal/testutil/gpgtest"
 )
 
@@ -143,7 +144,7 @@ func addSignedArtifact(t *testing.T, w *world) {
 	if _, err := w.svc.ProveKey(ctx, m, fpr, g.Sign(t, "", fpr, []byte(challenge))); err != nil {
 		t.Fatal(err)
 	}
-	artifact := []byte(strings.Repeat("alpha-lib release bytes\n", 1000))
+	artifact := archivetest.SourceTarGz(t, "alpha-lib-1.0", []byte(strings.Repeat("alpha-lib release bytes\n", 1000)))
 	d := sha512.Sum512(artifact)
 	files := map[string][]byte{
 		"alpha-lib-1.0.tar.gz":        artifact,

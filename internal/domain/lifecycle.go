@@ -50,6 +50,8 @@ type Policy struct {
 	// and checksums (release notes...). Every other file that is not a
 	// signature, checksum, Sigstore bundle or SBOM needs them.
 	Unsigned []UnsignedRule `json:"unsigned"`
+	// Archive and licence checks.
+	Archive ArchivePolicy `json:"archive"`
 
 	UpdatedBy string    `json:"updated_by,omitempty"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
@@ -140,6 +142,7 @@ func DefaultPolicy() Policy {
 		BinaryPatterns:     []string{"*-bin.*", "*.jar", "*.whl"},
 		MinRSABits:         4096, MinVoteHours: 72, MinBindingPlusOnes: 3,
 		Ignore: []IgnoreRule{}, Unsigned: []UnsignedRule{},
+		Archive: DefaultArchivePolicy(),
 	}
 }
 
@@ -193,6 +196,9 @@ func (p Policy) Validate() error {
 		if err := u.validate(); err != nil {
 			return err
 		}
+	}
+	if err := p.Archive.Validate(); err != nil {
+		return err
 	}
 	for _, r := range p.Ignore {
 		if r.Path != "" {

@@ -19,6 +19,7 @@ import (
 	"trel/client"
 	"trel/internal/core"
 	"trel/internal/domain"
+	"trel/internal/testutil/archivetest"
 	"trel/internal/testutil/gpgtest"
 	"trel/internal/translog"
 )
@@ -73,7 +74,7 @@ func previewRelease(t *testing.T, w *world, s *signer, version string) {
 		t.Fatal(err)
 	}
 	name := "widget-" + version + ".tar.gz"
-	artifact := pseudoRandom(name, 64<<10)
+	artifact := archivetest.SourceTarGz(t, "widget-"+version, pseudoRandom(name, 64<<10))
 	d := sha512.Sum512(artifact)
 	put(t, w.aliceC, version, map[string][]byte{
 		name:             artifact,

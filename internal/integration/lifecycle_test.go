@@ -14,6 +14,7 @@ import (
 	"trel/client"
 	"trel/internal/core"
 	"trel/internal/domain"
+	"trel/internal/testutil/archivetest"
 	"trel/internal/testutil/gpgtest"
 )
 
@@ -49,7 +50,7 @@ func TestReleaseLifecycle(t *testing.T) {
 	writeFile(t, proof, g.Sign(t, "", fpr, []byte(w.alice.ok(t, "keys", "challenge", fpr))))
 	w.alice.ok(t, "keys", "prove", fpr, "--signature", proof)
 
-	artifact := pseudoRandom("lifecycle", 2<<20)
+	artifact := archivetest.SourceTarGz(t, "widget-1.0-src", pseudoRandom("lifecycle", 2<<20))
 	art := filepath.Join(dir, "widget-1.0-src.tar.gz")
 	writeFile(t, art, artifact)
 	d := sha512.Sum512(artifact)
@@ -151,7 +152,7 @@ func TestFailedVoteReturnsToDraft(t *testing.T) {
 	w.bob.ok(t, "upload", "widget", "2.0", filepath.Join(dir, "NOTES.txt"))
 	// A release needs one signed artifact beside its notes.
 	s := aliceSigner(t, w)
-	artifact := pseudoRandom("widget-2.0", 4096)
+	artifact := archivetest.SourceTarGz(t, "widget-2.0", pseudoRandom("widget-2.0", 4096))
 	d := sha512.Sum512(artifact)
 	put(t, w.aliceC, "2.0", map[string][]byte{
 		"widget-2.0.tar.gz":        artifact,

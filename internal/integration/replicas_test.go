@@ -24,6 +24,7 @@ import (
 	"trel/internal/core"
 	"trel/internal/domain"
 	"trel/internal/store/sqlstore"
+	"trel/internal/testutil/archivetest"
 	"trel/internal/testutil/gpgtest"
 	"trel/internal/testutil/services"
 	"trel/internal/testutil/softauthn"
@@ -120,7 +121,7 @@ func TestReplicasServeOnePlatform(t *testing.T) {
 
 	// Upload through A; list, download and check through B.
 	w.alice["a"].ok(t, "release", "start", "widget", "1.0")
-	artifact := pseudoRandom("replicas", 3<<20)
+	artifact := archivetest.SourceTarGz(t, "widget-1.0", pseudoRandom("replicas", 3<<20))
 	art := filepath.Join(dir, "widget-1.0.tar.gz")
 	writeFile(t, art, artifact)
 	writeFile(t, art+".sha512", []byte(sha512Line(artifact, "widget-1.0.tar.gz")))

@@ -19,6 +19,7 @@ import (
 	"trel/internal/domain"
 	"trel/internal/store"
 	"trel/internal/store/sqlstore"
+	"trel/internal/testutil/archivetest"
 	"trel/internal/testutil/gpgtest"
 	"trel/internal/testutil/softauthn"
 )
@@ -97,12 +98,13 @@ func TestServerSideSigning(t *testing.T) {
 	w.alice.ok(t, "release", "start", "widget", "1.0")
 	dir := t.TempDir()
 	art := filepath.Join(dir, "widget-1.0.tar.gz")
-	data := pseudoRandom("server-sign", 1<<20)
+	data := archivetest.SourceTarGz(t, "widget-1.0", pseudoRandom("server-sign", 1<<20))
 	writeFile(t, art, data)
 	writeFile(t, art+".sha512", []byte(sha512Line(data, "widget-1.0.tar.gz")))
 	zip := filepath.Join(dir, "widget-1.0.zip")
-	writeFile(t, zip, []byte("zip bytes"))
-	writeFile(t, zip+".sha512", []byte(sha512Line([]byte("zip bytes"), "widget-1.0.zip")))
+	zipData := archivetest.SourceZip(t, "widget-1.0", nil)
+	writeFile(t, zip, zipData)
+	writeFile(t, zip+".sha512", []byte(sha512Line(zipData, "widget-1.0.zip")))
 	w.bob.ok(t, "upload", "widget", "1.0", art, art+".sha512", zip, zip+".sha512")
 
 	begin := func(paths ...string) *api.SignPlan {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"trel/internal/testutil/archivetest"
 	"trel/internal/testutil/gpgtest"
 )
 
@@ -26,7 +27,7 @@ func TestClientSign(t *testing.T) {
 	writeFile(t, secret, g.Run(t, "", "--armor", "--export-secret-keys", fpr))
 
 	art := filepath.Join(dir, "widget-1.0.tar.gz")
-	data := pseudoRandom("sign", 1<<20)
+	data := archivetest.SourceTarGz(t, "widget-1.0", pseudoRandom("sign", 1<<20))
 	writeFile(t, art, data)
 	d := sha512.Sum512(data)
 	writeFile(t, art+".sha512", []byte(hex.EncodeToString(d[:])+"  widget-1.0.tar.gz\n"))

@@ -18,6 +18,7 @@ import (
 
 	"trel/internal/api"
 	"trel/internal/domain"
+	"trel/internal/testutil/archivetest"
 )
 
 // TestHeldKeySigstoreBundles: a key trel holds makes key-based Sigstore
@@ -44,7 +45,7 @@ func TestHeldKeySigstoreBundles(t *testing.T) {
 	w.alice.ok(t, "release", "start", "widget", "1.0")
 	dir := t.TempDir()
 	art := filepath.Join(dir, "widget-1.0.tar.gz")
-	data := pseudoRandom("held-sigstore", 1<<20)
+	data := archivetest.SourceTarGz(t, "widget-1.0", pseudoRandom("held-sigstore", 1<<20))
 	writeFile(t, art, data)
 	writeFile(t, art+".sha512", []byte(sha512Line(data, "widget-1.0.tar.gz")))
 	w.bob.ok(t, "upload", "widget", "1.0", art, art+".sha512")

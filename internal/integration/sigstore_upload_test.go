@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"trel/internal/testutil/archivetest"
 )
 
 // TestSigstoreSignUpload: `trel sign --sigstore --upload` against a real
@@ -21,7 +23,7 @@ func TestSigstoreSignUpload(t *testing.T) {
 
 	dir := t.TempDir()
 	tgz, zip := filepath.Join(dir, "widget-1.0.tar.gz"), filepath.Join(dir, "widget-1.0.zip")
-	tgzData, zipData := pseudoRandom("upload-tgz", 1<<20), []byte("zip bytes")
+	tgzData, zipData := archivetest.SourceTarGz(t, "widget-1.0", pseudoRandom("upload-tgz", 1<<20)), archivetest.SourceZip(t, "widget-1.0", nil)
 	writeFile(t, tgz, tgzData)
 	writeFile(t, zip, zipData)
 	writeFile(t, tgz+".sha512", []byte(sha512Line(tgzData, "widget-1.0.tar.gz")))
@@ -55,7 +57,7 @@ func TestSigstoreSignUpload(t *testing.T) {
 	// Signed by someone the project does not trust: a blocker.
 	w.alice.ok(t, "release", "start", "widget", "2.0")
 	other := filepath.Join(t.TempDir(), "widget-2.0.tar.gz")
-	otherData := []byte("two")
+	otherData := archivetest.SourceTarGz(t, "widget-2.0", []byte("two"))
 	writeFile(t, other, otherData)
 	writeFile(t, other+".sha512", []byte(sha512Line(otherData, "widget-2.0.tar.gz")))
 	w.bob.ok(t, "upload", "widget", "2.0", other+".sha512")

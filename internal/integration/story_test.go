@@ -35,7 +35,7 @@ func TestStory(t *testing.T) {
 		t.Fatalf("serve on an empty directory should print the hint %q; printed:\n%s", hint, srv.stdout)
 	}
 	for _, want := range []string{`first administrator "admin"`, "trel is serving on http://" + srv.addr} {
-		if !strings.Contains(srv.stdout.String(), want) {
+		if !eventually(5*time.Second, func() bool { return strings.Contains(srv.stdout.String(), want) }) {
 			t.Errorf("serve should print %q; printed:\n%s", want, srv.stdout)
 		}
 	}

@@ -31,6 +31,7 @@ type Reader interface {
 	ContentReader
 	IncidentReader
 	HeldSigstoreReader
+	IncubationReader
 	UserByUsername(ctx context.Context, username string) (*domain.User, error)
 	UserByID(ctx context.Context, id int64) (*domain.User, error)
 	ListUsers(ctx context.Context) ([]domain.User, error)
@@ -132,6 +133,7 @@ type Tx interface {
 	ContentTx
 	IncidentTx
 	HeldSigstoreWriter
+	IncubationWriter
 	CreateUser(ctx context.Context, u *domain.User) error
 	CreateToken(ctx context.Context, t *domain.Token) error
 	RevokeToken(ctx context.Context, userID, tokenID int64, at time.Time) error

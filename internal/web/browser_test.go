@@ -33,6 +33,7 @@ import (
 	"trel/internal/server"
 	"trel/internal/signing"
 	"trel/internal/store"
+	"trel/internal/testutil/archivetest"
 	"trel/internal/testutil/gpgtest"
 )
 
@@ -581,7 +582,7 @@ func TestBrowser(t *testing.T) {
 			click("form[action='/signing-keys'] button"),
 			waitText(".notice", "held by trel"),
 		)
-		art := write("widget-core-1.0.0-src.tar.gz", strings.Repeat("source ", 5000))
+		art := write("widget-core-1.0.0-src.tar.gz", string(archivetest.SourceTarGz(t, "widget-core-1.0.0-src", nil)))
 		run(t, tab, "upload an artifact",
 			chromedp.Navigate(s.url+"/projects/widget-core/releases/1.0.0"),
 			chromedp.WaitVisible(chromedp.CSS("#upload-form")),
@@ -690,7 +691,7 @@ func TestBrowser(t *testing.T) {
 		wantText(t, tab, "main", "CHANGES*.txt — plain-text release notes")
 		screenshot(t, tab, "policy")
 		notes := write("CHANGES.txt", "changes\n")
-		artifact := strings.Repeat("widget 2.0.0 ", 3000)
+		artifact := string(archivetest.SourceTarGz(t, "widget-core-2.0.0", []byte(strings.Repeat("widget 2.0.0 ", 3000))))
 		art := write("widget-core-2.0.0.tar.gz", artifact)
 		d := sha512.Sum512([]byte(artifact))
 		sum := write("widget-core-2.0.0.tar.gz.sha512", hex.EncodeToString(d[:])+"  widget-core-2.0.0.tar.gz\n")

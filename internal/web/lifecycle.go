@@ -92,6 +92,12 @@ func (w *Web) setPolicy(rw http.ResponseWriter, r *http.Request) {
 		}
 		p.Unsigned = append(p.Unsigned, rule)
 	}
+	archive, err := archivePolicyForm(r)
+	if err != nil {
+		w.fail(rw, r, back, err)
+		return
+	}
+	p.Archive = archive
 	for _, line := range strings.Split(r.FormValue("ignore"), "\n") {
 		if line = strings.TrimSpace(line); line == "" {
 			continue

@@ -41,6 +41,7 @@ func (w *Web) routes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /committees/{committee}/members", w.requireUser(w.addMember))
 	mux.HandleFunc("POST /committees/{committee}/members/{username}/remove", w.requireUser(w.removeMember))
 	mux.HandleFunc("POST /committees/{committee}/projects", w.requireUser(w.createProject))
+	mux.HandleFunc("POST /committees/{committee}/incubating", w.requireUser(w.setIncubating))
 	mux.HandleFunc("GET /projects/{project}", w.project)
 	mux.HandleFunc("POST /projects/{project}/releases", w.requireUser(w.startRelease))
 	const rel = "/projects/{project}/releases/{version}"
@@ -248,6 +249,8 @@ type committeeView struct {
 	C         *core.CommitteeDetail
 	CanManage bool
 	Keys      []domain.Key
+	// Admin may mark the committee as incubating.
+	Admin bool
 }
 
 func (w *Web) committee(rw http.ResponseWriter, r *http.Request) {
@@ -257,7 +260,7 @@ func (w *Web) committee(rw http.ResponseWriter, r *http.Request) {
 		w.pageError(rw, r, err)
 		return
 	}
-	d := committeeView{C: c, CanManage: w.isMember(r, c.ID)}
+	d := committeeView{C: c, CanManage: w.isMember(r, c.ID), Admin: act.User != nil && act.User.Admin}
 	d.Keys = w.committeeKeys(r, c.Key)
 	w.render(rw, r, http.StatusOK, "committee", view{Title: c.Name, D: d})
 }
