@@ -325,7 +325,11 @@ func (s *Service) manifestSigners(ctx context.Context, rel *domain.Release, pol 
 					problems = append(problems, fmt.Sprintf("%s: the personal Sigstore identity of %s, who is no longer on committee %s", r.Path, owner, rel.CommitteeKey))
 					continue
 				}
-				out[f.Path] = append(out[f.Path], map[string]any{"kind": "sigstore", "file": r.Path, "identity": r.Details["identity"], "issuer": r.Details["issuer"]})
+				entry := map[string]any{"kind": "sigstore", "file": r.Path, "identity": r.Details["identity"], "issuer": r.Details["issuer"]}
+				if fp, _ := r.Details["key_fingerprint"].(string); fp != "" {
+					entry["key_fingerprint"] = fp // a key-based bundle; see withSigstoreKeys
+				}
+				out[f.Path] = append(out[f.Path], entry)
 			}
 		}
 	}

@@ -407,3 +407,19 @@ func FieldOf(err error) string {
 	}
 	return ""
 }
+
+// PublisherCredential is a stored trusted-publisher credential (its
+// secret only as a hash) with the run it was issued to.
+type PublisherCredential struct {
+	ID          int64
+	Hash        []byte
+	RunID       int64
+	UserID      int64
+	Actions     []string
+	CreatedAt   time.Time
+	ExpiresAt   time.Time
+	ProjectID   int64
+	ProjectKey  string
+	PublisherID int64
+	Run         WorkflowRun
+}

@@ -88,6 +88,8 @@ func NewRegistry(opt Options) *Registry {
 type Verified struct {
 	Header Header
 	Claims map[string]any
+	// Expiry is the token's exp: how long its jti must be remembered.
+	Expiry time.Time
 }
 
 // Verify checks token as an ID token of issuer for audience.
@@ -122,7 +124,8 @@ func (r *Registry) Verify(ctx context.Context, issuer, token, audience string) (
 		return nil, err
 	}
 	// The claims Parse decoded are the payload whose signature verified.
-	return &Verified{Header: u.Header, Claims: u.Claims}, nil
+	exp, _, _ := timeClaim(u.Claims, "exp")
+	return &Verified{Header: u.Header, Claims: u.Claims, Expiry: exp}, nil
 }
 
 // verifyErr carries the typed error of our KeySet through go-oidc, which
