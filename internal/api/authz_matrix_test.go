@@ -280,9 +280,9 @@ func ops() map[string]op {
 		"GET /api/v1/oidc/audience": {path: fixed("/api/v1/oidc/audience"), need: public, ok: ok200},
 		"POST /api/v1/oidc/exchange": {path: fixed("/api/v1/oidc/exchange"), body: func(fx *matrixIDs, _ string) string { return `{"token":"` + fx.idToken + `"}` },
 			need: public, ok: ok200},
-		"GET /api/v1/oidc/issuers":    {path: fixed("/api/v1/oidc/issuers"), need: public, ok: ok200},
-		"POST /api/v1/oidc/issuers":   {path: fixed("/api/v1/oidc/issuers"), body: fixed(`{"url":"https://ci.example","kind":"github"}`), need: admin, ok: ok201},
-		"DELETE /api/v1/oidc/issuers": {path: fixed("/api/v1/oidc/issuers?url=https%3A%2F%2Fgitlab.com"), need: admin, ok: ok204},
+		"GET /api/v1/oidc/issuers":                  {path: fixed("/api/v1/oidc/issuers"), need: public, ok: ok200},
+		"POST /api/v1/oidc/issuers":                 {path: fixed("/api/v1/oidc/issuers"), body: fixed(`{"url":"https://ci.example","kind":"github"}`), need: admin, ok: ok201},
+		"DELETE /api/v1/oidc/issuers":               {path: fixed("/api/v1/oidc/issuers?url=https%3A%2F%2Fgitlab.com"), need: admin, ok: ok204},
 		"GET /api/v1/projects/{project}/publishers": {path: fixed("/api/v1/projects/alpha-lib/publishers"), need: public, ok: ok200},
 		"POST /api/v1/projects/{project}/publishers": {path: fixed("/api/v1/projects/alpha-lib/publishers"), body: func(fx *matrixIDs, _ string) string {
 			return `{"issuer":"` + fx.issuer + `","repository":"alpha/lib","workflow":".github/workflows/other.yml","actions":["compose"]}`

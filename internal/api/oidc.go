@@ -169,8 +169,8 @@ func init() {
 	actions := map[string]any{"type": "array", "items": map[string]any{"type": "string", "enum": []any{"compose", "vote-start", "publish"}}}
 	schemas["WorkflowRun"] = run
 	schemas["Issuer"] = obj([]string{"url", "kind"}, map[string]any{"url": map[string]any{"type": "string", "description": "Exactly the iss of its tokens; https (http only on loopback)"},
-		"kind":    map[string]any{"type": "string", "enum": []any{"github", "gitlab"}, "description": "Which claim set the issuer issues"},
-		"web_url": map[string]any{"type": "string", "description": "Where its repositories are shown (default https://github.com for github, the issuer for gitlab)"},
+		"kind":     map[string]any{"type": "string", "enum": []any{"github", "gitlab"}, "description": "Which claim set the issuer issues"},
+		"web_url":  map[string]any{"type": "string", "description": "Where its repositories are shown (default https://github.com for github, the issuer for gitlab)"},
 		"added_by": str, "added_at": datetime})
 	schemas["IssuerList"] = list("issuers", "Issuer")
 	schemas["Audience"] = obj([]string{"audience", "issuers"}, map[string]any{"audience": str, "issuers": map[string]any{"type": "array", "items": ref("Issuer")}})
@@ -179,9 +179,9 @@ func init() {
 	schemas["Exchanged"] = obj([]string{"token", "expires_at"}, map[string]any{"token": map[string]any{"type": "string", "description": "The credential (trelci_...), shown once"},
 		"expires_at": datetime, "project": str, "publisher": integer, "actions": actions, "run": ref("WorkflowRun")})
 	schemas["Publisher"] = obj([]string{"issuer", "repository", "workflow", "actions"}, map[string]any{"id": integer, "issuer": str,
-		"repository": map[string]any{"type": "string", "description": "OWNER/NAME (GitHub) or the project path (GitLab)"},
-		"workflow":   map[string]any{"type": "string", "description": "The workflow file (.github/workflows/release.yml) or CI config path (.gitlab-ci.yml)"},
-		"ref":        map[string]any{"type": "string", "description": "Optional glob on the full ref (refs/tags/v*); requires a protected ref: pull-request events are refused"},
+		"repository":  map[string]any{"type": "string", "description": "OWNER/NAME (GitHub) or the project path (GitLab)"},
+		"workflow":    map[string]any{"type": "string", "description": "The workflow file (.github/workflows/release.yml) or CI config path (.gitlab-ci.yml)"},
+		"ref":         map[string]any{"type": "string", "description": "Optional glob on the full ref (refs/tags/v*); requires a protected ref: pull-request events are refused"},
 		"environment": str, "actions": actions, "account": str, "added_by": str, "added_at": datetime})
 	schemas["PublisherList"] = list("publishers", "Publisher")
 	schemas["WorkflowAction"] = obj([]string{"action", "run"}, map[string]any{"action": map[string]any{"type": "string", "enum": []any{"release.start", "revision", "vote.start", "vote.resolve", "publish"}},
