@@ -37,7 +37,9 @@ run URLs and Sigstore identities are built from it.`,
 			if err != nil {
 				return err
 			}
-			return e.out(is, func() { fmt.Fprintf(e.stdout, "trel now accepts ID tokens of %s (%s claims, repositories at %s).\n", is.URL, is.Kind, is.WebURL) })
+			return e.out(is, func() {
+				fmt.Fprintf(e.stdout, "trel now accepts ID tokens of %s (%s claims, repositories at %s).\n", is.URL, is.Kind, is.WebURL)
+			})
 		}),
 	}
 	add.Flags().StringVar(&kind, "kind", "", "the claim set: github or gitlab (required)")
