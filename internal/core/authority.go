@@ -329,6 +329,9 @@ func (s *Service) manifestSigners(ctx context.Context, rel *domain.Release, pol 
 				if fp, _ := r.Details["key_fingerprint"].(string); fp != "" {
 					entry["key_fingerprint"] = fp // a key-based bundle; see withSigstoreKeys
 				}
+				if hk, _ := r.Details["held_key"].(string); hk != "" {
+					entry["held_key"] = hk // logged in trel's log, not Rekor
+				}
 				out[f.Path] = append(out[f.Path], entry)
 			}
 		}
