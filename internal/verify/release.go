@@ -33,16 +33,16 @@ const ManifestName = "trel-release-manifest.json"
 
 // Problem codes of a release verification (ReleaseReport.Problems).
 const (
-	ProblemTampered     = "tampered"           // a file's size or SHA-512 differs from the manifest
-	ProblemMissing      = "missing"            // a file of the manifest could not be read
-	ProblemNotLogged    = "not-in-log"         // the manifest is not the log's entry at its index
-	ProblemLogFork      = "log-inconsistent"   // the log is not consistent with the checkpoint seen before
-	ProblemLogKey       = "log-key"            // the log's checkpoint does not verify with the pinned key
-	ProblemKeyAdded     = "key-not-in-keys"    // a signature by a key not in KEYS at publication
-	ProblemSignature    = "signature"          // a signature does not verify
-	ProblemPolicy       = "policy"             // an artifact lacks the signatures the policy requires
-	ProblemVote         = "vote"               // the vote does not meet its rules
-	ProblemNoArtifact   = "no-signed-artifact" // nothing was verified
+	ProblemTampered   = "tampered"           // a file's size or SHA-512 differs from the manifest
+	ProblemMissing    = "missing"            // a file of the manifest could not be read
+	ProblemNotLogged  = "not-in-log"         // the manifest is not the log's entry at its index
+	ProblemLogFork    = "log-inconsistent"   // the log is not consistent with the checkpoint seen before
+	ProblemLogKey     = "log-key"            // the log's checkpoint does not verify with the pinned key
+	ProblemKeyAdded   = "key-not-in-keys"    // a signature by a key not in KEYS at publication
+	ProblemSignature  = "signature"          // a signature does not verify
+	ProblemPolicy     = "policy"             // an artifact lacks the signatures the policy requires
+	ProblemVote       = "vote"               // the vote does not meet its rules
+	ProblemNoArtifact = "no-signed-artifact" // nothing was verified
 )
 
 // ReleaseOptions say which release to verify and what to trust.
