@@ -37,8 +37,28 @@ func TestTrustedPublishingToVerifiedRelease(t *testing.T) {
 
 	w.admin.ok(t, "issuer", "add", gh.URL, "--kind", "github")
 	w.alice.ok(t, "policy", "set", "widget", "--require", "sigstore", "--min-vote-hours", "0", "--min-binding-votes", "1")
+	run := oidctest.GitHubRun{Repository: "demo/widget", Workflow: ".github/workflows/release.yml", Ref: "refs/tags/v1.0", RunID: "31337"}
+	actions := gh.NewActionsEndpoint(t, run)
+
+	// Before the workflow is a trusted publisher, its keyless bundle does
+	// not count; adding the publisher re-runs the checks, and then it does.
+	early := newUser(t, "early-job")
+	early.env = actions.Env()
+	pre := filepath.Join(t.TempDir(), "widget-0.9-src.tar.gz")
+	preData := archivetest.SourceTarGz(t, "widget-0.9-src", pseudoRandom("publishing-0.9", 1<<16))
+	writeFile(t, pre, preData)
+	writeFile(t, pre+".sha512", []byte(sha512Line(preData, "widget-0.9-src.tar.gz")))
+	early.ok(t, append([]string{"sign", pre, "--sigstore"}, sigstoreArgs(inst)...)...)
+	w.alice.ok(t, "release", "start", "widget", "0.9")
+	w.alice.ok(t, "upload", "widget", "0.9", pre, pre+".sha512", pre+".sigstore.json")
+	if r := w.alice.run(t, "checks", "wait", "widget", "0.9", "--timeout", "90s"); r.code != 1 || !strings.Contains(r.stdout, "does not trust") {
+		t.Fatalf("a bundle of a workflow that is no publisher yet: %s", r)
+	}
 	w.alice.ok(t, "publisher", "add", "widget", "--issuer", gh.URL, "--repository", "demo/widget",
 		"--workflow", ".github/workflows/release.yml", "--ref", "refs/tags/v*", "--actions", "compose,vote-start,publish")
+	if r := w.alice.run(t, "checks", "wait", "widget", "0.9", "--timeout", "90s"); r.code != 0 {
+		t.Fatalf("the publisher's bundle after adding the publisher: %s\n%s", r, w.alice.ok(t, "checks", "list", "widget", "0.9"))
+	}
 	// Alice signs with OpenPGP too: the release holds both kinds.
 	g := gpgtest.New(t)
 	fpr := g.GenKey(t, "", "Alice <alice@example.org>", "ed25519", "sign", "2y")
@@ -49,8 +69,6 @@ func TestTrustedPublishingToVerifiedRelease(t *testing.T) {
 	w.alice.ok(t, "keys", "prove", fpr, "--signature", filepath.Join(keyDir, "proof.asc"))
 
 	// The CI job.
-	run := oidctest.GitHubRun{Repository: "demo/widget", Workflow: ".github/workflows/release.yml", Ref: "refs/tags/v1.0", RunID: "31337"}
-	actions := gh.NewActionsEndpoint(t, run)
 	ci := newUser(t, "ci")
 	ci.env = actions.Env()
 	out := ci.ok(t, "login", "--oidc", "--server", url)
@@ -61,8 +79,8 @@ func TestTrustedPublishingToVerifiedRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := actions.Audiences(); len(got) != 1 || got[0] != aud.Audience {
-		t.Fatalf("the job asked GitHub for audiences %v, the server expects %s", got, aud.Audience)
+	if got := actions.Audiences(); strings.Join(got, " ") != "sigstore "+aud.Audience {
+		t.Fatalf("the jobs asked GitHub for audiences %v; trel expects %s (and Fulcio sigstore)", got, aud.Audience)
 	}
 	ci.ok(t, "release", "start", "widget", "1.0")
 	dir := t.TempDir()
