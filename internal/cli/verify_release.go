@@ -196,12 +196,22 @@ func printReleaseReport(e *env, rep *verify.ReleaseReport) {
 		fmt.Fprintln(e.stdout)
 	}
 	fmt.Fprintf(e.stdout, "%s %-8s %s\n", mark(rep.Vote.OK), "vote", rep.Vote.Message)
+	// What CI runs did, one line per run.
+	var runs []string
+	did := map[string][]string{}
 	for _, w := range rep.Workflows {
 		what := w.Action
 		if w.Number > 0 {
 			what = fmt.Sprintf("%s %d", w.Action, w.Number)
 		}
-		fmt.Fprintf(e.stdout, "- CI %s: %s\n", what, w.Run)
+		run := w.Run.String()
+		if did[run] == nil {
+			runs = append(runs, run)
+		}
+		did[run] = append(did[run], what)
+	}
+	for _, run := range runs {
+		fmt.Fprintf(e.stdout, "- CI %s: %s\n", strings.Join(did[run], ", "), run)
 	}
 	for _, n := range rep.Notes {
 		fmt.Fprintf(e.stdout, "- %s\n", n)

@@ -120,7 +120,7 @@ func TestTrustedPublishingToVerifiedRelease(t *testing.T) {
 	}
 	out = d.ok(t, verifyArgs()...)
 	for _, want := range []string{"VERIFIED: widget 1.0", "first use", "✓ log", "✓ policy   widget-1.0-src.tar.gz", "passed with 1 binding +1",
-		"CI publish: demo/widget", "Sigstore https://github.com/demo/widget/.github/workflows/release.yml@refs/tags/v1.0"} {
+		"CI release.start, revision 1, revision 2, vote.start 1, vote.resolve 1, publish: demo/widget", "Sigstore https://github.com/demo/widget/.github/workflows/release.yml@refs/tags/v1.0"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("verify --release does not say %q:\n%s", want, out)
 		}

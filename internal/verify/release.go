@@ -389,7 +389,8 @@ func verifyLog(ctx context.Context, rep *ReleaseReport, server string, published
 			return
 		}
 		if err := c.ProveConsistency(ctx, prev, cp); err != nil {
-			fail(ProblemLogFork, fmt.Sprintf("the log is NOT consistent with the checkpoint seen before (%d entries): it was rewritten or forked; report this to the project (%v)", prev.Size, err))
+			fail(ProblemLogFork, fmt.Sprintf("the log is NOT consistent with the checkpoint seen before (%d entries, root %x…): it now shows %d entries with root %x…, which do not extend them; the log was rewritten or forked: report this to the project",
+				prev.Size, prev.Hash[:8], cp.Size, cp.Hash[:8]))
 			return
 		}
 	}
