@@ -461,13 +461,6 @@ func (s *Service) Revision(ctx context.Context, a *Actor, projectKey, version st
 		return rel, &domain.Revision{ReleaseID: rel.ID}, nil
 	}
 	rev, err := s.store.Revision(ctx, rel.ID, number)
-	if err != nil {
-		return nil, nil, err
-	}
-	acts, err := s.store.WorkflowActions(ctx, rel.ID)
-	one := []domain.Revision{*rev}
-	withWorkflows(one, acts)
-	rev.Workflow = one[0].Workflow
 	return rel, rev, err
 }
 
