@@ -325,7 +325,14 @@ func (s *Service) manifestSigners(ctx context.Context, rel *domain.Release, pol 
 					problems = append(problems, fmt.Sprintf("%s: the personal Sigstore identity of %s, who is no longer on committee %s", r.Path, owner, rel.CommitteeKey))
 					continue
 				}
-				out[f.Path] = append(out[f.Path], map[string]any{"kind": "sigstore", "file": r.Path, "identity": r.Details["identity"], "issuer": r.Details["issuer"]})
+				entry := map[string]any{"kind": "sigstore", "file": r.Path, "identity": r.Details["identity"], "issuer": r.Details["issuer"]}
+				if fp, _ := r.Details["key_fingerprint"].(string); fp != "" {
+					entry["key_fingerprint"] = fp // a key-based bundle; see withSigstoreKeys
+				}
+				if hk, _ := r.Details["held_key"].(string); hk != "" {
+					entry["held_key"] = hk // logged in trel's log, not Rekor
+				}
+				out[f.Path] = append(out[f.Path], entry)
 			}
 		}
 	}

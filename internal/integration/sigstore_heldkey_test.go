@@ -144,6 +144,21 @@ func TestHeldKeySigstoreBundles(t *testing.T) {
 	if list := w.bob.ok(t, "checks", "list", "widget", "1.0"); !strings.Contains(list, "does not accept server-made signatures") {
 		t.Fatalf("checks:\n%s", list)
 	}
+
+	// Published, the server-made bundle verifies for downloaders with the
+	// public key the manifest records (trel verify --release).
+	w.alice.ok(t, "policy", "set", "widget", "--accept-server-signed=true", "--min-vote-hours", "0", "--min-binding-votes", "1")
+	if rr := w.bob.run(t, "checks", "wait", "widget", "1.0", "--timeout", "60s"); rr.code != 0 {
+		t.Fatalf("checks: %s", rr)
+	}
+	w.alice.ok(t, "vote", "start", "widget", "1.0")
+	w.alice.ok(t, "vote", "cast", "widget", "1.0", "+1")
+	w.alice.ok(t, "vote", "resolve", "widget", "1.0")
+	w.alice.ok(t, "release", "publish", "widget", "1.0")
+	out := w.carol.ok(t, "verify", "--release", w.srv.url+"/downloads/demo/widget/1.0/", "--trusted-root", inst.TrustedRootPath)
+	if !strings.Contains(out, "VERIFIED: widget 1.0") || !strings.Contains(out, "Sigstore key "+keys[0].KeyID) {
+		t.Fatalf("verify --release of a server-signed release:\n%s", out)
+	}
 }
 
 // verifyWithKey checks a key-based bundle with sigstore-go: the key, a

@@ -23,7 +23,7 @@ import (
 
 // Version identifies the rules; a stored scan result of an older version
 // is not trusted.
-const Version = 1
+const Version = 2 // 2: trel CI credentials (trelci_)
 
 const (
 	prefixSize = 16 << 10 // bytes kept to judge a file by its start

@@ -167,6 +167,7 @@ func fixtures(t *testing.T) []sample {
 		{"npm token alone", []byte("token: npm_R4nd0mT0k3nV4lu3Xyz0123456789abcdEFG\n"), "npm token"},
 		{"Slack token", []byte("SLACK=xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx\n"), "Slack"},
 		{"trel token", []byte("TREL_TOKEN=trel_4Hq9x_Rk2Lm7Vn0Zp3Tc8Wf5Ys1Bd6Ge9Jk2Mn4Pq7S\n"), "trel API token"},
+		{"trel CI credential", []byte(`{"server": "https://trel.example", "token": "trelci_Zq8Lm3Vn7Rk2Wp5Tc9Hs1Bd4Gx6Ye0Jf3Mn8Pq2Ks_7"}` + "\n"), "trel CI credential"},
 
 		// Not secrets.
 		{"public key, armored (gpg)", armoredPublic, ""},

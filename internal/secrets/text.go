@@ -15,6 +15,7 @@ var anchors = [][]byte{
 	[]byte("machine"), []byte(`"auths"`),
 	[]byte("ghp_"), []byte("gho_"), []byte("ghu_"), []byte("ghs_"), []byte("ghr_"), []byte("github_pat_"),
 	[]byte("glpat-"), []byte("npm_"), []byte("pypi-AgEIcHlwaS5vcmc"), []byte("xox"), []byte("trel_"),
+	[]byte("trelci_"),
 }
 
 func contains(l []byte, subs ...string) bool {
@@ -58,6 +59,7 @@ var tokens = []struct {
 	{[]string{"pypi-AgEIcHlwaS5vcmc"}, regexp.MustCompile(`\bpypi-AgEIcHlwaS5vcmc([A-Za-z0-9_-]{50,})`), "a PyPI token"},
 	{[]string{"xox"}, regexp.MustCompile(`\bxox[baprs]-([0-9]{6,}-[0-9A-Za-z-]{10,})`), "a Slack token"},
 	{[]string{"trel_"}, regexp.MustCompile(`\btrel_([A-Za-z0-9_-]{43})\b`), "a trel API token"},
+	{[]string{"trelci_"}, regexp.MustCompile(`\btrelci_([A-Za-z0-9_-]{43})\b`), "a trel CI credential"},
 }
 
 // line checks one complete line (without its newline). Each rule first

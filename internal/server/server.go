@@ -360,6 +360,7 @@ func Handler(app *App, log *slog.Logger) http.Handler {
 	if authErr == nil {
 		approver = authn
 	}
+	enableTrustedPublishing(app)
 	mux.Handle("/api/", api.New(app.Core, log, approver))
 	if app.health == nil {
 		app.health = newHealthMonitor(app, log)
