@@ -42,11 +42,22 @@ func SafeText(s string) string {
 }
 
 // FoldKey is the form in which two names are "the same" on a
-// case-insensitive or normalizing file system (Windows, macOS): NFC, then
-// full Unicode case folding, then NFC again.
+// case-insensitive or normalizing file system (Windows, macOS), or to the
+// eye: NFKC (compatibility forms such as ligatures, full-width letters and
+// superscripts become what they stand for), full Unicode case folding,
+// the Turkish dotless ı and dotted İ folded to i (Windows upper-cases ı to
+// I; a Turkish locale folds I to ı), then NFKC again.
 func FoldKey(s string) string {
-	return norm.NFC.String(cases.Fold().String(norm.NFC.String(s)))
+	k := cases.Fold().String(norm.NFKC.String(s))
+	if strings.ContainsAny(k, "\u0131\u0307") {
+		k = turkicI.Replace(k)
+	}
+	return norm.NFKC.String(k)
 }
+
+// turkicI folds the Turkish i's (ı, and İ which case folding turns into
+// i + U+0307) into i.
+var turkicI = strings.NewReplacer("\u0131", "i", "i\u0307", "i")
 
 // windowsReserved are the device names Windows refuses as a file name,
 // with or without an extension ("CON.txt" too).
