@@ -15,25 +15,16 @@ func (s q) SetTokenParent(ctx context.Context, id, parent int64) error {
 // RevokeDescendants implements store.TokenLineageTx: one statement walks
 // the lineage (UNION stops at a token seen before) and revokes it.
 func (s q) RevokeDescendants(ctx context.Context, id int64, at time.Time) ([]int64, error) {
-	rows, err := s.db.QueryContext(ctx, `
+	out, err := queryAll(ctx, s.db, "revoking the tokens made with a token", func(r interface{ Scan(...any) error }) (*int64, error) {
+		var n int64
+		return &n, r.Scan(&n)
+	}, `
 		WITH RECURSIVE made(id) AS (
 			SELECT id FROM tokens WHERE parent_id = $1
 			UNION SELECT t.id FROM tokens t JOIN made ON t.parent_id = made.id)
 		UPDATE tokens SET revoked_at = $2
 		WHERE revoked_at IS NULL AND id IN (SELECT id FROM made)
 		RETURNING id`, id, micros(at))
-	if err != nil {
-		return nil, wrap("revoking the tokens made with a token", err)
-	}
-	defer rows.Close()
-	var out []int64
-	for rows.Next() {
-		var n int64
-		if err := rows.Scan(&n); err != nil {
-			return nil, wrap("revoking the tokens made with a token", err)
-		}
-		out = append(out, n)
-	}
 	slices.Sort(out)
-	return out, wrap("revoking the tokens made with a token", rows.Err())
+	return out, err
 }
