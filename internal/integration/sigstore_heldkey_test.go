@@ -144,6 +144,27 @@ func TestHeldKeySigstoreBundles(t *testing.T) {
 	if list := w.bob.ok(t, "checks", "list", "widget", "1.0"); !strings.Contains(list, "does not accept server-made signatures") {
 		t.Fatalf("checks:\n%s", list)
 	}
+	// Under that policy, no signature is made at all: the request is
+	// refused before any approval, saying what to change.
+	if _, err := w.aliceC.BeginSigning(ctx, api.SignRequest{Project: "widget", Version: "1.0", Key: key.Fingerprint, Kind: "sigstore"}); err == nil ||
+		!strings.Contains(err.Error(), "does not accept signatures made by keys trel holds") || !strings.Contains(err.Error(), "--accept-server-signed") {
+		t.Fatalf("signing under a policy refusing held keys: %v", err)
+	}
+	// Accepted again, then the held key is revoked: its bundle no longer
+	// counts, whatever the reason of the revocation.
+	w.alice.ok(t, "policy", "set", "widget", "--accept-server-signed=true")
+	if rr := w.bob.run(t, "checks", "wait", "widget", "1.0", "--timeout", "60s"); rr.code != 0 {
+		t.Fatalf("checks with the policy restored: %s", rr)
+	}
+	if r := w.alice.runIn(t, w.alice.home, signingPassword+"\n", "signing-key", "revoke", key.Fingerprint, "--reason", "superseded"); r.code != 0 {
+		t.Fatalf("revoke: %s", r)
+	}
+	if rr := w.bob.run(t, "checks", "wait", "widget", "1.0", "--timeout", "60s"); rr.code != 1 {
+		t.Fatalf("checks after the held key was revoked: %s", rr)
+	}
+	if list := w.bob.ok(t, "checks", "list", "widget", "1.0"); !strings.Contains(list, "held key "+key.Fingerprint+" was revoked") {
+		t.Fatalf("checks:\n%s", list)
+	}
 }
 
 // verifyWithKey checks a key-based bundle with sigstore-go: the key, a
