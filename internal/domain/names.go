@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,9 +26,13 @@ var ReservedNames = []string{"trel-release-manifest.json"}
 
 // IsFormatChar reports whether r is invisible formatting: Unicode category
 // Cf (bidi embeddings, overrides and isolates, zero-width characters, the
-// soft hyphen, the byte order mark...) or a line or paragraph separator.
+// soft hyphen, the byte order mark...), a line or paragraph separator, or
+// another default-ignorable code point that shows nothing (the Hangul
+// fillers, which are letters, the combining grapheme joiner, variation
+// selectors), with which two names look the same.
 func IsFormatChar(r rune) bool {
-	return unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
+	return unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' ||
+		r >= 0x34f && (unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) || unicode.Is(unicode.Variation_Selector, r))
 }
 
 // SafeText returns s unchanged when it holds only visible characters, and
@@ -38,7 +43,20 @@ func SafeText(s string) string {
 	if utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return isControl(r) || IsFormatChar(r) }) {
 		return s
 	}
-	return strconv.Quote(s)
+	// strconv.Quote escapes what Unicode calls unprintable; some invisible
+	// characters are letters (the Hangul fillers) and stay: escape them too.
+	var b strings.Builder
+	for _, r := range strconv.Quote(s) {
+		switch {
+		case !IsFormatChar(r):
+			b.WriteRune(r)
+		case r > 0xffff:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
 }
 
 // FoldKey is the form in which two names are "the same" on a

@@ -33,6 +33,12 @@ var badSegments = []struct{ name, why string }{
 	{"a\u2060b.tar.gz", "bidi"},      // WORD JOINER (Cf)
 	{"a\U000E0001b.tar.gz", "bidi"},  // LANGUAGE TAG (Cf)
 	{"a\u2028b.tar.gz", "bidi"},      // LINE SEPARATOR
+	{"a\u3164.tar.gz", "bidi"},       // HANGUL FILLER: a letter that shows nothing
+	{"a\u115F.tar.gz", "bidi"},       // HANGUL CHOSEONG FILLER
+	{"a\uFFA0.tar.gz", "bidi"},       // HALFWIDTH HANGUL FILLER
+	{"a\u034Fb.tar.gz", "bidi"},      // COMBINING GRAPHEME JOINER
+	{"a\uFE0Fb.tar.gz", "bidi"},      // VARIATION SELECTOR-16
+	{"a\U000E0100b.tar.gz", "bidi"},  // VARIATION SELECTOR-17
 	{"caf\u0065\u0301.txt", "NFC"},   // e + combining acute (NFD)
 	{"A\u030A.txt", "NFC"},           // NFD Å
 	{"CON", "reserved device name"},  // Windows devices
