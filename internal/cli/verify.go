@@ -98,15 +98,15 @@ One verdict, VERIFIED or NOT VERIFIED with its causes; exit codes as above.`,
 						archiveBlockers++
 					}
 				}
-				if e.json {
-					if err := e.out(rs, nil); err != nil {
-						return err
-					}
-				} else {
+				// Messages name the archive's members: through e.out, so
+				// that bidi controls in them cannot reverse the line.
+				if err := e.out(rs, func() {
 					domain.SortCheckResults(rs)
 					for _, r := range rs {
 						fmt.Fprintf(e.stdout, "%-10s %-11s %s\n", r.Status, r.Checker, r.Message)
 					}
+				}); err != nil {
+					return err
 				}
 			}
 			rep, err := verify.Verify(opts)

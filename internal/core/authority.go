@@ -6,6 +6,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"trel/internal/checks"
 	"trel/internal/domain"
@@ -254,6 +255,14 @@ func (s *Service) CancelVote(ctx context.Context, a *Actor, projectKey, version,
 		}
 		if cur.Phase != rel.Phase {
 			return domain.Errorf(domain.KindConflict, "the release changed meanwhile (now %s): look again", cur.Phase)
+		}
+		// A recorded publication may already be in the public log: it can
+		// only be finished, never taken back.
+		if pub, err := tx.Publication(ctx, rel.ID); err == nil {
+			return domain.Errorf(domain.KindConflict, "the publication of revision %d started at %s and cannot be taken back (its manifest may already be in the public log): finish it with `trel release publish %s %s`",
+				pub.Revision, pub.StartedAt.UTC().Format(time.RFC3339), rel.ProjectKey, rel.Version)
+		} else if !domain.IsKind(err, domain.KindNotFound) {
+			return err
 		}
 		round, err := tx.CurrentVote(ctx, rel.ID)
 		if err != nil {

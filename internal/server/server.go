@@ -176,8 +176,13 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if d, ok := app.Downloads.(*downloads.Dir); ok && hook != nil {
-		d.BeforeRename = func() { hook("tree-copied") }
+	if hook != nil {
+		switch d := app.Downloads.(type) {
+		case *downloads.Dir:
+			d.BeforeRename = func() { hook("tree-copied") }
+		case *downloads.BucketTree:
+			d.BeforeManifest = func() { hook("tree-copied") }
+		}
 	}
 	defer app.Close()
 	app.PublicURL = cfg.PublicURL

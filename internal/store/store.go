@@ -136,6 +136,7 @@ type Tx interface {
 	HeldSigstoreWriter
 	IncubationWriter
 	PublisherWriter
+	TokenLineageTx
 	CreateUser(ctx context.Context, u *domain.User) error
 	CreateToken(ctx context.Context, t *domain.Token) error
 	RevokeToken(ctx context.Context, userID, tokenID int64, at time.Time) error

@@ -102,10 +102,17 @@ func (d *DB) AddPasskey(ctx context.Context, pk *store.Passkey, enrollmentID int
 
 // UpdatePasskeyUse implements store.WebStore.
 func (d *DB) UpdatePasskeyUse(ctx context.Context, id int64, signCount uint32, backupState bool, credential []byte, at time.Time) error {
-	_, err := d.db.ExecContext(ctx,
-		`UPDATE passkeys SET sign_count = $1, backup_state = $2, credential = $3, last_used_at = $4 WHERE id = $5`,
+	res, err := d.db.ExecContext(ctx, `
+		UPDATE passkeys SET sign_count = $1, backup_state = $2, credential = $3, last_used_at = $4
+		WHERE id = $5 AND (sign_count < CAST($1 AS BIGINT) OR (sign_count = 0 AND CAST($1 AS BIGINT) = 0))`,
 		int64(signCount), backupState, string(credential), micros(at), id)
-	return wrap("recording passkey use", err)
+	if err != nil {
+		return wrap("recording passkey use", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return domain.Errorf(domain.KindConflict, "the passkey's signature counter did not advance")
+	}
+	return nil
 }
 
 // DeletePasskey implements store.WebStore.
