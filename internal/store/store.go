@@ -32,6 +32,7 @@ type Reader interface {
 	IncidentReader
 	HeldSigstoreReader
 	IncubationReader
+	NotifyReader
 	UserByUsername(ctx context.Context, username string) (*domain.User, error)
 	UserByID(ctx context.Context, id int64) (*domain.User, error)
 	ListUsers(ctx context.Context) ([]domain.User, error)
@@ -134,6 +135,7 @@ type Tx interface {
 	IncidentTx
 	HeldSigstoreWriter
 	IncubationWriter
+	NotifyTx
 	CreateUser(ctx context.Context, u *domain.User) error
 	CreateToken(ctx context.Context, t *domain.Token) error
 	RevokeToken(ctx context.Context, userID, tokenID int64, at time.Time) error
