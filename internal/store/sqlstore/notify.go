@@ -204,7 +204,9 @@ func (s q) Delivery(ctx context.Context, id int64) (*domain.Delivery, error) {
 	return d, nil
 }
 
-func scanDeliveryRow(row interface{ Scan(...any) error }) (*domain.Delivery, error) { return scanDelivery(row) }
+func scanDeliveryRow(row interface{ Scan(...any) error }) (*domain.Delivery, error) {
+	return scanDelivery(row)
+}
 
 // ReleaseDeliveries implements store.NotifyReader.
 func (s q) ReleaseDeliveries(ctx context.Context, releaseID int64) ([]domain.Delivery, error) {

@@ -182,17 +182,29 @@ func runNotify(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("due after the retry time: %+v", due)
 		}
 		// A worker dies holding the claim: it is given back when it runs out.
-		tx(t, s, func(tx store.Tx) error { _, _, err := tx.ClaimDelivery(ctx, d.ID, retry, retry.Add(time.Minute)); return err })
+		tx(t, s, func(tx store.Tx) error {
+			_, _, err := tx.ClaimDelivery(ctx, d.ID, retry, retry.Add(time.Minute))
+			return err
+		})
 		var n int
-		tx(t, s, func(tx store.Tx) (err error) { n, err = tx.ReleaseStaleClaims(ctx, retry.Add(30*time.Second)); return err })
+		tx(t, s, func(tx store.Tx) (err error) {
+			n, err = tx.ReleaseStaleClaims(ctx, retry.Add(30*time.Second))
+			return err
+		})
 		if n != 0 {
 			t.Fatal("a live claim was released")
 		}
-		tx(t, s, func(tx store.Tx) (err error) { n, err = tx.ReleaseStaleClaims(ctx, retry.Add(2*time.Minute)); return err })
+		tx(t, s, func(tx store.Tx) (err error) {
+			n, err = tx.ReleaseStaleClaims(ctx, retry.Add(2*time.Minute))
+			return err
+		})
 		if n != 1 {
 			t.Fatal("a stale claim was kept")
 		}
-		tx(t, s, func(tx store.Tx) error { _, _, err := tx.ClaimDelivery(ctx, d.ID, retry, retry.Add(time.Minute)); return err })
+		tx(t, s, func(tx store.Tx) error {
+			_, _, err := tx.ClaimDelivery(ctx, d.ID, retry, retry.Add(time.Minute))
+			return err
+		})
 		tx(t, s, func(tx store.Tx) (err error) {
 			ok, err = tx.FinishAttempt(ctx, d.ID, 3, store.DeliveryOutcome{State: domain.DeliverySent, Refused: "nobody@example.org", At: retry})
 			return err
