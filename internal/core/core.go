@@ -41,6 +41,10 @@ type Service struct {
 	// sigstoreInst is where keys trel holds get timestamps for Sigstore
 	// bundles; see SetSigstoreSigning.
 	sigstoreInst *sigstore.Instance
+	// notify connects mail and webhooks; see SetNotify.
+	notify NotifyConfig
+	// archiver moves published releases to the archive tree.
+	archiver Archiver
 }
 
 // Options configure a Service.
@@ -88,6 +92,7 @@ func New(st store.Store, blobs blob.Store, opt Options) *Service {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.SetNotify(NotifyConfig{})
 	return s
 }
 
