@@ -300,4 +300,3 @@ func (s *Service) ReleaseFeedEntry(ctx context.Context, committee, projectKey, v
 	e := s.feedEntry(rel)
 	return &e, nil
 }
-

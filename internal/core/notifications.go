@@ -1153,3 +1153,7 @@ func (s *Service) deliverWebhook(ctx context.Context, d *domain.Delivery) (store
 	}
 	return out, false, nil
 }
+
+// Now is the service's clock (tests inject one with Options.Now): the
+// queue's sweep judges which deliveries are due by it.
+func (s *Service) Now() time.Time { return s.now() }
