@@ -257,8 +257,8 @@ func ops() map[string]op {
 		"POST /api/v1/projects/{project}/releases/{version}/vote/cancel":  {path: fixed(r2 + "/vote/cancel"), body: fixed(`{"reason":"test"}`), need: participant | rm, ok: ok204},
 		"POST /api/v1/projects/{project}/releases/{version}/publish":      {path: fixed(r3 + "/publish"), need: participant | rm, ok: ok200},
 
-		"GET /api/v1/mail":                                            {path: fixed("/api/v1/mail"), need: public, ok: ok200},
-		"POST /api/v1/notices/dismiss-all":                            {path: fixed("/api/v1/notices/dismiss-all"), need: signedIn, ok: ok200},
+		"GET /api/v1/mail":                                               {path: fixed("/api/v1/mail"), need: public, ok: ok200},
+		"POST /api/v1/notices/dismiss-all":                               {path: fixed("/api/v1/notices/dismiss-all"), need: signedIn, ok: ok200},
 		"GET /api/v1/projects/{project}/releases/{version}/mail":         {path: fixed(r1 + "/mail"), need: participant, ok: ok200},
 		"GET /api/v1/projects/{project}/releases/{version}/mail/{topic}": {path: fixed(r1 + "/mail/vote"), need: participant, ok: ok200},
 		"POST /api/v1/projects/{project}/releases/{version}/yank":        {path: fixed(r4 + "/yank"), body: fixed(`{"reason":"broken build"}`), need: participant | rm, ok: ok200},

@@ -174,7 +174,7 @@ func init() {
 	schemas["Feed"] = obj([]string{"project", "releases"}, map[string]any{"committee": str, "project": str, "name": str,
 		"releases": map[string]any{"type": "array", "items": ref("FeedEntry")}})
 	schemas["Webhook"] = obj([]string{"id", "url", "events"}, map[string]any{"id": integer, "url": str,
-		"events": map[string]any{"type": "array", "items": map[string]any{"type": "string", "enum": anySlice(domain.WebhookEvents)}, "description": "Empty: every event"},
+		"events":     map[string]any{"type": "array", "items": map[string]any{"type": "string", "enum": anySlice(domain.WebhookEvents)}, "description": "Empty: every event"},
 		"created_by": str, "created_at": datetime})
 	schemas["WebhookList"] = list("webhooks", "Webhook")
 	schemas["NewWebhook"] = obj([]string{"url"}, map[string]any{"url": str, "secret": map[string]any{"type": "string", "description": "16 to 256 printable characters; empty: trel makes one"},
