@@ -728,6 +728,8 @@ func TestBrowser(t *testing.T) {
 		)
 	})
 
+	t.Run("after publication", func(t *testing.T) { afterlifeInBrowser(t, s, browser, tab) })
+
 	t.Run("create and revoke a token", func(t *testing.T) {
 		run(t, tab, "create token",
 			chromedp.Navigate(s.url+"/tokens"),
