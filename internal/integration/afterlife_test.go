@@ -241,6 +241,11 @@ func TestMailWebhooksAndAfterlife(t *testing.T) {
 			t.Fatal("an anonymous visitor lists the embargoed release")
 		}
 	}
+	for _, public := range []string{"/downloads/demo/widget/", "/downloads/demo/KEYS", "/api/v1/projects/widget/feed"} {
+		if body := getBody(t, w.srv.url+public); strings.Contains(body, "2.0") {
+			t.Fatalf("%s names the embargoed release: %s", public, body)
+		}
+	}
 	if code := httpStatus(t, w.srv.url+"/api/v1/projects/widget/releases/2.0/vote"); code < 400 {
 		t.Fatalf("an anonymous visitor reads the embargoed tally: %d", code)
 	}
