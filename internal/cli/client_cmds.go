@@ -255,7 +255,7 @@ func projectCmd(e *env) *cobra.Command {
 }
 
 func releaseCmd(e *env) *cobra.Command {
-	c := &cobra.Command{Use: "release", Short: "Start, list and show releases"}
+	c := &cobra.Command{Use: "release", Short: "Start, list, show, publish, yank and archive releases; their mail and the project feed"}
 	var embargoed bool
 	start := &cobra.Command{
 		Use: "start PROJECT VERSION [--embargoed]", Short: "Start a draft release", Args: args(cobra.ExactArgs(2)),
