@@ -1,9 +1,19 @@
 package integration
 
 import (
+	"context"
+	"crypto/sha512"
+	"encoding/hex"
 	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"trel/internal/testutil/archivetest"
+	"trel/internal/testutil/smtptest"
 )
 
 // TestVerifyReleaseAfterlife: `trel verify --release` reports a yanked
@@ -53,5 +63,104 @@ func TestVerifyReleaseAfterlife(t *testing.T) {
 	// The old URL (in scripts, in the [ANNOUNCE]) follows the files.
 	if out := w.carol.ok(t, "verify", "--release", relURL); !strings.Contains(out, "VERIFIED: widget 1.0") || !strings.Contains(out, "moved from "+relURL+" to "+w.srv.url+"/archive/demo/widget/1.0/") {
 		t.Errorf("verify --release at the old URL of an archived release:\n%s", out)
+	}
+}
+
+// TestEmbargoedReleaseUnseen: an embargoed release with files, checks and
+// an open vote is, for an anonymous visitor and for a signed-in
+// non-participant, exactly like a release that does not exist, on every
+// API route, web page and public file that names a release; and nothing
+// of it reaches them through the feed, listings, notices or webhooks.
+func TestEmbargoedReleaseUnseen(t *testing.T) {
+	ctx := context.Background()
+	sink := smtptest.Start(t, smtptest.Options{})
+	w := newWorld(t, "--smtp", "smtp://"+sink.Addr, "--mail-from", "trel@example.org", "--webhook-allow-private", "--delivery-retry", "50ms")
+	s := aliceSigner(t, w)
+	w.alice.ok(t, "policy", "set", "widget", "--min-vote-hours", "0", "--min-binding-votes", "1",
+		"--vote-to", "dev@widget.example.org", "--announce-to", "announce@widget.example.org", "--private-to", "private@widget.example.org")
+	hook := newHookReceiver(t, "a-webhook-secret-of-the-receiver")
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	writeFile(t, secretFile, []byte("a-webhook-secret-of-the-receiver\n"))
+	w.alice.ok(t, "webhook", "add", "widget", hook.URL, "--secret-file", secretFile)
+	// carol becomes a voter-to-be elsewhere: a member of another committee.
+	if _, err := w.adminC.CreateCommittee(ctx, "other", "Other Committee"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.adminC.AddMember(ctx, "other", "carol", "member"); err != nil {
+		t.Fatal(err)
+	}
+
+	w.alice.ok(t, "release", "start", "widget", "3.0", "--embargoed")
+	name := "widget-3.0.tar.gz"
+	artifact := archivetest.SourceTarGz(t, "widget-3.0", pseudoRandom(name, 32<<10))
+	d := sha512.Sum512(artifact)
+	put(t, w.aliceC, "3.0", map[string][]byte{
+		name:             artifact,
+		name + ".asc":    s.g.Sign(t, "", s.fpr, artifact, "--digest-algo", "SHA512"),
+		name + ".sha512": []byte(hex.EncodeToString(d[:]) + "  " + name + "\n"),
+	})
+	waitChecks(t, w.aliceC, "3.0")
+	w.alice.ok(t, "vote", "start", "widget", "3.0")
+	w.bob.ok(t, "vote", "cast", "widget", "3.0", "+1", "--comment", "fix looks right")
+
+	carolGet := func(u string) (int, string) {
+		req, _ := http.NewRequest("GET", u, nil)
+		req.Header.Set("Authorization", "Bearer "+w.carol.token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	anonGet := func(u string) (int, string) {
+		c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	rel := "/api/v1/projects/widget/releases/"
+	paths := []string{
+		rel + "V", rel + "V/revisions", rel + "V/revisions/1", rel + "V/revisions/1/files/" + name, rel + "V/checks", rel + "V/vote",
+		rel + "V/managers", rel + "V/mail", rel + "V/mail/vote", rel + "V/workflow-runs", rel + "V/diff",
+		"/downloads/demo/widget/V/", "/downloads/demo/widget/V/" + name, "/downloads/demo/widget/V/trel-release-status.json",
+		"/downloads/demo/widget/V/trel-release-manifest.json", "/archive/demo/widget/V/trel-release-status.json",
+		"/projects/widget/releases/V", "/projects/widget/releases/V/revisions/1/files/" + name, "/projects/widget/releases/V/diff",
+		"/projects/widget/releases/V/mail/vote", "/projects/widget/releases/V/sign", "/projects/widget/releases/V/yank",
+	}
+	for who, get := range map[string]func(string) (int, string){"anonymous": anonGet, "carol": carolGet} {
+		for _, p := range paths {
+			code, body := get(w.srv.url + strings.ReplaceAll(p, "V", "3.0"))
+			code2, body2 := get(w.srv.url + strings.ReplaceAll(p, "V", "9.9"))
+			norm := strings.NewReplacer("3.0", "X", "9.9", "X", name, "F", "widget-9.9.tar.gz", "F")
+			if code != code2 || norm.Replace(body) != norm.Replace(body2) {
+				t.Errorf("%s tells the embargoed release from a missing one at %s: %d %q vs %d %q", who, p, code, tail(body, 300), code2, tail(body2, 300))
+			}
+		}
+		for _, p := range []string{"/api/v1/projects/widget/releases", "/api/v1/projects/widget/feed", "/downloads/demo/KEYS", "/downloads/demo/widget/",
+			"/projects/widget", "/committees/demo", "/", "/api/v1/projects/widget", "/api/v1/committees/demo", "/log/checkpoint", "/notices", "/api/v1/notices?all=true"} {
+			if _, body := get(w.srv.url + p); strings.Contains(body, "3.0") {
+				t.Errorf("%s reads of the embargoed release at %s: %s", who, p, tail(body, 500))
+			}
+		}
+	}
+	// Nothing of 3.0 reached a webhook or a public list.
+	time.Sleep(time.Second)
+	for _, e := range hook.seen() {
+		if strings.HasSuffix(e, " 3.0") {
+			t.Errorf("a webhook heard of the embargoed release: %v", hook.seen())
+		}
+	}
+	for _, m := range sink.Messages() {
+		for _, to := range m.To {
+			if to != "private@widget.example.org" && to != "bob@example.org" {
+				t.Errorf("mail of the embargoed release to %s: %s", to, m.Header().Get("Subject"))
+			}
+		}
 	}
 }
