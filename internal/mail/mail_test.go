@@ -3,8 +3,8 @@ package mail_test
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"flag"
+	"fmt"
 	"io"
 	"mime"
 	"mime/quotedprintable"
