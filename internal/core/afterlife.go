@@ -54,6 +54,10 @@ func (s *Service) StartReleaseWith(ctx context.Context, a *Actor, projectKey, ve
 	if !opt.Embargoed {
 		return s.StartRelease(ctx, a, projectKey, version)
 	}
+	if a.Workload != nil {
+		return nil, domain.Errorf(domain.KindForbidden, "a CI credential may not start an embargoed release: it would not see it (only the committee's participants do); a release manager starts it with `trel release start %s %s --embargoed`",
+			domain.SafeText(projectKey), domain.SafeText(version))
+	}
 	return s.startRelease(ctx, a, projectKey, version, func(tx store.Tx, r *domain.Release) error {
 		if err := tx.SetEmbargoed(ctx, r.ID); err != nil {
 			return err

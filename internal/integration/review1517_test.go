@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"trel/client"
 	"trel/internal/testutil/archivetest"
+	"trel/internal/testutil/oidctest"
 	"trel/internal/testutil/smtptest"
 )
 
@@ -163,4 +165,71 @@ func TestEmbargoedReleaseUnseen(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestCICredentialAndFormerManagerAfterPublication: a CI credential
+// allowed everything a publisher may do cannot yank, un-yank or archive,
+// manage webhooks, or read notices; it does not see an embargoed release
+// (its committee's participants only: CI logs are often public); and a
+// release manager who was removed can no longer yank.
+func TestCICredentialAndFormerManagerAfterPublication(t *testing.T) {
+	w := newWorld(t)
+	s := aliceSigner(t, w)
+	w.alice.ok(t, "policy", "set", "widget", "--min-vote-hours", "0", "--min-binding-votes", "1")
+	gl := oidctest.New(t)
+	w.admin.ok(t, "issuer", "add", gl.URL, "--kind", "gitlab")
+	w.alice.ok(t, "publisher", "add", "widget", "--issuer", gl.URL, "--repository", "demo/widget", "--workflow", ".gitlab-ci.yml",
+		"--actions", "compose,vote-start,publish")
+	aud, err := client.New(w.srv.url, "").Audience(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := oidctest.GitLabRun{Host: strings.TrimPrefix(gl.URL, "http://"), ProjectPath: "demo/widget", ConfigPath: ".gitlab-ci.yml", Ref: "main"}
+	ci := newUser(t, "gitlab-ci")
+	ci.env = []string{"TREL_ID_TOKEN=" + gl.Mint(job.Claims(aud.Audience))}
+	ci.ok(t, "login", "--oidc", "--server", w.srv.url, "--token-env", "TREL_ID_TOKEN")
+
+	releaseTo(t, w, s, "1.0", false)
+	w.alice.ok(t, "release", "publish", "widget", "1.0")
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	writeFile(t, secretFile, []byte("a-webhook-secret-of-the-receiver\n"))
+	for _, args := range [][]string{
+		{"release", "yank", "widget", "1.0", "--reason", "from CI"},
+		{"release", "unyank", "widget", "1.0"},
+		{"release", "archive", "widget", "1.0"},
+		{"webhook", "add", "widget", "https://ci.example.org/hook", "--secret-file", secretFile},
+		{"webhook", "list", "widget"},
+		{"webhook", "deliveries", "widget"},
+		{"webhook", "remove", "widget", "1"},
+		{"notices"},
+		{"policy", "set", "widget", "--vote-to", "attacker@example.org"},
+	} {
+		if r := ci.run(t, args...); r.code == 0 {
+			t.Errorf("a CI credential could %v: %s", args, r)
+		}
+	}
+
+	// An embargoed release is its committee's participants' only.
+	w.alice.ok(t, "release", "start", "widget", "3.0", "--embargoed")
+	if out := ci.ok(t, "release", "list", "widget"); strings.Contains(out, "3.0") {
+		t.Errorf("a CI credential lists the embargoed release: %s", out)
+	}
+	for _, args := range [][]string{{"release", "show", "widget", "3.0"}, {"revisions", "widget", "3.0"}, {"release", "mail", "widget", "3.0"}} {
+		if r := ci.run(t, args...); r.code == 0 {
+			t.Errorf("a CI credential reads the embargoed release with %v: %s", args, r)
+		}
+	}
+
+	// A former release manager.
+	w.alice.ok(t, "release", "manager", "add", "widget", "1.0", "bob")
+	w.bob.ok(t, "release", "yank", "widget", "1.0", "--reason", "wrong licence headers")
+	w.bob.ok(t, "release", "unyank", "widget", "1.0")
+	w.alice.ok(t, "release", "manager", "remove", "widget", "1.0", "bob")
+	w.bob.fails(t, 1, []string{"release manager"}, "release", "yank", "widget", "1.0", "--reason", "spite")
+	w.bob.fails(t, 1, []string{"release manager"}, "release", "archive", "widget", "1.0")
+	// ... and one who left the committee.
+	w.alice.ok(t, "release", "manager", "add", "widget", "1.0", "bob")
+	w.admin.ok(t, "member", "remove", "demo", "bob")
+	w.bob.fails(t, 1, []string{"no longer a member"}, "release", "yank", "widget", "1.0", "--reason", "spite")
+	ci.fails(t, 1, []string{"embargoed"}, "release", "start", "widget", "4.0", "--embargoed")
 }
