@@ -22,9 +22,25 @@ import (
 // release with its reason, and verifies an archived release at its
 // archive URL and by --server PROJECT VERSION (issue 17 promises both).
 func TestVerifyReleaseAfterlife(t *testing.T) {
-	w := newWorld(t)
+	sink := smtptest.Start(t, smtptest.Options{})
+	w := newWorld(t, "--smtp", "smtp://"+sink.Addr, "--mail-from", "trel@example.org")
 	s := aliceSigner(t, w)
-	w.alice.ok(t, "policy", "set", "widget", "--min-vote-hours", "0", "--min-binding-votes", "1")
+	w.alice.ok(t, "policy", "set", "widget", "--min-vote-hours", "0", "--min-binding-votes", "1",
+		"--vote-to", "dev@widget.example.org", "--announce-to", "announce@widget.example.org", "--private-to", "private@widget.example.org")
+	// Embargoed, then published: the manifest records the mail of the
+	// private vote and the announcement, and the release verifies.
+	releaseTo(t, w, s, "2.0", true)
+	w.alice.ok(t, "release", "publish", "widget", "2.0")
+	var manifest struct {
+		Mail map[string]string `json:"mail"`
+	}
+	getJSON(t, w.srv.url+"/downloads/demo/widget/2.0/trel-release-manifest.json", &manifest)
+	if manifest.Mail["vote"] == "" || manifest.Mail["announce"] == "" {
+		t.Fatalf("the manifest's mail: %v", manifest.Mail)
+	}
+	if out := w.carol.ok(t, "verify", "--release", w.srv.url+"/downloads/demo/widget/2.0/"); !strings.Contains(out, "VERIFIED: widget 2.0") {
+		t.Fatalf("verify --release of a release published after an embargo:\n%s", out)
+	}
 	releaseTo(t, w, s, "1.0", false)
 	w.alice.ok(t, "release", "publish", "widget", "1.0")
 	relURL := w.srv.url + "/downloads/demo/widget/1.0/"
@@ -84,6 +100,17 @@ func TestEmbargoedReleaseUnseen(t *testing.T) {
 	secretFile := filepath.Join(t.TempDir(), "secret")
 	writeFile(t, secretFile, []byte("a-webhook-secret-of-the-receiver\n"))
 	w.alice.ok(t, "webhook", "add", "widget", hook.URL, "--secret-file", secretFile)
+	generated := w.alice.ok(t, "webhook", "add", "widget", hook.URL+"/second")
+	i := strings.Index(generated, "whsec_")
+	if i < 0 {
+		t.Fatalf("webhook add without a secret shows no secret: %s", generated)
+	}
+	made := strings.Fields(generated[i:])[0]
+	for what, text := range map[string]string{"webhook list": w.alice.ok(t, "webhook", "list", "widget", "--json"), "webhook deliveries": w.alice.ok(t, "webhook", "deliveries", "widget", "--json")} {
+		if strings.Contains(text, made) || strings.Contains(text, "a-webhook-secret-of-the-receiver") {
+			t.Errorf("%s shows a webhook secret: %s", what, text)
+		}
+	}
 	// carol becomes a voter-to-be elsewhere: a member of another committee.
 	if _, err := w.adminC.CreateCommittee(ctx, "other", "Other Committee"); err != nil {
 		t.Fatal(err)
@@ -153,6 +180,9 @@ func TestEmbargoedReleaseUnseen(t *testing.T) {
 	}
 	// Nothing of 3.0 reached a webhook or a public list.
 	time.Sleep(time.Second)
+	if log := w.srv.stderr.String(); strings.Contains(log, made) || strings.Contains(log, "a-webhook-secret-of-the-receiver") {
+		t.Error("the server log holds a webhook secret")
+	}
 	for _, e := range hook.seen() {
 		if strings.HasSuffix(e, " 3.0") {
 			t.Errorf("a webhook heard of the embargoed release: %v", hook.seen())
