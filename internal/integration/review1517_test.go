@@ -263,3 +263,58 @@ func TestCICredentialAndFormerManagerAfterPublication(t *testing.T) {
 	w.bob.fails(t, 1, []string{"no longer a member"}, "release", "yank", "widget", "1.0", "--reason", "spite")
 	ci.fails(t, 1, []string{"embargoed"}, "release", "start", "widget", "4.0", "--embargoed")
 }
+
+// TestTrustedPublisherRepositoryResurrection: a publisher names a
+// repository by its path, which another owner can take once it is
+// deleted or renamed (a "resurrected" repository). The first exchange
+// pins the repository's and owner's ids; a token from a same-named
+// repository with other ids is refused, on GitHub and GitLab.
+func TestTrustedPublisherRepositoryResurrection(t *testing.T) {
+	w := newWorld(t)
+	gl, gh := oidctest.New(t), oidctest.New(t)
+	w.admin.ok(t, "issuer", "add", gl.URL, "--kind", "gitlab")
+	w.admin.ok(t, "issuer", "add", gh.URL, "--kind", "github")
+	w.alice.ok(t, "publisher", "add", "widget", "--issuer", gl.URL, "--repository", "demo/widget", "--workflow", ".gitlab-ci.yml", "--actions", "compose")
+	w.alice.ok(t, "publisher", "add", "widget", "--issuer", gh.URL, "--repository", "demo/widget", "--workflow", ".github/workflows/release.yml", "--actions", "compose")
+	aud, err := client.New(w.srv.url, "").Audience(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := func(tok string) result {
+		ci := newUser(t, "ci")
+		ci.env = []string{"TREL_ID_TOKEN=" + tok}
+		return ci.run(t, "login", "--oidc", "--server", w.srv.url, "--token-env", "TREL_ID_TOKEN", "--project", "widget")
+	}
+	glJob := oidctest.GitLabRun{Host: strings.TrimPrefix(gl.URL, "http://"), ProjectPath: "demo/widget", ConfigPath: ".gitlab-ci.yml", Ref: "main"}
+	ghJob := oidctest.GitHubRun{Repository: "demo/widget", Workflow: ".github/workflows/release.yml", Ref: "refs/heads/main", RunID: "1"}
+	for _, tc := range []struct {
+		name           string
+		claims         func() map[string]any
+		mint           func(map[string]any) string
+		idKey, ownerID string
+	}{
+		{"gitlab", func() map[string]any { return glJob.Claims(aud.Audience) }, gl.Mint, "project_id", "namespace_id"},
+		{"github", func() map[string]any { return ghJob.Claims(aud.Audience) }, gh.Mint, "repository_id", "repository_owner_id"},
+	} {
+		if r := login(tc.mint(tc.claims())); r.code != 0 {
+			t.Fatalf("%s: the first login: %s", tc.name, r)
+		}
+		if r := login(tc.mint(tc.claims())); r.code != 0 {
+			t.Fatalf("%s: the same repository again: %s", tc.name, r)
+		}
+		for _, key := range []string{tc.idKey, tc.ownerID} {
+			c := tc.claims()
+			c[key] = "999999"
+			r := login(tc.mint(c))
+			checkFailure(t, r, 1, "999999", "another repository")
+		}
+	}
+	// Removing the publisher and adding it again trusts the new repository.
+	w.alice.ok(t, "publisher", "remove", "widget", "1")
+	w.alice.ok(t, "publisher", "add", "widget", "--issuer", gl.URL, "--repository", "demo/widget", "--workflow", ".gitlab-ci.yml", "--actions", "compose")
+	c := glJob.Claims(aud.Audience)
+	c["project_id"] = "999999"
+	if r := login(gl.Mint(c)); r.code != 0 {
+		t.Fatalf("the re-added publisher refuses the new repository: %s", r)
+	}
+}
