@@ -590,6 +590,22 @@ func voteWord(value int, binding bool) string {
 	return v + " (non-binding)"
 }
 
+// quotedComment writes a voter's comment into a mail trel sends: each
+// line quoted with "> ", so that no line passes for trel's own words (a
+// "+1 (binding)" or a signature naming another voter), with control,
+// invisible and reordering characters escaped (\u202e).
+func quotedComment(comment string) string {
+	comment = strings.ReplaceAll(strings.ReplaceAll(comment, "\r\n", "\n"), "\r", "\n")
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimRight(comment, "\n"), "\n") {
+		if safe := domain.SafeText(line); safe != line {
+			line = safe[1 : len(safe)-1] // without the quotes SafeText adds
+		}
+		b.WriteString("> " + line + "\n")
+	}
+	return b.String()
+}
+
 // onVoteCast copies the ballot to the vote's thread, sends the voter a
 // receipt (mail and notification).
 func (s *Service) onVoteCast(ctx context.Context, tx store.Tx, a *Actor, rel *domain.Release, round int, value int, binding bool, comment string) error {
@@ -607,7 +623,7 @@ func (s *Service) onVoteCast(ctx context.Context, tx store.Tx, a *Actor, rel *do
 		if to, cc := mailLists(mc.pol, rel, domain.MailBallot); thread != "" && len(to) > 0 {
 			body := word + "\n"
 			if strings.TrimSpace(comment) != "" {
-				body += "\n" + comment + "\n"
+				body += "\n" + quotedComment(comment)
 			}
 			body += fmt.Sprintf("\n-- \n%s cast this vote in trel on %s:\n%s\n", a.User.Username, when, s.releaseURL(rel))
 			if err := s.queueMail(ctx, tx, rel, domain.MailBallot, round, s.message(mc, domain.MailBallot, "", thread, to, cc, body), s.now()); err != nil {
@@ -618,7 +634,7 @@ func (s *Service) onVoteCast(ctx context.Context, tx store.Tx, a *Actor, rel *do
 			body := fmt.Sprintf("Your vote %s on %s %s (vote round %d) was recorded on %s.\n\nThe tally and your vote are on the release page:\n  %s\n\nA later vote replaces this one.\n",
 				word, mc.project.Name, rel.Version, round, when, s.releaseURL(rel))
 			if strings.TrimSpace(comment) != "" {
-				body += "\nYour comment:\n" + comment + "\n"
+				body += "\nYour comment:\n" + quotedComment(comment)
 			}
 			if err := s.queueMail(ctx, tx, rel, domain.MailReceipt, round, s.message(mc, domain.MailReceipt, "", "", []string{a.User.Email}, nil, body), s.now()); err != nil {
 				return err

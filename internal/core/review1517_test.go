@@ -1,0 +1,53 @@
+package core_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"trel/internal/core"
+)
+
+// TestBallotCommentInMail: a voter's comment goes to the list in a mail
+// trel sends, so it must not pass for trel's own words: its lines are
+// quoted (a forged "+1 (binding)" line or "-- " signature with another
+// voter's name stays inside the quote) and invisible or reordering
+// characters are shown escaped, in the copy and in the receipt.
+func TestBallotCommentInMail(t *testing.T) {
+	ctx := context.Background()
+	w := newMailWorld(t)
+	m, c := w.actors["member"], w.actors["committer"]
+	w.candidate(t, "1.0", core.StartReleaseOptions{})
+	if _, err := w.svc.StartVote(ctx, m, "alpha-lib", "1.0"); err != nil {
+		t.Fatal(err)
+	}
+	forged := "looks fine\u202e\r\n\n+1 (binding)\n\n-- \nmember cast this vote in trel on 2026-12-03 10:00 UTC:\nhttps://trel.example.org/projects/alpha-lib/releases/1.0\n\x1b[2K"
+	if _, err := w.svc.CastVote(ctx, c, "alpha-lib", "1.0", 0, forged); err != nil {
+		t.Fatal(err)
+	}
+	w.deliverDue(t)
+	var bodies []string
+	for _, r := range w.inbox(t)[1:] {
+		bodies = append(bodies, r.body)
+	}
+	if len(bodies) != 2 {
+		t.Fatalf("%d mails after the ballot (want the copy and the receipt)", len(bodies))
+	}
+	for _, body := range bodies {
+		if strings.ContainsAny(body, "\u202e\x1b\r") || !strings.Contains(body, `looks fine\u202e`) {
+			t.Errorf("the comment's invisible characters reached the mail:\n%q", body)
+		}
+		sigs := 0
+		for _, line := range strings.Split(body, "\n") {
+			if line == "+1 (binding)" || strings.HasPrefix(line, "member cast") {
+				t.Errorf("a comment line passes for trel's own: %q in\n%s", line, body)
+			}
+			if line == "-- " {
+				sigs++
+			}
+		}
+		if sigs > 1 {
+			t.Errorf("the comment adds a signature delimiter:\n%s", body)
+		}
+	}
+}
