@@ -201,7 +201,8 @@ func (s *Service) archive(ctx context.Context, a *Actor, rel *domain.Release, wh
 }
 
 // archivePrevious archives, when the policy says so, the older published
-// releases of the line of a release just published. Failures are logged
+// releases (by version, not by date) of the line of a release just
+// published. Failures are logged
 // and audited; `trel release archive` finishes them.
 func (s *Service) archivePrevious(ctx context.Context, rel *domain.Release) {
 	pol, err := s.store.Policy(ctx, rel.ProjectID)
@@ -221,6 +222,11 @@ func (s *Service) archivePrevious(ctx context.Context, rel *domain.Release) {
 	for i := range all {
 		old := &all[i]
 		if old.ID == rel.ID || old.Phase != domain.PhaseReleased || old.ArchivedAt != nil || domain.ReleaseLine(old.Version, depth) != line {
+			continue
+		}
+		// Only older releases: a backport or a late patch release of the
+		// line does not archive the newer ones.
+		if !domain.VersionLess(old.Version, rel.Version) {
 			continue
 		}
 		if old.PublishedAt == nil || old.PublishedAt.After(s.now()) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"trel/internal/core"
+	"trel/internal/domain"
 )
 
 // TestBallotCommentInMail: a voter's comment goes to the list in a mail
@@ -49,5 +50,42 @@ func TestBallotCommentInMail(t *testing.T) {
 		if sigs > 1 {
 			t.Errorf("the comment adds a signature delimiter:\n%s", body)
 		}
+	}
+}
+
+// TestArchivePreviousOnlyOlder: automatic archiving archives the older
+// releases of the line, never a newer one: a backport (2.3.5 published
+// after 2.4.10, one major line) or a late 2.4.9 leaves 2.4.10 in the
+// downloads; versions compare as versions (2.4.10 > 2.4.9, 3.0.0-rc1 <
+// 3.0.0), not as text.
+func TestArchivePreviousOnlyOlder(t *testing.T) {
+	ctx := context.Background()
+	w := newMailWorld(t)
+	m := w.actors["member"]
+	pol, _ := w.svc.Policy(ctx, m, "alpha-lib")
+	pol.ArchivePrevious = domain.ArchiveMajor
+	if _, err := w.svc.SetPolicy(ctx, m, "alpha-lib", *pol); err != nil {
+		t.Fatal(err)
+	}
+	archived := func(version string) bool {
+		rel, err := w.svc.Release(ctx, m, "alpha-lib", version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rel.ArchivedAt != nil
+	}
+	w.publish(t, "2.4.10", core.StartReleaseOptions{})
+	w.publish(t, "2.4.9", core.StartReleaseOptions{})
+	if archived("2.4.10") || archived("2.4.9") {
+		t.Fatalf("after 2.4.9 was published after 2.4.10: 2.4.10 archived %v, 2.4.9 archived %v (neither should be)", archived("2.4.10"), archived("2.4.9"))
+	}
+	w.publish(t, "2.3.5", core.StartReleaseOptions{})
+	if archived("2.4.10") {
+		t.Fatal("publishing the backport 2.3.5 archived the newer 2.4.10")
+	}
+	w.publish(t, "3.0.0-rc1", core.StartReleaseOptions{})
+	w.publish(t, "3.0.0", core.StartReleaseOptions{})
+	if !archived("3.0.0-rc1") || archived("3.0.0") {
+		t.Fatal("3.0.0 did not archive its release candidate 3.0.0-rc1")
 	}
 }
