@@ -62,6 +62,15 @@ func TestVerifyReleaseAfterlife(t *testing.T) {
 	if err := json.Unmarshal([]byte(w.carol.ok(t, "verify", "--release", relURL, "--json")), &rep); err != nil || rep.Status.State != "yanked" || rep.Status.YankReason != "CVE-2026-0001: do not use" {
 		t.Fatalf("verify --release --json: %+v %v", rep, err)
 	}
+	// The downloads listings, where downloaders browse, say it too.
+	for _, dir := range []string{"/downloads/demo/widget/", "/downloads/demo/widget/1.0/"} {
+		if body := getBody(t, w.srv.url+dir); !strings.Contains(body, "yanked") || !strings.Contains(body, "CVE-2026-0001: do not use") {
+			t.Errorf("the listing %s does not say 1.0 is yanked:\n%s", dir, body)
+		}
+	}
+	if body := getBody(t, w.srv.url+"/downloads/demo/widget/2.0/"); strings.Contains(body, "yanked") {
+		t.Errorf("the listing of 2.0 says yanked:\n%s", body)
+	}
 	out = w.carol.ok(t, "verify", "--server", w.srv.url, "widget", "1.0")
 	if !strings.Contains(out, "YANKED") {
 		t.Fatalf("verify --server does not say the release is yanked:\n%s", out)
