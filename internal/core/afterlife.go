@@ -97,7 +97,7 @@ func (s *Service) YankRelease(ctx context.Context, a *Actor, projectKey, version
 	}
 	now := s.now()
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.SetYanked(ctx, rel.ID, &now, a.name(), reason); err != nil {
+		if err := raced(rel, "yanked")(tx.SetYanked(ctx, rel.ID, &now, a.name(), reason)); err != nil {
 			return err
 		}
 		if err := s.audit(ctx, tx, a, "release.yank", releaseTarget(rel), map[string]any{"reason": reason}); err != nil {
@@ -122,7 +122,7 @@ func (s *Service) UnyankRelease(ctx context.Context, a *Actor, projectKey, versi
 		return nil, domain.Errorf(domain.KindConflict, "%s %s is not yanked", rel.ProjectKey, rel.Version)
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.SetYanked(ctx, rel.ID, nil, "", ""); err != nil {
+		if err := raced(rel, "un-yanked")(tx.SetYanked(ctx, rel.ID, nil, "", "")); err != nil {
 			return err
 		}
 		if err := s.audit(ctx, tx, a, "release.unyank", releaseTarget(rel), map[string]any{"was": rel.YankReason, "yanked_by": rel.YankedBy}); err != nil {
@@ -135,6 +135,17 @@ func (s *Service) UnyankRelease(ctx context.Context, a *Actor, projectKey, versi
 	}
 	s.wakeDeliveries()
 	return s.store.ReleaseByID(ctx, rel.ID)
+}
+
+// raced turns a conditional update of rel that changed nothing (another
+// request did it first) into a conflict.
+func raced(rel *domain.Release, what string) func(bool, error) error {
+	return func(changed bool, err error) error {
+		if err != nil || changed {
+			return err
+		}
+		return domain.Errorf(domain.KindConflict, "%s %s was %s meanwhile by another request", rel.ProjectKey, rel.Version, what)
+	}
 }
 
 // ArchiveRelease moves a published release's files to the archive tree
@@ -180,7 +191,7 @@ func (s *Service) archive(ctx context.Context, a *Actor, rel *domain.Release, wh
 		return err
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.SetArchived(ctx, rel.ID, s.now(), a.name()); err != nil {
+		if err := raced(rel, "archived")(tx.SetArchived(ctx, rel.ID, s.now(), a.name())); err != nil {
 			return err
 		}
 		details := map[string]any{"files": len(rev.Files)}

@@ -2,7 +2,10 @@ package core_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"trel/internal/core"
@@ -87,5 +90,56 @@ func TestArchivePreviousOnlyOlder(t *testing.T) {
 	w.publish(t, "3.0.0", core.StartReleaseOptions{})
 	if !archived("3.0.0-rc1") || archived("3.0.0") {
 		t.Fatal("3.0.0 did not archive its release candidate 3.0.0-rc1")
+	}
+}
+
+// TestConcurrentYankAndArchive: ten release managers' requests racing to
+// yank (then un-yank, then archive) one release: exactly one of each
+// succeeds, the others are conflicts, and the audit log has one event of
+// each (a second yank would have replaced the reason and called the
+// webhooks twice).
+func TestConcurrentYankAndArchive(t *testing.T) {
+	ctx := context.Background()
+	w := newMailWorld(t)
+	m := w.actors["member"]
+	w.publish(t, "1.0", core.StartReleaseOptions{})
+	for _, op := range []struct {
+		action string
+		do     func(i int) error
+	}{
+		{"release.yank", func(i int) error {
+			_, err := w.svc.YankRelease(ctx, m, "alpha-lib", "1.0", fmt.Sprintf("reason %d", i))
+			return err
+		}},
+		{"release.unyank", func(int) error { _, err := w.svc.UnyankRelease(ctx, m, "alpha-lib", "1.0"); return err }},
+		{"release.archive", func(int) error { _, err := w.svc.ArchiveRelease(ctx, m, "alpha-lib", "1.0"); return err }},
+	} {
+		var wg sync.WaitGroup
+		var ok, conflicts atomic.Int32
+		for i := range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				switch err := op.do(i); {
+				case err == nil:
+					ok.Add(1)
+				case domain.IsKind(err, domain.KindConflict):
+					conflicts.Add(1)
+				default:
+					t.Errorf("%s: %v", op.action, err)
+				}
+			}()
+		}
+		wg.Wait()
+		events, _ := w.svc.AuditLog(ctx, w.actors["admin"], 200)
+		n := 0
+		for _, e := range events {
+			if e.Action == op.action {
+				n++
+			}
+		}
+		if ok.Load() != 1 || conflicts.Load() != 9 || n != 1 {
+			t.Errorf("%s: %d succeeded, %d conflicts, %d audit events (want 1, 9, 1)", op.action, ok.Load(), conflicts.Load(), n)
+		}
 	}
 }

@@ -52,10 +52,13 @@ type NotifyTx interface {
 	SetEmbargoed(ctx context.Context, releaseID int64) error
 	// LiftEmbargo ends a release's embargo (at publication).
 	LiftEmbargo(ctx context.Context, releaseID int64, at time.Time) error
-	// SetYanked yanks (at != nil) or un-yanks (nil) a release.
-	SetYanked(ctx context.Context, releaseID int64, at *time.Time, by, reason string) error
-	// SetArchived records that a release's files moved to the archive tree.
-	SetArchived(ctx context.Context, releaseID int64, at time.Time, by string) error
+	// SetYanked yanks (at != nil) a release that is not yanked, or
+	// un-yanks (nil) one that is; false when it was not (one conditional
+	// UPDATE: of two racing requests, one changes the release).
+	SetYanked(ctx context.Context, releaseID int64, at *time.Time, by, reason string) (bool, error)
+	// SetArchived records that a release's files moved to the archive
+	// tree; false when it was recorded already (one conditional UPDATE).
+	SetArchived(ctx context.Context, releaseID int64, at time.Time, by string) (bool, error)
 	// AddNotification stores a notice unless the user already has one
 	// with the same dedupe key ("" = no key); it reports whether it did.
 	AddNotification(ctx context.Context, n domain.Notice, dedupe string) (bool, error)

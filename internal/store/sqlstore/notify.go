@@ -55,22 +55,36 @@ func (s q) LiftEmbargo(ctx context.Context, releaseID int64, at time.Time) error
 }
 
 // SetYanked implements store.NotifyTx.
-func (s q) SetYanked(ctx context.Context, releaseID int64, at *time.Time, by, reason string) error {
+func (s q) SetYanked(ctx context.Context, releaseID int64, at *time.Time, by, reason string) (bool, error) {
 	if err := s.ensureState(ctx, releaseID); err != nil {
-		return err
+		return false, err
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE release_states SET yanked_at = $2, yanked_by = $3, yank_reason = $4 WHERE release_id = $1`,
+	cond := "yanked_at IS NULL"
+	if at == nil {
+		cond = "yanked_at IS NOT NULL"
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE release_states SET yanked_at = $2, yanked_by = $3, yank_reason = $4 WHERE release_id = $1 AND `+cond,
 		releaseID, nullMicros(at), by, reason)
-	return wrap("yanking the release", err)
+	return changedOne(res, err, "yanking the release")
 }
 
 // SetArchived implements store.NotifyTx.
-func (s q) SetArchived(ctx context.Context, releaseID int64, at time.Time, by string) error {
+func (s q) SetArchived(ctx context.Context, releaseID int64, at time.Time, by string) (bool, error) {
 	if err := s.ensureState(ctx, releaseID); err != nil {
-		return err
+		return false, err
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE release_states SET archived_at = $2, archived_by = $3 WHERE release_id = $1`, releaseID, micros(at), by)
-	return wrap("archiving the release", err)
+	res, err := s.db.ExecContext(ctx, `UPDATE release_states SET archived_at = $2, archived_by = $3 WHERE release_id = $1 AND archived_at IS NULL`,
+		releaseID, micros(at), by)
+	return changedOne(res, err, "archiving the release")
+}
+
+// changedOne reports whether an UPDATE changed a row.
+func changedOne(res sql.Result, err error, what string) (bool, error) {
+	if err != nil {
+		return false, wrap(what, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, wrap(what, err)
 }
 
 const noticeCols = `id, user_id, message, kind, link, created_at, dismissed_at`

@@ -61,15 +61,28 @@ func runNotify(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 		tx(t, s, func(tx store.Tx) error { return tx.LiftEmbargo(ctx, r.ID, now) })
 		later := now.Add(time.Hour)
-		tx(t, s, func(tx store.Tx) error { return tx.SetYanked(ctx, r.ID, &later, "alice", "broken build") })
-		tx(t, s, func(tx store.Tx) error { return tx.SetArchived(ctx, r.ID, later, "alice") })
+		changed := func(what string, want bool, f func(tx store.Tx) (bool, error)) {
+			t.Helper()
+			tx(t, s, func(tx store.Tx) error {
+				got, err := f(tx)
+				if err == nil && got != want {
+					t.Errorf("%s: changed %v, want %v", what, got, want)
+				}
+				return err
+			})
+		}
+		changed("yank", true, func(tx store.Tx) (bool, error) { return tx.SetYanked(ctx, r.ID, &later, "alice", "broken build") })
+		changed("yank again", false, func(tx store.Tx) (bool, error) { return tx.SetYanked(ctx, r.ID, &later, "bob", "other reason") })
+		changed("archive", true, func(tx store.Tx) (bool, error) { return tx.SetArchived(ctx, r.ID, later, "alice") })
+		changed("archive again", false, func(tx store.Tx) (bool, error) { return tx.SetArchived(ctx, r.ID, later, "bob") })
 		all, _ := s.ListReleases(ctx, p.ID)
 		g := all[0]
 		if g.Embargoed || g.EmbargoLiftedAt == nil || !g.EmbargoLiftedAt.Equal(now) || g.YankReason != "broken build" || g.YankedBy != "alice" ||
 			g.YankedAt == nil || !g.YankedAt.Equal(later) || g.ArchivedAt == nil || g.ArchivedBy != "alice" {
 			t.Fatalf("state: %+v", g.ReleaseStatus)
 		}
-		tx(t, s, func(tx store.Tx) error { return tx.SetYanked(ctx, r.ID, nil, "", "") })
+		changed("un-yank", true, func(tx store.Tx) (bool, error) { return tx.SetYanked(ctx, r.ID, nil, "", "") })
+		changed("un-yank again", false, func(tx store.Tx) (bool, error) { return tx.SetYanked(ctx, r.ID, nil, "", "") })
 		if got, _ := s.ReleaseByID(ctx, r.ID); got.YankedAt != nil || got.YankReason != "" || got.ArchivedAt == nil {
 			t.Fatalf("un-yanked: %+v", got.ReleaseStatus)
 		}
