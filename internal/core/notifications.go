@@ -910,6 +910,9 @@ type CreatedWebhook struct {
 	Secret  string         `json:"secret"`
 }
 
+// maxWebhooks is how many webhooks a project may have.
+const maxWebhooks = 20
+
 // AddWebhook registers a webhook of a project (committee members).
 func (s *Service) AddWebhook(ctx context.Context, a *Actor, projectKey string, req NewWebhook) (*CreatedWebhook, error) {
 	p, err := s.projectFor(ctx, a, OpManageWebhooks, projectKey)
@@ -928,19 +931,12 @@ func (s *Service) AddWebhook(ctx context.Context, a *Actor, projectKey string, r
 	} else if len(secret) < 16 || len(secret) > 256 || strings.ContainsFunc(secret, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
 		return nil, domain.Errorf(domain.KindInvalid, "a webhook secret is 16 to 256 printable ASCII characters without spaces (or leave it empty and trel makes one)")
 	}
-	hooks, err := s.store.Webhooks(ctx, p.ID)
-	if err != nil {
-		return nil, err
-	}
-	if len(hooks) >= 20 {
-		return nil, domain.Errorf(domain.KindConflict, "project %s has 20 webhooks already: remove one first", p.Key)
-	}
 	w := &domain.Webhook{ProjectID: p.ID, URL: req.URL, Secret: secret, Events: req.Events, CreatedBy: a.name(), CreatedAt: s.now()}
 	if w.Events == nil {
 		w.Events = []string{}
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.AddWebhook(ctx, w, a.id()); err != nil {
+		if err := tx.AddWebhook(ctx, w, a.id(), maxWebhooks); err != nil {
 			return err
 		}
 		// The URL may carry a token in its query: only its origin is audited.

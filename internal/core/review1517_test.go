@@ -114,23 +114,7 @@ func TestConcurrentYankAndArchive(t *testing.T) {
 		{"release.unyank", func(int) error { _, err := w.svc.UnyankRelease(ctx, m, "alpha-lib", "1.0"); return err }},
 		{"release.archive", func(int) error { _, err := w.svc.ArchiveRelease(ctx, m, "alpha-lib", "1.0"); return err }},
 	} {
-		var wg sync.WaitGroup
-		var ok, conflicts atomic.Int32
-		for i := range 10 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				switch err := op.do(i); {
-				case err == nil:
-					ok.Add(1)
-				case domain.IsKind(err, domain.KindConflict):
-					conflicts.Add(1)
-				default:
-					t.Errorf("%s: %v", op.action, err)
-				}
-			}()
-		}
-		wg.Wait()
+		ok, conflicts := race(t, 10, op.do)
 		events, _ := w.svc.AuditLog(ctx, w.actors["admin"], 200)
 		n := 0
 		for _, e := range events {
@@ -138,8 +122,47 @@ func TestConcurrentYankAndArchive(t *testing.T) {
 				n++
 			}
 		}
-		if ok.Load() != 1 || conflicts.Load() != 9 || n != 1 {
-			t.Errorf("%s: %d succeeded, %d conflicts, %d audit events (want 1, 9, 1)", op.action, ok.Load(), conflicts.Load(), n)
+		if ok != 1 || conflicts != 9 || n != 1 {
+			t.Errorf("%s: %d succeeded, %d conflicts, %d audit events (want 1, 9, 1)", op.action, ok, conflicts, n)
 		}
 	}
+}
+
+// TestWebhookLimitUnderConcurrency: thirty webhooks added at once leave
+// exactly twenty (the limit), the others refused as conflicts.
+func TestWebhookLimitUnderConcurrency(t *testing.T) {
+	ctx := context.Background()
+	w := newMailWorld(t)
+	m := w.actors["member"]
+	ok, conflicts := race(t, 30, func(i int) error {
+		_, err := w.svc.AddWebhook(ctx, m, "alpha-lib", core.NewWebhook{URL: fmt.Sprintf("https://ci.example.org/hook/%d", i)})
+		return err
+	})
+	hooks, err := w.svc.Webhooks(ctx, m, "alpha-lib")
+	if err != nil || len(hooks) != 20 || ok != 20 || conflicts != 10 {
+		t.Fatalf("%d webhooks (%v), %d added, %d conflicts; want 20, 20, 10", len(hooks), err, ok, conflicts)
+	}
+}
+
+// race runs do(0..n-1) at once and counts successes and conflicts (any
+// other error fails the test).
+func race(t *testing.T, n int, do func(i int) error) (ok, conflicts int32) {
+	var wg sync.WaitGroup
+	var okN, conflictN atomic.Int32
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			switch err := do(i); {
+			case err == nil:
+				okN.Add(1)
+			case domain.IsKind(err, domain.KindConflict):
+				conflictN.Add(1)
+			default:
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	return okN.Load(), conflictN.Load()
 }

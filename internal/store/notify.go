@@ -64,8 +64,10 @@ type NotifyTx interface {
 	AddNotification(ctx context.Context, n domain.Notice, dedupe string) (bool, error)
 	// DismissAllNotices marks every open notice of the user read.
 	DismissAllNotices(ctx context.Context, userID int64, at time.Time) (int, error)
-	// AddWebhook stores a webhook and sets its ID.
-	AddWebhook(ctx context.Context, w *domain.Webhook, by int64) error
+	// AddWebhook stores a webhook and sets its ID, unless the project has
+	// limit webhooks already (KindConflict), counted in the same statement
+	// under the project's lock, so racing additions cannot pass the limit.
+	AddWebhook(ctx context.Context, w *domain.Webhook, by int64, limit int) error
 	// DeleteWebhook removes a project's webhook (its log stays).
 	DeleteWebhook(ctx context.Context, projectID, id int64, at time.Time) error
 	// AddDelivery stores a pending delivery and sets its ID.

@@ -164,9 +164,21 @@ func (s q) Webhook(ctx context.Context, id int64) (*domain.Webhook, error) {
 }
 
 // AddWebhook implements store.NotifyTx.
-func (s q) AddWebhook(ctx context.Context, w *domain.Webhook, by int64) error {
+func (s q) AddWebhook(ctx context.Context, w *domain.Webhook, by int64, limit int) error {
+	if s.pg {
+		// SQLite's BEGIN IMMEDIATE serialises writers; PostgreSQL counts
+		// under the project's row lock.
+		if _, err := s.db.ExecContext(ctx, `SELECT id FROM projects WHERE id = $1 FOR UPDATE`, w.ProjectID); err != nil {
+			return wrap("storing the webhook", err)
+		}
+	}
 	err := s.db.QueryRowContext(ctx, `INSERT INTO project_webhooks (project_id, url, secret, events, created_by, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, w.ProjectID, w.URL, w.Secret, strings.Join(w.Events, ","), by, micros(w.CreatedAt)).Scan(&w.ID)
+		SELECT CAST($1 AS BIGINT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), CAST($5 AS BIGINT), CAST($6 AS BIGINT)
+		WHERE (SELECT COUNT(*) FROM project_webhooks WHERE project_id = $1 AND deleted_at IS NULL) < CAST($7 AS BIGINT) RETURNING id`,
+		w.ProjectID, w.URL, w.Secret, strings.Join(w.Events, ","), by, micros(w.CreatedAt), limit).Scan(&w.ID)
+	if err == sql.ErrNoRows {
+		return domain.Errorf(domain.KindConflict, "the project has %d webhooks already: remove one first", limit)
+	}
 	return wrap("storing the webhook", err)
 }
 

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -122,7 +123,11 @@ func runNotify(t *testing.T, newStore func(t *testing.T) store.Store) {
 		s := newStore(t)
 		u, p, _ := seed(t, s)
 		w := &domain.Webhook{ProjectID: p.ID, URL: "https://ci.example.org/hook", Secret: "s3cret-s3cret-s3cret", Events: []string{domain.EventPublished}, CreatedAt: now}
-		tx(t, s, func(tx store.Tx) error { return tx.AddWebhook(ctx, w, u.ID) })
+		tx(t, s, func(tx store.Tx) error { return tx.AddWebhook(ctx, w, u.ID, 20) })
+		full := &domain.Webhook{ProjectID: p.ID, URL: "https://ci.example.org/full", Secret: "another-secret-1234", CreatedAt: now}
+		if err := s.Tx(ctx, func(tx store.Tx) error { return tx.AddWebhook(ctx, full, u.ID, 1) }); !domain.IsKind(err, domain.KindConflict) {
+			t.Fatalf("a webhook beyond the limit: %v", err)
+		}
 		ws, _ := s.Webhooks(ctx, p.ID)
 		if len(ws) != 1 || ws[0].Secret != w.Secret || ws[0].CreatedBy != "alice" || len(ws[0].Events) != 1 || !ws[0].Wants(domain.EventPublished) || ws[0].Wants(domain.EventYanked) {
 			t.Fatalf("webhooks: %+v", ws)
@@ -136,6 +141,22 @@ func runNotify(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 		if err := s.Tx(ctx, func(tx store.Tx) error { return tx.DeleteWebhook(ctx, p.ID, w.ID, now) }); !domain.IsKind(err, domain.KindNotFound) {
 			t.Fatalf("removing twice: %v", err)
+		}
+		// Racing additions stop at the limit (3, the one above removed).
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h := &domain.Webhook{ProjectID: p.ID, URL: fmt.Sprintf("https://ci.example.org/race/%d", i), Secret: "another-secret-1234", CreatedAt: now}
+				if err := s.Tx(ctx, func(tx store.Tx) error { return tx.AddWebhook(ctx, h, u.ID, 3) }); err != nil && !domain.IsKind(err, domain.KindConflict) {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if ws, _ := s.Webhooks(ctx, p.ID); len(ws) != 3 {
+			t.Fatalf("%d webhooks after racing additions with a limit of 3", len(ws))
 		}
 	})
 
