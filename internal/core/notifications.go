@@ -159,14 +159,28 @@ func (s *Service) notifyUsers(ctx context.Context, tx store.Tx, users []int64, s
 	return nil
 }
 
-func releaseManagerIDs(ctx context.Context, tx store.Reader, releaseID int64) ([]int64, error) {
-	rms, err := tx.ReleaseManagers(ctx, releaseID)
+// releaseManagerIDs lists who answers for a release: its release
+// managers, or, for a release that has none (a CI workflow started it),
+// its committee's members, who trusted the workflow and may add one.
+func releaseManagerIDs(ctx context.Context, tx store.Reader, rel *domain.Release) ([]int64, error) {
+	rms, err := tx.ReleaseManagers(ctx, rel.ID)
 	if err != nil {
 		return nil, err
 	}
 	var out []int64
 	for id := range rms {
 		out = append(out, id)
+	}
+	if len(out) == 0 {
+		ms, err := tx.Members(ctx, rel.CommitteeID)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if m.Role == domain.RoleMember {
+				out = append(out, m.UserID)
+			}
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out, nil
@@ -796,7 +810,7 @@ func (s *Service) ChecksFinished(ctx context.Context, revisionID int64) error {
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		if n := summary[domain.StatusBlocker]; n > 0 && rel.Phase == domain.PhaseDraft && rev.Number == rel.LatestRevision {
-			rms, err := releaseManagerIDs(ctx, tx, rel.ID)
+			rms, err := releaseManagerIDs(ctx, tx, rel)
 			if err != nil {
 				return err
 			}
@@ -1084,7 +1098,7 @@ func (s *Service) recordOutcome(ctx context.Context, tx store.Tx, d *domain.Deli
 	if err := tx.Audit(ctx, domain.AuditEvent{Time: s.now(), Actor: "system", Action: action, Target: releaseTarget(rel), Details: details}); err != nil {
 		return err
 	}
-	rms, err := releaseManagerIDs(ctx, tx, rel.ID)
+	rms, err := releaseManagerIDs(ctx, tx, rel)
 	if err != nil {
 		return err
 	}
@@ -1134,7 +1148,7 @@ func (s *Service) reminderWanted(ctx context.Context, d *domain.Delivery) (bool,
 		return false, nil
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		rms, err := releaseManagerIDs(ctx, tx, rel.ID)
+		rms, err := releaseManagerIDs(ctx, tx, rel)
 		if err != nil {
 			return err
 		}

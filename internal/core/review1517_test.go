@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"trel/internal/core"
 	"trel/internal/domain"
+	"trel/internal/testutil/archivetest"
 )
 
 // TestBallotCommentInMail: a voter's comment goes to the list in a mail
@@ -165,4 +167,45 @@ func race(t *testing.T, n int, do func(i int) error) (ok, conflicts int32) {
 	}
 	wg.Wait()
 	return okN.Load(), conflictN.Load()
+}
+
+// TestCIDraftBlockersReachTheCommittee: a draft a CI workflow started has
+// no release manager (a workflow is none), so "a blocker on your draft"
+// goes to the committee's members, who trusted the workflow and may add
+// a release manager; not to its committers, nor to anyone else.
+func TestCIDraftBlockersReachTheCommittee(t *testing.T) {
+	ctx := context.Background()
+	w := newCIWorld(t)
+	w.publisher(t, "alpha-lib", domain.TrustedPublisher{Repository: release.Repository, Workflow: release.Workflow, Actions: []string{"compose"}})
+	ci := w.ci(t, release)
+	if _, err := w.svc.StartRelease(ctx, ci, "alpha-lib", "2.0"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := w.svc.UploadFile(ctx, ci, "alpha-lib", "2.0", bytes.NewReader(archivetest.SourceTarGz(t, "alpha-lib-2.0", []byte("unsigned"))), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.svc.CreateRevision(ctx, ci, "alpha-lib", "2.0", core.RevisionRequest{Changes: []core.Change{{Op: "put", Path: "alpha-lib-2.0.tar.gz", SHA256: b.SHA256}}}); err != nil {
+		t.Fatal(err)
+	}
+	rel, err := w.svc.Release(ctx, w.actors["member"], "alpha-lib", "2.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runChecks(t, w.world, rel)
+	rev, err := w.svc.Store().Revision(ctx, rel.ID, rel.LatestRevision)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.ChecksFinished(ctx, rev.ID); err != nil {
+		t.Fatal(err)
+	}
+	if !hasNotice(notices(t, w.world, "member"), domain.NoticeBlocker, "blocker(s) in revision 1 of") {
+		t.Fatalf("the committee member was not told of the CI draft's blockers: %+v", notices(t, w.world, "member"))
+	}
+	for _, who := range []string{"committer", "other-member", "outsider"} {
+		if hasNotice(notices(t, w.world, who), domain.NoticeBlocker, "alpha-lib 2.0") {
+			t.Errorf("%s was told of the blockers", who)
+		}
+	}
 }
