@@ -327,3 +327,16 @@ func TestTrustedPublisherRepositoryResurrection(t *testing.T) {
 		t.Fatalf("the re-added publisher refuses the new repository: %s", r)
 	}
 }
+
+// TestMailHello: trel greets the relay (EHLO) with the host of its public
+// URL, not "localhost", which relays that check the greeting refuse.
+func TestMailHello(t *testing.T) {
+	sink := smtptest.Start(t, smtptest.Options{})
+	w := newWorld(t, "--smtp", "smtp://"+sink.Addr, "--mail-from", "trel@example.org", "--public-url", "https://trel.example.org")
+	w.alice.ok(t, "policy", "set", "widget", "--vote-to", "dev@widget.example.org", "--min-vote-hours", "0", "--min-binding-votes", "1")
+	releaseTo(t, w, aliceSigner(t, w), "1.0", false)
+	got := sink.Wait(1, 30*time.Second)
+	if len(got) == 0 || got[0].Hello != "trel.example.org" {
+		t.Fatalf("EHLO names %q, want trel.example.org (%d messages)", got[0].Hello, len(got))
+	}
+}

@@ -328,3 +328,16 @@ func TestLongHeaders(t *testing.T) {
 		t.Fatalf("received %d messages", len(got))
 	}
 }
+
+// TestHelloName: the EHLO name for a public URL.
+func TestHelloName(t *testing.T) {
+	for url, want := range map[string]string{
+		"https://trel.example.org": "trel.example.org", "https://trel.example.org.:8443/x": "trel.example.org",
+		"http://localhost:8080": "localhost", "http://127.0.0.1:8080": "[127.0.0.1]", "https://[2001:db8::1]/": "[IPv6:2001:db8::1]",
+		"https://trel": "localhost", "::bad": "localhost",
+	} {
+		if got := mail.HelloName(url); got != want {
+			t.Errorf("HelloName(%q) = %q, want %q", url, got, want)
+		}
+	}
+}

@@ -57,7 +57,9 @@ func configureNotify(app *App, cfg NotifyConfig, log *slog.Logger) error {
 			return fmt.Errorf("--smtp names user %q but TREL_SMTP_PASSWORD is empty", mc.Username)
 		}
 		mc.RootCAs = cfg.SMTPRootCAs
-		nc.Mailer, nc.MailRelay = mail.NewSender(mc), mc.Describe()
+		sender := mail.NewSender(mc)
+		sender.Hello = mail.HelloName(app.publicURL())
+		nc.Mailer, nc.MailRelay = sender, mc.Describe()
 		log.Info("mail is on", "relay", mc.Describe(), "from", mc.From, "authenticated", mc.Username != "")
 	default:
 		log.Info("mail is off: start with --smtp and --mail-from to send the vote, result and announcement mail")

@@ -29,11 +29,12 @@ import (
 
 // Message is one accepted message.
 type Message struct {
-	From string
-	To   []string
-	Data []byte
-	TLS  bool   // the session was encrypted (STARTTLS or implicit TLS)
-	User string // who authenticated, if anyone
+	From  string
+	To    []string
+	Data  []byte
+	TLS   bool   // the session was encrypted (STARTTLS or implicit TLS)
+	User  string // who authenticated, if anyone
+	Hello string // the name the client gave in EHLO
 }
 
 // Header parses the message's headers.
@@ -202,7 +203,7 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 		return &smtp.SMTPError{Code: s.failCode, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 	}
 	_, tlsOn := ss.conn.TLSConnectionState()
-	ss.msg.From, ss.msg.TLS = from, tlsOn
+	ss.msg.From, ss.msg.TLS, ss.msg.Hello = from, tlsOn, ss.conn.Hostname()
 	return nil
 }
 
