@@ -1022,6 +1022,10 @@ func backoff(base time.Duration, n int) time.Duration {
 	return min(d, time.Hour)
 }
 
+// finishTries bounds the attempts at recording a delivery's outcome (each
+// waits up to the database's busy timeout), well within a claim.
+const finishTries = 5
+
 // Deliver makes one attempt of a delivery, if it is still pending and due:
 // the claim is one conditional UPDATE, so of two workers racing (two
 // replicas) one sends and the other does nothing.
@@ -1059,13 +1063,23 @@ func (s *Service) Deliver(ctx context.Context, id int64) error {
 			}
 		}
 	}
-	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		ok, err := tx.FinishAttempt(ctx, d.ID, d.Attempts, out)
-		if err != nil || !ok {
-			return err
+	// The attempt happened: its outcome must be recorded, or the row stays
+	// claimed until the claim runs out and a mail the relay accepted is
+	// sent again. A busy database (SQLite under load) is waited out.
+	for try := 1; ; try++ {
+		err = s.store.Tx(ctx, func(tx store.Tx) error {
+			ok, err := tx.FinishAttempt(ctx, d.ID, d.Attempts, out)
+			if err != nil || !ok {
+				return err
+			}
+			return s.recordOutcome(ctx, tx, d, out)
+		})
+		if err == nil || try == finishTries || ctx.Err() != nil {
+			break
 		}
-		return s.recordOutcome(ctx, tx, d, out)
-	})
+		s.log.Warn("recording a delivery's outcome failed; trying again", "delivery", d.ID, "try", try, "err", err)
+		time.Sleep(time.Duration(try) * 200 * time.Millisecond)
+	}
 	if out.State == domain.DeliveryPending {
 		s.log.Info("delivery will be retried", "delivery", d.ID, "channel", d.Channel, "topic", d.Topic, "attempt", d.Attempts, "at", out.NotBefore, "err", out.LastError)
 	}

@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"trel/internal/core"
 	"trel/internal/domain"
+	"trel/internal/store/sqlstore"
 	"trel/internal/testutil/archivetest"
 )
 
@@ -207,5 +210,52 @@ func TestCIDraftBlockersReachTheCommittee(t *testing.T) {
 		if hasNotice(notices(t, w.world, who), domain.NoticeBlocker, "alpha-lib 2.0") {
 			t.Errorf("%s was told of the blockers", who)
 		}
+	}
+}
+
+// TestDeliveryOutcomeRecordedWhenTheDatabaseIsBusy: a mail accepted by
+// the relay while another writer holds the database (SQLite under load:
+// "database is locked" after the 10 s busy timeout) is still recorded as
+// sent. Before, the row stayed claimed ("sending") until the claim ran
+// out three minutes later, and was then sent to the list a second time.
+func TestDeliveryOutcomeRecordedWhenTheDatabaseIsBusy(t *testing.T) {
+	ctx := context.Background()
+	w := newMailWorld(t)
+	m := w.actors["member"]
+	w.candidate(t, "1.0", core.StartReleaseOptions{})
+	if _, err := w.svc.StartVote(ctx, m, "alpha-lib", "1.0"); err != nil {
+		t.Fatal(err)
+	}
+	other, err := sqlstore.OpenSQLite(ctx, filepath.Join(w.dir, "trel.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.SQL().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	released := make(chan struct{})
+	w.smtp.OnMessage(func() {
+		// Another writer takes the database while the mail is accepted,
+		// and keeps it longer than the busy timeout.
+		if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+			t.Error(err)
+		}
+		time.AfterFunc(11*time.Second, func() {
+			conn.ExecContext(ctx, "COMMIT")
+			close(released)
+		})
+	})
+	due, err := w.svc.Store().DueDeliveries(ctx, w.svc.Now(), 10)
+	if err != nil || len(due) != 1 {
+		t.Fatalf("due: %d %v", len(due), err)
+	}
+	err = w.svc.Deliver(ctx, due[0].ID)
+	<-released
+	d, derr := w.svc.Store().Delivery(ctx, due[0].ID)
+	if err != nil || derr != nil || d.State != domain.DeliverySent || len(w.smtp.Messages()) != 1 {
+		t.Fatalf("after a busy database: deliver %v, state %q (%v), %d messages", err, d.State, derr, len(w.smtp.Messages()))
 	}
 }

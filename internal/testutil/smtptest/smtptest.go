@@ -72,6 +72,7 @@ type Server struct {
 	attempts  int
 	arrived   chan struct{}
 	authFails int
+	onMessage func()
 }
 
 // Start runs a server on 127.0.0.1; it stops when the test ends.
@@ -117,6 +118,14 @@ func (s *Server) Refuse(addr string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refuse[strings.ToLower(addr)] = true
+}
+
+// OnMessage calls f each time a message is accepted, before the client
+// hears so (tests act between a delivery and its recording).
+func (s *Server) OnMessage(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onMessage = f
 }
 
 // FailNext makes the next n transactions fail at MAIL FROM with a
@@ -230,7 +239,11 @@ func (ss *session) Data(r io.Reader) error {
 	s := ss.s
 	s.mu.Lock()
 	s.messages = append(s.messages, ss.msg)
+	on := s.onMessage
 	s.mu.Unlock()
+	if on != nil {
+		on()
+	}
 	select {
 	case s.arrived <- struct{}{}:
 	default:
