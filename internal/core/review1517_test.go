@@ -221,11 +221,7 @@ func TestCIDraftBlockersReachTheCommittee(t *testing.T) {
 func TestDeliveryOutcomeRecordedWhenTheDatabaseIsBusy(t *testing.T) {
 	ctx := context.Background()
 	w := newMailWorld(t)
-	m := w.actors["member"]
-	w.candidate(t, "1.0", core.StartReleaseOptions{})
-	if _, err := w.svc.StartVote(ctx, m, "alpha-lib", "1.0"); err != nil {
-		t.Fatal(err)
-	}
+	w.candidateInVote(t, "1.0")
 	other, err := sqlstore.OpenSQLite(ctx, filepath.Join(w.dir, "trel.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -257,5 +253,15 @@ func TestDeliveryOutcomeRecordedWhenTheDatabaseIsBusy(t *testing.T) {
 	d, derr := w.svc.Store().Delivery(ctx, due[0].ID)
 	if err != nil || derr != nil || d.State != domain.DeliverySent || len(w.smtp.Messages()) != 1 {
 		t.Fatalf("after a busy database: deliver %v, state %q (%v), %d messages", err, d.State, derr, len(w.smtp.Messages()))
+	}
+}
+
+// candidateInVote makes version a candidate and starts its vote (as the
+// member).
+func (w *mailWorld) candidateInVote(t *testing.T, version string) {
+	t.Helper()
+	w.candidate(t, version, core.StartReleaseOptions{})
+	if _, err := w.svc.StartVote(context.Background(), w.actors["member"], "alpha-lib", version); err != nil {
+		t.Fatal(err)
 	}
 }
