@@ -138,6 +138,7 @@ type Tx interface {
 	IncubationWriter
 	PublisherWriter
 	TokenLineageTx
+	PublisherPinTx
 	NotifyTx
 	CreateUser(ctx context.Context, u *domain.User) error
 	CreateToken(ctx context.Context, t *domain.Token) error

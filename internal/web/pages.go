@@ -399,7 +399,7 @@ func (w *Web) release(rw http.ResponseWriter, r *http.Request) {
 		w.pageError(rw, r, err)
 		return
 	}
-	d.CanManage = rl.Phase != domain.PhaseReleased && w.isMember(r, rl.CommitteeID)
+	d.CanManage = w.isMember(r, rl.CommitteeID)
 	d.After = w.afterlife(r, rl)
 	w.render(rw, r, http.StatusOK, "release", view{Title: rl.ProjectKey + " " + rl.Version, Scripts: []string{"upload.js"}, D: d})
 }
