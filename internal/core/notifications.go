@@ -1140,7 +1140,20 @@ func (s *Service) deliverMail(ctx context.Context, d *domain.Delivery) (store.De
 		return out, false, fmt.Errorf("the stored message is unreadable: %v", err)
 	}
 	refused, err := s.notify.Mailer.Send(ctx, m)
+	if len(m.Envelope) > 0 && d.Refused != "" {
+		// A retry of deferred recipients: those refused before stay refused.
+		refused = append(strings.Split(d.Refused, ", "), refused...)
+	}
 	out.Refused = strings.Join(refused, ", ")
+	if deferred := mail.DeferredRecipients(err); len(deferred) > 0 {
+		// The others have the message: a retry goes to these only.
+		m.Envelope = deferred
+		payload, jerr := json.Marshal(m)
+		if jerr != nil {
+			return out, false, jerr
+		}
+		out.Payload = string(payload)
+	}
 	if err != nil {
 		return out, mail.IsTemporary(err), err
 	}

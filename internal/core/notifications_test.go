@@ -465,6 +465,56 @@ func TestMailRetries(t *testing.T) {
 	}
 }
 
+// TestMailDeferredRecipient: a recipient the relay refuses temporarily
+// does not hold up the others, and the retry goes to it alone, once; a
+// recipient refused for good on the first attempt stays reported.
+func TestMailDeferredRecipient(t *testing.T) {
+	ctx := context.Background()
+	w := newMailWorld(t)
+	m := w.actors["member"]
+	w.candidate(t, "1.0", core.StartReleaseOptions{})
+	w.smtp.Defer(ccList, 2)
+	if _, err := w.svc.StartVote(ctx, m, "alpha-lib", "1.0"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		w.deliverDue(t)
+		time.Sleep(10 * time.Millisecond) // past the (1 ms, 2 ms) backoff
+	}
+	got := w.inbox(t)
+	var to []string
+	for _, g := range got {
+		if strings.HasPrefix(g.h.Get("Subject"), "[VOTE]") {
+			to = append(to, strings.Join(g.To, ","))
+		}
+	}
+	if strings.Join(to, " ") != devList+" "+ccList {
+		t.Fatalf("the vote mail reached %q, want %s then %s, once each", to, devList, ccList)
+	}
+	ds, _ := w.svc.ReleaseMail(ctx, m, "alpha-lib", "1.0")
+	vote := ds[len(ds)-1]
+	if vote.Topic != domain.MailVote || vote.State != domain.DeliverySent || vote.Attempts != 3 || vote.Refused != "" {
+		t.Fatalf("vote delivery: %+v", vote)
+	}
+	// One refused for good, the other deferred: the retry does not forget
+	// the refusal.
+	w.candidate(t, "1.1", core.StartReleaseOptions{})
+	w.smtp.Refuse(devList)
+	w.smtp.Defer(ccList, 1)
+	if _, err := w.svc.StartVote(ctx, m, "alpha-lib", "1.1"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		w.deliverDue(t)
+		time.Sleep(10 * time.Millisecond)
+	}
+	ds, _ = w.svc.ReleaseMail(ctx, m, "alpha-lib", "1.1")
+	vote = ds[len(ds)-1]
+	if vote.State != domain.DeliverySent || vote.Attempts != 2 || vote.Refused != devList {
+		t.Fatalf("vote delivery of 1.1: %+v", vote)
+	}
+}
+
 // TestEmbargo: an embargoed release is visible to the committee's
 // participants only until it is published; its mail goes to the private
 // list only, its webhooks wait for publication.

@@ -245,6 +245,37 @@ func TestSend(t *testing.T) {
 			t.Fatalf("received %+v", got)
 		}
 	})
+	t.Run("ok/a deferred recipient does not hold up the others, and the retry goes to it only", func(t *testing.T) {
+		srv := smtptest.Start(t, smtptest.Options{})
+		srv.Defer("private@tomcat.example.org", 1)
+		s := sender(t, srv, "smtp", "", "")
+		m := message()
+		_, err := s.Send(ctx, m)
+		deferred := mail.DeferredRecipients(err)
+		if !mail.IsTemporary(err) || len(deferred) != 1 || deferred[0] != "private@tomcat.example.org" {
+			t.Fatalf("err %v deferred %v", err, deferred)
+		}
+		m.Envelope = deferred
+		if refused, err := s.Send(ctx, m); err != nil || len(refused) != 0 {
+			t.Fatalf("retry: refused %v err %v", refused, err)
+		}
+		got := srv.Messages()
+		if len(got) != 2 || strings.Join(got[0].To, ",") != "dev@tomcat.example.org" || strings.Join(got[1].To, ",") != "private@tomcat.example.org" {
+			t.Fatalf("received %+v", got)
+		}
+		if !bytes.Contains(got[1].Data, []byte("Cc: <private@tomcat.example.org>")) || !bytes.Contains(got[1].Data, []byte("To: <dev@tomcat.example.org>")) {
+			t.Fatalf("the retry's headers changed:\n%s", got[1].Data)
+		}
+	})
+	t.Run("ok/every recipient deferred is temporary and sends nothing", func(t *testing.T) {
+		srv := smtptest.Start(t, smtptest.Options{})
+		srv.Defer("dev@tomcat.example.org", 1)
+		srv.Defer("private@tomcat.example.org", 1)
+		_, err := sender(t, srv, "smtp", "", "").Send(ctx, message())
+		if !mail.IsTemporary(err) || len(mail.DeferredRecipients(err)) != 2 || len(srv.Messages()) != 0 {
+			t.Fatalf("err %v, %d messages", err, len(srv.Messages()))
+		}
+	})
 	t.Run("fail/every recipient refused is permanent", func(t *testing.T) {
 		srv := smtptest.Start(t, smtptest.Options{})
 		srv.Refuse("dev@tomcat.example.org")

@@ -44,10 +44,18 @@ type Message struct {
 	// AutoSubmitted marks receipts and reminders (RFC 3834), so that
 	// auto-responders stay quiet.
 	AutoSubmitted bool `json:"auto_submitted,omitempty"`
+	// Envelope, when set, are the only recipients to send to (the headers
+	// keep To and Cc): those a relay deferred while the others got the
+	// message.
+	Envelope []string `json:"envelope,omitempty"`
 }
 
-// Recipients returns To and Cc, without duplicates, in order.
+// Recipients returns Envelope if set, else To and Cc, without duplicates,
+// in order.
 func (m Message) Recipients() []string {
+	if len(m.Envelope) > 0 {
+		return m.Envelope
+	}
 	seen := map[string]bool{}
 	var out []string
 	for _, a := range append(append([]string{}, m.To...), m.Cc...) {

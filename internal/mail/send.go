@@ -86,6 +86,9 @@ type Error struct {
 	Temporary bool
 	Code      int
 	Msg       string
+	// Deferred are the recipients the relay refused temporarily while
+	// the others got the message: a retry goes to them only.
+	Deferred []string
 }
 
 func (e *Error) Error() string {
@@ -156,9 +159,10 @@ func (s *Sender) From() string { return s.cfg.From }
 // Send delivers m in one SMTP transaction. Recipients the relay refuses
 // permanently are returned in refused and the others still get the mail;
 // if every recipient is refused, or the relay refuses the message, the
-// error is permanent. A temporary refusal of any recipient fails the
-// whole transaction before DATA (temporary error), so a retry never sends
-// the message twice to the others.
+// error is permanent. Recipients refused temporarily do not hold up the
+// others: the message goes to those accepted, and a temporary *Error
+// lists the deferred ones (Deferred), so that a retry goes to them only
+// and nobody gets the message twice.
 func (s *Sender) Send(ctx context.Context, m Message) (refused []string, err error) {
 	data, err := m.Bytes()
 	if err != nil {
@@ -219,6 +223,8 @@ func (s *Sender) Send(ctx context.Context, m Message) (refused []string, err err
 		return nil, classify("MAIL FROM", err)
 	}
 	accepted := 0
+	var deferred []string
+	var deferErr error
 	for _, rcpt := range m.Recipients() {
 		a, perr := mail.ParseAddress(rcpt)
 		if perr != nil {
@@ -228,13 +234,19 @@ func (s *Sender) Send(ctx context.Context, m Message) (refused []string, err err
 		if err := c.Rcpt(a.Address); err != nil {
 			e := classify("RCPT TO "+a.Address, err)
 			if IsTemporary(e) {
-				c.Reset()
-				return nil, e
+				deferred, deferErr = append(deferred, a.Address), e
+				continue
 			}
 			refused = append(refused, a.Address)
 			continue
 		}
 		accepted++
+	}
+	if accepted == 0 && len(deferred) > 0 {
+		c.Reset()
+		e := deferErr.(*Error)
+		e.Deferred = deferred
+		return refused, e
 	}
 	if accepted == 0 {
 		c.Reset()
@@ -251,5 +263,21 @@ func (s *Sender) Send(ctx context.Context, m Message) (refused []string, err err
 		return refused, classify("end of DATA", err)
 	}
 	c.Quit()
+	if len(deferred) > 0 {
+		e := deferErr.(*Error)
+		e.Msg += fmt.Sprintf(" (the other %d recipient(s) got the message)", accepted)
+		e.Deferred = deferred
+		return refused, e
+	}
 	return refused, nil
+}
+
+// DeferredRecipients returns the recipients a temporary error deferred
+// (nil when the whole message is to be sent again).
+func DeferredRecipients(err error) []string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Deferred
+	}
+	return nil
 }

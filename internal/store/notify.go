@@ -43,6 +43,9 @@ type DeliveryOutcome struct {
 	Refused    string
 	StatusCode int
 	At         time.Time
+	// Payload, when not empty, replaces the stored payload (a mail whose
+	// retry goes only to the recipients the relay deferred).
+	Payload string
 }
 
 // NotifyTx holds the writes. Claiming a delivery is one conditional

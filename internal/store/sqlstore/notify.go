@@ -302,8 +302,9 @@ func (s q) FinishAttempt(ctx context.Context, id int64, n int, o store.DeliveryO
 		notBefore = o.At
 	}
 	res, err := s.db.ExecContext(ctx, `UPDATE deliveries SET state = $3, not_before = $4, claimed_until = NULL, last_error = $5,
-		refused = $6, status_code = $7, finished_at = $8 WHERE id = $1 AND attempts = $2 AND state = 'sending'`,
-		id, n, o.State, micros(notBefore), o.LastError, o.Refused, o.StatusCode, finished)
+		refused = $6, status_code = $7, finished_at = $8, payload = COALESCE(NULLIF(CAST($9 AS TEXT), ''), payload)
+		WHERE id = $1 AND attempts = $2 AND state = 'sending'`,
+		id, n, o.State, micros(notBefore), o.LastError, o.Refused, o.StatusCode, finished, o.Payload)
 	if err != nil {
 		return false, wrap("recording a delivery", err)
 	}

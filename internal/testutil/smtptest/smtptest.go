@@ -67,6 +67,7 @@ type Server struct {
 	mu        sync.Mutex
 	messages  []Message
 	refuse    map[string]bool
+	deferRcpt map[string]int
 	failNext  int
 	failCode  int
 	attempts  int
@@ -78,7 +79,7 @@ type Server struct {
 // Start runs a server on 127.0.0.1; it stops when the test ends.
 func Start(t testing.TB, opt Options) *Server {
 	t.Helper()
-	s := &Server{opt: opt, refuse: map[string]bool{}, arrived: make(chan struct{}, 1000)}
+	s := &Server{opt: opt, refuse: map[string]bool{}, deferRcpt: map[string]int{}, arrived: make(chan struct{}, 1000)}
 	s.srv = smtp.NewServer(s)
 	s.srv.Domain = "localhost"
 	s.srv.ReadTimeout, s.srv.WriteTimeout = 10*time.Second, 10*time.Second
@@ -118,6 +119,14 @@ func (s *Server) Refuse(addr string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refuse[strings.ToLower(addr)] = true
+}
+
+// Defer makes the server refuse a recipient temporarily (450, mailbox
+// busy) for its next n transactions.
+func (s *Server) Defer(addr string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.deferRcpt[strings.ToLower(addr)] = n
 }
 
 // OnMessage calls f each time a message is accepted, before the client
@@ -219,7 +228,14 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	ss.s.mu.Lock()
 	refused := ss.s.refuse[strings.ToLower(to)]
+	deferred := ss.s.deferRcpt[strings.ToLower(to)] > 0
+	if deferred {
+		ss.s.deferRcpt[strings.ToLower(to)]--
+	}
 	ss.s.mu.Unlock()
+	if deferred {
+		return &smtp.SMTPError{Code: 450, EnhancedCode: smtp.EnhancedCode{4, 2, 1}, Message: "mailbox busy, try again later"}
+	}
 	if refused {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
 	}
