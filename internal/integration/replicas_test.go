@@ -321,16 +321,30 @@ func TestReplicasServeOnePlatform(t *testing.T) {
 // httpGet returns the body of a 200 answer.
 func httpGet(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(url)
+	return string(httpCall(t, &http.Client{Timeout: 10 * time.Second}, "GET", url, nil))
+}
+
+// httpCall sends a request (a body is sent as JSON) and returns the body
+// of its 200 answer.
+func httpCall(t *testing.T, hc *http.Client, method, url string, body []byte) []byte {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+		t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, b)
 	}
-	return string(b)
+	return b
 }
 
 func jsonField(t *testing.T, js, field string) string {
