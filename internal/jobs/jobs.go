@@ -65,6 +65,7 @@ type checkWorker struct {
 	timeout  time.Duration
 	store    store.Store
 	observer atomic.Pointer[Observer]
+	before   func(revisionID int64, attempt int)
 }
 
 // Observer hears about each check run whose results were stored (for
@@ -74,6 +75,9 @@ type Observer interface {
 }
 
 func (w *checkWorker) Work(ctx context.Context, job *river.Job[CheckArgs]) error {
+	if w.before != nil {
+		w.before(job.Args.RevisionID, job.Attempt)
+	}
 	stored, err := w.checker.Run(ctx, job.Args.RevisionID, job.Args.Generation)
 	if o := w.observer.Load(); o != nil && stored && err == nil {
 		run, rerr := w.store.CheckRun(ctx, job.Args.RevisionID)
@@ -105,6 +109,9 @@ type Config struct {
 	RescueAfter time.Duration
 	// Workers is how many jobs this process runs at once (default 2).
 	Workers int
+	// BeforeCheck, if set, is called as each attempt of a check job
+	// starts (the crash tests hold a job there).
+	BeforeCheck func(revisionID int64, attempt int)
 }
 
 // queue is what the Runner needs of a River client, whatever its driver.
@@ -167,7 +174,7 @@ func Run(ctx context.Context, cfg Config) (*Runner, error) {
 	}
 	workers := river.NewWorkers()
 	timeout := min(30*time.Minute, cfg.RescueAfter-cfg.RescueAfter/8)
-	worker := &checkWorker{checker: cfg.Checker, timeout: timeout, store: cfg.Store}
+	worker := &checkWorker{checker: cfg.Checker, timeout: timeout, store: cfg.Store, before: cfg.BeforeCheck}
 	if err := river.AddWorkerSafely(workers, worker); err != nil {
 		return nil, err
 	}

@@ -149,6 +149,21 @@ func crashHook() func(step string) {
 	}
 }
 
+// checkHook supports the replica tests: TREL_TEST_CRASH_AT=check stops the
+// first attempt of every check job before it runs, as a hung worker
+// would, until the test kills the process. Nothing else reads it.
+func checkHook(log *slog.Logger) func(revisionID int64, attempt int) {
+	if os.Getenv("TREL_TEST_CRASH_AT") != "check" {
+		return nil
+	}
+	return func(revisionID int64, attempt int) {
+		if attempt == 1 {
+			log.Warn("test hook: holding a check job until this process is killed", "revision", revisionID)
+			select {}
+		}
+	}
+}
+
 // Serve runs the server until ctx is cancelled, then shuts down gracefully.
 func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	log := cfg.Logger
@@ -248,7 +263,8 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	jcfg := jobs.Config{Store: app.Store, Checker: checks.NewEngine(app.Store, app.Blobs, verifier), Log: log, RescueAfter: cfg.JobRescueAfter}
+	jcfg := jobs.Config{Store: app.Store, Checker: checks.NewEngine(app.Store, app.Blobs, verifier), Log: log,
+		RescueAfter: cfg.JobRescueAfter, BeforeCheck: checkHook(log)}
 	if pool := app.Store.Pool(); pool != nil {
 		jcfg.Postgres = pool
 	} else {
