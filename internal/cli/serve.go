@@ -172,7 +172,7 @@ TREL_METRICS_ADDR, TREL_METRICS_TOKEN_FILE.`,
 	}
 	f.StringArrayVar(&trustedProxies, "trusted-proxy", proxyDefault, "network (CIDR) or address of a reverse proxy whose X-Forwarded-For names the client, for rate limits and audit addresses (repeatable); without it forwarded headers are ignored")
 	f.IntVar(&maxServerKeys, "max-server-keys", core.DefaultMaxServerKeys, "active signing keys trel may hold for one user")
-	f.IntVar(&uploadsPerUser, "uploads-per-user", core.DefaultUploadsPerUser, "concurrent uploads one user may make (per server process)")
+	f.IntVar(&uploadsPerUser, "uploads-per-user", core.DefaultUploadsPerUser, "concurrent uploads one user may make (counted across all replicas)")
 	f.StringVar(&metricsAddr, "metrics-addr", envOr("TREL_METRICS_ADDR", ""), "serve /metrics only on this address (e.g. 127.0.0.1:9090) instead of the main one")
 	f.StringVar(&metricsTokenFile, "metrics-token-file", envOr("TREL_METRICS_TOKEN_FILE", ""), "file holding a bearer token that /metrics requires")
 

@@ -6,20 +6,26 @@ import (
 	"time"
 
 	"trel/internal/domain"
+	"trel/internal/store"
 )
 
-// DefaultUploadsPerUser bounds one user's concurrent uploads (per server
-// process) when nothing is configured.
+// DefaultUploadsPerUser bounds one user's concurrent uploads when nothing
+// is configured.
 const DefaultUploadsPerUser = 4
 
-// uploadSlots counts each user's uploads in progress in this process.
-type uploadSlots struct {
-	mu    sync.Mutex
-	inUse map[int64]int
-}
+// An upload holds a lease in the database (store.UploadLeases) for as long
+// as it runs, renewed every uploadLeaseRenew; a process that dies stops
+// renewing, and its leases stop counting uploadLeaseTTL later (at once
+// when the same replica starts again: DropUploadLeases).
+const (
+	uploadLeaseTTL   = 2 * time.Minute
+	uploadLeaseRenew = 30 * time.Second
+	// uploadRetryAfter is the hint a refused upload gets.
+	uploadRetryAfter = 5 * time.Second
+)
 
 // PrepareUpload authorises an upload to a draft and takes one of the
-// actor's upload slots, before a single byte of the body is read (the
+// actor's upload leases, before a single byte of the body is read (the
 // HTTP layers lift their read deadline only after it). Call the returned
 // function when the upload ends.
 func (s *Service) PrepareUpload(ctx context.Context, a *Actor, projectKey, version string) (func(), error) {
@@ -30,25 +36,65 @@ func (s *Service) PrepareUpload(ctx context.Context, a *Actor, projectKey, versi
 	if rel.Phase != domain.PhaseDraft {
 		return nil, domain.Errorf(domain.KindConflict, "release %s %s is no longer a draft; its files cannot change", rel.ProjectKey, rel.Version)
 	}
-	id := a.id()
-	s.uploads.mu.Lock()
-	defer s.uploads.mu.Unlock()
-	if s.uploads.inUse == nil {
-		s.uploads.inUse = map[int64]int{}
+	var id int64
+	var ok bool
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		now := s.now()
+		var err error
+		id, ok, err = tx.TakeUploadLease(ctx, a.id(), s.uploadHolder, s.uploadsPerUser, now, now.Add(uploadLeaseTTL))
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	if s.uploads.inUse[id] >= s.uploadsPerUser {
+	if !ok {
 		s.meter.Inc("refusal", "uploads")
-		return nil, domain.Busy(10*time.Second, "you already have %d uploads in progress, the most allowed at once: wait for one to finish", s.uploadsPerUser)
+		return nil, domain.Busy(uploadRetryAfter, "you already have %d uploads in progress, the most allowed at once: wait for one to finish", s.uploadsPerUser)
 	}
-	s.uploads.inUse[id]++
+	stop := make(chan struct{})
+	go s.renewUploadLease(id, stop)
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			s.uploads.mu.Lock()
-			defer s.uploads.mu.Unlock()
-			if s.uploads.inUse[id]--; s.uploads.inUse[id] <= 0 {
-				delete(s.uploads.inUse, id)
+			close(stop)
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := s.store.Tx(ctx, func(tx store.Tx) error { return tx.DropUploadLease(ctx, id) }); err != nil {
+				s.log.Warn("ending an upload lease (it expires by itself)", "err", err)
 			}
 		})
 	}, nil
+}
+
+// renewUploadLease keeps a lease alive until stop is closed. A failed
+// renewal is only logged: the upload goes on, and the lease may expire
+// early (the bound is then loose for a moment, never tight).
+func (s *Service) renewUploadLease(id int64, stop <-chan struct{}) {
+	t := time.NewTicker(uploadLeaseRenew)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := s.store.Tx(ctx, func(tx store.Tx) error { return tx.RenewUploadLease(ctx, id, s.now().Add(uploadLeaseTTL)) })
+			cancel()
+			if err != nil {
+				s.log.Warn("renewing an upload lease", "err", err)
+			}
+		}
+	}
+}
+
+// DropUploadLeases ends the leases this process's holder left behind (a
+// replica starting again after a crash); it returns how many.
+func (s *Service) DropUploadLeases(ctx context.Context) (int, error) {
+	var n int
+	err := s.store.Tx(ctx, func(tx store.Tx) error {
+		var err error
+		n, err = tx.DropHolderLeases(ctx, s.uploadHolder)
+		return err
+	})
+	return n, err
 }

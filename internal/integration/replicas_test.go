@@ -36,16 +36,17 @@ type cluster struct {
 	pg, blobs, logDir, masterKey string
 	a, b                         *server
 	ops                          *user
+	extra                        []string // serve flags of the test
 }
 
 func (c *cluster) engineArgs() []string { return []string{"--database", c.pg, "--blobs", c.blobs} }
 
 // newCluster starts the two replicas, each with the environment
-// variables env (test hooks).
-func newCluster(t testing.TB, env ...string) *cluster {
+// variables env (test hooks) and the extra serve flags args.
+func newCluster(t testing.TB, env, args []string) *cluster {
 	t.Helper()
 	c := &cluster{pg: services.Postgres(t), blobs: services.S3(t), logDir: t.TempDir(),
-		masterKey: filepath.Join(t.TempDir(), "master.key"), ops: newUser(t, "operator")}
+		masterKey: filepath.Join(t.TempDir(), "master.key"), ops: newUser(t, "operator"), extra: args}
 	c.ops.ok(t, "admin", "create-master-key", "--out", c.masterKey)
 	c.a = c.start(t, "a", env)
 	c.b = c.start(t, "b", env)
@@ -57,6 +58,7 @@ func (c *cluster) start(t testing.TB, name string, env []string) *server {
 	args := append(c.engineArgs(), "--log-dir", c.logDir, "--master-key-file", c.masterKey, "--job-rescue-after", "5s",
 		// 20 concurrent uploads by one user over two replicas.
 		"--uploads-per-user", "20")
+	args = append(args, c.extra...) // the last value of a flag wins
 	return startServerEnv(t, filepath.Join(t.TempDir(), "data-"+name), env, args...)
 }
 
@@ -83,8 +85,14 @@ type replicaWorld struct {
 
 func newReplicaWorld(t testing.TB, env ...string) *replicaWorld {
 	t.Helper()
+	return newReplicaWorldWith(t, env, nil)
+}
+
+// newReplicaWorldWith is newReplicaWorld with extra serve flags.
+func newReplicaWorldWith(t testing.TB, env, args []string) *replicaWorld {
+	t.Helper()
 	ctx := context.Background()
-	w := &replicaWorld{cluster: newCluster(t, env...), alice: map[string]*user{}, bob: map[string]*user{}}
+	w := &replicaWorld{cluster: newCluster(t, env, args), alice: map[string]*user{}, bob: map[string]*user{}}
 	w.adminA = client.New(w.a.url, w.token(t, "admin"))
 	for _, name := range []string{"alice", "bob"} {
 		w.admin(t, "admin", "create-user", "--username", name, "--email", name+"@example.org")

@@ -185,9 +185,13 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err := prepareDataDir(cfg.DataDir, log); err != nil {
 		return err
 	}
+	holder, err := replicaID(cfg.DataDir)
+	if err != nil {
+		return err
+	}
 	app, err := OpenEngines(ctx, eng, core.Options{MaxFileSize: cfg.MaxFileSize, Logger: log,
 		Quota: cfg.Quota, BlobGrace: cfg.BlobGrace, PublishHook: hook,
-		Limits: cfg.Limits, UploadsPerUser: cfg.UploadsPerUser})
+		Limits: cfg.Limits, UploadsPerUser: cfg.UploadsPerUser, UploadHolder: holder})
 	if err != nil {
 		return err
 	}
@@ -208,6 +212,11 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 		return err
 	}
 	defer lock.Close()
+	if n, err := app.Core.DropUploadLeases(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("dropped the upload leases a previous process of this replica left", "leases", n)
+	}
 	if err := app.cleanBlobs(ctx); err != nil {
 		return err
 	}
