@@ -454,18 +454,27 @@ func (s *Service) OpenFile(ctx context.Context, a *Actor, projectKey, version st
 	if err := domain.ValidatePath(path); err != nil {
 		return nil, nil, err
 	}
-	_, rev, err := s.Revision(ctx, a, projectKey, version, number)
+	rel, err := s.release(ctx, a, OpReadDraft, projectKey, version)
 	if err != nil {
 		return nil, nil, err
 	}
-	for i := range rev.Files {
-		if rev.Files[i].Path == path {
-			rc, err := s.blobs.Open(ctx, rev.Files[i].SHA256)
-			if err != nil {
-				return nil, nil, err
-			}
-			return &rev.Files[i], rc, nil
-		}
+	if number == 0 {
+		number = rel.LatestRevision
 	}
-	return nil, nil, domain.Errorf(domain.KindNotFound, "no file %q in revision %d: see `trel files %s %s`", path, rev.Number, projectKey, version)
+	noFile := domain.Errorf(domain.KindNotFound, "no file %q in revision %d: see `trel files %s %s`", path, number, projectKey, version)
+	if number == 0 {
+		return nil, nil, noFile
+	}
+	f, err := s.store.RevisionFile(ctx, rel.ID, number, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if f == nil {
+		return nil, nil, noFile
+	}
+	rc, err := s.blobs.Open(ctx, f.SHA256)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, rc, nil
 }

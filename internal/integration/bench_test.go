@@ -192,19 +192,28 @@ func s3ServerPID(b *testing.B, blobs string) int {
 	if err != nil {
 		b.Fatal(err)
 	}
+	pid := findProcess(func(args []string) bool {
+		return strings.HasSuffix(args[0], "versitygw") && slices.Contains(args, ep.Host)
+	})
+	if pid == 0 {
+		b.Fatalf("no versitygw process serves %s", ep.Host)
+	}
+	return pid
+}
+
+// findProcess returns the first process whose arguments match, 0 if none.
+func findProcess(match func(args []string) bool) int {
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, p := range procs {
 		cmdline, err := os.ReadFile(p)
-		if err != nil {
+		if err != nil || len(cmdline) == 0 {
 			continue
 		}
-		args := strings.Split(string(cmdline), "\x00")
-		if strings.HasSuffix(args[0], "versitygw") && slices.Contains(args, ep.Host) {
+		if match(strings.Split(string(cmdline), "\x00")) {
 			pid, _ := strconv.Atoi(strings.Split(p, "/")[2])
 			return pid
 		}
 	}
-	b.Fatalf("no versitygw process serves %s", ep.Host)
 	return 0
 }
 

@@ -148,6 +148,23 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		if f := rev.Files[1]; f.SHA512 != b.SHA512 || f.Size != 3 || string(f.SHA512State) != string(b.SHA512State) {
 			t.Fatalf("file: %+v", f)
 		}
+		// The narrow reads of check listings and downloads.
+		if id, err := s.RevisionID(ctx, r.ID, 1); err != nil || id != rev.ID {
+			t.Fatalf("RevisionID: %d %v, want %d", id, err, rev.ID)
+		}
+		if _, err := s.RevisionID(ctx, r.ID, 2); !domain.IsKind(err, domain.KindNotFound) {
+			t.Fatalf("RevisionID of a missing revision: %v", err)
+		}
+		if f, err := s.RevisionFile(ctx, r.ID, 1, "b.txt"); err != nil || f == nil || f.Path != "b.txt" || f.SHA512 != b.SHA512 || f.Size != 3 ||
+			string(f.SHA256State) != string(b.SHA256State) || string(f.SHA512State) != string(b.SHA512State) {
+			t.Fatalf("RevisionFile: %+v %v", f, err)
+		}
+		if f, err := s.RevisionFile(ctx, r.ID, 1, "c.txt"); err != nil || f != nil {
+			t.Fatalf("RevisionFile of a missing file: %+v %v", f, err)
+		}
+		if _, err := s.RevisionFile(ctx, r.ID, 2, "a.txt"); !domain.IsKind(err, domain.KindNotFound) {
+			t.Fatalf("RevisionFile of a missing revision: %v", err)
+		}
 		if ok, _ := s.UploadedTo(ctx, r.ID, b.SHA256); !ok {
 			t.Fatal("upload not recorded")
 		}
@@ -171,9 +188,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		if err := s.Tx(ctx, func(tx store.Tx) error { return tx.CreateToken(ctx, tok) }); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.TokenByHash(ctx, []byte("hash"))
-		if err != nil || got.ID != tok.ID || !got.ExpiresAt.Equal(exp) || got.RevokedAt != nil {
-			t.Fatalf("%+v %v", got, err)
+		got, owner, err := s.TokenByHash(ctx, []byte("hash"))
+		if err != nil || got.ID != tok.ID || !got.ExpiresAt.Equal(exp) || got.RevokedAt != nil || owner.ID != u.ID || owner.Username != "alice" {
+			t.Fatalf("%+v %+v %v", got, owner, err)
 		}
 		if err := s.TouchToken(ctx, tok.ID, now); err != nil {
 			t.Fatal(err)
@@ -187,7 +204,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		if err := revoke(); !domain.IsKind(err, domain.KindNotFound) {
 			t.Fatalf("second revoke: %v", err)
 		}
-		got, _ = s.TokenByHash(ctx, []byte("hash"))
+		got, _, _ = s.TokenByHash(ctx, []byte("hash"))
 		if got.RevokedAt == nil || got.LastUsedAt == nil {
 			t.Fatalf("%+v", got)
 		}

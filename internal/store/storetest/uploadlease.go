@@ -37,14 +37,18 @@ func runUploadLeases(t *testing.T, newStore func(t *testing.T) store.Store, seed
 		var granted atomic.Int32
 		for range 12 {
 			wg.Go(func() {
+				// A transaction may run several times (retried after a
+				// serialisation failure): count what the committed one got.
+				var ok bool
 				if err := s.Tx(ctx, func(tx store.Tx) error {
-					_, ok, err := tx.TakeUploadLease(ctx, u.ID, "r1", 3, now, now.Add(time.Minute))
-					if ok {
-						granted.Add(1)
-					}
+					var err error
+					_, ok, err = tx.TakeUploadLease(ctx, u.ID, "r1", 3, now, now.Add(time.Minute))
 					return err
 				}); err != nil {
 					t.Error(err)
+				}
+				if ok {
+					granted.Add(1)
 				}
 			})
 		}

@@ -1,0 +1,45 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"trel/internal/domain"
+)
+
+// RevisionID implements store.RevisionReads.
+func (s q) RevisionID(ctx context.Context, releaseID int64, number int) (int64, error) {
+	var id int64
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM revisions WHERE release_id = $1 AND number = $2`, releaseID, number).Scan(&id)
+	if err != nil {
+		return 0, notFound(err, "revision %d does not exist: see `trel revisions PROJECT VERSION`", number)
+	}
+	return id, nil
+}
+
+// RevisionFile implements store.RevisionReads.
+func (s q) RevisionFile(ctx context.Context, releaseID int64, number int, path string) (*domain.File, error) {
+	var f domain.File
+	var fpath sql.NullString
+	var sha512, sha256 sql.NullString
+	var size sql.NullInt64
+	var s256, s512 []byte
+	err := s.db.QueryRowContext(ctx, `
+		SELECT f.path, b.sha256, b.sha512, b.size, b.sha256_state, b.sha512_state
+		FROM revisions v
+		LEFT JOIN revision_files f ON f.revision_id = v.id AND f.path = $3
+		LEFT JOIN blobs b ON b.sha256 = f.sha256
+		WHERE v.release_id = $1 AND v.number = $2`, releaseID, number, path).Scan(&fpath, &sha256, &sha512, &size, &s256, &s512)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, domain.Errorf(domain.KindNotFound, "revision %d does not exist: see `trel revisions PROJECT VERSION`", number)
+	}
+	if err != nil {
+		return nil, wrap("reading a revision file", err)
+	}
+	if !fpath.Valid {
+		return nil, nil
+	}
+	f.Path, f.SHA256, f.SHA512, f.Size, f.SHA256State, f.SHA512State = fpath.String, sha256.String, sha512.String, size.Int64, s256, s512
+	return &f, nil
+}
