@@ -295,7 +295,7 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if created {
 		exe := "trel"
 		fmt.Fprintf(out, "Created a new trel data directory in %s with the first administrator %q.\n", cfg.DataDir, cfg.AdminUsername)
-		fmt.Fprintf(out, "Get an administrator API token (shown once) with:\n\n    %s admin create-token --data %s --username %s\n\n", exe, cfg.DataDir, cfg.AdminUsername)
+		fmt.Fprintf(out, "Get an administrator API token (shown once) with:\n\n    %s admin create-token %s --username %s\n\n", exe, eng.adminFlags(), cfg.AdminUsername)
 		link, err := EnrollmentLink(ctx, app, cfg.AdminUsername)
 		if err != nil {
 			return fmt.Errorf("creating the first administrator's enrollment link: %w", err)
