@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -17,11 +18,29 @@ import (
 
 func loginCmd(e *env) *cobra.Command {
 	var server string
+	var useOIDC bool
+	var ol oidcLogin
 	c := &cobra.Command{
-		Use:   "login --server URL",
-		Short: "Save the server URL and an API token (read from stdin or a prompt)",
-		Args:  args(cobra.NoArgs),
+		Use:   "login --server URL [--oidc [--token-env NAME] [--project KEY]]",
+		Short: "Save the server URL and an API token (read from stdin or a prompt), or in CI a trusted publisher's credential (--oidc)",
+		Long: `Save the server URL and an API token, read from standard input or a hidden prompt.
+
+In CI, --oidc signs in as a trusted publisher instead (see ` + "`trel publisher add`" + `): trel asks
+the server which audience it expects, gets the job's OIDC ID token for it (GitHub
+Actions: from ACTIONS_ID_TOKEN_REQUEST_URL, which needs ` + "`permissions: id-token: write`" + `;
+GitLab CI: from the id_tokens variable named by --token-env), exchanges it for a
+credential of at most 15 minutes, and saves it for the following commands.`,
+		Example: `  trel admin create-token --data ./trel-data --username admin | trel login --server http://localhost:8080
+  trel login --oidc --server https://trel.example.org                            # GitHub Actions
+  trel login --oidc --server https://trel.example.org --token-env TREL_ID_TOKEN  # GitLab CI`,
+		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
+			if useOIDC {
+				return ol.run(c, e, server)
+			}
+			if ol.tokenEnv != "" || ol.project != "" {
+				return usageError{errors.New("--token-env and --project go with --oidc")}
+			}
 			token, err := readSecret(e, "API token: ")
 			if err != nil {
 				return err
@@ -43,6 +62,9 @@ func loginCmd(e *env) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&server, "server", "", "server URL, e.g. http://localhost:8080 (required)")
+	c.Flags().BoolVar(&useOIDC, "oidc", false, "in CI: exchange the job's OIDC ID token for a trusted publisher's credential")
+	c.Flags().StringVar(&ol.tokenEnv, "token-env", "", "with --oidc: the variable holding the ID token (GitLab's id_tokens)")
+	c.Flags().StringVar(&ol.project, "project", "", "with --oidc: the project, when the workflow publishes several")
 	c.MarkFlagRequired("server")
 	return c
 }

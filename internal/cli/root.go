@@ -91,6 +91,7 @@ Every client command accepts --json for machine-readable output.`,
 		voteCmd(e),
 		verifyCmd(e), sigstoreCmd(e),
 		noticesCmd(e),
+		issuerCmd(e), publisherCmd(e),
 	)
 	refuseUnknownSubcommands(root)
 

@@ -64,17 +64,8 @@ release meanwhile).`,
 			if (keyFile == "") == !useGPG {
 				return usageError{errors.New("choose exactly one of --key FILE, --gpg and --sigstore")}
 			}
-			for _, p := range paths {
-				st, err := os.Stat(p)
-				if err != nil {
-					return fmt.Errorf("cannot read %s: %w", p, err)
-				}
-				if !st.Mode().IsRegular() {
-					return usageError{fmt.Errorf("%s is not a regular file", p)}
-				}
-				if _, err := os.Lstat(p + ".asc"); err == nil {
-					return usageError{fmt.Errorf("%s.asc already exists; trel never overwrites a signature: move it away first", p)}
-				}
+			if err := checkSignTargets(paths, ".asc"); err != nil {
+				return err
 			}
 			var cl *client.Client
 			project, version, err := splitUpload(uploadTo)
@@ -290,4 +281,30 @@ func (e *env) checkRegistered(c *cobra.Command, cl *client.Client, project, fpr 
 	}
 	return fmt.Errorf("key %s is not registered for committee %s, so its signatures would not count: register it with `gpg --export --armor %s > key.asc && trel keys add key.asc --committee %s`, then prove you own it with `trel keys challenge`",
 		fpr, p.CommitteeKey, fpr, p.CommitteeKey)
+}
+
+// checkSignTargets checks the files to sign before anything is signed:
+// regular files, each given once (also under another name), none with a
+// signature (path+suffix) already next to it.
+func checkSignTargets(paths []string, suffix string) error {
+	var seen []os.FileInfo
+	for i, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("cannot read %s: %w", p, err)
+		}
+		if !st.Mode().IsRegular() {
+			return usageError{fmt.Errorf("%s is not a regular file", p)}
+		}
+		for j, prev := range seen {
+			if os.SameFile(prev, st) {
+				return usageError{fmt.Errorf("%s and %s are the same file: give each file once", paths[j], paths[i])}
+			}
+		}
+		seen = append(seen, st)
+		if _, err := os.Lstat(p + suffix); err == nil {
+			return usageError{fmt.Errorf("%s%s already exists; trel never overwrites a signature: move it away first", p, suffix)}
+		}
+	}
+	return nil
 }

@@ -72,6 +72,8 @@ func (s *Service) SetPolicy(ctx context.Context, a *Actor, projectKey string, po
 		if err != nil {
 			return err
 		}
+		// Publishers change only with AddPublisher and RemovePublisher.
+		pol.Publishers = old.Publishers
 		if err := tx.PutPolicy(ctx, p.ID, &pol, a.id(), s.now()); err != nil {
 			return err
 		}
@@ -93,6 +95,9 @@ func (s *Service) SetPolicy(ctx context.Context, a *Actor, projectKey string, po
 // releaseManager finds a release and checks that a manages it (or is an
 // administrator).
 func (s *Service) releaseManager(ctx context.Context, a *Actor, projectKey, version, what string) (*domain.Release, error) {
+	if a.Workload != nil {
+		return s.workloadManages(ctx, a, projectKey, version, what)
+	}
 	rel, err := s.release(ctx, a, OpReadDraft, projectKey, version)
 	if err != nil {
 		return nil, err
@@ -264,9 +269,12 @@ func (s *Service) StartVote(ctx context.Context, a *Actor, projectKey, version s
 		if prev, err := tx.CurrentVote(ctx, rel.ID); err == nil {
 			n = prev.Round + 1
 		}
-		round = domain.VoteRound{Round: n, Revision: rep.Revision, StartedBy: a.User.Username, StartedAt: s.now(),
+		round = domain.VoteRound{Round: n, Revision: rep.Revision, StartedBy: a.name(), StartedAt: s.now(),
 			MinHours: pol.MinVoteHours, MinBindingPlusOnes: pol.MinBindingPlusOnes, PolicyVersion: pol.Version}
-		if err := tx.StartVote(ctx, rel.ID, round, a.User.ID); err != nil {
+		if err := tx.StartVote(ctx, rel.ID, round, a.id()); err != nil {
+			return err
+		}
+		if err := s.attribute(ctx, tx, a, rel.ID, "vote.start", n); err != nil {
 			return err
 		}
 		if err := tx.SetPhase(ctx, rel.ID, domain.PhaseCandidate, s.now()); err != nil {
@@ -385,6 +393,10 @@ func (s *Service) ResolveVote(ctx context.Context, a *Actor, projectKey, version
 		return nil, domain.Errorf(domain.KindConflict, "too early: the vote runs for at least %d hours and may be resolved from %s",
 			t.Round.MinHours, t.ClosesAt.UTC().Format(time.RFC3339))
 	}
+	if a.Workload != nil && !t.Passing {
+		return nil, domain.Errorf(domain.KindForbidden, "the vote on %s %s does not pass (%d binding +1, %d binding -1, %d needed): a CI credential resolves only a passing vote; a release manager resolves this one",
+			rel.ProjectKey, rel.Version, t.BindingPlus, t.BindingMinus, t.Round.MinBindingPlusOnes)
+	}
 	next := domain.PhaseDraft
 	var checked *ChecksReport
 	if t.Passing {
@@ -400,7 +412,10 @@ func (s *Service) ResolveVote(ctx context.Context, a *Actor, projectKey, version
 				return err
 			}
 		}
-		if err := tx.ResolveVote(ctx, rel.ID, t.Round.Round, t.Passing, a.User.ID, s.now()); err != nil {
+		if err := tx.ResolveVote(ctx, rel.ID, t.Round.Round, t.Passing, a.id(), s.now()); err != nil {
+			return err
+		}
+		if err := s.attribute(ctx, tx, a, rel.ID, "vote.resolve", t.Round.Round); err != nil {
 			return err
 		}
 		if err := freezeVotes(ctx, tx, rel, t); err != nil {
@@ -444,7 +459,13 @@ type Manifest struct {
 	ChecksPolicy int            `json:"checks_policy_version"`
 	Files        []ManifestFile `json:"files"`
 	Vote         *domain.Tally  `json:"vote"`
-	LogIndex     *uint64        `json:"log_index,omitempty"`
+	// What a downloader needs to verify the release alone (see
+	// provenance): the policy of the final checks, the committee's KEYS
+	// at publication, and the CI workflow runs that acted on the release.
+	Rules     *domain.Policy          `json:"policy,omitempty"`
+	Keys      []ManifestKey           `json:"keys,omitempty"`
+	Workflows []domain.WorkflowAction `json:"workflow_runs,omitempty"`
+	LogIndex  *uint64                 `json:"log_index,omitempty"`
 }
 
 // Publish copies the voted files into the public downloads tree next to
@@ -482,7 +503,7 @@ func (s *Service) Publish(ctx context.Context, a *Actor, projectKey, version str
 		return nil, err
 	}
 	m := &Manifest{Committee: rel.CommitteeKey, Project: rel.ProjectKey, Version: rel.Version, Revision: rev.Number,
-		PublishedAt: s.now().UTC(), PublishedBy: a.User.Username, Policy: t.Round.PolicyVersion, Vote: t,
+		PublishedAt: s.now().UTC(), PublishedBy: a.name(), Policy: t.Round.PolicyVersion, Vote: t,
 		VoteRules:    VoteRules{MinVoteHours: t.Round.MinHours, MinBindingPlusOnes: t.Round.MinBindingPlusOnes},
 		ChecksPolicy: pol.Version}
 	signers, err := s.manifestSigners(ctx, rel, pol, rev, results)
@@ -491,6 +512,9 @@ func (s *Service) Publish(ctx context.Context, a *Actor, projectKey, version str
 	}
 	for _, f := range rev.Files {
 		m.Files = append(m.Files, ManifestFile{Path: f.Path, Size: f.Size, SHA512: f.SHA512, Signers: signers[f.Path]})
+	}
+	if err := s.provenance(ctx, a, rel, m, pol); err != nil {
+		return nil, err
 	}
 	return s.publish(ctx, a, rel, rev, m, checked.Run)
 }

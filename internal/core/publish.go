@@ -93,6 +93,9 @@ func (s *Service) publish(ctx context.Context, a *Actor, rel *domain.Release, re
 		if err := tx.StartPublication(ctx, pub); err != nil {
 			return err
 		}
+		if err := s.attribute(ctx, tx, a, rel.ID, "publish", 0); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, a, "release.publishing", releaseTarget(rel), map[string]any{"revision": rev.Number, "files": len(rev.Files)})
 	})
 	if err != nil {

@@ -18,23 +18,29 @@ func (s *Service) StartRelease(ctx context.Context, a *Actor, projectKey, versio
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorize(ctx, a, OpStartRelease, p.CommitteeID, p.CommitteeKey); err != nil {
+	if err := s.authorizeIn(ctx, a, OpStartRelease, p); err != nil {
 		return nil, err
 	}
 	if err := domain.ValidateVersion(version); err != nil {
 		return nil, err
 	}
-	if a.User == nil {
+	if a.User == nil && a.Workload == nil {
 		return nil, domain.Errorf(domain.KindInvalid, "a release must be started by a user, not by the system")
 	}
 	r := &domain.Release{ProjectID: p.ID, ProjectKey: p.Key, CommitteeID: p.CommitteeID, CommitteeKey: p.CommitteeKey,
-		Version: version, Phase: domain.PhaseDraft, CreatedBy: a.User.Username, CreatedAt: s.now()}
+		Version: version, Phase: domain.PhaseDraft, CreatedBy: a.name(), CreatedAt: s.now()}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateRelease(ctx, r); err != nil {
 			return err
 		}
-		// Whoever starts a release is its first release manager.
-		if err := tx.AddReleaseManager(ctx, r.ID, a.User.ID, r.CreatedAt); err != nil {
+		// Whoever starts a release is its first release manager (a CI
+		// workflow is not: it acts by its publisher's actions).
+		if a.User != nil {
+			if err := tx.AddReleaseManager(ctx, r.ID, a.User.ID, r.CreatedAt); err != nil {
+				return err
+			}
+		}
+		if err := s.attribute(ctx, tx, a, r.ID, "release.start", 0); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, "release.start", releaseTarget(r), nil)
@@ -53,7 +59,7 @@ func (s *Service) release(ctx context.Context, a *Actor, op Op, projectKey, vers
 	if err != nil {
 		return nil, err
 	}
-	authErr := s.authorize(ctx, a, op, p.CommitteeID, p.CommitteeKey)
+	authErr := s.authorizeIn(ctx, a, op, p)
 	if authErr != nil && op != OpReadDraft {
 		return nil, authErr
 	}
@@ -87,7 +93,7 @@ func (s *Service) ListReleases(ctx context.Context, a *Actor, projectKey string)
 	if err != nil {
 		return nil, err
 	}
-	if s.authorize(ctx, a, OpReadDraft, p.CommitteeID, p.CommitteeKey) == nil {
+	if s.authorizeIn(ctx, a, OpReadDraft, p) == nil {
 		return all, nil
 	}
 	// Everyone else sees public releases only; there are none in the draft
@@ -266,6 +272,9 @@ func (s *Service) createRevision(ctx context.Context, a *Actor, projectKey, vers
 			"revision": rev.Number, "changes": len(req.Changes), "files": len(rev.Files)}); err != nil {
 			return err
 		}
+		if err := s.attribute(ctx, tx, a, cur.ID, "revision", rev.Number); err != nil {
+			return err
+		}
 		if err := s.queueChecks(ctx, tx, rev.ID); err != nil {
 			return err
 		}
@@ -430,7 +439,13 @@ func (s *Service) ListRevisions(ctx context.Context, a *Actor, projectKey, versi
 	if err != nil {
 		return nil, err
 	}
-	return s.store.ListRevisions(ctx, rel.ID)
+	revs, err := s.store.ListRevisions(ctx, rel.ID)
+	if err != nil {
+		return nil, err
+	}
+	acts, err := s.store.WorkflowActions(ctx, rel.ID)
+	withWorkflows(revs, acts)
+	return revs, err
 }
 
 // Revision returns one revision with its files; number 0 means the latest.

@@ -52,6 +52,9 @@ type Policy struct {
 	Unsigned []UnsignedRule `json:"unsigned"`
 	// Archive and licence checks.
 	Archive ArchivePolicy `json:"archive"`
+	// Publishers are the CI workflows trusted to act for the project
+	// (trusted publishing); they change only through `trel publisher`.
+	Publishers []TrustedPublisher `json:"publishers"`
 
 	UpdatedBy string    `json:"updated_by,omitempty"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`

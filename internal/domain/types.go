@@ -132,6 +132,9 @@ type Revision struct {
 	CreatedAt   time.Time `json:"created_at"`
 	Description string    `json:"description"`
 	Files       []File    `json:"files,omitempty"`
+	// Workflow is the CI workflow run that made the revision with a
+	// trusted publisher's credential (nil when a person made it).
+	Workflow *WorkflowRun `json:"workflow,omitempty"`
 }
 
 // AuditEvent records who did what, when. It is written in the same

@@ -150,6 +150,16 @@ func serveFile(w http.ResponseWriter, r *http.Request, name string, size int64, 
 	}
 	h.Set("ETag", fmt.Sprintf(`"%x-%x"`, size, mod.UnixNano()))
 	h.Set("Cache-Control", "public, max-age=3600")
+	// http.ServeContent answers 416 to a unit it does not know and to
+	// "BYTES="; RFC 9110 says the unit is case-insensitive and a Range in
+	// another unit is ignored.
+	if rg := r.Header.Get("Range"); rg != "" {
+		if unit, spec, ok := strings.Cut(rg, "="); ok && strings.EqualFold(strings.TrimSpace(unit), "bytes") {
+			r.Header.Set("Range", "bytes="+spec)
+		} else {
+			r.Header.Del("Range")
+		}
+	}
 	http.ServeContent(w, r, path.Base(name), mod, content)
 }
 

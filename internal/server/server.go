@@ -195,8 +195,13 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if d, ok := app.Downloads.(*downloads.Dir); ok && hook != nil {
-		d.BeforeRename = func() { hook("tree-copied") }
+	if hook != nil {
+		switch d := app.Downloads.(type) {
+		case *downloads.Dir:
+			d.BeforeRename = func() { hook("tree-copied") }
+		case *downloads.BucketTree:
+			d.BeforeManifest = func() { hook("tree-copied") }
+		}
 	}
 	defer app.Close()
 	app.PublicURL = cfg.PublicURL
@@ -385,6 +390,7 @@ func Handler(app *App, log *slog.Logger) http.Handler {
 	if authErr == nil {
 		approver = authn
 	}
+	enableTrustedPublishing(app)
 	mux.Handle("/api/", api.New(app.Core, log, approver))
 	if app.health == nil {
 		app.health = newHealthMonitor(app, log)

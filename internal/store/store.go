@@ -33,6 +33,7 @@ type Reader interface {
 	IncidentReader
 	HeldSigstoreReader
 	IncubationReader
+	PublisherReader
 	UserByUsername(ctx context.Context, username string) (*domain.User, error)
 	UserByID(ctx context.Context, id int64) (*domain.User, error)
 	ListUsers(ctx context.Context) ([]domain.User, error)
@@ -138,6 +139,8 @@ type Tx interface {
 	HeldSigstoreWriter
 	IncubationWriter
 	UploadLeases
+	PublisherWriter
+	TokenLineageTx
 	CreateUser(ctx context.Context, u *domain.User) error
 	CreateToken(ctx context.Context, t *domain.Token) error
 	RevokeToken(ctx context.Context, userID, tokenID int64, at time.Time) error

@@ -29,6 +29,7 @@ func (w *Web) optionalRoutes(mux *http.ServeMux) {
 	w.signingRoutes(mux)
 	w.lifecycleRoutes(mux)
 	w.incidentRoutes(mux)
+	w.publishingRoutes(mux)
 }
 
 // ---- keys

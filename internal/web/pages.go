@@ -355,9 +355,10 @@ type releaseView struct {
 	CanUpload        bool
 	DiffFrom, DiffTo int
 	Checks           *checksView
-	Vote             *domain.Tally // the current or last vote, if any
-	Managers         []string      // the release managers
-	CanManage        bool          // the viewer may add and remove release managers
+	Vote             *domain.Tally           // the current or last vote, if any
+	Managers         []string                // the release managers
+	CanManage        bool                    // the viewer may add and remove release managers
+	Workflows        []domain.WorkflowAction // what CI workflow runs did
 }
 
 func (w *Web) release(rw http.ResponseWriter, r *http.Request) {
@@ -377,6 +378,10 @@ func (w *Web) release(rw http.ResponseWriter, r *http.Request) {
 	// Newest first reads better; the diff defaults to the last change.
 	sort.Slice(revs, func(i, j int) bool { return revs[i].Number > revs[j].Number })
 	d := releaseView{R: rl, Rev: rev, Revisions: revs, CanUpload: rl.Phase == domain.PhaseDraft}
+	if d.Workflows, err = w.svc.WorkflowActions(ctx, act, rl.ProjectKey, rl.Version); err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
 	if len(revs) > 1 {
 		d.DiffTo, d.DiffFrom = revs[0].Number, revs[1].Number
 	}

@@ -389,6 +389,16 @@ func (s q) CreateRelease(ctx context.Context, r *domain.Release) error {
 // BEGIN IMMEDIATE, which serialises all writers, so touching the row is
 // enough; PostgreSQL needs the row lock this UPDATE takes.
 func (s q) LockRelease(ctx context.Context, releaseID int64) error {
+	if s.pg {
+		// FOR UPDATE first: it conflicts with the KEY SHARE locks that
+		// foreign-key checks of concurrent inserts take on the row, so the
+		// row never carries a multixact of key-share and no-key-update
+		// lockers (PostgreSQL 15 then failed with "new multixact has more
+		// than one updating member" under 20 concurrent writers).
+		if _, err := s.db.ExecContext(ctx, `SELECT id FROM releases WHERE id = $1 FOR UPDATE`, releaseID); err != nil {
+			return wrap("locking release", err)
+		}
+	}
 	_, err := s.db.ExecContext(ctx, `UPDATE releases SET phase = phase WHERE id = $1`, releaseID)
 	return wrap("locking release", err)
 }

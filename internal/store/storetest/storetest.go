@@ -20,6 +20,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	runIncubation(t, newStore)
+	runTokenLineage(t, newStore)
 
 	seed := func(t *testing.T, s store.Store) (*domain.User, *domain.Committee, *domain.Project, *domain.Release) {
 		t.Helper()
@@ -568,5 +569,6 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 	runIncident(t, newStore, seed)
 	runUploadLeases(t, newStore, seed)
+	runPublishers(t, newStore, seed)
 	heldSigstoreCases(t, newStore, now)
 }
