@@ -173,6 +173,7 @@ type matrixIDs struct {
 	issuer      string
 	publisherID int64
 	idToken     string
+	webhookID   int64 // a webhook of alpha-lib
 }
 
 // ci grants the CI credential's role an outcome other than "forbidden".
@@ -186,6 +187,8 @@ const (
 	r1 = "/api/v1/projects/alpha-lib/releases/1.0" // draft, checked (a KEYS file inside is a blocker)
 	r2 = "/api/v1/projects/alpha-lib/releases/2.0" // candidate
 	r3 = "/api/v1/projects/alpha-lib/releases/3.0" // preview
+	r4 = "/api/v1/projects/alpha-lib/releases/4.0" // published
+	r5 = "/api/v1/projects/alpha-lib/releases/5.0" // published and yanked
 	sg = "/api/v1/projects/alpha-lib/sigstore"
 )
 
@@ -291,6 +294,22 @@ func ops() map[string]op {
 			return fmt.Sprintf("/api/v1/projects/alpha-lib/publishers/%d", fx.publisherID)
 		}, need: member, ok: ok204},
 		"GET /api/v1/projects/{project}/releases/{version}/workflow-runs": {path: fixed(r1 + "/workflow-runs"), need: participant, ok: ok200, except: ci(ok200)},
+
+		"GET /api/v1/mail":                                               {path: fixed("/api/v1/mail"), need: public, ok: ok200},
+		"POST /api/v1/notices/dismiss-all":                               {path: fixed("/api/v1/notices/dismiss-all"), need: signedIn, ok: ok200},
+		"GET /api/v1/projects/{project}/releases/{version}/mail":         {path: fixed(r1 + "/mail"), need: participant, ok: ok200},
+		"GET /api/v1/projects/{project}/releases/{version}/mail/{topic}": {path: fixed(r1 + "/mail/vote"), need: participant, ok: ok200},
+		"POST /api/v1/projects/{project}/releases/{version}/yank":        {path: fixed(r4 + "/yank"), body: fixed(`{"reason":"broken build"}`), need: participant | rm, ok: ok200},
+		"POST /api/v1/projects/{project}/releases/{version}/unyank":      {path: fixed(r5 + "/unyank"), need: participant | rm, ok: ok200},
+		"POST /api/v1/projects/{project}/releases/{version}/archive":     {path: fixed(r4 + "/archive"), need: participant | rm, ok: ok200},
+		"GET /api/v1/projects/{project}/feed":                            {path: fixed("/api/v1/projects/alpha-lib/feed"), need: public, ok: ok200},
+		"GET /api/v1/projects/{project}/webhooks":                        {path: fixed("/api/v1/projects/alpha-lib/webhooks"), need: member, ok: ok200},
+		"POST /api/v1/projects/{project}/webhooks": {path: fixed("/api/v1/projects/alpha-lib/webhooks"), body: fixed(`{"url":"https://ci.example.org/hooks/trel"}`),
+			need: member, ok: ok201},
+		"DELETE /api/v1/projects/{project}/webhooks/{id}": {path: func(fx *matrixIDs, _ string) string {
+			return fmt.Sprintf("/api/v1/projects/alpha-lib/webhooks/%d", fx.webhookID)
+		}, need: member, ok: ok204},
+		"GET /api/v1/projects/{project}/webhooks/deliveries": {path: fixed("/api/v1/projects/alpha-lib/webhooks/deliveries"), need: member, ok: ok200},
 
 		"GET /api/v1/signing-keys":          {path: fixed("/api/v1/signing-keys"), need: signedIn, ok: ok200},
 		"GET /api/v1/signing-keys/sigstore": {path: fixed("/api/v1/signing-keys/sigstore"), need: signedIn, ok: ok200},
@@ -460,7 +479,7 @@ func buildMatrixTemplate(t *testing.T) (string, *matrixIDs) {
 	// Releases 1.0 (draft), 2.0 (candidate) and 3.0 (preview), each with
 	// member, rm and removed-rm as release managers and checked files.
 	engine := checks.NewEngine(app.Store, app.Blobs, sigstore.DefaultVerifier())
-	for _, v := range []string{"1.0", "2.0", "3.0"} {
+	for _, v := range []string{"1.0", "2.0", "3.0", "4.0", "5.0"} {
 		_, err = svc.StartRelease(ctx, m, "alpha-lib", v)
 		must(err)
 		for _, who := range []string{"rm", "removed-rm"} {
@@ -499,14 +518,26 @@ func buildMatrixTemplate(t *testing.T) (string, *matrixIDs) {
 		}
 	}
 	runQueued()
-	for _, v := range []string{"2.0", "3.0"} {
+	for _, v := range []string{"2.0", "3.0", "4.0", "5.0"} {
 		_, err = svc.StartVote(ctx, m, "alpha-lib", v)
 		must(err)
 	}
-	_, err = svc.CastVote(ctx, m, "alpha-lib", "3.0", 1, "")
+	for _, v := range []string{"3.0", "4.0", "5.0"} {
+		_, err = svc.CastVote(ctx, m, "alpha-lib", v, 1, "")
+		must(err)
+		_, err = svc.ResolveVote(ctx, m, "alpha-lib", v)
+		must(err)
+	}
+	// 4.0 and 5.0 are published, 5.0 yanked; alpha-lib has a webhook.
+	for _, v := range []string{"4.0", "5.0"} {
+		_, err = svc.Publish(ctx, m, "alpha-lib", v)
+		must(err)
+	}
+	_, err = svc.YankRelease(ctx, m, "alpha-lib", "5.0", "a broken build")
 	must(err)
-	_, err = svc.ResolveVote(ctx, m, "alpha-lib", "3.0")
+	hook, err := svc.AddWebhook(ctx, m, "alpha-lib", core.NewWebhook{URL: "https://ci.example.org/hooks/alpha"})
 	must(err)
+	fx.webhookID = hook.Webhook.ID
 	// The removed release manager leaves the committee; the revoked token
 	// is revoked.
 	must(svc.RemoveMember(ctx, sys, "alpha", "removed-rm"))

@@ -52,7 +52,7 @@ func (a *API) routes() []route {
 		{"GET", rel + "/revisions", "List revisions", "token", "", "RevisionList", 200, a.listRevisions},
 		{"GET", rel + "/revisions/{number}", "One revision with its files (number or \"latest\")", "token", "", "Revision", 200, a.revision},
 		{"GET", rel + "/revisions/{number}/files/{path...}", "Download a file", "token", "", "binary", 200, a.download},
-	}, slices.Concat(a.keyRoutes(), a.sigstoreRoutes(), a.lifecycleRoutes(), a.signingRoutes(), a.incidentRoutes(), a.oidcRoutes())...)
+	}, slices.Concat(a.keyRoutes(), a.sigstoreRoutes(), a.lifecycleRoutes(), a.signingRoutes(), a.incidentRoutes(), a.oidcRoutes(), a.notifyRoutes())...)
 }
 
 // RouteInfo describes one API operation, for tools and tests.
@@ -329,6 +329,9 @@ func (a *API) listReleases(w http.ResponseWriter, r *http.Request) {
 // NewReleaseRequest is the body of POST .../releases.
 type NewReleaseRequest struct {
 	Version string `json:"version"`
+	// Embargoed: a security release hidden from everyone but the
+	// committee's participants until it is published.
+	Embargoed bool `json:"embargoed,omitempty"`
 }
 
 func (a *API) startRelease(w http.ResponseWriter, r *http.Request) {
@@ -337,7 +340,7 @@ func (a *API) startRelease(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	rl, err := a.svc.StartRelease(r.Context(), actor(r), r.PathValue("project"), req.Version)
+	rl, err := a.svc.StartReleaseWith(r.Context(), actor(r), r.PathValue("project"), req.Version, core.StartReleaseOptions{Embargoed: req.Embargoed})
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -277,19 +277,24 @@ func projectCmd(e *env) *cobra.Command {
 }
 
 func releaseCmd(e *env) *cobra.Command {
-	c := &cobra.Command{Use: "release", Short: "Start, list and show releases"}
+	c := &cobra.Command{Use: "release", Short: "Start, list, show, publish, yank and archive releases; their mail and the project feed"}
+	var embargoed bool
 	start := &cobra.Command{
-		Use: "start PROJECT VERSION", Short: "Start a draft release", Args: args(cobra.ExactArgs(2)),
+		Use: "start PROJECT VERSION [--embargoed]", Short: "Start a draft release", Args: args(cobra.ExactArgs(2)),
 		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
-			r, err := cl.StartRelease(c.Context(), a[0], a[1])
+			r, err := cl.StartReleaseWith(c.Context(), a[0], a[1], core.StartReleaseOptions{Embargoed: embargoed})
 			if err != nil {
 				return err
 			}
 			return e.out(r, func() {
 				fmt.Fprintf(e.stdout, "Started draft release %s %s. Add files with `trel upload %s %s FILE...`\n", r.ProjectKey, r.Version, r.ProjectKey, r.Version)
+				if r.Embargoed {
+					fmt.Fprintln(e.stdout, "It is embargoed: only the committee's participants see it, and its mail goes to the private list, until it is published.")
+				}
 			})
 		}),
 	}
+	start.Flags().BoolVar(&embargoed, "embargoed", false, "a security release: visible to the committee's participants only, mail to the policy's private list, until published")
 	list := &cobra.Command{
 		Use: "list PROJECT", Short: "List a project's releases", Args: args(cobra.ExactArgs(1)),
 		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
@@ -304,9 +309,9 @@ func releaseCmd(e *env) *cobra.Command {
 				}
 				var rows [][]string
 				for _, r := range rs {
-					rows = append(rows, []string{r.Version, string(r.Phase), strconv.Itoa(r.LatestRevision), r.CreatedBy, when(r.CreatedAt)})
+					rows = append(rows, []string{r.Version, string(r.Phase), releaseState(r), strconv.Itoa(r.LatestRevision), r.CreatedBy, when(r.CreatedAt)})
 				}
-				e.table([]string{"VERSION", "PHASE", "REVISION", "STARTED BY", "STARTED"}, rows)
+				e.table([]string{"VERSION", "PHASE", "STATE", "REVISION", "STARTED BY", "STARTED"}, rows)
 			})
 		}),
 	}
@@ -320,10 +325,12 @@ func releaseCmd(e *env) *cobra.Command {
 			return e.out(r, func() {
 				fmt.Fprintf(e.stdout, "Release:   %s %s\nCommittee: %s\nPhase:     %s\nRevision:  %d\nStarted:   %s by %s\n",
 					r.ProjectKey, r.Version, r.CommitteeKey, r.Phase, r.LatestRevision, when(r.CreatedAt), r.CreatedBy)
+				printReleaseStatus(e, r)
 			})
 		}),
 	}
 	c.AddCommand(start, list, show, publishCmd(e), managerCmd(e))
+	c.AddCommand(afterlifeCmds(e)...)
 	return c
 }
 

@@ -92,6 +92,7 @@ Every client command accepts --json for machine-readable output.`,
 		verifyCmd(e), sigstoreCmd(e),
 		noticesCmd(e),
 		issuerCmd(e), publisherCmd(e),
+		webhookCmd(e),
 	)
 	refuseUnknownSubcommands(root)
 

@@ -245,7 +245,11 @@ func (s *Service) CancelVote(ctx context.Context, a *Actor, projectKey, version,
 	if len(reason) > 2000 {
 		return domain.Errorf(domain.KindInvalid, "the reason is longer than 2000 characters")
 	}
-	return s.store.Tx(ctx, func(tx store.Tx) error {
+	t, err := s.tally(ctx, rel)
+	if err != nil {
+		return err
+	}
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.LockRelease(ctx, rel.ID); err != nil {
 			return err
 		}
@@ -276,8 +280,15 @@ func (s *Service) CancelVote(ctx context.Context, a *Actor, projectKey, version,
 		if err := tx.SetPhase(ctx, rel.ID, domain.PhaseDraft, s.now()); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, a, "vote.cancel", releaseTarget(rel), map[string]any{"round": round.Round, "from": rel.Phase, "reason": reason})
+		if err := s.audit(ctx, tx, a, "vote.cancel", releaseTarget(rel), map[string]any{"round": round.Round, "from": rel.Phase, "reason": reason}); err != nil {
+			return err
+		}
+		return s.onVoteEnded(ctx, tx, a, rel, t, reason)
 	})
+	if err == nil {
+		s.wakeDeliveries()
+	}
+	return err
 }
 
 // VoteRules are the vote rules a published release was voted under.

@@ -44,6 +44,10 @@ type Service struct {
 	sigstoreInst *sigstore.Instance
 	// tp configures trusted publishing; see SetTrustedPublishing.
 	tp *TrustedPublishing
+	// notify connects mail and webhooks; see SetNotify.
+	notify NotifyConfig
+	// archiver moves published releases to the archive tree.
+	archiver Archiver
 }
 
 // Options configure a Service.
@@ -95,6 +99,7 @@ func New(st store.Store, blobs blob.Store, opt Options) *Service {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.SetNotify(NotifyConfig{})
 	return s
 }
 

@@ -67,6 +67,9 @@ func (s *Service) SetPolicy(ctx context.Context, a *Actor, projectKey string, po
 	if err := pol.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkMailTemplates(&pol); err != nil {
+		return nil, err
+	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		old, err := tx.Policy(ctx, p.ID)
 		if err != nil {
@@ -280,12 +283,17 @@ func (s *Service) StartVote(ctx context.Context, a *Actor, projectKey, version s
 		if err := tx.SetPhase(ctx, rel.ID, domain.PhaseCandidate, s.now()); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, a, "vote.start", releaseTarget(rel), map[string]any{"round": n, "revision": rep.Revision,
-			"min_hours": pol.MinVoteHours, "min_binding_plus_ones": pol.MinBindingPlusOnes, "policy_version": pol.Version})
+		if err := s.audit(ctx, tx, a, "vote.start", releaseTarget(rel), map[string]any{"round": n, "revision": rep.Revision,
+			"min_hours": pol.MinVoteHours, "min_binding_plus_ones": pol.MinBindingPlusOnes, "policy_version": pol.Version}); err != nil {
+			return err
+		}
+		cur.Phase = domain.PhaseCandidate
+		return s.onVoteStarted(ctx, tx, a, cur, round)
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.wakeDeliveries()
 	return &round, nil
 }
 
@@ -331,11 +339,15 @@ func (s *Service) CastVote(ctx context.Context, a *Actor, projectKey, version st
 		if err := tx.PutVote(ctx, rel.ID, round.Round, a.User.ID, domain.Vote{Value: value, Binding: binding, Comment: comment, CastAt: s.now()}); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, a, "vote.cast", releaseTarget(rel), map[string]any{"round": round.Round, "value": value, "binding": binding})
+		if err := s.audit(ctx, tx, a, "vote.cast", releaseTarget(rel), map[string]any{"round": round.Round, "value": value, "binding": binding}); err != nil {
+			return err
+		}
+		return s.onVoteCast(ctx, tx, a, rel, round.Round, value, binding, comment)
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.wakeDeliveries()
 	return s.Tally(ctx, a, projectKey, version)
 }
 
@@ -424,13 +436,17 @@ func (s *Service) ResolveVote(ctx context.Context, a *Actor, projectKey, version
 		if err := tx.SetPhase(ctx, rel.ID, next, s.now()); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, a, "vote.resolve", releaseTarget(rel), map[string]any{"round": t.Round.Round, "passed": t.Passing,
+		if err := s.audit(ctx, tx, a, "vote.resolve", releaseTarget(rel), map[string]any{"round": t.Round.Round, "passed": t.Passing,
 			"binding_plus": t.BindingPlus, "binding_minus": t.BindingMinus, "binding_zero": t.BindingZero,
-			"min_binding_plus_ones": t.Round.MinBindingPlusOnes, "policy_version": t.Round.PolicyVersion, "discounted": discounted(t)})
+			"min_binding_plus_ones": t.Round.MinBindingPlusOnes, "policy_version": t.Round.PolicyVersion, "discounted": discounted(t)}); err != nil {
+			return err
+		}
+		return s.onVoteEnded(ctx, tx, a, rel, t, "")
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.wakeDeliveries()
 	return s.Tally(ctx, a, projectKey, version)
 }
 
@@ -465,7 +481,10 @@ type Manifest struct {
 	Rules     *domain.Policy          `json:"policy,omitempty"`
 	Keys      []ManifestKey           `json:"keys,omitempty"`
 	Workflows []domain.WorkflowAction `json:"workflow_runs,omitempty"`
-	LogIndex  *uint64                 `json:"log_index,omitempty"`
+	// Mail holds the Message-IDs of the vote's mail and the announcement
+	// (absent when no mail was sent).
+	Mail     *ManifestMail `json:"mail,omitempty"`
+	LogIndex *uint64       `json:"log_index,omitempty"`
 }
 
 // Publish copies the voted files into the public downloads tree next to
@@ -512,6 +531,9 @@ func (s *Service) Publish(ctx context.Context, a *Actor, projectKey, version str
 	}
 	for _, f := range rev.Files {
 		m.Files = append(m.Files, ManifestFile{Path: f.Path, Size: f.Size, SHA512: f.SHA512, Signers: signers[f.Path]})
+	}
+	if m.Mail, err = s.manifestMail(ctx, rel, t.Round.Round, pol); err != nil {
+		return nil, err
 	}
 	if err := s.provenance(ctx, a, rel, m, pol); err != nil {
 		return nil, err

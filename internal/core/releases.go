@@ -14,6 +14,11 @@ import (
 
 // StartRelease creates a draft release of a project.
 func (s *Service) StartRelease(ctx context.Context, a *Actor, projectKey, version string) (*domain.Release, error) {
+	return s.startRelease(ctx, a, projectKey, version, nil)
+}
+
+// startRelease creates a draft; inTx, if set, runs in its transaction.
+func (s *Service) startRelease(ctx context.Context, a *Actor, projectKey, version string, inTx func(tx store.Tx, r *domain.Release) error) (*domain.Release, error) {
 	p, err := s.store.ProjectByKey(ctx, projectKey)
 	if err != nil {
 		return nil, err
@@ -43,6 +48,11 @@ func (s *Service) StartRelease(ctx context.Context, a *Actor, projectKey, versio
 		if err := s.attribute(ctx, tx, a, r.ID, "release.start", 0); err != nil {
 			return err
 		}
+		if inTx != nil {
+			if err := inTx(tx, r); err != nil {
+				return err
+			}
+		}
 		return s.audit(ctx, tx, a, "release.start", releaseTarget(r), nil)
 	})
 	if err != nil {
@@ -70,8 +80,9 @@ func (s *Service) release(ctx context.Context, a *Actor, op Op, projectKey, vers
 		}
 		return nil, err
 	}
-	// Candidates, previews and published releases are public.
-	if authErr != nil && rel.Phase == domain.PhaseDraft {
+	// Candidates, previews and published releases are public, unless
+	// embargoed before publication.
+	if authErr != nil && rel.Hidden() {
 		return nil, authErr
 	}
 	return rel, nil
@@ -96,11 +107,11 @@ func (s *Service) ListReleases(ctx context.Context, a *Actor, projectKey string)
 	if s.authorizeIn(ctx, a, OpReadDraft, p) == nil {
 		return all, nil
 	}
-	// Everyone else sees public releases only; there are none in the draft
-	// phase, which is the only phase so far.
+	// Everyone else sees public releases only: not drafts, nor embargoed
+	// releases before publication.
 	var out []domain.Release
 	for _, r := range all {
-		if r.Phase != domain.PhaseDraft {
+		if !r.Hidden() {
 			out = append(out, r)
 		}
 	}
@@ -273,6 +284,9 @@ func (s *Service) createRevision(ctx context.Context, a *Actor, projectKey, vers
 			return err
 		}
 		if err := s.attribute(ctx, tx, a, cur.ID, "revision", rev.Number); err != nil {
+			return err
+		}
+		if err := s.queueWebhooks(ctx, tx, cur, domain.EventRevisionCreated, map[string]any{"revision": rev.Number, "files": len(rev.Files), "author": rev.Author}); err != nil {
 			return err
 		}
 		if err := s.queueChecks(ctx, tx, rev.ID); err != nil {

@@ -828,6 +828,9 @@ func (s *Service) CompleteSigning(ctx context.Context, a *Actor, slot *SigningSl
 		if err := recordHeldSigstoreKey(ctx, tx, held); err != nil {
 			return err
 		}
+		if err := s.notifySignature(ctx, tx, k.UserID, k.Fingerprint, rel, newRev, len(sigs)); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, a, "signing.sign", releaseTarget(rel), map[string]any{"key": k.Fingerprint, "files": len(sigs), "revision": newRev.Number, "passkey": ap.Passkey, "kind": signatureSuffix(current.Kind)})
 	})
 	if err != nil {

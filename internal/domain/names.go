@@ -22,7 +22,7 @@ import (
 // ReservedNames are the file names trel writes into a published release
 // directory. A draft may not hold them (in any directory, any case), so the
 // published tree is exactly the voted files plus trel's own.
-var ReservedNames = []string{"trel-release-manifest.json"}
+var ReservedNames = []string{"trel-release-manifest.json", "trel-release-status.json"}
 
 // IsFormatChar reports whether r is invisible formatting: Unicode category
 // Cf (bidi embeddings, overrides and isolates, zero-width characters, the

@@ -102,6 +102,7 @@ type Release struct {
 	CreatedBy      string    `json:"created_by"`
 	CreatedAt      time.Time `json:"created_at"`
 	LatestRevision int       `json:"latest_revision"` // 0 when nothing was uploaded yet
+	ReleaseStatus
 }
 
 // Blob describes stored content, addressed by its SHA-256. The hash states

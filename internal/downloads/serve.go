@@ -118,7 +118,7 @@ func requestPath(w http.ResponseWriter, r *http.Request) (rel, name string, dir,
 		http.Error(w, "only GET and HEAD", http.StatusMethodNotAllowed)
 		return "", "", false, false
 	}
-	rel, found := strings.CutPrefix(r.URL.Path, "/downloads/")
+	rel, found := strings.CutPrefix(r.URL.Path, treeRoot(r))
 	if !found {
 		http.NotFound(w, r)
 		return "", "", false, false
@@ -134,6 +134,15 @@ func requestPath(w http.ResponseWriter, r *http.Request) (rel, name string, dir,
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.Header().Set("Content-Security-Policy", FileCSP)
 	return rel, name, dir, true
+}
+
+// treeRoot is the prefix the tree is served under: /downloads/, or
+// /archive/ for the archive tree.
+func treeRoot(r *http.Request) string {
+	if strings.HasPrefix(r.URL.Path, "/archive/") {
+		return "/archive/"
+	}
+	return "/downloads/"
 }
 
 // serveFile serves one published file: trel's content type (attachments
@@ -164,8 +173,8 @@ func serveFile(w http.ResponseWriter, r *http.Request, name string, size int64, 
 }
 
 var listingPage = template.Must(template.New("listing").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Index of /downloads/{{.Dir}}</title></head>
-<body><h1>Index of /downloads/<bdi>{{.Dir}}</bdi></h1>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Index of {{.Root}}{{.Dir}}</title></head>
+<body><h1>Index of {{.Root}}<bdi>{{.Dir}}</bdi></h1>
 <table><thead><tr><th>Name</th><th>Size</th><th>Modified (UTC)</th></tr></thead><tbody>
 {{if .Dir}}<tr><td><a href="../">../</a></td><td></td><td></td></tr>{{end}}
 {{range .Entries}}<tr><td><a href="{{.Href}}"><bdi>{{.Name}}</bdi></a></td><td>{{.Size}}</td><td>{{.Modified}}</td></tr>
@@ -218,5 +227,5 @@ func writeListing(w http.ResponseWriter, r *http.Request, rel string, entries []
 	if r.Method == http.MethodHead {
 		return
 	}
-	listingPage.Execute(w, map[string]any{"Dir": rel, "Entries": entries})
+	listingPage.Execute(w, map[string]any{"Root": treeRoot(r), "Dir": rel, "Entries": entries})
 }

@@ -78,8 +78,10 @@ func MigrateStorage(ctx context.Context, cfg MigrateConfig, out io.Writer) error
 	if err := copyBlobs(ctx, cfg.FromData, disk, bucket, out); err != nil {
 		return err
 	}
-	if err := copyDownloads(ctx, filepath.Join(cfg.FromData, "downloads"), bucket.Bucket("downloads"), out); err != nil {
-		return err
+	for _, tree := range []string{"downloads", "archive"} {
+		if err := copyDownloads(ctx, filepath.Join(cfg.FromData, tree), bucket.Bucket(tree), out); err != nil {
+			return err
+		}
 	}
 	if err := copyLog(cfg.FromData, cfg.LogDir, out); err != nil {
 		return err

@@ -43,6 +43,9 @@ type App struct {
 	// Downloads is the public tree of published releases (DIR/downloads,
 	// or downloads/ in the bucket).
 	Downloads downloads.Tree
+	// Archive holds archived releases (DIR/archive, or archive/ in the
+	// bucket), served under /archive/.
+	Archive downloads.Tree
 	// Log is the public append-only log (LOG/log), open only in a server.
 	Log *translog.Log
 	// PublicURL is where browsers reach the server (WebAuthn relying
@@ -130,6 +133,8 @@ type Config struct {
 	Quota         domain.Quota
 	BlobGrace     time.Duration
 	SweepInterval time.Duration
+	// Notify configures mail and webhooks.
+	Notify NotifyConfig
 }
 
 // crashHook supports the crash tests: TREL_TEST_CRASH_AT=publish:STEP makes
@@ -240,6 +245,12 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err := app.Downloads.CleanTemp(); err != nil {
 		return err
 	}
+	if err := app.Archive.CleanTemp(); err != nil {
+		return err
+	}
+	if err := configureNotify(app, cfg.Notify, log); err != nil {
+		return err
+	}
 	if err := app.Core.ResumePublications(ctx); err != nil {
 		return fmt.Errorf("finishing interrupted publications: %w", err)
 	}
@@ -277,8 +288,8 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	jcfg := jobs.Config{Store: app.Store, Checker: checks.NewEngine(app.Store, app.Blobs, verifier), Log: log,
-		RescueAfter: cfg.JobRescueAfter, BeforeCheck: checkHook(log)}
+	jcfg := jobs.Config{Store: app.Store, Checker: checks.NewEngine(app.Store, app.Blobs, verifier), Log: log, RescueAfter: cfg.JobRescueAfter,
+		BeforeCheck: checkHook(log), Deliverer: app.Core, Now: app.Core.Now, Sweep: cfg.Notify.Sweep}
 	if pool := app.Store.Pool(); pool != nil {
 		jcfg.Postgres = pool
 	} else {
@@ -411,6 +422,12 @@ func Handler(app *App, log *slog.Logger) http.Handler {
 		api.WriteKEYS(w, r, data)
 	})
 	mux.Handle("GET /downloads/", app.Downloads.Handler())
+	if app.Archive != nil {
+		mux.Handle("GET /archive/", app.Archive.Handler())
+	}
+	for _, tree := range []string{"downloads", "archive"} {
+		mux.HandleFunc("GET /"+tree+"/{committee}/{project}/{version}/trel-release-status.json", releaseStatus(app))
+	}
 	if app.Log != nil {
 		mux.Handle("GET /log/", http.StripPrefix("/log", app.Log.Handler()))
 		mux.HandleFunc("GET /log/verifier-key", func(w http.ResponseWriter, r *http.Request) {

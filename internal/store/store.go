@@ -34,6 +34,7 @@ type Reader interface {
 	HeldSigstoreReader
 	IncubationReader
 	PublisherReader
+	NotifyReader
 	UserByUsername(ctx context.Context, username string) (*domain.User, error)
 	UserByID(ctx context.Context, id int64) (*domain.User, error)
 	ListUsers(ctx context.Context) ([]domain.User, error)
@@ -141,6 +142,7 @@ type Tx interface {
 	UploadLeases
 	PublisherWriter
 	TokenLineageTx
+	NotifyTx
 	CreateUser(ctx context.Context, u *domain.User) error
 	CreateToken(ctx context.Context, t *domain.Token) error
 	RevokeToken(ctx context.Context, userID, tokenID int64, at time.Time) error

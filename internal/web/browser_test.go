@@ -769,6 +769,7 @@ func TestBrowser(t *testing.T) {
 			waitText(".notice", "removed"),
 		)
 	})
+	t.Run("after publication", func(t *testing.T) { afterlifeInBrowser(t, s, browser, tab) })
 
 	t.Run("create and revoke a token", func(t *testing.T) {
 		run(t, tab, "create token",
@@ -886,15 +887,6 @@ func wantFits(t *testing.T, tab context.Context, width int) {
 	if err != nil || w > width {
 		t.Fatalf("the page is %d px wide at a %d px viewport (%v)", w, width, err)
 	}
-}
-
-func value(t *testing.T, tab context.Context, sel string) string {
-	t.Helper()
-	v, err := chromedp.Run(tab, chromedp.Evaluate[string](`document.querySelector(`+jsString(sel)+`).value`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
 
 func apiStatus(t *testing.T, s *testServer, token string) int {

@@ -30,6 +30,7 @@ func (w *Web) optionalRoutes(mux *http.ServeMux) {
 	w.lifecycleRoutes(mux)
 	w.incidentRoutes(mux)
 	w.publishingRoutes(mux)
+	w.notifyRoutes(mux)
 }
 
 // ---- keys

@@ -45,7 +45,10 @@ func (w *Web) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /projects/{project}", w.project)
 	mux.HandleFunc("POST /projects/{project}/releases", w.requireUser(w.startRelease))
 	const rel = "/projects/{project}/releases/{version}"
-	mux.HandleFunc("GET "+rel, w.requireUser(w.release))
+	// Public for published releases and candidates (the core hides drafts
+	// and embargoed releases): anonymous visitors see yanks and where
+	// archived files are.
+	mux.HandleFunc("GET "+rel, w.release)
 	mux.HandleFunc("GET "+rel+"/diff", w.requireUser(w.diff))
 	mux.HandleFunc("POST "+rel+"/upload", w.requireUser(w.upload))
 	mux.HandleFunc("GET "+rel+"/revisions/{number}/files/{path...}", w.requireUser(w.download))
@@ -315,6 +318,8 @@ type projectView struct {
 	P        *domain.Project
 	Releases []domain.Release
 	CanStart bool
+	// Mail says whether this server sends mail (the page says when not).
+	Mail core.MailStatus
 }
 
 func (w *Web) project(rw http.ResponseWriter, r *http.Request) {
@@ -329,12 +334,12 @@ func (w *Web) project(rw http.ResponseWriter, r *http.Request) {
 		w.pageError(rw, r, err)
 		return
 	}
-	w.render(rw, r, http.StatusOK, "project", view{Title: p.Name, D: projectView{P: p, Releases: rels, CanStart: w.isMember(r, p.CommitteeID)}})
+	w.render(rw, r, http.StatusOK, "project", view{Title: p.Name, D: projectView{P: p, Releases: rels, CanStart: w.isMember(r, p.CommitteeID), Mail: w.svc.MailStatus()}})
 }
 
 func (w *Web) startRelease(rw http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("project")
-	rl, err := w.svc.StartRelease(r.Context(), actor(r), key, strings.TrimSpace(r.FormValue("version")))
+	rl, err := w.svc.StartReleaseWith(r.Context(), actor(r), key, strings.TrimSpace(r.FormValue("version")), core.StartReleaseOptions{Embargoed: r.FormValue("embargoed") == "yes"})
 	if err != nil {
 		w.fail(rw, r, "/projects/"+key, err)
 		return
@@ -359,6 +364,7 @@ type releaseView struct {
 	Managers         []string                // the release managers
 	CanManage        bool                    // the viewer may add and remove release managers
 	Workflows        []domain.WorkflowAction // what CI workflow runs did
+	After            *afterlifeView
 }
 
 func (w *Web) release(rw http.ResponseWriter, r *http.Request) {
@@ -394,6 +400,7 @@ func (w *Web) release(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.CanManage = rl.Phase != domain.PhaseReleased && w.isMember(r, rl.CommitteeID)
+	d.After = w.afterlife(r, rl)
 	w.render(rw, r, http.StatusOK, "release", view{Title: rl.ProjectKey + " " + rl.Version, Scripts: []string{"upload.js"}, D: d})
 }
 

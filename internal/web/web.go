@@ -27,7 +27,7 @@ import (
 	"trel/internal/domain"
 )
 
-//go:embed templates/*.html
+//go:embed templates/*.html templates/partials/*.html
 var templateFS embed.FS
 
 //go:embed static
@@ -123,7 +123,7 @@ func (w *Web) parseTemplates() error {
 		if base == "layout" {
 			continue
 		}
-		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n)
+		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials/*.html", n)
 		if err != nil {
 			return fmt.Errorf("parsing template %s: %w", n, err)
 		}
@@ -261,6 +261,9 @@ type view struct {
 	// until dismissed) and Path the page they are on, to come back to.
 	Notices []domain.Notice
 	Path    string
+	// Unread counts the user's unread notifications (the bell); Mail says
+	// whether this server sends mail.
+	Unread int
 }
 
 func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, page string, v view) {
@@ -274,7 +277,8 @@ func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, page s
 		if err != nil {
 			w.log.ErrorContext(r.Context(), "reading notices", "err", err)
 		}
-		v.Notices, v.Path = ns, r.URL.Path
+		v.Notices, v.Unread = splitNotices(ns)
+		v.Path = r.URL.Path
 	}
 	f := w.takeFlash(rw, r)
 	if v.Flash == "" {

@@ -328,19 +328,21 @@ func (s q) CreateProject(ctx context.Context, p *domain.Project) error {
 // ---- releases and revisions
 
 const releaseCols = `r.id, r.project_id, p.key, p.committee_id, c.key, r.version, r.phase, u.username, r.created_at,
-	COALESCE((SELECT max(number) FROM revisions v WHERE v.release_id = r.id), 0)`
+	COALESCE((SELECT max(number) FROM revisions v WHERE v.release_id = r.id), 0), ` + releaseStatusCols
 
 const releaseFrom = ` FROM releases r JOIN projects p ON p.id = r.project_id
-	JOIN committees c ON c.id = p.committee_id JOIN users u ON u.id = r.created_by `
+	JOIN committees c ON c.id = p.committee_id JOIN users u ON u.id = r.created_by ` + releaseStatusFrom
 
 func scanRelease(row interface{ Scan(...any) error }) (*domain.Release, error) {
 	var r domain.Release
 	var created int64
-	if err := row.Scan(&r.ID, &r.ProjectID, &r.ProjectKey, &r.CommitteeID, &r.CommitteeKey, &r.Version, &r.Phase,
-		&r.CreatedBy, &created, &r.LatestRevision); err != nil {
+	var st releaseStatusRow
+	if err := row.Scan(append([]any{&r.ID, &r.ProjectID, &r.ProjectKey, &r.CommitteeID, &r.CommitteeKey, &r.Version, &r.Phase,
+		&r.CreatedBy, &created, &r.LatestRevision}, st.dest()...)...); err != nil {
 		return nil, err
 	}
 	r.CreatedAt = fromMicros(created)
+	st.fill(&r.ReleaseStatus)
 	return &r, nil
 }
 
