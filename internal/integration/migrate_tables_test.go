@@ -199,6 +199,29 @@ func fillEmptyTables(t *testing.T, db *sqlstore.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One row each in the tables of trusted publishing, mail and webhooks,
+	// and upload leases (rows no flow here leaves behind).
+	var project, release int64
+	if err := db.SQL().QueryRowContext(ctx, `SELECT id, project_id FROM releases ORDER BY id LIMIT 1`).Scan(&release, &project); err != nil {
+		t.Fatal(err)
+	}
+	ids := strings.NewReplacer("$P", fmt.Sprint(project), "$U", fmt.Sprint(owner), "$R", fmt.Sprint(release))
+	for _, q := range []string{
+		`INSERT INTO trusted_publishers (project_id, publisher_id, issuer, repository) VALUES ($P, 1, 'https://token.actions.githubusercontent.com', 'demo/widget')`,
+		`INSERT INTO oidc_token_uses (issuer, jti, expires_at) VALUES ('https://token.actions.githubusercontent.com', 'jti-1', 1)`,
+		`INSERT INTO workflow_runs (id, project_id, publisher_id, run, created_at) VALUES (1, $P, 1, 'run-1', 1)`,
+		`INSERT INTO publisher_credentials (hash, run_id, user_id, actions, created_at, expires_at) VALUES (X'01', 1, $U, 'upload', 1, 2)`,
+		`INSERT INTO workflow_actions (release_id, action, number, run_id, at) VALUES ($R, 'upload', 1, 1, 1)`,
+		`INSERT INTO release_states (release_id, embargoed) VALUES ($R, TRUE)`,
+		`INSERT INTO project_webhooks (id, project_id, url, secret, created_by, created_at) VALUES (1, $P, 'https://hooks.example.org/x', 'sealed', $U, 1)`,
+		`INSERT INTO deliveries (channel, topic, project_id, release_id, webhook_id, payload, state, not_before, created_at) VALUES ('webhook', 'published', $P, $R, 1, '{}', 'pending', 1, 1)`,
+		`INSERT INTO upload_leases (user_id, holder, expires_at) VALUES ($U, 'replica-1', 1)`,
+	} {
+		q = ids.Replace(q)
+		if _, err := db.SQL().ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
 }
 
 // newP256PEM returns a fresh ECDSA P-256 public key as a PEM block.
