@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"io"
 	"sync"
 	"time"
 
@@ -24,11 +25,29 @@ const (
 	uploadRetryAfter = 5 * time.Second
 )
 
+// Upload is an upload that PrepareUpload authorised: it holds one of the
+// actor's upload leases until Done.
+type Upload struct {
+	s    *Service
+	a    *Actor
+	rel  *domain.Release
+	done func()
+}
+
+// Put streams one file's content into the blob store, as UploadFile does,
+// without finding the release again.
+func (u *Upload) Put(ctx context.Context, r io.Reader, size int64) (*domain.Blob, error) {
+	return u.s.putFile(ctx, u.a, u.rel, r, size)
+}
+
+// Done ends the upload and gives its lease back (safe to call twice).
+func (u *Upload) Done() { u.done() }
+
 // PrepareUpload authorises an upload to a draft and takes one of the
 // actor's upload leases, before a single byte of the body is read (the
-// HTTP layers lift their read deadline only after it). Call the returned
-// function when the upload ends.
-func (s *Service) PrepareUpload(ctx context.Context, a *Actor, projectKey, version string) (func(), error) {
+// HTTP layers lift their read deadline only after it). Call Done on the
+// returned upload when it ends.
+func (s *Service) PrepareUpload(ctx context.Context, a *Actor, projectKey, version string) (*Upload, error) {
 	rel, err := s.release(ctx, a, OpUpload, projectKey, version)
 	if err != nil {
 		return nil, err
@@ -54,7 +73,7 @@ func (s *Service) PrepareUpload(ctx context.Context, a *Actor, projectKey, versi
 	stop := make(chan struct{})
 	go s.renewUploadLease(id, stop)
 	var once sync.Once
-	return func() {
+	return &Upload{s: s, a: a, rel: rel, done: func() {
 		once.Do(func() {
 			close(stop)
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -63,7 +82,7 @@ func (s *Service) PrepareUpload(ctx context.Context, a *Actor, projectKey, versi
 				s.log.Warn("ending an upload lease (it expires by itself)", "err", err)
 			}
 		})
-	}, nil
+	}}, nil
 }
 
 // renewUploadLease keeps a lease alive until stop is closed. A failed

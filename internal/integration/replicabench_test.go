@@ -30,7 +30,8 @@ import (
 // goes: CPU milliseconds per request of the trel replicas, PostgreSQL (the
 // cluster's processes), the S3 server and this load generator, the cores
 // they kept busy together, and PostgreSQL transactions per request (each
-// query outside a transaction is one). Run with
+// query outside a transaction is one) and rolled back per request (the
+// serialisation failures trel retries). Run with
 //
 //	go test -run '^$' -bench BenchmarkReplicas -benchtime 1x ./internal/integration
 //
@@ -89,9 +90,11 @@ func BenchmarkReplicas(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/replicas=%d", op, n), func(b *testing.B) {
 				b.ReportMetric(loadAverage(b), "load1")
 				clients := []*client.Client{w.bobA, w.bobB}[:n]
-				cpu0, x0, t0 := cpu(), pgXacts(b, w.pg), time.Now()
+				cpu0, t0 := cpu(), time.Now()
+				x0, r0 := pgXacts(b, w.pg)
 				rps, p50, p99, count := load(b, clients, ops[op])
-				cpu1, x1, wall := cpu(), pgXacts(b, w.pg), time.Since(t0)
+				cpu1, wall := cpu(), time.Since(t0)
+				x1, r1 := pgXacts(b, w.pg)
 				b.ReportMetric(rps, "req/s")
 				b.ReportMetric(float64(p50.Microseconds())/1000, "p50_ms")
 				b.ReportMetric(float64(p99.Microseconds())/1000, "p99_ms")
@@ -103,23 +106,24 @@ func BenchmarkReplicas(b *testing.B) {
 				}
 				b.ReportMetric(total/wall.Seconds(), "cores_busy")
 				b.ReportMetric(float64(x1-x0)/float64(count), "pg_xacts/req")
+				b.ReportMetric(float64(r1-r0)/float64(count), "pg_rollbacks/req")
 			})
 		}
 	}
 }
 
-// pgXacts is the number of transactions the database has committed.
-func pgXacts(b *testing.B, pg string) int64 {
-	var n int64
+// pgXacts is the number of transactions the database has committed and
+// rolled back.
+func pgXacts(b *testing.B, pg string) (commits, rollbacks int64) {
 	conn, err := pgx.Connect(context.Background(), pg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	if err := conn.QueryRow(context.Background(), `SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`).Scan(&n); err != nil {
+	if err := conn.QueryRow(context.Background(), `SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = current_database()`).Scan(&commits, &rollbacks); err != nil {
 		b.Fatal(err)
 	}
-	return n
+	return commits, rollbacks
 }
 
 // postgresPID finds the postmaster serving the port of the server URL.

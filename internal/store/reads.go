@@ -7,8 +7,12 @@ import (
 )
 
 // RevisionReads are the narrow reads of the busiest requests (check
-// listings, downloads): one query each, no manifest. Embedded in Reader.
+// listings, downloads, uploads): one query each, no manifest. Embedded in Reader.
 type RevisionReads interface {
+	// ReleaseByKeys returns a release found by its project's key and its
+	// version: what ProjectByKey then ReleaseByVersion return, in one
+	// query (NotFound if either is missing).
+	ReleaseByKeys(ctx context.Context, projectKey, version string) (*domain.Release, error)
 	// RevisionID returns the id of a release's revision number.
 	RevisionID(ctx context.Context, releaseID int64, number int) (int64, error)
 	// RevisionFile returns one file of a release's revision number, nil

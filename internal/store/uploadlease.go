@@ -15,7 +15,7 @@ type UploadLeases interface {
 	// have not expired at now (then ok is false). It removes the user's
 	// expired leases. The count and the insert are one conditional insert
 	// in the write transaction, so concurrent uploads on any replica never
-	// exceed max.
+	// exceed max. It must be the transaction's first statement.
 	TakeUploadLease(ctx context.Context, userID int64, holder string, max int, now, expires time.Time) (id int64, ok bool, err error)
 	// RenewUploadLease moves a lease's expiry.
 	RenewUploadLease(ctx context.Context, id int64, expires time.Time) error
@@ -24,4 +24,10 @@ type UploadLeases interface {
 	// DropHolderLeases ends every lease of holder (a replica starting
 	// again drops what its previous process held) and says how many.
 	DropHolderLeases(ctx context.Context, holder string) (int, error)
+	// QueueUploadCharge, as the first statement of a write transaction
+	// that charges an upload to the storage counters, makes concurrent
+	// such transactions wait for each other instead of failing on the
+	// same counters and being retried (PostgreSQL: a table lock taken
+	// before the transaction's snapshot; SQLite serialises writers anyway).
+	QueueUploadCharge(ctx context.Context) error
 }

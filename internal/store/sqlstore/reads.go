@@ -8,6 +8,16 @@ import (
 	"trel/internal/domain"
 )
 
+// ReleaseByKeys implements store.RevisionReads.
+func (s q) ReleaseByKeys(ctx context.Context, projectKey, version string) (*domain.Release, error) {
+	r, err := scanRelease(s.db.QueryRowContext(ctx,
+		`SELECT `+releaseCols+releaseFrom+` WHERE p.key = $1 AND r.version = $2`, projectKey, version))
+	if err != nil {
+		return nil, notFound(err, "no release %q of project %s: see `trel release list %s`", version, projectKey, projectKey)
+	}
+	return r, nil
+}
+
 // RevisionID implements store.RevisionReads.
 func (s q) RevisionID(ctx context.Context, releaseID int64, number int) (int64, error) {
 	var id int64

@@ -9,8 +9,17 @@ import (
 
 // TakeUploadLease implements store.UploadLeases with a conditional insert:
 // in a serialisable transaction (PostgreSQL; SQLite serialises writers)
-// two uploads racing for the last lease cannot both get it.
+// two uploads racing for the last lease cannot both get it. It must be the
+// first thing its transaction does.
 func (s q) TakeUploadLease(ctx context.Context, userID int64, holder string, max int, now, expires time.Time) (int64, bool, error) {
+	// Concurrent takes queue here rather than fail serialisation and be
+	// retried (see QueueUploadCharge); this is the transaction's first
+	// statement.
+	if s.pg {
+		if _, err := s.db.ExecContext(ctx, `LOCK TABLE upload_leases IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+			return 0, false, wrap("waiting for other uploads", err)
+		}
+	}
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM upload_leases WHERE user_id = $1 AND expires_at <= $2`, userID, micros(now)); err != nil {
 		return 0, false, wrap("removing expired upload leases", err)
 	}
@@ -49,4 +58,16 @@ func (s q) DropHolderLeases(ctx context.Context, holder string) (int, error) {
 	}
 	n, _ := res.RowsAffected()
 	return int(n), nil
+}
+
+// QueueUploadCharge implements store.UploadLeases. SHARE ROW EXCLUSIVE
+// conflicts with itself and with writers of storage_usage, not with its
+// readers; a lock is not a query, so the serialisable snapshot is taken
+// only after it is granted and sees the charges made before.
+func (s q) QueueUploadCharge(ctx context.Context) error {
+	if !s.pg {
+		return nil
+	}
+	_, err := s.db.ExecContext(ctx, `LOCK TABLE storage_usage IN SHARE ROW EXCLUSIVE MODE`)
+	return wrap("waiting for other uploads", err)
 }

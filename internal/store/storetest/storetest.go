@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -150,7 +151,16 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		if f := rev.Files[1]; f.SHA512 != b.SHA512 || f.Size != 3 || string(f.SHA512State) != string(b.SHA512State) {
 			t.Fatalf("file: %+v", f)
 		}
-		// The narrow reads of check listings and downloads.
+		// The narrow reads of check listings, downloads and uploads.
+		byVersion, _ := s.ReleaseByVersion(ctx, r.ProjectID, "1.0")
+		if got, err := s.ReleaseByKeys(ctx, r.ProjectKey, "1.0"); err != nil || !reflect.DeepEqual(got, byVersion) || got.LatestRevision != 1 {
+			t.Fatalf("ReleaseByKeys: %+v %v, want %+v", got, err, byVersion)
+		}
+		for _, keys := range [][2]string{{r.ProjectKey, "9.9"}, {"no-such-project", "1.0"}} {
+			if _, err := s.ReleaseByKeys(ctx, keys[0], keys[1]); !domain.IsKind(err, domain.KindNotFound) {
+				t.Fatalf("ReleaseByKeys(%q, %q): %v, want not found", keys[0], keys[1], err)
+			}
+		}
 		if id, err := s.RevisionID(ctx, r.ID, 1); err != nil || id != rev.ID {
 			t.Fatalf("RevisionID: %d %v, want %d", id, err, rev.ID)
 		}
