@@ -70,14 +70,11 @@ func (s *Service) Checks(ctx context.Context, a *Actor, projectKey, version stri
 	if number == 0 {
 		return nil, domain.Errorf(domain.KindNotFound, "release %s %s has no revision yet, so nothing was checked", rel.ProjectKey, rel.Version)
 	}
-	revID, err := s.store.RevisionID(ctx, rel.ID, number)
+	run, err := s.store.RevisionCheckRun(ctx, rel.ID, number)
 	if err != nil {
 		return nil, err
 	}
-	run, err := s.store.CheckRun(ctx, revID)
-	if err != nil {
-		return nil, err
-	}
+	revID := run.RevisionID
 	results, err := s.store.CheckResults(ctx, revID)
 	if err != nil {
 		return nil, err

@@ -13,8 +13,10 @@ type RevisionReads interface {
 	// version: what ProjectByKey then ReleaseByVersion return, in one
 	// query (NotFound if either is missing).
 	ReleaseByKeys(ctx context.Context, projectKey, version string) (*domain.Release, error)
-	// RevisionID returns the id of a release's revision number.
-	RevisionID(ctx context.Context, releaseID int64, number int) (int64, error)
+	// RevisionCheckRun returns the check run of a release's revision
+	// number (its RevisionID is the revision's id); NotFound if the
+	// revision does not exist or was never checked.
+	RevisionCheckRun(ctx context.Context, releaseID int64, number int) (*domain.CheckRun, error)
 	// RevisionFile returns one file of a release's revision number, nil
 	// when the revision (which exists) has no such file.
 	RevisionFile(ctx context.Context, releaseID int64, number int, path string) (*domain.File, error)

@@ -18,14 +18,23 @@ func (s q) ReleaseByKeys(ctx context.Context, projectKey, version string) (*doma
 	return r, nil
 }
 
-// RevisionID implements store.RevisionReads.
-func (s q) RevisionID(ctx context.Context, releaseID int64, number int) (int64, error) {
-	var id int64
-	err := s.db.QueryRowContext(ctx, `SELECT id FROM revisions WHERE release_id = $1 AND number = $2`, releaseID, number).Scan(&id)
+// RevisionCheckRun implements store.RevisionReads.
+func (s q) RevisionCheckRun(ctx context.Context, releaseID int64, number int) (*domain.CheckRun, error) {
+	var r domain.CheckRun
+	var state sql.NullString
+	var gen, queued, started, finished sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT v.id, cr.state, cr.generation, cr.queued_at, cr.started_at, cr.finished_at
+		FROM revisions v LEFT JOIN check_runs cr ON cr.revision_id = v.id WHERE v.release_id = $1 AND v.number = $2`, releaseID, number).
+		Scan(&r.RevisionID, &state, &gen, &queued, &started, &finished)
 	if err != nil {
-		return 0, notFound(err, "revision %d does not exist: see `trel revisions PROJECT VERSION`", number)
+		return nil, notFound(err, "revision %d does not exist: see `trel revisions PROJECT VERSION`", number)
 	}
-	return id, nil
+	if !state.Valid {
+		return nil, domain.Errorf(domain.KindNotFound, "no checks were run on this revision")
+	}
+	r.State, r.Generation = state.String, int(gen.Int64)
+	r.QueuedAt, r.StartedAt, r.FinishedAt = fromMicros(queued.Int64), fromNullMicros(started), fromNullMicros(finished)
+	return &r, nil
 }
 
 // RevisionFile implements store.RevisionReads.

@@ -161,11 +161,18 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 				t.Fatalf("ReleaseByKeys(%q, %q): %v, want not found", keys[0], keys[1], err)
 			}
 		}
-		if id, err := s.RevisionID(ctx, r.ID, 1); err != nil || id != rev.ID {
-			t.Fatalf("RevisionID: %d %v, want %d", id, err, rev.ID)
+		if run, err := s.RevisionCheckRun(ctx, r.ID, 1); !domain.IsKind(err, domain.KindNotFound) || !strings.Contains(err.Error(), "no checks") {
+			t.Fatalf("RevisionCheckRun before any check: %+v %v", run, err)
 		}
-		if _, err := s.RevisionID(ctx, r.ID, 2); !domain.IsKind(err, domain.KindNotFound) {
-			t.Fatalf("RevisionID of a missing revision: %v", err)
+		var queued *domain.CheckRun
+		if err := s.Tx(ctx, func(tx store.Tx) (err error) { queued, err = tx.QueueCheckRun(ctx, rev.ID, now); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if run, err := s.RevisionCheckRun(ctx, r.ID, 1); err != nil || !reflect.DeepEqual(run, queued) || run.RevisionID != rev.ID {
+			t.Fatalf("RevisionCheckRun: %+v %v, want %+v", run, err, queued)
+		}
+		if _, err := s.RevisionCheckRun(ctx, r.ID, 2); !domain.IsKind(err, domain.KindNotFound) || !strings.Contains(err.Error(), "revision 2") {
+			t.Fatalf("RevisionCheckRun of a missing revision: %v", err)
 		}
 		if f, err := s.RevisionFile(ctx, r.ID, 1, "b.txt"); err != nil || f == nil || f.Path != "b.txt" || f.SHA512 != b.SHA512 || f.Size != 3 ||
 			string(f.SHA256State) != string(b.SHA256State) || string(f.SHA512State) != string(b.SHA512State) {
