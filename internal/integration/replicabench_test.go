@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -29,9 +30,10 @@ import (
 // requests): bounded in time and count, loopback only. Where the time
 // goes: CPU milliseconds per request of the trel replicas, PostgreSQL (the
 // cluster's processes), the S3 server and this load generator, the cores
-// they kept busy together, and PostgreSQL transactions per request (each
-// query outside a transaction is one) and rolled back per request (the
-// serialisation failures trel retries). Run with
+// they kept busy together, the rate all the machine's cores would allow
+// at that CPU per request (idle_bound_req/s), and PostgreSQL transactions
+// per request (each query outside a transaction is one) and rolled back
+// per request (the serialisation failures trel retries). Run with
 //
 //	go test -run '^$' -bench BenchmarkReplicas -benchtime 1x ./internal/integration
 //
@@ -105,6 +107,9 @@ func BenchmarkReplicas(b *testing.B) {
 					b.ReportMetric(used*1000/float64(count), name+"_cpu_ms/req")
 				}
 				b.ReportMetric(total/wall.Seconds(), "cores_busy")
+				// The rate the machine's cores would allow if these
+				// processes had them all: its cores / CPU per request.
+				b.ReportMetric(float64(runtime.NumCPU())*float64(count)/total, "idle_bound_req/s")
 				b.ReportMetric(float64(x1-x0)/float64(count), "pg_xacts/req")
 				b.ReportMetric(float64(r1-r0)/float64(count), "pg_rollbacks/req")
 			})
