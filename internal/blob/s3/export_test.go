@@ -3,6 +3,8 @@ package s3
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"sync/atomic"
 	"strings"
 	"time"
 
@@ -69,4 +71,22 @@ func (s *Store) SendParts(ctx context.Context, buf []byte, size int64) error {
 		return err
 	}
 	return s.deleteKey(ctx, key)
+}
+
+// CountRequests makes the store count the HTTP requests it sends from now
+// on.
+func (s *Store) CountRequests() *atomic.Int64 {
+	n := &atomic.Int64{}
+	s.client = awss3.New(s.client.Options(), func(o *awss3.Options) { o.HTTPClient = countingClient{o.HTTPClient, n} })
+	return n
+}
+
+type countingClient struct {
+	next awss3.HTTPClient
+	n    *atomic.Int64
+}
+
+func (c countingClient) Do(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return c.next.Do(r)
 }

@@ -123,19 +123,36 @@ func (s *Store) exists(ctx context.Context, key string) (bool, error) {
 	return err == nil, err
 }
 
-// Open implements blob.Store.
+// Open implements blob.Store. It reads objects/<sha> with one GET, not a
+// HEAD then a GET: content that fitted in one part is then already
+// flowing when the caller reads from the start (a small download costs
+// one request), and a pointer's metadata names where the bytes are.
 func (s *Store) Open(ctx context.Context, sha string) (io.ReadSeekCloser, error) {
 	if err := blob.CheckDigest(sha); err != nil {
 		return nil, err
 	}
-	loc, err := s.locate(ctx, sha)
+	key, err := s.objectKey(sha)
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.client.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
 	if isNotFound(err) {
 		return nil, domain.Errorf(domain.KindNotFound, "blob %s is not stored", sha)
 	}
 	if err != nil {
 		return nil, domain.Internal("opening blob", err)
 	}
-	return &Object{s: s, ctx: ctx, key: loc.key, size: loc.size, modTime: loc.written}, nil
+	o := &Object{s: s, ctx: ctx, key: key, size: aws.ToInt64(out.ContentLength), modTime: aws.ToTime(out.LastModified)}
+	if id := out.Metadata[metaData]; id != "" {
+		out.Body.Close() // an empty pointer
+		if o.size, err = strconv.ParseInt(out.Metadata[metaSize], 10, 64); err != nil {
+			return nil, domain.Internal("reading a blob pointer", err)
+		}
+		o.key = s.dataKey(id)
+		return o, nil
+	}
+	o.body = out.Body
+	return o, nil
 }
 
 // Exists implements blob.Store: the pointer of a large blob counts only

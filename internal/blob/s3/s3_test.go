@@ -218,3 +218,62 @@ func TestCleanRemovesDataNoPointerNames(t *testing.T) {
 		t.Fatal("the kept blob reads back wrong")
 	}
 }
+
+// TestReadingABlobCostsOneRequestPerObject: opening and reading content
+// that fitted in one part is one GET; a multipart blob is its pointer and
+// its data; a read elsewhere than where the body stands is one more.
+func TestReadingABlobCostsOneRequestPerObject(t *testing.T) {
+	ctx := context.Background()
+	s := open(t)
+	small, err := s.Put(ctx, strings.NewReader("small content\n"), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	large, err := s.Put(ctx, bytes.NewReader(bytes.Repeat([]byte("0123456789abcdef"), (s3.PartSize+100)/16)), 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := s.CountRequests()
+	read := func(sha string, seek int64) []byte {
+		t.Helper()
+		rc, err := s.Open(ctx, sha)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		if _, err := rc.Seek(seek, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for _, c := range []struct {
+		name     string
+		sha      string
+		seek     int64
+		want     int64 // bytes read
+		requests int64
+	}{
+		{"small, whole", small.SHA256, 0, small.Size, 1},
+		{"small, from an offset", small.SHA256, 6, small.Size - 6, 2},
+		{"multipart, whole", large.SHA256, 0, large.Size, 2},
+		{"multipart, from an offset", large.SHA256, s3.PartSize, large.Size - s3.PartSize, 2},
+	} {
+		n.Store(0)
+		if got := read(c.sha, c.seek); int64(len(got)) != c.want {
+			t.Errorf("%s: read %d bytes, want %d", c.name, len(got), c.want)
+		}
+		if got := n.Load(); got != c.requests {
+			t.Errorf("%s: %d requests, want %d", c.name, got, c.requests)
+		}
+	}
+	if got := read(small.SHA256, 0); string(got) != "small content\n" {
+		t.Fatalf("read back %q", got)
+	}
+	if _, err := s.Open(ctx, strings.Repeat("0", 64)); !domain.IsKind(err, domain.KindNotFound) {
+		t.Fatalf("a missing blob: %v", err)
+	}
+}
