@@ -136,7 +136,7 @@ longer at revision N (someone else changed it).`,
 			}
 			blobs, err := e.uploadAll(c.Context(), cl, a[0], a[1], files, parallel)
 			if err != nil {
-				return err
+				return uploadFailed(err, a[0], a[1])
 			}
 			for i, f := range files {
 				req.Changes = append(req.Changes, core.Change{Op: "put", Path: f.target, SHA256: blobs[i].SHA256})

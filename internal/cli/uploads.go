@@ -163,3 +163,19 @@ func (q *uploadQueue) leave() {
 	q.active--
 	q.mu.Unlock()
 }
+
+// uploadFailed adds to the error of an interrupted upload what it left:
+// nothing, since the revision is made only once every file is in, and how
+// to finish. A refusal (a 4xx answer) is left as the server said it: its
+// message says what to change.
+func uploadFailed(err error, project, version string) error {
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.Status < 500 && ce.Status != http.StatusTooManyRequests {
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("the upload was stopped. Nothing changed in %s %s: no revision was made", project, version)
+	}
+	return fmt.Errorf("%s\nThe upload was interrupted. Nothing changed in %s %s: a revision is made only once every file is uploaded. "+
+		"Run the same command again to upload the files (all of them: an interrupted upload does not resume yet)", message(err), project, version)
+}
