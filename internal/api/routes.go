@@ -372,7 +372,7 @@ func (a *API) upload(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Now().Add(6 * time.Hour))
 	rc.SetWriteDeadline(time.Now().Add(6 * time.Hour))
-	b, err := up.Put(r.Context(), r.Body, r.ContentLength)
+	b, err := up.PutLast(r.Context(), r.Body, r.ContentLength)
 	if err != nil {
 		a.fail(w, r, err)
 		return

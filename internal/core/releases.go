@@ -129,11 +129,12 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, projectKey, version 
 	if err != nil {
 		return nil, err
 	}
-	return s.putFile(ctx, a, rel, r, size)
+	return s.putFile(ctx, a, rel, r, size, nil)
 }
 
-// putFile is UploadFile once the release is found and a allowed to upload.
-func (s *Service) putFile(ctx context.Context, a *Actor, rel *domain.Release, r io.Reader, size int64) (*domain.Blob, error) {
+// putFile is UploadFile once the release is found and a allowed to upload;
+// inTx, if set, runs in the transaction that records the file.
+func (s *Service) putFile(ctx context.Context, a *Actor, rel *domain.Release, r io.Reader, size int64, inTx func(tx store.Tx) error) (*domain.Blob, error) {
 	if size > s.maxFileSize {
 		return nil, domain.Errorf(domain.KindTooLarge, "the file is %d bytes, larger than the limit of %d bytes: ask an administrator to raise --max-file-size", size, s.maxFileSize)
 	}
@@ -177,6 +178,11 @@ func (s *Service) putFile(ctx context.Context, a *Actor, rel *domain.Release, r 
 		}
 		if err := tx.ChargeUpload(ctx, rel.ID, a.id(), b.SHA256, s.quota, s.now()); err != nil {
 			return s.quotaError(rel, err)
+		}
+		if inTx != nil {
+			if err := inTx(tx); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, tx, a, "file.upload", releaseTarget(rel), map[string]any{"sha256": b.SHA256, "size": b.Size})
 	})

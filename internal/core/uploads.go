@@ -26,22 +26,46 @@ const (
 )
 
 // Upload is an upload that PrepareUpload authorised: it holds one of the
-// actor's upload leases until Done.
+// actor's upload leases until Done, or until PutLast stored its file.
 type Upload struct {
-	s    *Service
-	a    *Actor
-	rel  *domain.Release
-	done func()
+	s       *Service
+	a       *Actor
+	rel     *domain.Release
+	lease   int64
+	stop    chan struct{}
+	once    sync.Once
+	dropped bool // the lease ended with PutLast's file
 }
 
 // Put streams one file's content into the blob store, as UploadFile does,
 // without finding the release again.
 func (u *Upload) Put(ctx context.Context, r io.Reader, size int64) (*domain.Blob, error) {
-	return u.s.putFile(ctx, u.a, u.rel, r, size)
+	return u.s.putFile(ctx, u.a, u.rel, r, size, nil)
 }
 
-// Done ends the upload and gives its lease back (safe to call twice).
-func (u *Upload) Done() { u.done() }
+// PutLast is Put for the upload's last file: the transaction that records
+// the file also ends the lease, which saves one.
+func (u *Upload) PutLast(ctx context.Context, r io.Reader, size int64) (*domain.Blob, error) {
+	b, err := u.s.putFile(ctx, u.a, u.rel, r, size, func(tx store.Tx) error { return tx.DropUploadLease(ctx, u.lease) })
+	u.dropped = err == nil
+	return b, err
+}
+
+// Done ends the upload and gives its lease back if PutLast did not (safe
+// to call twice).
+func (u *Upload) Done() {
+	u.once.Do(func() {
+		close(u.stop)
+		if u.dropped {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := u.s.store.Tx(ctx, func(tx store.Tx) error { return tx.DropUploadLease(ctx, u.lease) }); err != nil {
+			u.s.log.Warn("ending an upload lease (it expires by itself)", "err", err)
+		}
+	})
+}
 
 // PrepareUpload authorises an upload to a draft and takes one of the
 // actor's upload leases, before a single byte of the body is read (the
@@ -70,19 +94,9 @@ func (s *Service) PrepareUpload(ctx context.Context, a *Actor, projectKey, versi
 		s.meter.Inc("refusal", "uploads")
 		return nil, domain.Busy(uploadRetryAfter, "you already have %d uploads in progress, the most allowed at once: wait for one to finish", s.uploadsPerUser)
 	}
-	stop := make(chan struct{})
-	go s.renewUploadLease(id, stop)
-	var once sync.Once
-	return &Upload{s: s, a: a, rel: rel, done: func() {
-		once.Do(func() {
-			close(stop)
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-			defer cancel()
-			if err := s.store.Tx(ctx, func(tx store.Tx) error { return tx.DropUploadLease(ctx, id) }); err != nil {
-				s.log.Warn("ending an upload lease (it expires by itself)", "err", err)
-			}
-		})
-	}}, nil
+	u := &Upload{s: s, a: a, rel: rel, lease: id, stop: make(chan struct{})}
+	go s.renewUploadLease(id, u.stop)
+	return u, nil
 }
 
 // renewUploadLease keeps a lease alive until stop is closed. A failed
