@@ -29,8 +29,8 @@ import (
 //	downloads/              the published tree (Bucket)
 //	uploads/                staging objects of older trel versions (Clean)
 //
-// A pointer is read with the HEAD that opening a blob makes anyway, so a
-// large blob costs no extra round trip.
+// A pointer is read with the GET that opens a blob (Open), so a large blob
+// costs no extra round trip and a small one is a single request.
 const (
 	metaData = "trel-data" // pointer metadata: the id of data/<id>
 	metaSize = "trel-size" // pointer metadata: the content's size
