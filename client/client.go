@@ -54,6 +54,8 @@ type Error struct {
 	Status  int
 	Code    string
 	Message string
+	// RetryAfter is the server's Retry-After hint (0 when it gave none).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -83,10 +85,16 @@ func decodeResponse(resp *http.Response, out any) error {
 	if resp.StatusCode >= 300 {
 		var eb api.ErrorBody
 		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		e := &Error{Status: resp.StatusCode}
 		if json.Unmarshal(data, &eb) != nil || eb.Error.Message == "" {
-			return &Error{Status: resp.StatusCode, Code: "http", Message: fmt.Sprintf("the server answered %s", resp.Status)}
+			e.Code, e.Message = "http", fmt.Sprintf("the server answered %s", resp.Status)
+		} else {
+			e.Code, e.Message = eb.Error.Code, eb.Error.Message
 		}
-		return &Error{Status: resp.StatusCode, Code: eb.Error.Code, Message: eb.Error.Message}
+		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
+			e.RetryAfter = time.Duration(secs) * time.Second
+		}
+		return e
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil

@@ -362,17 +362,17 @@ func (a *API) release(w http.ResponseWriter, r *http.Request) {
 // but only once the caller is known to be allowed: a refused upload is
 // answered at once and its connection closed, unread.
 func (a *API) upload(w http.ResponseWriter, r *http.Request) {
-	done, err := a.svc.PrepareUpload(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
+	up, err := a.svc.PrepareUpload(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
 	if err != nil {
 		DropBody(w)
 		a.fail(w, r, err)
 		return
 	}
-	defer done()
+	defer up.Done()
 	rc := http.NewResponseController(w)
 	rc.SetReadDeadline(time.Now().Add(6 * time.Hour))
 	rc.SetWriteDeadline(time.Now().Add(6 * time.Hour))
-	b, err := a.svc.UploadFile(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"), r.Body, r.ContentLength)
+	b, err := up.PutLast(r.Context(), r.Body, r.ContentLength)
 	if err != nil {
 		a.fail(w, r, err)
 		return

@@ -26,6 +26,10 @@ type chunk struct {
 	pending atomic.Int32
 }
 
+// chunks keeps read buffers between copies: a small upload then costs no
+// megabyte of fresh (zeroed, later collected) memory.
+var chunks = sync.Pool{New: func() any { return &chunk{buf: make([]byte, chunkSize)} }}
+
 // errTooLarge is returned by HashCopy when the input exceeds its limit.
 var errTooLarge = errors.New("input exceeds the size limit")
 
@@ -52,10 +56,27 @@ func (s strictEOF) Read(p []byte) (int, error) {
 // bytes and fails with errTooLarge beyond max.
 func HashCopy(dst io.Writer, src io.Reader, max int64) (domain.Blob, error) {
 	h256, h512 := sha256.New(), sha512.New()
+	// Buffers are taken as the reader gets ahead of the consumers, at most
+	// nChunks, and given back to the pool at the end.
 	free := make(chan *chunk, nChunks)
-	for range nChunks {
-		free <- &chunk{buf: make([]byte, chunkSize)}
+	taken := 0
+	take := func() *chunk {
+		if taken < nChunks {
+			select {
+			case c := <-free:
+				return c
+			default:
+				taken++
+				return chunks.Get().(*chunk)
+			}
+		}
+		return <-free
 	}
+	defer func() {
+		for range taken {
+			chunks.Put(<-free)
+		}
+	}()
 	to256 := make(chan *chunk, nChunks)
 	to512 := make(chan *chunk, nChunks)
 	toDst := make(chan *chunk, nChunks)
@@ -101,7 +122,7 @@ func HashCopy(dst io.Writer, src io.Reader, max int64) (domain.Blob, error) {
 	var total int64
 	var readErr error
 	for !failed.Load() {
-		c := <-free
+		c := take()
 		n, err := io.ReadFull(src, c.buf)
 		if n > 0 {
 			total += int64(n)

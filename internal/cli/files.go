@@ -110,7 +110,7 @@ func collect(paths []string, to string) ([]localFile, error) {
 
 func uploadCmd(e *env) *cobra.Command {
 	var to, description string
-	var expect int
+	var expect, parallel int
 	c := &cobra.Command{
 		Use:   "upload PROJECT VERSION PATH... [--to DIR] [--expect-revision N]",
 		Short: "Upload files and directories as ONE new revision of a draft",
@@ -120,6 +120,9 @@ land together in one new revision; its number is printed. With
 longer at revision N (someone else changed it).`,
 		Args: args(cobra.MinimumNArgs(3)),
 		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			if parallel < 1 {
+				return usageError{errors.New("--parallel must be at least 1")}
+			}
 			files, err := collect(a[2:], to)
 			if err != nil {
 				return err
@@ -131,12 +134,12 @@ longer at revision N (someone else changed it).`,
 			if req.Description == "" {
 				req.Description = fmt.Sprintf("upload of %d file(s)", len(files))
 			}
-			for _, f := range files {
-				b, err := e.uploadOne(c.Context(), cl, a[0], a[1], f)
-				if err != nil {
-					return err
-				}
-				req.Changes = append(req.Changes, core.Change{Op: "put", Path: f.target, SHA256: b.SHA256})
+			blobs, err := e.uploadAll(c.Context(), cl, a[0], a[1], files, parallel)
+			if err != nil {
+				return uploadFailed(err, a[0], a[1])
+			}
+			for i, f := range files {
+				req.Changes = append(req.Changes, core.Change{Op: "put", Path: f.target, SHA256: blobs[i].SHA256})
 			}
 			return e.commit(c.Context(), cl, a[0], a[1], req)
 		}),
@@ -144,10 +147,12 @@ longer at revision N (someone else changed it).`,
 	c.Flags().StringVar(&to, "to", "", "directory inside the release to upload into")
 	c.Flags().IntVar(&expect, "expect-revision", 0, "fail unless the release is at this revision (0: no revision yet)")
 	c.Flags().StringVarP(&description, "message", "m", "", "description of the new revision")
+	c.Flags().IntVar(&parallel, "parallel", defaultParallelUploads, "small files uploaded at once (large ones go one after another)")
 	return c
 }
 
-func (e *env) uploadOne(ctx context.Context, cl *client.Client, project, version string, f localFile) (*domain.Blob, error) {
+// uploadOnce sends one file.
+func (e *env) uploadOnce(ctx context.Context, cl *client.Client, project, version string, f localFile) (*domain.Blob, error) {
 	fh, err := os.Open(f.local)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", f.local, err)

@@ -186,7 +186,7 @@ policy names, and receipts to voters. Without them mail is off and the pages say
 	}
 	f.StringArrayVar(&trustedProxies, "trusted-proxy", proxyDefault, "network (CIDR) or address of a reverse proxy whose X-Forwarded-For names the client, for rate limits and audit addresses (repeatable); without it forwarded headers are ignored")
 	f.IntVar(&maxServerKeys, "max-server-keys", core.DefaultMaxServerKeys, "active signing keys trel may hold for one user")
-	f.IntVar(&uploadsPerUser, "uploads-per-user", core.DefaultUploadsPerUser, "concurrent uploads one user may make (per server process)")
+	f.IntVar(&uploadsPerUser, "uploads-per-user", core.DefaultUploadsPerUser, "concurrent uploads one user may make (counted across all replicas)")
 	f.StringVar(&metricsAddr, "metrics-addr", envOr("TREL_METRICS_ADDR", ""), "serve /metrics only on this address (e.g. 127.0.0.1:9090) instead of the main one")
 	f.StringVar(&notify.SMTP, "smtp", envOr("TREL_SMTP", ""), "mail relay: smtp://[USER@]HOST:PORT (STARTTLS when offered) or smtps://...; the password comes from TREL_SMTP_PASSWORD (default: mail is off)")
 	f.StringVar(&notify.MailFrom, "mail-from", envOr("TREL_MAIL_FROM", ""), "sender of trel's mail, e.g. 'trel <trel@example.org>'")

@@ -60,22 +60,26 @@ type ChecksReport struct {
 
 // Checks returns the check results of a revision (0 = latest).
 func (s *Service) Checks(ctx context.Context, a *Actor, projectKey, version string, number int) (*ChecksReport, error) {
-	rel, rev, err := s.Revision(ctx, a, projectKey, version, number)
+	rel, err := s.release(ctx, a, OpReadDraft, projectKey, version)
 	if err != nil {
 		return nil, err
 	}
-	if rev.Number == 0 {
+	if number == 0 {
+		number = rel.LatestRevision
+	}
+	if number == 0 {
 		return nil, domain.Errorf(domain.KindNotFound, "release %s %s has no revision yet, so nothing was checked", rel.ProjectKey, rel.Version)
 	}
-	run, err := s.store.CheckRun(ctx, rev.ID)
+	run, err := s.store.RevisionCheckRun(ctx, rel.ID, number)
 	if err != nil {
 		return nil, err
 	}
-	results, err := s.store.CheckResults(ctx, rev.ID)
+	revID := run.RevisionID
+	results, err := s.store.CheckResults(ctx, revID)
 	if err != nil {
 		return nil, err
 	}
-	rep := &ChecksReport{Revision: rev.Number, Run: run, Finished: run.State == domain.RunDone,
+	rep := &ChecksReport{Revision: number, Run: run, Finished: run.State == domain.RunDone,
 		Results: results, Summary: map[domain.CheckStatus]int{}}
 	if rep.Results == nil {
 		rep.Results = []domain.CheckResult{}
@@ -88,7 +92,7 @@ func (s *Service) Checks(ctx context.Context, a *Actor, projectKey, version stri
 	if err != nil {
 		return nil, err
 	}
-	acks, err := s.store.Acks(ctx, rev.ID)
+	acks, err := s.store.Acks(ctx, revID)
 	if err != nil {
 		return nil, err
 	}

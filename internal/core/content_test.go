@@ -307,3 +307,53 @@ func TestNamesPeopleSeeAreVisible(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestPutLastEndsTheLeaseWithItsFile: with one upload allowed per user,
+// the file PutLast stored has already given the lease back (a next upload
+// may start before Done); a PutLast that failed keeps it until Done.
+func TestPutLastEndsTheLeaseWithItsFile(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t, func(o *core.Options) { o.UploadsPerUser = 1 })
+	m := w.actors["member"]
+	busy := func() bool {
+		t.Helper()
+		u, err := w.svc.PrepareUpload(ctx, m, "alpha-lib", "1.0")
+		if err == nil {
+			u.Done()
+			return false
+		}
+		if !domain.IsKind(err, domain.KindRateLimited) {
+			t.Fatalf("PrepareUpload: %v", err)
+		}
+		return true
+	}
+	u, err := w.svc.PrepareUpload(ctx, m, "alpha-lib", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !busy() {
+		t.Fatal("a second upload started while the first held the only lease")
+	}
+	if _, err := u.PutLast(ctx, strings.NewReader("last\n"), 5); err != nil {
+		t.Fatal(err)
+	}
+	if busy() {
+		t.Fatal("the lease outlived the file PutLast stored")
+	}
+	u.Done()
+
+	u, err = w.svc.PrepareUpload(ctx, m, "alpha-lib", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := u.PutLast(ctx, strings.NewReader("short\n"), 99); err == nil {
+		t.Fatal("a body shorter than announced was stored")
+	}
+	if !busy() {
+		t.Fatal("a failed PutLast gave the lease back before Done")
+	}
+	u.Done()
+	if busy() {
+		t.Fatal("Done did not give the lease back")
+	}
+}

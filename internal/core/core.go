@@ -37,8 +37,8 @@ type Service struct {
 	limits         Limits
 	keyLocks       keyLocks
 	meter          Meter
-	uploads        uploadSlots
 	uploadsPerUser int
+	uploadHolder   string
 	// sigstoreInst is where keys trel holds get timestamps for Sigstore
 	// bundles; see SetSigstoreSigning.
 	sigstoreInst *sigstore.Instance
@@ -68,15 +68,19 @@ type Options struct {
 	Limits Limits
 	// Meter counts domain events for monitoring (nil: nothing is counted).
 	Meter Meter
-	// UploadsPerUser bounds one user's concurrent uploads (0: default).
+	// UploadsPerUser bounds one user's concurrent uploads, across every
+	// process on the database (0: default).
 	UploadsPerUser int
+	// UploadHolder names this process's upload leases (the replica; see
+	// DropUploadLeases).
+	UploadHolder string
 }
 
 // New builds a Service.
 func New(st store.Store, blobs blob.Store, opt Options) *Service {
 	s := &Service{store: st, blobs: blobs, now: opt.Now, maxFileSize: opt.MaxFileSize, log: opt.Logger,
 		quota: opt.Quota, blobGrace: opt.BlobGrace, publishHook: opt.PublishHook,
-		limits: opt.Limits.withDefaults(), meter: opt.Meter, uploadsPerUser: opt.UploadsPerUser}
+		limits: opt.Limits.withDefaults(), meter: opt.Meter, uploadsPerUser: opt.UploadsPerUser, uploadHolder: opt.UploadHolder}
 	if s.blobGrace <= 0 {
 		s.blobGrace = DefaultBlobGrace
 	}

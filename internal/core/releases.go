@@ -65,24 +65,26 @@ func releaseTarget(r *domain.Release) string { return "release:" + r.ProjectKey 
 
 // release finds a release and checks that a may perform op on it.
 func (s *Service) release(ctx context.Context, a *Actor, op Op, projectKey, version string) (*domain.Release, error) {
-	p, err := s.store.ProjectByKey(ctx, projectKey)
-	if err != nil {
-		return nil, err
-	}
-	authErr := s.authorizeIn(ctx, a, op, p)
-	if authErr != nil && op != OpReadDraft {
-		return nil, authErr
-	}
-	rel, err := s.store.ReleaseByVersion(ctx, p.ID, version)
-	if err != nil {
-		if authErr != nil {
+	// One query in the usual case; the project is read on its own only to
+	// say what is missing (or that the actor may not know).
+	rel, err := s.store.ReleaseByKeys(ctx, projectKey, version)
+	if domain.IsKind(err, domain.KindNotFound) {
+		p, perr := s.store.ProjectByKey(ctx, projectKey)
+		if perr != nil {
+			return nil, perr
+		}
+		if authErr := s.authorizeIn(ctx, a, op, p); authErr != nil {
 			return nil, authErr
 		}
 		return nil, err
 	}
+	if err != nil {
+		return nil, err
+	}
+	p := &domain.Project{ID: rel.ProjectID, Key: rel.ProjectKey, CommitteeID: rel.CommitteeID, CommitteeKey: rel.CommitteeKey}
 	// Candidates, previews and published releases are public, unless
-	// embargoed before publication.
-	if authErr != nil && rel.Hidden() {
+	// embargoed before publication; anything else needs the role.
+	if authErr := s.authorizeIn(ctx, a, op, p); authErr != nil && (op != OpReadDraft || rel.Hidden()) {
 		return nil, authErr
 	}
 	if workloadBlind(a, rel) {
@@ -138,6 +140,12 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, projectKey, version 
 	if err != nil {
 		return nil, err
 	}
+	return s.putFile(ctx, a, rel, r, size, nil)
+}
+
+// putFile is UploadFile once the release is found and a allowed to upload;
+// inTx, if set, runs in the transaction that records the file.
+func (s *Service) putFile(ctx context.Context, a *Actor, rel *domain.Release, r io.Reader, size int64, inTx func(tx store.Tx) error) (*domain.Blob, error) {
 	if size > s.maxFileSize {
 		return nil, domain.Errorf(domain.KindTooLarge, "the file is %d bytes, larger than the limit of %d bytes: ask an administrator to raise --max-file-size", size, s.maxFileSize)
 	}
@@ -161,6 +169,9 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, projectKey, version 
 		return nil, domain.Errorf(domain.KindInvalid, "received %d bytes but %d were announced; the upload was incomplete, try again", b.Size, size)
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
+		if err := tx.QueueUploadCharge(ctx); err != nil {
+			return err
+		}
 		// The storage sweep removes bytes only inside a write transaction
 		// after checking that no row names them: if it took these bytes
 		// before this transaction, they are gone now.
@@ -178,6 +189,11 @@ func (s *Service) UploadFile(ctx context.Context, a *Actor, projectKey, version 
 		}
 		if err := tx.ChargeUpload(ctx, rel.ID, a.id(), b.SHA256, s.quota, s.now()); err != nil {
 			return s.quotaError(rel, err)
+		}
+		if inTx != nil {
+			if err := inTx(tx); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, tx, a, "file.upload", releaseTarget(rel), map[string]any{"sha256": b.SHA256, "size": b.Size})
 	})
@@ -494,18 +510,27 @@ func (s *Service) OpenFile(ctx context.Context, a *Actor, projectKey, version st
 	if err := domain.ValidatePath(path); err != nil {
 		return nil, nil, err
 	}
-	_, rev, err := s.Revision(ctx, a, projectKey, version, number)
+	rel, err := s.release(ctx, a, OpReadDraft, projectKey, version)
 	if err != nil {
 		return nil, nil, err
 	}
-	for i := range rev.Files {
-		if rev.Files[i].Path == path {
-			rc, err := s.blobs.Open(ctx, rev.Files[i].SHA256)
-			if err != nil {
-				return nil, nil, err
-			}
-			return &rev.Files[i], rc, nil
-		}
+	if number == 0 {
+		number = rel.LatestRevision
 	}
-	return nil, nil, domain.Errorf(domain.KindNotFound, "no file %q in revision %d: see `trel files %s %s`", path, rev.Number, projectKey, version)
+	noFile := domain.Errorf(domain.KindNotFound, "no file %q in revision %d: see `trel files %s %s`", path, number, projectKey, version)
+	if number == 0 {
+		return nil, nil, noFile
+	}
+	f, err := s.store.RevisionFile(ctx, rel.ID, number, path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if f == nil {
+		return nil, nil, noFile
+	}
+	rc, err := s.blobs.Open(ctx, f.SHA256)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, rc, nil
 }

@@ -206,7 +206,7 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*domain.User
 	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) != len(TokenPrefix)+43 {
 		return nil, nil, bad
 	}
-	t, err := s.store.TokenByHash(ctx, hashToken(secret))
+	t, u, err := s.store.TokenByHash(ctx, hashToken(secret))
 	if domain.IsKind(err, domain.KindNotFound) {
 		return nil, nil, bad
 	}
@@ -216,10 +216,6 @@ func (s *Service) Authenticate(ctx context.Context, secret string) (*domain.User
 	now := s.now()
 	if !t.Active(now) {
 		return nil, nil, bad
-	}
-	u, err := s.store.UserByID(ctx, t.UserID)
-	if err != nil {
-		return nil, nil, err
 	}
 	if u.SuspendedAt != nil {
 		s.meter.Inc("refusal", "suspended")

@@ -321,13 +321,3 @@ func TestMailOff(t *testing.T) {
 		t.Fatalf("a password in the URL: %s", bad)
 	}
 }
-
-func httpStatus(t *testing.T, url string) int {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}

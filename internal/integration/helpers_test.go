@@ -115,9 +115,15 @@ type server struct {
 // when the test ends.
 func startServer(t testing.TB, data string, args ...string) *server {
 	t.Helper()
+	return startServerEnv(t, data, nil, args...)
+}
+
+// startServerEnv is startServer with extra environment variables.
+func startServerEnv(t testing.TB, data string, env []string, args ...string) *server {
+	t.Helper()
 	var last string
 	for attempt := 0; attempt < 3; attempt++ {
-		s := &server{t: t, data: data, addr: freeAddr(t), args: args}
+		s := &server{t: t, data: data, addr: freeAddr(t), args: args, env: env}
 		s.url = "http://" + s.addr
 		err := s.start()
 		if err == nil {

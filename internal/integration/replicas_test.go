@@ -36,26 +36,30 @@ type cluster struct {
 	pg, blobs, logDir, masterKey string
 	a, b                         *server
 	ops                          *user
+	extra                        []string // serve flags of the test
 }
 
 func (c *cluster) engineArgs() []string { return []string{"--database", c.pg, "--blobs", c.blobs} }
 
-func newCluster(t testing.TB) *cluster {
+// newCluster starts the two replicas, each with the environment
+// variables env (test hooks) and the extra serve flags args.
+func newCluster(t testing.TB, env, args []string) *cluster {
 	t.Helper()
 	c := &cluster{pg: services.Postgres(t), blobs: services.S3(t), logDir: t.TempDir(),
-		masterKey: filepath.Join(t.TempDir(), "master.key"), ops: newUser(t, "operator")}
+		masterKey: filepath.Join(t.TempDir(), "master.key"), ops: newUser(t, "operator"), extra: args}
 	c.ops.ok(t, "admin", "create-master-key", "--out", c.masterKey)
-	c.a = c.start(t, "a")
-	c.b = c.start(t, "b")
+	c.a = c.start(t, "a", env)
+	c.b = c.start(t, "b", env)
 	return c
 }
 
-func (c *cluster) start(t testing.TB, name string) *server {
+func (c *cluster) start(t testing.TB, name string, env []string) *server {
 	t.Helper()
 	args := append(c.engineArgs(), "--log-dir", c.logDir, "--master-key-file", c.masterKey, "--job-rescue-after", "5s",
 		// 20 concurrent uploads by one user over two replicas.
 		"--uploads-per-user", "20")
-	return startServer(t, filepath.Join(t.TempDir(), "data-"+name), args...)
+	args = append(args, c.extra...) // the last value of a flag wins
+	return startServerEnv(t, filepath.Join(t.TempDir(), "data-"+name), env, args...)
 }
 
 // admin runs a `trel admin` command against the shared engines (from a
@@ -79,10 +83,16 @@ type replicaWorld struct {
 	alice, bob                         map[string]*user // by replica: "a", "b"
 }
 
-func newReplicaWorld(t testing.TB) *replicaWorld {
+func newReplicaWorld(t testing.TB, env ...string) *replicaWorld {
+	t.Helper()
+	return newReplicaWorldWith(t, env, nil)
+}
+
+// newReplicaWorldWith is newReplicaWorld with extra serve flags.
+func newReplicaWorldWith(t testing.TB, env, args []string) *replicaWorld {
 	t.Helper()
 	ctx := context.Background()
-	w := &replicaWorld{cluster: newCluster(t), alice: map[string]*user{}, bob: map[string]*user{}}
+	w := &replicaWorld{cluster: newCluster(t, env, args), alice: map[string]*user{}, bob: map[string]*user{}}
 	w.adminA = client.New(w.a.url, w.token(t, "admin"))
 	for _, name := range []string{"alice", "bob"} {
 		w.admin(t, "admin", "create-user", "--username", name, "--email", name+"@example.org")
@@ -321,16 +331,30 @@ func TestReplicasServeOnePlatform(t *testing.T) {
 // httpGet returns the body of a 200 answer.
 func httpGet(t *testing.T, url string) string {
 	t.Helper()
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get(url)
+	return string(httpCall(t, &http.Client{Timeout: 10 * time.Second}, "GET", url, nil))
+}
+
+// httpCall sends a request (a body is sent as JSON) and returns the body
+// of its 200 answer.
+func httpCall(t *testing.T, hc *http.Client, method, url string, body []byte) []byte {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+		t.Fatalf("%s %s: %d %s", method, url, resp.StatusCode, b)
 	}
-	return string(b)
+	return b
 }
 
 func jsonField(t *testing.T, js, field string) string {
@@ -481,4 +505,104 @@ func apiKind(err error) error {
 		return &domain.Error{Kind: domain.Kind(ce.Code), Message: ce.Message}
 	}
 	return err
+}
+
+// TestReplicaKilledMidCheck: the replica running a check job is SIGKILLed
+// in the middle of it (a test hook holds every job's first attempt, on
+// whichever replica takes it). The other replica takes the job up once it
+// is "running" for longer than --job-rescue-after (5 s here) and completes
+// it: the results are stored once, by the survivor.
+func TestReplicaKilledMidCheck(t *testing.T) {
+	ctx := context.Background()
+	w := newReplicaWorld(t, "TREL_TEST_CRASH_AT=check")
+	w.alice["a"].ok(t, "release", "start", "widget", "5.0")
+	put(t, w.bobA, "5.0", map[string][]byte{"notes.txt": []byte("release notes\n"), "widget-5.0.zip": archivetest.SourceZip(t, "widget-5.0", nil)})
+
+	// Exactly one replica holds the job; kill it.
+	const held = "holding a check job"
+	var victim, survivor *server
+	if !eventually(30*time.Second, func() bool {
+		switch {
+		case strings.Contains(w.a.stderr.String(), held):
+			victim, survivor = w.a, w.b
+		case strings.Contains(w.b.stderr.String(), held):
+			victim, survivor = w.b, w.a
+		}
+		return victim != nil
+	}) {
+		t.Fatal("no replica took the check job")
+	}
+	var state string
+	pgQuery(t, w.pg, func(c *pgx.Conn) error {
+		return c.QueryRow(ctx, `SELECT state FROM river_job WHERE kind = 'check_revision'`).Scan(&state)
+	})
+	if state != "running" {
+		t.Fatalf("the held job is %q, want running", state)
+	}
+	victim.kill()
+	killedAt := time.Now()
+	if strings.Contains(survivor.stderr.String(), held) {
+		t.Fatal("both replicas took the job")
+	}
+
+	// The survivor rescues and completes it (within the rescue delay, the
+	// leader election and River's rescue interval of 30 s).
+	if !eventually(120*time.Second, func() bool { return allChecksDone(t, w.pg) }) {
+		t.Fatal("the check job of the killed replica was not completed by the other one")
+	}
+	survivorID := riverClientID(t, survivor)
+	// River records completions in batches.
+	eventually(15*time.Second, func() bool {
+		pgQuery(t, w.pg, func(c *pgx.Conn) error {
+			return c.QueryRow(ctx, `SELECT state FROM river_job WHERE kind = 'check_revision'`).Scan(&state)
+		})
+		return state == "completed"
+	})
+	pgQuery(t, w.pg, func(c *pgx.Conn) error {
+		var attempt int
+		var by []string
+		var st string
+		if err := c.QueryRow(ctx, `SELECT attempt, state, attempted_by FROM river_job WHERE kind = 'check_revision'`).Scan(&attempt, &st, &by); err != nil {
+			return err
+		}
+		if st != "completed" || attempt != 2 || len(by) != 2 || by[0] == by[1] || by[1] != survivorID {
+			return fmt.Errorf("the job is %s after %d attempts by %v; want completed in 2 attempts, the second by %s", st, attempt, by, survivorID)
+		}
+		// One generation, finished after the kill (by the survivor), with
+		// results for both files.
+		var gen int
+		var finished int64
+		if err := c.QueryRow(ctx, `SELECT generation, finished_at FROM check_runs`).Scan(&gen, &finished); err != nil {
+			return err
+		}
+		if gen != 1 || !time.UnixMicro(finished).After(killedAt) {
+			return fmt.Errorf("the run is at generation %d, finished at %v (the victim died at %v)", gen, time.UnixMicro(finished), killedAt)
+		}
+		var paths int
+		if err := c.QueryRow(ctx, `SELECT count(DISTINCT path) FROM check_results WHERE path IN ('notes.txt', 'widget-5.0.zip')`).Scan(&paths); err != nil {
+			return err
+		}
+		if paths != 2 {
+			return fmt.Errorf("results for %d of the 2 files", paths)
+		}
+		return nil
+	})
+	rep, err := client.New(survivor.url, w.bob["a"].token).Checks(ctx, "widget", "5.0", 0)
+	if err != nil || !rep.Finished || len(rep.Results) == 0 {
+		t.Fatalf("checks through the survivor: %+v %v", rep, err)
+	}
+}
+
+// riverClientID reads the job queue client's id from a server's log.
+func riverClientID(t *testing.T, s *server) string {
+	t.Helper()
+	for _, line := range strings.Split(s.stderr.String(), "\n") {
+		if strings.Contains(line, "River client started") {
+			if _, id, ok := strings.Cut(line, "client_id="); ok {
+				return strings.Fields(id)[0]
+			}
+		}
+	}
+	t.Fatalf("no River client id in the log of %s", s.addr)
+	return ""
 }

@@ -66,6 +66,7 @@ type checkWorker struct {
 	timeout  time.Duration
 	store    store.Store
 	observer atomic.Pointer[Observer]
+	before   func(revisionID int64, attempt int)
 	after    Deliverer
 	log      *slog.Logger
 }
@@ -77,6 +78,9 @@ type Observer interface {
 }
 
 func (w *checkWorker) Work(ctx context.Context, job *river.Job[CheckArgs]) error {
+	if w.before != nil {
+		w.before(job.Args.RevisionID, job.Attempt)
+	}
 	stored, err := w.checker.Run(ctx, job.Args.RevisionID, job.Args.Generation)
 	if stored && err == nil && w.after != nil {
 		if aerr := w.after.ChecksFinished(ctx, job.Args.RevisionID); aerr != nil {
@@ -113,6 +117,9 @@ type Config struct {
 	RescueAfter time.Duration
 	// Workers is how many jobs this process runs at once (default 2).
 	Workers int
+	// BeforeCheck, if set, is called as each attempt of a check job
+	// starts (the crash tests hold a job there).
+	BeforeCheck func(revisionID int64, attempt int)
 	// Deliverer, if set, works the outbox of mail and webhook calls and
 	// hears about finished check runs.
 	Deliverer Deliverer
@@ -185,7 +192,7 @@ func Run(ctx context.Context, cfg Config) (*Runner, error) {
 	}
 	workers := river.NewWorkers()
 	timeout := min(30*time.Minute, cfg.RescueAfter-cfg.RescueAfter/8)
-	worker := &checkWorker{checker: cfg.Checker, timeout: timeout, store: cfg.Store, after: cfg.Deliverer, log: cfg.Log}
+	worker := &checkWorker{checker: cfg.Checker, timeout: timeout, store: cfg.Store, before: cfg.BeforeCheck, after: cfg.Deliverer, log: cfg.Log}
 	if err := river.AddWorkerSafely(workers, worker); err != nil {
 		return nil, err
 	}

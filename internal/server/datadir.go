@@ -1,9 +1,15 @@
 package server
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"strings"
 )
 
 // prepareDataDir creates the data directory (owner only) if it does not
@@ -27,4 +33,26 @@ func prepareDataDir(dir string, log *slog.Logger) error {
 			"dir", dir, "mode", fmt.Sprintf("%o", perm))
 	}
 	return nil
+}
+
+// replicaID returns the name of this replica (DIR/replica-id, made at the
+// first start): the upload leases a process takes carry it, so that the
+// replica drops what a crashed predecessor on the same data directory
+// held.
+func replicaID(dir string) (string, error) {
+	p := filepath.Join(dir, "replica-id")
+	if b, err := os.ReadFile(p); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("reading %s: %w", p, err)
+	}
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	id := hex.EncodeToString(b[:])
+	if err := os.WriteFile(p, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("writing %s: %w", p, err)
+	}
+	return id, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,6 +62,23 @@ func (e Engines) CheckServe() error {
 		return errors.New("with --database postgres://... give --log-dir DIR, a directory every replica mounts: the public log lives there")
 	}
 	return nil
+}
+
+// adminFlags are the flags that point a `trel admin` command at these
+// engines, for the hints trel prints (a database password is masked).
+func (e Engines) adminFlags() string {
+	if e.Database == "" {
+		flags := "--data " + e.DataDir
+		if e.Blobs != "" {
+			flags += " --blobs '" + e.Blobs + "'"
+		}
+		return flags
+	}
+	db := e.Database
+	if u, err := url.Parse(db); err == nil {
+		db = u.Redacted()
+	}
+	return "--database '" + db + "' --blobs '" + e.Blobs + "'"
 }
 
 func (e Engines) logDir() string {

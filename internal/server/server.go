@@ -154,6 +154,21 @@ func crashHook() func(step string) {
 	}
 }
 
+// checkHook supports the replica tests: TREL_TEST_CRASH_AT=check stops the
+// first attempt of every check job before it runs, as a hung worker
+// would, until the test kills the process. Nothing else reads it.
+func checkHook(log *slog.Logger) func(revisionID int64, attempt int) {
+	if os.Getenv("TREL_TEST_CRASH_AT") != "check" {
+		return nil
+	}
+	return func(revisionID int64, attempt int) {
+		if attempt == 1 {
+			log.Warn("test hook: holding a check job until this process is killed", "revision", revisionID)
+			select {}
+		}
+	}
+}
+
 // Serve runs the server until ctx is cancelled, then shuts down gracefully.
 func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	log := cfg.Logger
@@ -175,9 +190,13 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err := prepareDataDir(cfg.DataDir, log); err != nil {
 		return err
 	}
+	holder, err := replicaID(cfg.DataDir)
+	if err != nil {
+		return err
+	}
 	app, err := OpenEngines(ctx, eng, core.Options{MaxFileSize: cfg.MaxFileSize, Logger: log,
 		Quota: cfg.Quota, BlobGrace: cfg.BlobGrace, PublishHook: hook,
-		Limits: cfg.Limits, UploadsPerUser: cfg.UploadsPerUser})
+		Limits: cfg.Limits, UploadsPerUser: cfg.UploadsPerUser, UploadHolder: holder})
 	if err != nil {
 		return err
 	}
@@ -203,6 +222,11 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 		return err
 	}
 	defer lock.Close()
+	if n, err := app.Core.DropUploadLeases(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("dropped the upload leases a previous process of this replica left", "leases", n)
+	}
 	if err := app.cleanBlobs(ctx); err != nil {
 		return err
 	}
@@ -265,7 +289,7 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 		return err
 	}
 	jcfg := jobs.Config{Store: app.Store, Checker: checks.NewEngine(app.Store, app.Blobs, verifier), Log: log, RescueAfter: cfg.JobRescueAfter,
-		Deliverer: app.Core, Now: app.Core.Now, Sweep: cfg.Notify.Sweep}
+		BeforeCheck: checkHook(log), Deliverer: app.Core, Now: app.Core.Now, Sweep: cfg.Notify.Sweep}
 	if pool := app.Store.Pool(); pool != nil {
 		jcfg.Postgres = pool
 	} else {
@@ -287,7 +311,7 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if created {
 		exe := "trel"
 		fmt.Fprintf(out, "Created a new trel data directory in %s with the first administrator %q.\n", cfg.DataDir, cfg.AdminUsername)
-		fmt.Fprintf(out, "Get an administrator API token (shown once) with:\n\n    %s admin create-token --data %s --username %s\n\n", exe, cfg.DataDir, cfg.AdminUsername)
+		fmt.Fprintf(out, "Get an administrator API token (shown once) with:\n\n    %s admin create-token %s --username %s\n\n", exe, eng.adminFlags(), cfg.AdminUsername)
 		link, err := EnrollmentLink(ctx, app, cfg.AdminUsername)
 		if err != nil {
 			return fmt.Errorf("creating the first administrator's enrollment link: %w", err)

@@ -27,6 +27,7 @@ type Store interface {
 // domain.KindNotFound error.
 type Reader interface {
 	AuthorityReader
+	RevisionReads
 
 	ContentReader
 	IncidentReader
@@ -39,7 +40,9 @@ type Reader interface {
 	ListUsers(ctx context.Context) ([]domain.User, error)
 	CountUsers(ctx context.Context) (int, error)
 
-	TokenByHash(ctx context.Context, hash []byte) (*domain.Token, error)
+	// TokenByHash returns a token and its owner (one query: every API
+	// request asks).
+	TokenByHash(ctx context.Context, hash []byte) (*domain.Token, *domain.User, error)
 	ListTokens(ctx context.Context, userID int64) ([]domain.Token, error)
 
 	CommitteeByKey(ctx context.Context, key string) (*domain.Committee, error)
@@ -136,6 +139,7 @@ type Tx interface {
 	IncidentTx
 	HeldSigstoreWriter
 	IncubationWriter
+	UploadLeases
 	PublisherWriter
 	TokenLineageTx
 	PublisherPinTx

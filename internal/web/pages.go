@@ -488,13 +488,13 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 	}
 	// Authorise before reading the body, and only then lift the server's
 	// deadlines for this (possibly long) request.
-	done, err := w.svc.PrepareUpload(ctx, act, project, version)
+	up, err := w.svc.PrepareUpload(ctx, act, project, version)
 	if err != nil {
 		api.DropBody(rw)
 		failed(err)
 		return
 	}
-	defer done()
+	defer up.Done()
 	rc := http.NewResponseController(rw)
 	rc.SetReadDeadline(time.Now().Add(6 * time.Hour))
 	rc.SetWriteDeadline(time.Now().Add(6 * time.Hour))
@@ -552,7 +552,7 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 				failed(err)
 				return
 			}
-			b, err := w.svc.UploadFile(ctx, act, project, version, part, -1)
+			b, err := up.Put(ctx, part, -1)
 			if err != nil {
 				failed(err)
 				return

@@ -27,15 +27,6 @@ func (s *Store) Bucket(name string) *Bucket {
 	return &Bucket{s: s, prefix: s.prefix + strings.Trim(name, "/") + "/"}
 }
 
-// CopyBlob copies the blob with the given SHA-256 to key, server-side.
-func (b *Bucket) CopyBlob(ctx context.Context, sha256, key string) error {
-	src, err := b.s.objectKey(sha256)
-	if err != nil {
-		return err
-	}
-	return b.s.copyObject(ctx, src, b.prefix+key)
-}
-
 // PutBytes writes a small object.
 func (b *Bucket) PutBytes(ctx context.Context, key string, data []byte) error {
 	_, err := b.s.client.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(b.s.bucket), Key: aws.String(b.prefix + key),

@@ -3,12 +3,13 @@
 // passing the same shared suite (blobtest).
 //
 // An upload streams through blob.HashCopy (SHA-256 and SHA-512 in the same
-// single pass) into a multipart upload under uploads/<random>, several parts
-// in flight; only when it is complete and its SHA-256 known is it copied
-// (server-side) to objects/<sha256>, where it becomes visible. Uploads that
-// fit in one part skip the multipart upload and are written once, directly
-// under their name. A failed upload is aborted; multipart uploads and
-// leftovers older than a day (a replica that died) are removed by Clean.
+// single pass) into a multipart upload under data/<random>, several parts
+// in flight; only when it is complete and its SHA-256 known does
+// objects/<sha256> appear, an empty pointer to it (see layout.go): the
+// bytes are never copied. Uploads that fit in one part skip the multipart
+// upload and are written once, directly under objects/<sha256>. A failed
+// upload is aborted; multipart uploads and data older than a day that no
+// pointer names (a replica that died) are removed by Clean.
 //
 // Objects are read with ranged GETs, so HTTP Range requests and seeks cost
 // nothing more than the bytes served.
@@ -46,6 +47,9 @@ const (
 	// partsInFlight bounds the parts being sent at once (memory: about
 	// (partsInFlight+1) * PartSize per upload).
 	partsInFlight = 3
+	// freeBuffers is how many part buffers the store keeps for the next
+	// uploads (two uploads' worth).
+	freeBuffers = 2 * (partsInFlight + 1)
 	// maxCopySize is the largest object one CopyObject may copy; larger
 	// ones are copied part by part (UploadPartCopy).
 	maxCopySize = 5 << 30
@@ -60,7 +64,10 @@ type Store struct {
 	client *awss3.Client
 	bucket string
 	prefix string // "" or ends with "/"
-	bufs   sync.Pool
+	// bufs is a free list of part buffers, reused from upload to upload
+	// (no garbage to collect: a pool the GC may empty would make the
+	// heap, hence the RSS, swing by whole parts).
+	bufs chan *[]byte
 }
 
 var _ blob.Store = (*Store)(nil)
@@ -134,14 +141,15 @@ func NewClient(ctx context.Context, c Config) (*awss3.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("S3 configuration: %w", err)
 	}
-	// Connections for several parts in flight per upload, and downloads.
+	// Connections for several parts in flight per upload, and downloads;
+	// 64 KiB buffers (each connection has two) make large writes cheap.
 	cfg.HTTPClient = &http.Client{Transport: &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		MaxIdleConns:        256,
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
-		WriteBufferSize:     256 << 10,
-		ReadBufferSize:      256 << 10,
+		WriteBufferSize:     64 << 10,
+		ReadBufferSize:      64 << 10,
 	}}
 	return awss3.NewFromConfig(cfg, func(o *awss3.Options) {
 		if c.Endpoint != "" {
@@ -152,14 +160,16 @@ func NewClient(ctx context.Context, c Config) (*awss3.Client, error) {
 		// already hashes each byte twice (SHA-256, SHA-512).
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		// No "Expect: 100-continue" on parts: a round trip per part, and
+		// servers that answer without "100 Continue" cost the connection.
+		o.ContinueHeaderThresholdBytes = -1
 	}), nil
 }
 
 // New wraps a client: objects go under prefix (which ends with "/" or is
 // empty) in bucket.
 func New(client *awss3.Client, bucket, prefix string) *Store {
-	return &Store{client: client, bucket: bucket, prefix: prefix,
-		bufs: sync.Pool{New: func() any { b := make([]byte, PartSize); return &b }}}
+	return &Store{client: client, bucket: bucket, prefix: prefix, bufs: make(chan *[]byte, freeBuffers)}
 }
 
 // Ping checks that the bucket is reachable with the credentials given.
@@ -205,11 +215,31 @@ func (s *Store) Put(ctx context.Context, r io.Reader, max int64) (domain.Blob, e
 			return domain.Blob{}, &domain.Error{Kind: domain.KindInvalid, Message: "the upload was interrupted before it completed; nothing was stored, try again", Err: err}
 		}
 	}
-	if err := up.finish(b.SHA256); err != nil {
+	if err := up.finish(b.SHA256, b.Size); err != nil {
 		up.abort()
 		return domain.Blob{}, domain.Internal("storing the upload in S3", err)
 	}
 	return b, nil
+}
+
+// getBuf takes a part buffer from the free list, or makes one.
+func (s *Store) getBuf() *[]byte {
+	select {
+	case b := <-s.bufs:
+		return b
+	default:
+		b := make([]byte, PartSize)
+		return &b
+	}
+}
+
+// putBuf returns a part buffer to the free list (dropping it when the list
+// is full).
+func (s *Store) putBuf(b *[]byte) {
+	select {
+	case s.bufs <- b:
+	default:
+	}
 }
 
 // upload is the io.Writer HashCopy writes to: it fills part-sized
@@ -221,7 +251,7 @@ type upload struct {
 	buf *[]byte // the part being filled
 	n   int     // bytes in buf
 
-	key      string // uploads/<random>, once the multipart upload exists
+	id       string // data/<id>, once the multipart upload exists
 	uploadID string
 	parts    []types.CompletedPart
 	inFlight sync.WaitGroup
@@ -252,7 +282,7 @@ func (u *upload) Write(p []byte) (int, error) {
 			return written, err
 		}
 		if u.buf == nil {
-			u.buf = u.s.bufs.Get().(*[]byte)
+			u.buf = u.s.getBuf()
 			u.n = 0
 		}
 		c := copy((*u.buf)[u.n:], p)
@@ -272,9 +302,9 @@ func (u *upload) Write(p []byte) (int, error) {
 // partsInFlight parts are already on their way.
 func (u *upload) sendPart() error {
 	if u.uploadID == "" {
-		u.key = u.s.prefix + "uploads/" + randomID()
+		u.id = randomID()
 		out, err := u.s.client.CreateMultipartUpload(u.ctx, &awss3.CreateMultipartUploadInput{
-			Bucket: aws.String(u.s.bucket), Key: aws.String(u.key)})
+			Bucket: aws.String(u.s.bucket), Key: aws.String(u.s.dataKey(u.id))})
 		if err != nil {
 			u.fail(err)
 			return err
@@ -291,9 +321,9 @@ func (u *upload) sendPart() error {
 	go func() {
 		defer u.inFlight.Done()
 		defer func() { <-u.sem }()
-		defer u.s.bufs.Put(buf)
+		defer u.s.putBuf(buf)
 		out, err := u.s.client.UploadPart(u.ctx, &awss3.UploadPartInput{
-			Bucket: aws.String(u.s.bucket), Key: aws.String(u.key), UploadId: aws.String(u.uploadID),
+			Bucket: aws.String(u.s.bucket), Key: aws.String(u.s.dataKey(u.id)), UploadId: aws.String(u.uploadID),
 			PartNumber: aws.Int32(number), Body: bytes.NewReader((*buf)[:n]), ContentLength: aws.Int64(int64(n))}, unsignedPayload)
 		if err != nil {
 			u.fail(fmt.Errorf("sending part %d: %w", number, err))
@@ -306,8 +336,10 @@ func (u *upload) sendPart() error {
 	return nil
 }
 
-// finish makes the content visible under objects/<sha>.
-func (u *upload) finish(sha string) error {
+// finish makes the content visible under objects/<sha>: small content is
+// written there at once; a multipart upload is completed under data/<id>
+// and objects/<sha> becomes a pointer to it (no copy).
+func (u *upload) finish(sha string, size int64) error {
 	final, _ := u.s.objectKey(sha)
 	if u.uploadID == "" {
 		// One part or less: write it once, under its name.
@@ -330,39 +362,38 @@ func (u *upload) finish(sha string) error {
 		return err
 	}
 	_, err := u.s.client.CompleteMultipartUpload(u.ctx, &awss3.CompleteMultipartUploadInput{
-		Bucket: aws.String(u.s.bucket), Key: aws.String(u.key), UploadId: aws.String(u.uploadID),
+		Bucket: aws.String(u.s.bucket), Key: aws.String(u.s.dataKey(u.id)), UploadId: aws.String(u.uploadID),
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: u.parts}})
 	if err != nil {
 		return fmt.Errorf("completing the upload: %w", err)
 	}
-	u.uploadID = "" // complete: nothing to abort, only the staging object to remove
-	defer u.s.client.DeleteObject(context.WithoutCancel(u.ctx), &awss3.DeleteObjectInput{Bucket: aws.String(u.s.bucket), Key: aws.String(u.key)})
-	// Identical bytes may already be there: they are written again all the
-	// same, so that the object's time is this upload's and a storage sweep
-	// racing with it (Delete with notBefore) keeps it.
-	return u.s.copyObject(u.ctx, u.key, final)
+	u.uploadID = "" // complete: nothing to abort; abort removes the data
+	return u.s.link(u.ctx, sha, u.id, size)
 }
 
 func (u *upload) release() {
 	if u.buf != nil {
-		u.s.bufs.Put(u.buf)
+		u.s.putBuf(u.buf)
 		u.buf = nil
 	}
 }
 
-// abort gives up the multipart upload (with a context of its own: the
-// request's may be what was cancelled).
+// abort gives up the upload (with a context of its own: the request's
+// may be what was cancelled): the multipart upload, or the completed data
+// that no pointer names.
 func (u *upload) abort() {
 	u.inFlight.Wait()
 	u.release()
-	if u.uploadID == "" {
-		return
-	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(u.ctx), 30*time.Second)
 	defer cancel()
-	u.s.client.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{
-		Bucket: aws.String(u.s.bucket), Key: aws.String(u.key), UploadId: aws.String(u.uploadID)})
-	u.uploadID = ""
+	switch {
+	case u.uploadID != "":
+		u.s.client.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{
+			Bucket: aws.String(u.s.bucket), Key: aws.String(u.s.dataKey(u.id)), UploadId: aws.String(u.uploadID)})
+		u.uploadID = ""
+	case u.id != "":
+		u.s.deleteKey(ctx, u.s.dataKey(u.id))
+	}
 }
 
 // copyObject copies src to dst inside the bucket, server-side.
@@ -398,111 +429,6 @@ func (s *Store) copyObject(ctx context.Context, src, dst string) error {
 	return err
 }
 
-// Open implements blob.Store.
-func (s *Store) Open(ctx context.Context, sha string) (io.ReadSeekCloser, error) {
-	key, err := s.objectKey(sha)
-	if err != nil {
-		return nil, err
-	}
-	o, err := s.OpenKey(ctx, key)
-	if isNotFound(err) {
-		return nil, domain.Errorf(domain.KindNotFound, "blob %s is not stored", sha)
-	}
-	if err != nil {
-		return nil, domain.Internal("opening blob", err)
-	}
-	return o, nil
-}
-
-// Exists implements blob.Store.
-func (s *Store) Exists(ctx context.Context, sha string) (bool, error) {
-	key, err := s.objectKey(sha)
-	if err != nil {
-		return false, err
-	}
-	ok, err := s.exists(ctx, key)
-	if err != nil {
-		return false, domain.Internal("checking blob", err)
-	}
-	return ok, nil
-}
-
-func (s *Store) exists(ctx context.Context, key string) (bool, error) {
-	_, err := s.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
-	if isNotFound(err) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// List implements blob.Store.
-func (s *Store) List(ctx context.Context, fn func(sha256 string, written time.Time) error) error {
-	prefix := s.prefix + "objects/"
-	return s.walk(ctx, prefix, func(o types.Object) error {
-		sha := strings.TrimPrefix(aws.ToString(o.Key), prefix)
-		if blob.CheckDigest(sha) != nil {
-			return nil
-		}
-		return fn(sha, aws.ToTime(o.LastModified))
-	})
-}
-
-// Delete implements blob.Store: every Put writes its object again, so a
-// blob written at or after notBefore has a newer LastModified.
-func (s *Store) Delete(ctx context.Context, sha string, notBefore time.Time) (bool, error) {
-	key, err := s.objectKey(sha)
-	if err != nil {
-		return false, err
-	}
-	head, err := s.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
-	if isNotFound(err) {
-		return false, nil
-	}
-	if err != nil {
-		return false, domain.Internal("removing blob", err)
-	}
-	if !aws.ToTime(head.LastModified).Before(notBefore) {
-		return false, nil
-	}
-	if _, err := s.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)}); err != nil {
-		return false, domain.Internal("removing blob", err)
-	}
-	return true, nil
-}
-
-// Clean aborts multipart uploads and removes staging objects older than a
-// day: what replicas that died mid-upload left behind. Younger ones may
-// belong to uploads still running on another replica. (A bucket lifecycle
-// rule that aborts incomplete multipart uploads does the same.)
-func (s *Store) Clean(ctx context.Context) error {
-	cutoff := time.Now().Add(-staleAfter)
-	prefix := s.prefix + "uploads/"
-	var keyMarker, idMarker *string
-	for {
-		out, err := s.client.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String(s.bucket),
-			Prefix: aws.String(prefix), KeyMarker: keyMarker, UploadIdMarker: idMarker})
-		if err != nil {
-			return fmt.Errorf("listing abandoned uploads: %w", err)
-		}
-		for _, up := range out.Uploads {
-			if up.Initiated != nil && up.Initiated.Before(cutoff) {
-				s.client.AbortMultipartUpload(ctx, &awss3.AbortMultipartUploadInput{Bucket: aws.String(s.bucket), Key: up.Key, UploadId: up.UploadId})
-			}
-		}
-		if !aws.ToBool(out.IsTruncated) {
-			break
-		}
-		keyMarker, idMarker = out.NextKeyMarker, out.NextUploadIdMarker
-	}
-	return s.walk(ctx, prefix, func(o types.Object) error {
-		if o.LastModified != nil && o.LastModified.Before(cutoff) {
-			_, err := s.client.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(s.bucket), Key: o.Key})
-			return err
-		}
-		return nil
-	})
-}
-
 // walk calls fn for every object under prefix.
 func (s *Store) walk(ctx context.Context, prefix string, fn func(types.Object) error) error {
 	p := awss3.NewListObjectsV2Paginator(s.client, &awss3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix)})
@@ -523,7 +449,7 @@ func (s *Store) walk(ctx context.Context, prefix string, fn func(types.Object) e
 // PendingUploads counts the multipart uploads in progress (tests prove
 // that failed uploads abort theirs).
 func (s *Store) PendingUploads(ctx context.Context) (int, error) {
-	out, err := s.client.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + "uploads/")})
+	out, err := s.client.ListMultipartUploads(ctx, &awss3.ListMultipartUploadsInput{Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + "data/")})
 	if err != nil {
 		return 0, err
 	}

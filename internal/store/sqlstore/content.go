@@ -44,20 +44,22 @@ func (s q) ChargeUpload(ctx context.Context, releaseID, userID int64, sha string
 	return s.charge(ctx, "user", userID, size, quota.User)
 }
 
-// charge adds size to a usage counter in one conditional UPDATE, so that
-// concurrent uploads cannot pass the limit together.
+// charge adds size to a usage counter in one conditional upsert, so that
+// concurrent uploads cannot pass the limit together. A first charge
+// creates the counter, so the limit is checked beforehand for it.
 func (s q) charge(ctx context.Context, scope string, id, size, limit int64) error {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO storage_usage (scope, id, bytes) VALUES ($1, $2, 0) ON CONFLICT (scope, id) DO NOTHING`, scope, id); err != nil {
-		return wrap("counting storage", err)
-	}
 	var total int64
-	err := s.db.QueryRowContext(ctx, `
-		UPDATE storage_usage SET bytes = bytes + CAST($3 AS BIGINT)
-		WHERE scope = $1 AND id = $2 AND (CAST($4 AS BIGINT) <= 0 OR bytes + CAST($3 AS BIGINT) <= CAST($4 AS BIGINT))
+	err := sql.ErrNoRows
+	if limit <= 0 || size <= limit {
+		err = s.db.QueryRowContext(ctx, `
+		INSERT INTO storage_usage (scope, id, bytes) VALUES ($1, $2, CAST($3 AS BIGINT))
+		ON CONFLICT (scope, id) DO UPDATE SET bytes = storage_usage.bytes + excluded.bytes
+		WHERE CAST($4 AS BIGINT) <= 0 OR storage_usage.bytes + excluded.bytes <= CAST($4 AS BIGINT)
 		RETURNING bytes`, scope, id, size, limit).Scan(&total)
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		var used int64
-		if err := s.db.QueryRowContext(ctx, `SELECT bytes FROM storage_usage WHERE scope = $1 AND id = $2`, scope, id).Scan(&used); err != nil {
+		if err := s.db.QueryRowContext(ctx, `SELECT COALESCE((SELECT bytes FROM storage_usage WHERE scope = $1 AND id = $2), 0)`, scope, id).Scan(&used); err != nil {
 			return wrap("counting storage", err)
 		}
 		qe := &domain.QuotaExceeded{Scope: scope, Limit: limit, Used: used, Size: size}

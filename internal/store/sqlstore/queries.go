@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"trel/internal/domain"
@@ -14,15 +15,28 @@ import (
 const userCols = `id, username, email, name, admin, created_at, suspended_at`
 
 func scanUser(row interface{ Scan(...any) error }) (*domain.User, error) {
-	var u domain.User
-	var created int64
-	var suspended sql.NullInt64
-	if err := row.Scan(&u.ID, &u.Username, &u.Email, &u.Name, &u.Admin, &created, &suspended); err != nil {
+	var u userRow
+	if err := row.Scan(u.dests()...); err != nil {
 		return nil, err
 	}
-	u.CreatedAt = fromMicros(created)
-	u.SuspendedAt = fromNullMicros(suspended)
-	return &u, nil
+	return u.user(), nil
+}
+
+// userRow receives the userCols of a row.
+type userRow struct {
+	u         domain.User
+	created   int64
+	suspended sql.NullInt64
+}
+
+func (r *userRow) dests() []any {
+	return []any{&r.u.ID, &r.u.Username, &r.u.Email, &r.u.Name, &r.u.Admin, &r.created, &r.suspended}
+}
+
+func (r *userRow) user() *domain.User {
+	r.u.CreatedAt = fromMicros(r.created)
+	r.u.SuspendedAt = fromNullMicros(r.suspended)
+	return &r.u
 }
 
 func (s q) UserByUsername(ctx context.Context, username string) (*domain.User, error) {
@@ -77,23 +91,49 @@ func (s q) CreateUser(ctx context.Context, u *domain.User) error {
 const tokenCols = `id, user_id, label, prefix, hash, created_at, expires_at, last_used_at, revoked_at`
 
 func scanToken(row interface{ Scan(...any) error }) (*domain.Token, error) {
-	var t domain.Token
-	var created int64
-	var exp, used, rev sql.NullInt64
-	if err := row.Scan(&t.ID, &t.UserID, &t.Label, &t.Prefix, &t.Hash, &created, &exp, &used, &rev); err != nil {
+	var t tokenRow
+	if err := row.Scan(t.dests()...); err != nil {
 		return nil, err
 	}
-	t.CreatedAt = fromMicros(created)
-	t.ExpiresAt, t.LastUsedAt, t.RevokedAt = fromNullMicros(exp), fromNullMicros(used), fromNullMicros(rev)
-	return &t, nil
+	return t.token(), nil
 }
 
-func (s q) TokenByHash(ctx context.Context, hash []byte) (*domain.Token, error) {
-	t, err := scanToken(s.db.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM tokens WHERE hash = $1`, hash))
+// tokenRow receives the tokenCols of a row.
+type tokenRow struct {
+	t              domain.Token
+	created        int64
+	exp, used, rev sql.NullInt64
+}
+
+func (r *tokenRow) dests() []any {
+	return []any{&r.t.ID, &r.t.UserID, &r.t.Label, &r.t.Prefix, &r.t.Hash, &r.created, &r.exp, &r.used, &r.rev}
+}
+
+func (r *tokenRow) token() *domain.Token {
+	r.t.CreatedAt = fromMicros(r.created)
+	r.t.ExpiresAt, r.t.LastUsedAt, r.t.RevokedAt = fromNullMicros(r.exp), fromNullMicros(r.used), fromNullMicros(r.rev)
+	return &r.t
+}
+
+func (s q) TokenByHash(ctx context.Context, hash []byte) (*domain.Token, *domain.User, error) {
+	var t tokenRow
+	var u userRow
+	err := s.db.QueryRowContext(ctx, `SELECT `+qualify("t", tokenCols)+`, `+qualify("u", userCols)+`
+		FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.hash = $1`, hash).Scan(append(t.dests(), u.dests()...)...)
 	if err != nil {
-		return nil, notFound(err, "unknown token")
+		return nil, nil, notFound(err, "unknown token")
 	}
-	return t, nil
+	return t.token(), u.user(), nil
+}
+
+// qualify prefixes each column of a comma-separated list with a table
+// alias.
+func qualify(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (s q) ListTokens(ctx context.Context, userID int64) ([]domain.Token, error) {

@@ -68,6 +68,62 @@ func runContent(t *testing.T, newStore func(t *testing.T) store.Store, seed seed
 		}
 	})
 
+	t.Run("ok/a first upload larger than a quota is refused and counts nothing", func(t *testing.T) {
+		s := newStore(t)
+		u, _, _, r := seed(t, s)
+		big := blob('a', 50)
+		put(t, s, big)
+		for _, c := range []struct {
+			q     domain.Quota
+			scope string
+		}{{domain.Quota{Release: 30}, "release"}, {domain.Quota{User: 30}, "user"}} {
+			err := charge(s, r.ID, u.ID, big.SHA256, c.q, now)
+			var qe *domain.QuotaExceeded
+			if !errors.As(err, &qe) || qe.Scope != c.scope || qe.Used != 0 || qe.Limit != 30 || qe.Size != 50 {
+				t.Fatalf("%+v: %v %+v", c.q, err, qe)
+			}
+			if got, _ := s.StorageUsage(ctx, r.ID, u.ID); got != (domain.StorageUsage{}) {
+				t.Fatalf("%+v: a refused upload counted: %+v", c.q, got)
+			}
+		}
+	})
+
+	t.Run("ok/concurrent charges queued behind each other never pass a quota", func(t *testing.T) {
+		s := newStore(t)
+		u, _, _, r := seed(t, s)
+		var shas []string
+		for i := range 10 {
+			b := blob(byte('a'+i), 10)
+			put(t, s, b)
+			shas = append(shas, b.SHA256)
+		}
+		q := domain.Quota{Release: 55}
+		errs := make(chan error, len(shas))
+		for _, sha := range shas {
+			go func() {
+				errs <- s.Tx(ctx, func(tx store.Tx) error {
+					if err := tx.QueueUploadCharge(ctx); err != nil {
+						return err
+					}
+					return tx.ChargeUpload(ctx, r.ID, u.ID, sha, q, now)
+				})
+			}()
+		}
+		charged := 0
+		for range shas {
+			err := <-errs
+			switch {
+			case err == nil:
+				charged++
+			case !domain.IsKind(err, domain.KindTooLarge):
+				t.Fatalf("a charge failed otherwise than on the quota: %v", err)
+			}
+		}
+		if got, _ := s.StorageUsage(ctx, r.ID, u.ID); charged != 5 || got != (domain.StorageUsage{Release: 50, User: 50}) {
+			t.Fatalf("%d charges passed, usage %+v: want 5 and 50 bytes", charged, got)
+		}
+	})
+
 	t.Run("ok/scan records hold for their version and later", func(t *testing.T) {
 		s := newStore(t)
 		a, b := blob('a', 1), blob('c', 1)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -151,6 +152,39 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		if f := rev.Files[1]; f.SHA512 != b.SHA512 || f.Size != 3 || string(f.SHA512State) != string(b.SHA512State) {
 			t.Fatalf("file: %+v", f)
 		}
+		// The narrow reads of check listings, downloads and uploads.
+		byVersion, _ := s.ReleaseByVersion(ctx, r.ProjectID, "1.0")
+		if got, err := s.ReleaseByKeys(ctx, r.ProjectKey, "1.0"); err != nil || !reflect.DeepEqual(got, byVersion) || got.LatestRevision != 1 {
+			t.Fatalf("ReleaseByKeys: %+v %v, want %+v", got, err, byVersion)
+		}
+		for _, keys := range [][2]string{{r.ProjectKey, "9.9"}, {"no-such-project", "1.0"}} {
+			if _, err := s.ReleaseByKeys(ctx, keys[0], keys[1]); !domain.IsKind(err, domain.KindNotFound) {
+				t.Fatalf("ReleaseByKeys(%q, %q): %v, want not found", keys[0], keys[1], err)
+			}
+		}
+		if run, err := s.RevisionCheckRun(ctx, r.ID, 1); !domain.IsKind(err, domain.KindNotFound) || !strings.Contains(err.Error(), "no checks") {
+			t.Fatalf("RevisionCheckRun before any check: %+v %v", run, err)
+		}
+		var queued *domain.CheckRun
+		if err := s.Tx(ctx, func(tx store.Tx) (err error) { queued, err = tx.QueueCheckRun(ctx, rev.ID, now); return err }); err != nil {
+			t.Fatal(err)
+		}
+		if run, err := s.RevisionCheckRun(ctx, r.ID, 1); err != nil || !reflect.DeepEqual(run, queued) || run.RevisionID != rev.ID {
+			t.Fatalf("RevisionCheckRun: %+v %v, want %+v", run, err, queued)
+		}
+		if _, err := s.RevisionCheckRun(ctx, r.ID, 2); !domain.IsKind(err, domain.KindNotFound) || !strings.Contains(err.Error(), "revision 2") {
+			t.Fatalf("RevisionCheckRun of a missing revision: %v", err)
+		}
+		if f, err := s.RevisionFile(ctx, r.ID, 1, "b.txt"); err != nil || f == nil || f.Path != "b.txt" || f.SHA512 != b.SHA512 || f.Size != 3 ||
+			string(f.SHA256State) != string(b.SHA256State) || string(f.SHA512State) != string(b.SHA512State) {
+			t.Fatalf("RevisionFile: %+v %v", f, err)
+		}
+		if f, err := s.RevisionFile(ctx, r.ID, 1, "c.txt"); err != nil || f != nil {
+			t.Fatalf("RevisionFile of a missing file: %+v %v", f, err)
+		}
+		if _, err := s.RevisionFile(ctx, r.ID, 2, "a.txt"); !domain.IsKind(err, domain.KindNotFound) {
+			t.Fatalf("RevisionFile of a missing revision: %v", err)
+		}
 		if ok, _ := s.UploadedTo(ctx, r.ID, b.SHA256); !ok {
 			t.Fatal("upload not recorded")
 		}
@@ -174,9 +208,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		if err := s.Tx(ctx, func(tx store.Tx) error { return tx.CreateToken(ctx, tok) }); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.TokenByHash(ctx, []byte("hash"))
-		if err != nil || got.ID != tok.ID || !got.ExpiresAt.Equal(exp) || got.RevokedAt != nil {
-			t.Fatalf("%+v %v", got, err)
+		got, owner, err := s.TokenByHash(ctx, []byte("hash"))
+		if err != nil || got.ID != tok.ID || !got.ExpiresAt.Equal(exp) || got.RevokedAt != nil || owner.ID != u.ID || owner.Username != "alice" {
+			t.Fatalf("%+v %+v %v", got, owner, err)
 		}
 		if err := s.TouchToken(ctx, tok.ID, now); err != nil {
 			t.Fatal(err)
@@ -190,7 +224,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		if err := revoke(); !domain.IsKind(err, domain.KindNotFound) {
 			t.Fatalf("second revoke: %v", err)
 		}
-		got, _ = s.TokenByHash(ctx, []byte("hash"))
+		got, _, _ = s.TokenByHash(ctx, []byte("hash"))
 		if got.RevokedAt == nil || got.LastUsedAt == nil {
 			t.Fatalf("%+v", got)
 		}
@@ -553,6 +587,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	runContent(t, newStore, seed)
 
 	runIncident(t, newStore, seed)
+	runUploadLeases(t, newStore, seed)
 	runPublishers(t, newStore, seed)
 	heldSigstoreCases(t, newStore, now)
 }

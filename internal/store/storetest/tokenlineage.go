@@ -53,7 +53,7 @@ func runTokenLineage(t *testing.T, newStore func(t *testing.T) store.Store) {
 			t.Fatalf("revoked %v, want %v", got, want)
 		}
 		for i, revoked := range []bool{false, true, true, true, false, true} {
-			tk, err := s.TokenByHash(ctx, []byte{byte(i)})
+			tk, _, err := s.TokenByHash(ctx, []byte{byte(i)})
 			if err != nil || (tk.RevokedAt != nil) != revoked {
 				t.Errorf("token %d: %+v %v, want revoked %v", i, tk, err, revoked)
 			}
