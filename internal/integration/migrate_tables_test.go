@@ -208,6 +208,7 @@ func fillEmptyTables(t *testing.T, db *sqlstore.DB) {
 	ids := strings.NewReplacer("$P", fmt.Sprint(project), "$U", fmt.Sprint(owner), "$R", fmt.Sprint(release))
 	for _, q := range []string{
 		`INSERT INTO trusted_publishers (project_id, publisher_id, issuer, repository) VALUES ($P, 1, 'https://token.actions.githubusercontent.com', 'demo/widget')`,
+		`INSERT INTO publisher_pins (project_id, publisher_id, subject_ids, pinned_at) VALUES ($P, 1, 'repository_id=1', 1)`,
 		`INSERT INTO oidc_token_uses (issuer, jti, expires_at) VALUES ('https://token.actions.githubusercontent.com', 'jti-1', 1)`,
 		`INSERT INTO workflow_runs (id, project_id, publisher_id, run, created_at) VALUES (1, $P, 1, 'run-1', 1)`,
 		`INSERT INTO publisher_credentials (hash, run_id, user_id, actions, created_at, expires_at) VALUES (X'01', 1, $U, 'upload', 1, 2)`,
