@@ -132,6 +132,7 @@ var (
 var schemas = map[string]any{
 	"Error": obj([]string{"error"}, map[string]any{"error": obj([]string{"code", "message"}, map[string]any{
 		"code":    map[string]any{"type": "string", "enum": []any{"invalid", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "unavailable", "internal", "rate_limited", "locked"}},
+		"field":   map[string]any{"type": "string", "description": "The request field the message is about, when there is one"},
 		"message": str,
 	})}),
 	"User":     obj([]string{"id", "username", "email", "admin"}, map[string]any{"id": integer, "username": str, "email": str, "name": str, "admin": boolean, "created_at": datetime, "suspended_at": optTime}),
