@@ -315,9 +315,12 @@ type Tally struct {
 	NonBindingPlus int       `json:"non_binding_plus"`
 	NonBindingZero int       `json:"non_binding_zero"`
 	NonBindingMin  int       `json:"non_binding_minus"`
-	Passing        bool      `json:"passing"`   // the rule is met by the votes so far
-	MayClose       bool      `json:"may_close"` // the minimum duration has passed
-	ClosesAt       time.Time `json:"closes_at"`
+	Passing        bool      `json:"passing"` // the rule is met by the votes so far
+	// Missing says in words what the votes lack to pass ("needs 1 more
+	// binding +1"), "" when they pass.
+	Missing  string    `json:"missing,omitempty"`
+	MayClose bool      `json:"may_close"` // the minimum duration has passed
+	ClosesAt time.Time `json:"closes_at"`
 	// RuleChanges lists the weakenings of the project's vote rules made
 	// in the WeakeningWindow before the round started or at any time
 	// since: a vote's readers see when the bar was lowered.
@@ -398,4 +401,16 @@ func (t *Tally) Count(minBindingPlus int) {
 		}
 	}
 	t.Passing = t.BindingPlus >= minBindingPlus && t.BindingPlus > t.BindingMinus
+	t.Missing = ""
+	if !t.Passing {
+		n := max(minBindingPlus-t.BindingPlus, t.BindingMinus+1-t.BindingPlus)
+		plural := ""
+		if n > 1 {
+			plural = "s"
+		}
+		t.Missing = fmt.Sprintf("needs %d more binding +1%s", n, plural)
+		if t.BindingMinus > 0 && t.BindingMinus+1-t.BindingPlus >= minBindingPlus-t.BindingPlus {
+			t.Missing += fmt.Sprintf(" (binding +1 must outnumber the %d binding −1)", t.BindingMinus)
+		}
+	}
 }

@@ -32,6 +32,7 @@ type Reader interface {
 	IncidentReader
 	HeldSigstoreReader
 	IncubationReader
+	UXReader
 	UserByUsername(ctx context.Context, username string) (*domain.User, error)
 	UserByID(ctx context.Context, id int64) (*domain.User, error)
 	ListUsers(ctx context.Context) ([]domain.User, error)

@@ -550,5 +550,6 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	runContent(t, newStore, seed)
 
 	runIncident(t, newStore, seed)
+	runUX(t, newStore, seed)
 	heldSigstoreCases(t, newStore, now)
 }
