@@ -185,6 +185,8 @@ func ops() map[string]op {
 		}, need: admin, ok: ok200},
 		"GET /api/v1/notices":                                        {path: fixed("/api/v1/notices"), need: signedIn, ok: ok200},
 		"POST /api/v1/notices/{id}/dismiss":                          {path: func(fx *matrixIDs, r string) string { return fmt.Sprintf("/api/v1/notices/%d/dismiss", fx.notice[r]) }, need: signedIn, ok: ok204},
+		"GET /api/v1/projects/{project}/releases/{version}/summary":  {path: fixed(r2 + "/summary"), need: public, ok: ok200},
+		"GET /api/v1/releases":                                       {path: fixed("/api/v1/releases?committee=alpha&phase=candidate"), need: public, ok: ok200},
 		"GET /api/v1/openapi.json":                                   {path: fixed("/api/v1/openapi.json"), need: public, ok: ok200},
 		"GET /api/v1/me":                                             {path: fixed("/api/v1/me"), need: signedIn, ok: ok200},
 		"GET /api/v1/users":                                          {path: fixed("/api/v1/users"), need: admin, ok: ok200},

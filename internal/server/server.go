@@ -425,7 +425,11 @@ func webHandler(app *App, log *slog.Logger) http.Handler {
 	a, err := newAuth(app)
 	if err == nil {
 		var h http.Handler
-		if h, err = web.New(app.Core, a, log); err == nil {
+		var opts []web.Option
+		if app.Log != nil {
+			opts = append(opts, web.WithLog(app.Log))
+		}
+		if h, err = web.New(app.Core, a, log, opts...); err == nil {
 			return h
 		}
 	}

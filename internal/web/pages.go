@@ -45,7 +45,10 @@ func (w *Web) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /projects/{project}", w.project)
 	mux.HandleFunc("POST /projects/{project}/releases", w.requireUser(w.startRelease))
 	const rel = "/projects/{project}/releases/{version}"
-	mux.HandleFunc("GET "+rel, w.requireUser(w.release))
+	mux.HandleFunc("GET "+rel, w.releasePage)
+	mux.HandleFunc("GET "+rel+"/files/{path...}", w.publicFile)
+	mux.HandleFunc("GET /transparency-log", w.transparencyLog)
+	mux.HandleFunc("GET /transparency-log/{index}", w.logEntryPage)
 	mux.HandleFunc("GET "+rel+"/diff", w.requireUser(w.diff))
 	mux.HandleFunc("POST "+rel+"/upload", w.requireUser(w.upload))
 	mux.HandleFunc("GET "+rel+"/revisions/{number}/files/{path...}", w.requireUser(w.download))
@@ -88,7 +91,7 @@ type dashboardView struct {
 func (w *Web) home(rw http.ResponseWriter, r *http.Request) {
 	act := actor(r)
 	if act.User == nil {
-		w.render(rw, r, http.StatusOK, "home", view{Title: "Welcome"})
+		w.publicHome(rw, r)
 		return
 	}
 	ctx := r.Context()
@@ -250,7 +253,8 @@ type committeeView struct {
 	CanManage bool
 	Keys      []domain.Key
 	// Admin may mark the committee as incubating.
-	Admin bool
+	Admin    bool
+	Releases releaseList
 }
 
 func (w *Web) committee(rw http.ResponseWriter, r *http.Request) {
@@ -262,21 +266,43 @@ func (w *Web) committee(rw http.ResponseWriter, r *http.Request) {
 	}
 	d := committeeView{C: c, CanManage: w.isMember(r, c.ID), Admin: act.User != nil && act.User.Admin}
 	d.Keys = w.committeeKeys(r, c.Key)
+	if d.Releases, err = w.publicReleases(r, c.Key, 100); err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
 	w.render(rw, r, http.StatusOK, "committee", view{Title: c.Name, D: d})
 }
 
 // isMember reports whether the actor may manage the committee. It only
 // decides which forms to show; the core authorises every action anyway.
 func (w *Web) isMember(r *http.Request, committeeID int64) bool {
+	admin, role := w.roleIn(r, committeeID)
+	return admin || role == domain.RoleMember
+}
+
+// isParticipant reports whether the actor is an administrator, a member or
+// a committer of the committee (who see its drafts). Like isMember, it
+// only decides what to show.
+func (w *Web) isParticipant(r *http.Request, committeeID int64) bool {
+	admin, role := w.roleIn(r, committeeID)
+	return admin || role != ""
+}
+
+// roleIn returns whether the actor is an administrator, and their role in
+// the committee ("" for none).
+func (w *Web) roleIn(r *http.Request, committeeID int64) (admin bool, role domain.Role) {
 	act := actor(r)
 	if act.User == nil {
-		return false
+		return false, ""
 	}
 	if act.User.Admin {
-		return true
+		return true, ""
 	}
 	roles, err := w.svc.Store().Roles(r.Context(), act.User.ID)
-	return err == nil && roles[committeeID] == domain.RoleMember
+	if err != nil {
+		return false, ""
+	}
+	return false, roles[committeeID]
 }
 
 func (w *Web) addMember(rw http.ResponseWriter, r *http.Request) {
@@ -284,7 +310,7 @@ func (w *Web) addMember(rw http.ResponseWriter, r *http.Request) {
 	back := "/committees/" + key
 	m, err := w.svc.AddMember(r.Context(), actor(r), key, strings.TrimSpace(r.FormValue("username")), domain.Role(r.FormValue("role")))
 	if err != nil {
-		w.fail(rw, r, back, err)
+		w.refill(rw, r, "add-member", "username", err, w.committee)
 		return
 	}
 	w.redirect(rw, r, back, flash{Notice: m.Username + " is now a " + string(m.Role) + " of " + m.CommitteeKey + "."})
@@ -293,6 +319,10 @@ func (w *Web) addMember(rw http.ResponseWriter, r *http.Request) {
 func (w *Web) removeMember(rw http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("committee")
 	back := "/committees/" + key
+	if err := confirmed(r, "remove "+r.PathValue("username")+" from the committee"); err != nil {
+		w.fail(rw, r, back, err)
+		return
+	}
 	if err := w.svc.RemoveMember(r.Context(), actor(r), key, r.PathValue("username")); err != nil {
 		w.fail(rw, r, back, err)
 		return
@@ -302,10 +332,9 @@ func (w *Web) removeMember(rw http.ResponseWriter, r *http.Request) {
 
 func (w *Web) createProject(rw http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("committee")
-	back := "/committees/" + key
 	p, err := w.svc.CreateProject(r.Context(), actor(r), strings.TrimSpace(r.FormValue("key")), key, strings.TrimSpace(r.FormValue("name")))
 	if err != nil {
-		w.fail(rw, r, back, err)
+		w.refill(rw, r, "create-project", "key", err, w.committee)
 		return
 	}
 	w.redirect(rw, r, "/projects/"+p.Key, flash{Notice: "Project " + p.Key + " was created."})
@@ -314,7 +343,10 @@ func (w *Web) createProject(rw http.ResponseWriter, r *http.Request) {
 type projectView struct {
 	P        *domain.Project
 	Releases []domain.Release
-	CanStart bool
+	// Published, Voting and Drafts split Releases (drafts only for the
+	// committee's participants).
+	Published, Voting, Drafts []domain.Release
+	CanStart                  bool
 }
 
 func (w *Web) project(rw http.ResponseWriter, r *http.Request) {
@@ -329,14 +361,25 @@ func (w *Web) project(rw http.ResponseWriter, r *http.Request) {
 		w.pageError(rw, r, err)
 		return
 	}
-	w.render(rw, r, http.StatusOK, "project", view{Title: p.Name, D: projectView{P: p, Releases: rels, CanStart: w.isMember(r, p.CommitteeID)}})
+	d := projectView{P: p, Releases: rels, CanStart: w.isMember(r, p.CommitteeID)}
+	for i := len(rels) - 1; i >= 0; i-- { // newest first
+		switch rels[i].Phase {
+		case domain.PhaseReleased:
+			d.Published = append(d.Published, rels[i])
+		case domain.PhaseDraft:
+			d.Drafts = append(d.Drafts, rels[i])
+		default:
+			d.Voting = append(d.Voting, rels[i])
+		}
+	}
+	w.render(rw, r, http.StatusOK, "project", view{Title: p.Name, D: d})
 }
 
 func (w *Web) startRelease(rw http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("project")
 	rl, err := w.svc.StartRelease(r.Context(), actor(r), key, strings.TrimSpace(r.FormValue("version")))
 	if err != nil {
-		w.fail(rw, r, "/projects/"+key, err)
+		w.refill(rw, r, "start-release", "version", err, w.project)
 		return
 	}
 	w.redirect(rw, r, releaseURL(rl), flash{Notice: "Release " + rl.Version + " was started as a draft. Upload its files below."})

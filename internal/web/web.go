@@ -83,14 +83,18 @@ type Web struct {
 	log    *slog.Logger
 	pages  map[string]*template.Template
 	cookie string // session cookie name
+	tlog   LogReader
 }
 
 // New builds the browser handler, to be mounted at "/".
-func New(svc *core.Service, a *auth.Auth, log *slog.Logger) (http.Handler, error) {
+func New(svc *core.Service, a *auth.Auth, log *slog.Logger, opts ...Option) (http.Handler, error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	w := &Web{svc: svc, auth: a, log: log, pages: map[string]*template.Template{}, cookie: "trel_session"}
+	for _, o := range opts {
+		o(w)
+	}
 	if a.Secure() {
 		w.cookie = "__Host-trel_session"
 	}

@@ -385,7 +385,18 @@ func TestDownloadsAreAttachmentsInASandbox(t *testing.T) {
 
 func TestPagesNeedASignedInUser(t *testing.T) {
 	f := newFixture(t)
-	for _, path := range []string{"/account", "/tokens", "/admin", "/projects/x/releases/1"} {
+	// A draft is the committee's: its page sends a visitor to sign in.
+	ctx := context.Background()
+	if _, err := f.app.Core.CreateCommittee(ctx, core.SystemActor, "widget", "Widget"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.app.Core.CreateProject(ctx, core.SystemActor, "widget", "widget", "Widget"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.app.Core.StartRelease(ctx, &core.Actor{User: f.admin}, "widget", "1.0"); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/account", "/tokens", "/admin", "/projects/widget/releases/1.0"} {
 		rec := f.do(req{method: "GET", path: path})
 		if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/login" {
 			t.Errorf("GET %s anonymously: %d to %q, want 303 to /login", path, rec.Code, rec.Header().Get("Location"))
