@@ -187,6 +187,17 @@ func ops() map[string]op {
 		"POST /api/v1/notices/{id}/dismiss":                          {path: func(fx *matrixIDs, r string) string { return fmt.Sprintf("/api/v1/notices/%d/dismiss", fx.notice[r]) }, need: signedIn, ok: ok204},
 		"GET /api/v1/projects/{project}/releases/{version}/summary":  {path: fixed(r2 + "/summary"), need: public, ok: ok200},
 		"GET /api/v1/releases":                                       {path: fixed("/api/v1/releases?committee=alpha&phase=candidate"), need: public, ok: ok200},
+		"POST /api/v1/projects/{project}/releases/{version}/abandon": {path: fixed(r1 + "/abandon"), body: fixed(`{"reason":"test"}`), need: member, ok: ok204},
+		// The draft has one revision: restoring it is refused once allowed.
+		"POST /api/v1/projects/{project}/releases/{version}/revisions/{number}/restore": {path: fixed(r1 + "/revisions/1/restore"), need: participant, ok: outcome{400, "invalid"}},
+		"GET /api/v1/me/sessions": {path: fixed("/api/v1/me/sessions"), need: signedIn, ok: ok200},
+		// Another user's session and passkey: nobody's own.
+		"DELETE /api/v1/me/sessions/{id}": {path: func(fx *matrixIDs, _ string) string { return fmt.Sprintf("/api/v1/me/sessions/%d", fx.targetSession) }, need: signedIn, ok: notFound},
+		"GET /api/v1/me/passkeys":         {path: fixed("/api/v1/me/passkeys"), need: signedIn, ok: ok200},
+		"PUT /api/v1/me/passkeys/{id}/name": {path: func(fx *matrixIDs, _ string) string {
+			return fmt.Sprintf("/api/v1/me/passkeys/%d/name", fx.targetPasskey)
+		},
+			body: fixed(`{"name":"mine"}`), need: signedIn, ok: notFound},
 		"GET /api/v1/openapi.json":                                   {path: fixed("/api/v1/openapi.json"), need: public, ok: ok200},
 		"GET /api/v1/me":                                             {path: fixed("/api/v1/me"), need: signedIn, ok: ok200},
 		"GET /api/v1/users":                                          {path: fixed("/api/v1/users"), need: admin, ok: ok200},

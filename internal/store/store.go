@@ -135,6 +135,7 @@ type Tx interface {
 	IncidentTx
 	HeldSigstoreWriter
 	IncubationWriter
+	UXTx
 	CreateUser(ctx context.Context, u *domain.User) error
 	CreateToken(ctx context.Context, t *domain.Token) error
 	RevokeToken(ctx context.Context, userID, tokenID int64, at time.Time) error

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"time"
 
 	"trel/internal/domain"
 )
@@ -16,7 +17,29 @@ type UXReader interface {
 	// AuditPage returns at most limit audit events matching f, newest
 	// first, skipping the first offset.
 	AuditPage(ctx context.Context, f AuditFilter, offset, limit int) ([]domain.AuditEvent, error)
+	// Setting returns a server setting ("" when it was never set).
+	Setting(ctx context.Context, name string) (string, error)
 }
+
+// UXTx holds the writes of issue 16.
+type UXTx interface {
+	// DeleteRelease removes a release and everything that hangs off it:
+	// revisions and their files, check runs, results and acknowledgements,
+	// release managers, vote rounds and votes, signing requests, the
+	// upload records and the release's storage usage. The content itself
+	// stays for the storage sweep. A table added later that references
+	// releases or revisions must be cleared here too (its foreign key
+	// otherwise refuses the deletion).
+	DeleteRelease(ctx context.Context, releaseID int64) error
+	// SetSetting stores a server setting.
+	SetSetting(ctx context.Context, name, value string, at time.Time) error
+	// RenamePasskey renames one of the user's passkeys (not found when it
+	// is not theirs).
+	RenamePasskey(ctx context.Context, userID, passkeyID int64, name string) error
+}
+
+// SettingPublicURL is the setting holding the public URL of the server.
+const SettingPublicURL = "public_url"
 
 // AuditFilter narrows the audit log; empty fields match everything. Actor
 // is an exact username, Action a prefix ("release." for every release

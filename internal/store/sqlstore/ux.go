@@ -2,8 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"strings"
+	"time"
 
 	"trel/internal/domain"
 	"trel/internal/store"
@@ -43,4 +46,63 @@ func scanAudit(row interface{ Scan(...any) error }) (*domain.AuditEvent, error) 
 // likeEscape makes s match itself in a LIKE pattern with ESCAPE '\'.
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// Setting implements store.UXReader.
+func (s q) Setting(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.db.QueryRowContext(ctx, `SELECT value FROM server_settings WHERE name = $1`, name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, wrap("reading a server setting", err)
+}
+
+// SetSetting implements store.UXTx.
+func (s q) SetSetting(ctx context.Context, name, value string, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO server_settings (name, value, updated_at) VALUES ($1, $2, $3)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, name, value, micros(at))
+	return wrap("storing a server setting", err)
+}
+
+// RenamePasskey implements store.UXTx.
+func (s q) RenamePasskey(ctx context.Context, userID, passkeyID int64, name string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE passkeys SET name = $1 WHERE user_id = $2 AND id = $3`, name, userID, passkeyID)
+	if err != nil {
+		return wrap("renaming a passkey", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return domain.Errorf(domain.KindNotFound, "you have no such passkey: see your account page")
+	}
+	return nil
+}
+
+// DeleteRelease implements store.UXTx: children first, for the foreign
+// keys.
+func (s q) DeleteRelease(ctx context.Context, releaseID int64) error {
+	const revs = `(SELECT id FROM revisions WHERE release_id = $1)`
+	for _, stmt := range []string{
+		`DELETE FROM check_acks WHERE revision_id IN ` + revs,
+		`DELETE FROM check_results WHERE revision_id IN ` + revs,
+		`DELETE FROM check_runs WHERE revision_id IN ` + revs,
+		`DELETE FROM revision_files WHERE revision_id IN ` + revs,
+		`DELETE FROM revisions WHERE release_id = $1`,
+		`DELETE FROM votes WHERE release_id = $1`,
+		`DELETE FROM vote_rounds WHERE release_id = $1`,
+		`DELETE FROM release_managers WHERE release_id = $1`,
+		`DELETE FROM signing_requests WHERE release_id = $1`,
+		`DELETE FROM published_signers WHERE release_id = $1`,
+		// The uploaders' usage no longer counts this release's content.
+		`UPDATE storage_usage SET bytes = bytes - (SELECT COALESCE(SUM(b.size), 0) FROM release_uploads u JOIN blobs b ON b.sha256 = u.sha256
+			WHERE u.release_id = $1 AND u.user_id = storage_usage.id)
+		 WHERE scope = 'user' AND id IN (SELECT user_id FROM release_uploads WHERE release_id = $1)`,
+		`DELETE FROM release_uploads WHERE release_id = $1`,
+		`DELETE FROM storage_usage WHERE scope = 'release' AND id = $1`,
+		`DELETE FROM releases WHERE id = $1`,
+	} {
+		if _, err := s.db.ExecContext(ctx, stmt, releaseID); err != nil {
+			return wrap("deleting a release", err)
+		}
+	}
+	return nil
 }
