@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"trel/client"
+	"trel/internal/api"
 	"trel/internal/domain"
 )
 
@@ -176,18 +177,27 @@ func printPolicy(e *env, project string, p *domain.Policy) {
 
 func voteCmd(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "vote", Short: "Start, cast, tally and resolve the vote on a release candidate"}
+	var plusOne bool
+	var startComment string
 	start := &cobra.Command{
-		Use: "start PROJECT VERSION", Short: "Freeze the latest revision and open the vote (release managers)", Args: args(cobra.ExactArgs(2)),
+		Use: "start PROJECT VERSION [--plus-one [--comment TEXT]]", Short: "Freeze the latest revision and open the vote (release managers)", Args: args(cobra.ExactArgs(2)),
+		Example: `  trel vote start tomcat-server 11.0.0
+  trel vote start tomcat-server 11.0.0 --plus-one --comment "signatures and licences checked"`,
 		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
-			v, err := cl.StartVote(c.Context(), a[0], a[1])
+			v, err := cl.StartVoteWith(c.Context(), a[0], a[1], api.StartVoteRequest{PlusOne: plusOne, Comment: startComment})
 			if err != nil {
 				return err
 			}
 			return e.out(v, func() {
 				fmt.Fprintf(e.stdout, "Vote %d on revision %d of %s %s is open; it may be resolved from %s.\n", v.Round, v.Revision, a[0], a[1], when(v.ClosesAt()))
+				if plusOne {
+					fmt.Fprintln(e.stdout, "Your +1 is recorded.")
+				}
 			})
 		}),
 	}
+	start.Flags().BoolVar(&plusOne, "plus-one", false, "record your own +1 as the vote opens")
+	start.Flags().StringVar(&startComment, "comment", "", "with --plus-one: what you checked")
 	var comment string
 	cast := &cobra.Command{
 		Use: "cast PROJECT VERSION +1|0|-1 [--comment TEXT]", Short: "Cast or change your vote", Args: args(cobra.ExactArgs(3)),
@@ -221,9 +231,46 @@ func voteCmd(e *env) *cobra.Command {
 			return e.out(t, func() { printTally(e, t) })
 		}),
 	}
+	var dryRun, yes bool
 	resolve := &cobra.Command{
-		Use: "resolve PROJECT VERSION", Short: "Close the vote after its minimum duration (release managers)", Args: args(cobra.ExactArgs(2)),
+		Use:   "resolve PROJECT VERSION [--dry-run] [--yes]",
+		Short: "Close the vote after its minimum duration (release managers)",
+		Long: `Close the vote once its minimum duration is over: a passing vote moves the
+release on to publication, a failing one returns it to draft, for good.
+
+Resolving a vote that is not passing fails it: on a terminal trel asks first;
+elsewhere it refuses unless --yes is given. --dry-run only says what resolving
+now would do.`,
+		Example: `  trel vote resolve tomcat-server 11.0.0 --dry-run
+  trel vote resolve tomcat-server 11.0.0
+  trel vote resolve tomcat-server 11.0.0 --yes   # also when the vote fails`,
+		Args:    args(cobra.ExactArgs(2)),
 		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			cur, err := cl.Tally(c.Context(), a[0], a[1])
+			if err != nil {
+				return err
+			}
+			if dryRun {
+				return e.out(map[string]any{"tally": cur, "would_pass": cur.Passing, "may_resolve": cur.MayClose}, func() {
+					printTally(e, cur)
+					switch {
+					case cur.Round.ResolvedAt != nil:
+						fmt.Fprintln(e.stdout, "Dry run: this vote is already resolved.")
+					case !cur.MayClose:
+						fmt.Fprintf(e.stdout, "Dry run: resolving is refused until %s.\n", when(cur.ClosesAt))
+					case cur.Passing:
+						fmt.Fprintf(e.stdout, "Dry run: resolving now passes the vote; then publish with `trel release publish %s %s`.\n", a[0], a[1])
+					default:
+						fmt.Fprintf(e.stdout, "Dry run: resolving now FAILS the vote (%s) and returns the release to draft.\n", cur.Missing)
+					}
+				})
+			}
+			if cur.Round.ResolvedAt == nil && cur.MayClose && !cur.Passing {
+				if err := e.confirm(yes, fmt.Sprintf("The vote is not passing (%s): resolving now fails it and returns %s %s to draft. Fail the vote?", cur.Missing, a[0], a[1]),
+					"fail the vote ("+cur.Missing+"), or wait for more votes; `--dry-run` shows the tally"); err != nil {
+					return err
+				}
+			}
 			t, err := cl.ResolveVote(c.Context(), a[0], a[1])
 			if err != nil {
 				return err
@@ -238,6 +285,8 @@ func voteCmd(e *env) *cobra.Command {
 			})
 		}),
 	}
+	resolve.Flags().BoolVar(&dryRun, "dry-run", false, "only say what resolving now would do")
+	resolve.Flags().BoolVarP(&yes, "yes", "y", false, "resolve without asking, even when the vote fails")
 	var reason string
 	cancel := &cobra.Command{
 		Use:   "cancel PROJECT VERSION --reason WHY",
@@ -280,7 +329,7 @@ func printTally(e *env, t *domain.Tally) {
 	for _, rc := range t.RuleChanges {
 		fmt.Fprintf(e.stdout, "Warning: %s.\n", rc)
 	}
-	state := "not passing yet"
+	state := "not passing yet: " + t.Missing
 	if t.Passing {
 		state = "passing"
 	}

@@ -89,6 +89,7 @@ Every client command accepts --json for machine-readable output.`,
 		voteCmd(e),
 		verifyCmd(e), sigstoreCmd(e),
 		noticesCmd(e),
+		whoamiCmd(e), logoutCmd(e), accountCmd(e), auditCmd(e), restoreCmd(e),
 	)
 	refuseUnknownSubcommands(root)
 
