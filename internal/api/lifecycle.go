@@ -136,7 +136,6 @@ func (a *API) ack(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 201, ack)
 }
 
-
 func (a *API) tally(w http.ResponseWriter, r *http.Request) {
 	t, err := a.svc.Tally(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
 	if err != nil {

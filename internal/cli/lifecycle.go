@@ -244,7 +244,7 @@ now would do.`,
 		Example: `  trel vote resolve tomcat-server 11.0.0 --dry-run
   trel vote resolve tomcat-server 11.0.0
   trel vote resolve tomcat-server 11.0.0 --yes   # also when the vote fails`,
-		Args:    args(cobra.ExactArgs(2)),
+		Args: args(cobra.ExactArgs(2)),
 		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
 			cur, err := cl.Tally(c.Context(), a[0], a[1])
 			if err != nil {
