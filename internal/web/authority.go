@@ -30,7 +30,7 @@ func confirmed(r *http.Request, what string) error {
 func (w *Web) addManager(rw http.ResponseWriter, r *http.Request) {
 	user := strings.TrimSpace(r.FormValue("username"))
 	if err := w.svc.AddReleaseManager(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"), user); err != nil {
-		w.fail(rw, r, relBack(r)+"#managers", err)
+		w.refill(rw, r, "add-manager", "username", err, w.release)
 		return
 	}
 	w.redirect(rw, r, relBack(r)+"#managers", flash{Notice: user + " is now a release manager."})

@@ -523,8 +523,10 @@ func TestBrowser(t *testing.T) {
 		// The server's check workers run on the new revision; the page
 		// shows their results grouped by status once they are done.
 		run(t, tab, "see check results", reloadUntil("main", "Checks are done"))
-		wantText(t, tab, "main", "Check results")
-		if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll('main h3 .badge').length`)); err != nil || n == 0 {
+		wantText(t, tab, "main", "Files and checks of revision 2")
+		wantText(t, tab, "#progress", "0 of 2 artifacts ready; 7 problems")
+		wantText(t, tab, "#progress .step.blocked", "Checks")
+		if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll('#results h3 .badge').length`)); err != nil || n == 0 {
 			t.Fatalf("no group of check results on the page (%d, %v)", n, err)
 		}
 		screenshot(t, tab, "release")
@@ -721,6 +723,8 @@ func TestBrowser(t *testing.T) {
 		run(t, tab, "resolve and publish",
 			click("form[action$='/vote/resolve'] button"),
 			waitText(".notice", "The vote passed"),
+			// Publishing cannot be undone: the button is behind a confirmation.
+			click("details.confirm:has(form[action$='/publish']) > summary"),
 			click("form[action$='/publish'] button"),
 			waitText(".notice", "Published to /downloads/widget/widget-core/2.0.0/"),
 			click("a[href='/downloads/widget/widget-core/2.0.0/']"),

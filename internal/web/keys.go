@@ -4,7 +4,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"sort"
 	"strings"
 
 	"trel/internal/core"
@@ -27,6 +26,7 @@ func (w *Web) optionalRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /committees/{committee}/KEYS", w.keysFile)
 	mux.HandleFunc("POST /projects/{project}/releases/{version}/checks/rerun", w.requireUser(w.rerunChecks))
 	w.signingRoutes(mux)
+	w.releaseFileRoutes(mux)
 	w.lifecycleRoutes(mux)
 	w.incidentRoutes(mux)
 }
@@ -180,46 +180,6 @@ func (w *Web) keysFile(rw http.ResponseWriter, r *http.Request) {
 	}
 	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	rw.Write(data)
-}
-
-// ---- checks
-
-type checksView struct {
-	Run      string
-	CanRerun bool
-	RerunURL string
-	Groups   []checkGroup
-}
-
-type checkGroup struct {
-	Status  domain.CheckStatus
-	Results []domain.CheckResult
-}
-
-// checks loads a revision's check results grouped by status, worst first.
-// A failure only hides the section: the rest of the page still helps.
-func (w *Web) checks(r *http.Request, rl *domain.Release, number int) *checksView {
-	if number == 0 {
-		return nil
-	}
-	rep, err := w.svc.Checks(r.Context(), actor(r), rl.ProjectKey, rl.Version, number)
-	if err != nil {
-		w.log.WarnContext(r.Context(), "loading check results", "release", rl.ProjectKey+"/"+rl.Version, "err", err)
-		return nil
-	}
-	v := &checksView{CanRerun: rl.Phase == domain.PhaseDraft, RerunURL: releaseURL(rl) + "/checks/rerun"}
-	if rep.Run != nil {
-		v.Run = rep.Run.State
-	}
-	by := map[domain.CheckStatus][]domain.CheckResult{}
-	for _, res := range rep.Results {
-		by[res.Status] = append(by[res.Status], res)
-	}
-	for st, rs := range by {
-		v.Groups = append(v.Groups, checkGroup{Status: st, Results: rs})
-	}
-	sort.Slice(v.Groups, func(i, j int) bool { return v.Groups[i].Status.Severity() > v.Groups[j].Status.Severity() })
-	return v
 }
 
 func (w *Web) rerunChecks(rw http.ResponseWriter, r *http.Request) {

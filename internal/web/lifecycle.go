@@ -132,41 +132,70 @@ func (w *Web) ackConcern(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (w *Web) startVote(rw http.ResponseWriter, r *http.Request) {
-	v, err := w.svc.StartVote(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
-	if err != nil {
-		w.fail(rw, r, relBack(r), err)
+	project, version := r.PathValue("project"), r.PathValue("version")
+	var err error
+	var v *domain.VoteRound
+	if r.FormValue("plus_one") == "yes" {
+		v, _, err = w.svc.StartVoteWithPlusOne(r.Context(), actor(r), project, version, strings.TrimSpace(r.FormValue("comment")))
+	} else {
+		v, err = w.svc.StartVote(r.Context(), actor(r), project, version)
+	}
+	if err != nil && v == nil {
+		w.refill(rw, r, "start-vote", "", err, w.release)
 		return
 	}
-	w.redirect(rw, r, relBack(r), flash{Notice: fmt.Sprintf("The vote on revision %d is open until at least %s.", v.Revision, v.ClosesAt().UTC().Format("2006-01-02 15:04 UTC"))})
+	msg := fmt.Sprintf("The vote on revision %d is open until at least %s.", v.Revision, v.ClosesAt().UTC().Format("2006-01-02 15:04 UTC"))
+	if err != nil {
+		w.redirect(rw, r, relBack(r)+"#vote", flash{Notice: msg, Error: domain.PublicMessage(err)})
+		return
+	}
+	w.redirect(rw, r, relBack(r)+"#vote", flash{Notice: msg})
 }
 
 func (w *Web) castVote(rw http.ResponseWriter, r *http.Request) {
 	value, err := strconv.Atoi(r.FormValue("value"))
 	if err != nil {
-		w.fail(rw, r, relBack(r), domain.Errorf(domain.KindInvalid, "choose +1, 0 or -1"))
+		w.refill(rw, r, "cast-vote", "", domain.Errorf(domain.KindInvalid, "choose +1, 0 or -1"), w.release)
 		return
 	}
 	if _, err := w.svc.CastVote(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"), value, r.FormValue("comment")); err != nil {
-		w.fail(rw, r, relBack(r), err)
+		w.refill(rw, r, "cast-vote", "", err, w.release)
 		return
 	}
-	w.redirect(rw, r, relBack(r), flash{Notice: "Your vote was recorded."})
+	w.redirect(rw, r, relBack(r)+"#vote", flash{Notice: "Your vote was recorded."})
 }
 
+// resolveVote closes the vote; one that would fail needs the confirmation.
 func (w *Web) resolveVote(rw http.ResponseWriter, r *http.Request) {
-	t, err := w.svc.ResolveVote(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
+	project, version := r.PathValue("project"), r.PathValue("version")
+	cur, err := w.svc.Tally(r.Context(), actor(r), project, version)
 	if err != nil {
-		w.fail(rw, r, relBack(r), err)
+		w.fail(rw, r, relBack(r)+"#vote", err)
+		return
+	}
+	if !cur.Passing {
+		if err := confirmed(r, "fail the vote ("+cur.Missing+")"); err != nil {
+			w.fail(rw, r, relBack(r)+"#vote", err)
+			return
+		}
+	}
+	t, err := w.svc.ResolveVote(r.Context(), actor(r), project, version)
+	if err != nil {
+		w.fail(rw, r, relBack(r)+"#vote", err)
 		return
 	}
 	msg := "The vote failed; the release is a draft again."
 	if t.Round.Passed != nil && *t.Round.Passed {
 		msg = "The vote passed. Publish the release when ready."
 	}
-	w.redirect(rw, r, relBack(r), flash{Notice: msg})
+	w.redirect(rw, r, relBack(r)+"#vote", flash{Notice: msg})
 }
 
 func (w *Web) publish(rw http.ResponseWriter, r *http.Request) {
+	if err := confirmed(r, "publish the release"); err != nil {
+		w.fail(rw, r, relBack(r)+"#vote", err)
+		return
+	}
 	m, err := w.svc.Publish(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
 	if err != nil {
 		w.fail(rw, r, relBack(r), err)

@@ -4,6 +4,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"sort"
 	"strconv"
@@ -391,50 +392,6 @@ func releaseURL(rl *domain.Release) string {
 
 // ---- releases
 
-type releaseView struct {
-	R                *domain.Release
-	Rev              *domain.Revision
-	Revisions        []domain.Revision
-	CanUpload        bool
-	DiffFrom, DiffTo int
-	Checks           *checksView
-	Vote             *domain.Tally // the current or last vote, if any
-	Managers         []string      // the release managers
-	CanManage        bool          // the viewer may add and remove release managers
-}
-
-func (w *Web) release(rw http.ResponseWriter, r *http.Request) {
-	act := actor(r)
-	ctx := r.Context()
-	number, _ := strconv.Atoi(r.URL.Query().Get("rev"))
-	rl, rev, err := w.svc.Revision(ctx, act, r.PathValue("project"), r.PathValue("version"), number)
-	if err != nil {
-		w.pageError(rw, r, err)
-		return
-	}
-	revs, err := w.svc.ListRevisions(ctx, act, rl.ProjectKey, rl.Version)
-	if err != nil {
-		w.pageError(rw, r, err)
-		return
-	}
-	// Newest first reads better; the diff defaults to the last change.
-	sort.Slice(revs, func(i, j int) bool { return revs[i].Number > revs[j].Number })
-	d := releaseView{R: rl, Rev: rev, Revisions: revs, CanUpload: rl.Phase == domain.PhaseDraft}
-	if len(revs) > 1 {
-		d.DiffTo, d.DiffFrom = revs[0].Number, revs[1].Number
-	}
-	d.Checks = w.checks(r, rl, rev.Number)
-	if t, err := w.svc.Tally(ctx, act, rl.ProjectKey, rl.Version); err == nil {
-		d.Vote = t
-	}
-	if d.Managers, err = w.svc.ReleaseManagers(ctx, act, rl.ProjectKey, rl.Version); err != nil {
-		w.pageError(rw, r, err)
-		return
-	}
-	d.CanManage = rl.Phase != domain.PhaseReleased && w.isMember(r, rl.CommitteeID)
-	w.render(rw, r, http.StatusOK, "release", view{Title: rl.ProjectKey + " " + rl.Version, Scripts: []string{"upload.js"}, D: d})
-}
-
 type diffEntry struct {
 	Kind          string // added, removed, changed
 	Path          string
@@ -510,12 +467,20 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 	project, version := r.PathValue("project"), r.PathValue("version")
 	back := "/projects/" + project + "/releases/" + version
 	wantJSON := r.Header.Get("Accept") == "application/json"
+	typed := url.Values{}
 	failed := func(err error) {
 		if wantJSON {
 			w.jsonError(rw, r, err)
 			return
 		}
-		w.fail(rw, r, back, err)
+		if typed.Get("path") != "" { // a file's Replace form
+			w.fail(rw, r, back+"#results", err)
+			return
+		}
+		// The page again, with the folder and description as typed (the
+		// browser cannot refill the files).
+		r.PostForm = typed
+		w.refill(rw, r, "upload-form", "files", err, w.release)
 	}
 	// Authorise before reading the body, and only then lift the server's
 	// deadlines for this (possibly long) request.
@@ -537,6 +502,7 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 	}
 	req := core.RevisionRequest{}
 	dir := ""
+	exact := "" // the path a Replace form puts its one file at
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -547,18 +513,21 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 			return
 		}
 		switch part.FormName() {
-		case "description", "dir", "expect_revision":
+		case "description", "dir", "expect_revision", "path":
 			v, err := io.ReadAll(io.LimitReader(part, 4096))
 			if err != nil {
 				failed(domain.Errorf(domain.KindInvalid, "the upload was interrupted: try again"))
 				return
 			}
 			s := strings.TrimSpace(string(v))
+			typed.Set(part.FormName(), s)
 			switch part.FormName() {
 			case "description":
 				req.Description = s
 			case "dir":
 				dir = strings.Trim(s, "/")
+			case "path":
+				exact = s
 			case "expect_revision":
 				if n, err := strconv.Atoi(s); err == nil && s != "" {
 					req.ExpectRevision = &n
@@ -577,6 +546,13 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 			p := name
 			if dir != "" {
 				p = dir + "/" + name
+			}
+			if exact != "" {
+				if len(req.Changes) > 0 {
+					failed(domain.Errorf(domain.KindInvalid, "replace one file at a time"))
+					return
+				}
+				p = exact
 			}
 			p = norm.NFC.String(p) // macOS browsers send decomposed names
 			if err := domain.ValidateNewPath(p); err != nil {
@@ -599,6 +575,9 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 	}
 	if req.Description == "" {
 		req.Description = "Uploaded " + strconv.Itoa(len(req.Changes)) + " file(s) in the browser"
+		if exact != "" {
+			req.Description = "Replaced " + exact + " in the browser"
+		}
 	}
 	res, err := w.svc.CreateRevision(ctx, act, project, version, req)
 	if err != nil {

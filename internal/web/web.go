@@ -140,6 +140,7 @@ var funcs = template.FuncMap{
 	"has":     func(l []string, v string) bool { return slices.Contains(l, v) },
 	"join":    func(l []string) string { return strings.Join(l, ", ") },
 	"words":   words,
+	"add":     func(a, b int) int { return a + b },
 	"options": options,
 	"json": func(v any) string {
 		b, err := json.MarshalIndent(v, "", "  ")
