@@ -159,3 +159,24 @@ func (s *Service) RenamePasskey(ctx context.Context, a *Actor, id int64, name st
 		return s.audit(ctx, tx, a, "passkey.rename", "user:"+a.User.Username, map[string]any{"passkey_id": id, "name": name})
 	})
 }
+
+// CheckServerKeyPassword tells whether password opens the actor's key held
+// by trel, before a passkey approval is spent on a signing request. It
+// counts as a password attempt: the same rate limit and lockout apply.
+func (s *Service) CheckServerKeyPassword(ctx context.Context, a *Actor, fpr, password string) error {
+	if err := s.signingAvailable(); err != nil {
+		return err
+	}
+	k, err := s.ownServerKey(ctx, a, fpr)
+	if err != nil {
+		return err
+	}
+	permit, err := s.reservePassword(ctx, a)
+	if err != nil {
+		return err
+	}
+	defer permit.Release()
+	secret, err := s.openServerKey(ctx, a, k, permit, []byte(password))
+	clear(secret)
+	return err
+}

@@ -8,6 +8,7 @@ import (
 
 	"trel/internal/core"
 	"trel/internal/domain"
+	"trel/internal/signing"
 	"trel/internal/store"
 )
 
@@ -176,5 +177,52 @@ func TestOwnSessionsAndPasskeys(t *testing.T) {
 	}
 	if got := auditActions(t, w, 2); got[0] != "session.end" || got[1] != "passkey.rename" {
 		t.Errorf("audit: %v", got)
+	}
+}
+
+// TestProofSignatureOverEditedChallenge: a proof made over the challenge
+// as an editor saved it (no final newline, CRLF) proves the key; over any
+// other text it does not. The open challenge can be read back to download.
+func TestProofSignatureOverEditedChallenge(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		edit func(string) string
+		ok   bool
+	}{
+		{"ok/as given", func(s string) string { return s }, true},
+		{"ok/without the final newline", func(s string) string { return strings.TrimSuffix(s, "\n") }, true},
+		{"ok/with CRLF line ends", func(s string) string { return strings.ReplaceAll(s, "\n", "\r\n") }, true},
+		{"fail/another text", func(s string) string { return s + "extra\n" }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			m := w.actors["member"]
+			g, err := signing.Generate(signing.GenerateOptions{Name: "Member", Email: "member@example.org"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.svc.AddKeys(ctx, m, g.PublicKey, core.AddKeysOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			text, err := w.svc.KeyChallenge(ctx, m, g.Fingerprint)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if back, err := w.svc.MyChallenge(ctx, m, g.Fingerprint); err != nil || back != text {
+				t.Fatalf("the open challenge: %q %v", back, err)
+			}
+			if _, err := w.svc.MyChallenge(ctx, w.actors["committer"], g.Fingerprint); !domain.IsKind(err, domain.KindNotFound) {
+				t.Errorf("another user read the challenge: %v", err)
+			}
+			sigs, err := signing.Sign(g.Secret, []signing.FileToSign{{Path: "challenge.txt", Reader: strings.NewReader(tc.edit(text))}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = w.svc.ProveKey(ctx, m, g.Fingerprint, sigs[0].Armored)
+			if (err == nil) != tc.ok {
+				t.Fatalf("prove: %v, want ok %v", err, tc.ok)
+			}
+		})
 	}
 }

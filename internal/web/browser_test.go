@@ -567,7 +567,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("delete a key", func(t *testing.T) {
 		run(t, tab, "keys page", chromedp.Navigate(s.url+"/keys"), waitText("h1", "Signing keys"))
 		run(t, tab, "delete key",
-			click("form[action$='/delete'] button"),
+			confirmed("form[action$='/delete']"),
 			waitText(".notice", "was deleted"),
 		)
 		wantText(t, tab, "main", "You have no keys yet")
@@ -623,7 +623,11 @@ func TestBrowser(t *testing.T) {
 			click("#sign-form button"),
 			waitText("#passkey-error", "wrong signing password"),
 		)
-		wantText(t, tab, "#sign-transaction", "widget-core-1.0.0-src.tar.gz")
+		// The password is checked before the passkey is asked: no approval
+		// was spent, and the field says what is wrong.
+		if hidden, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.getElementById('sign-transaction').hidden && document.getElementById('password').getAttribute('aria-invalid') === 'true'`)); err != nil || !hidden {
+			t.Fatalf("after a wrong password the transaction is shown or the field is not marked (%v)", err)
+		}
 		run(t, tab, "approve and sign",
 			chromedp.SetValue(chromedp.CSS("#password"), pw),
 			click("#sign-form button"),
@@ -746,7 +750,7 @@ func TestBrowser(t *testing.T) {
 		}
 		run(t, tab, "revoke token",
 			chromedp.Navigate(s.url+"/tokens"),
-			click("form[action$='/revoke'] button"),
+			confirmed("form[action$='/revoke']"),
 			waitText(".notice", "revoked"),
 		)
 		if got := apiStatus(t, s, secret); got != http.StatusUnauthorized {
@@ -757,7 +761,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("the last passkey cannot be removed", func(t *testing.T) {
 		run(t, tab, "remove last",
 			chromedp.Navigate(s.url+"/account"),
-			click("form[action$='/remove'] button"),
+			confirmed("form[action$='/remove']"),
 			waitText(".error", "last passkey"),
 		)
 		// This authenticator already holds a passkey for the account (it is
@@ -775,7 +779,7 @@ func TestBrowser(t *testing.T) {
 		wantText(t, tab, "main table", "security key")
 		screenshot(t, tab, "account")
 		run(t, tab, "remove one",
-			click("form[action$='/remove'] button"),
+			confirmed("form[action$='/remove']"),
 			waitText(".notice", "The passkey was removed"),
 		)
 	})

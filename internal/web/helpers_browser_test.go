@@ -85,3 +85,15 @@ func narrowScreenshot(t *testing.T, tab context.Context, name string) {
 	}
 	screenshot(t, tab, name+"-400")
 }
+
+// confirmed opens the confirmation of the form matching form and clicks
+// its button: what a user does for a destructive action.
+func confirmed(form string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, tt *chromedp.Target) error {
+		if _, err := click("details.confirm:has(" + form + ") > summary")(ctx, tt); err != nil {
+			return err
+		}
+		_, err := click(form + " button[type=submit]")(ctx, tt)
+		return err
+	})
+}

@@ -151,6 +151,7 @@ type accountView struct {
 	Sessions       int
 	SessionList    []domain.Session
 	Idle, Absolute string
+	Current        int64 // this browser's session
 }
 
 func (w *Web) account(rw http.ResponseWriter, r *http.Request) {
@@ -165,8 +166,11 @@ func (w *Web) account(rw http.ResponseWriter, r *http.Request) {
 		w.pageError(rw, r, err)
 		return
 	}
-	w.render(rw, r, http.StatusOK, "account", view{Title: "Your account", Scripts: []string{"webauthn.js"}, D: accountView{
-		Passkeys: keys, Sessions: len(sessions), SessionList: sessions, Idle: duration(w.auth.IdleTimeout()), Absolute: duration(w.auth.AbsoluteTimeout())}})
+	d := accountView{Passkeys: keys, Sessions: len(sessions), SessionList: sessions, Idle: duration(w.auth.IdleTimeout()), Absolute: duration(w.auth.AbsoluteTimeout())}
+	if c, err := r.Cookie(w.cookie); err == nil {
+		d.Current = w.auth.SessionID(r.Context(), c.Value)
+	}
+	w.render(rw, r, http.StatusOK, "account", view{Title: "Your account", Scripts: []string{"webauthn.js"}, D: d})
 }
 
 func duration(d time.Duration) string {
@@ -187,6 +191,10 @@ func (w *Web) removePasskey(rw http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		w.fail(rw, r, "/account", domain.Errorf(domain.KindInvalid, "no such passkey"))
+		return
+	}
+	if err := confirmed(r, "remove the passkey"); err != nil {
+		w.fail(rw, r, "/account", err)
 		return
 	}
 	if err := w.auth.RemovePasskey(r.Context(), actor(r), id); err != nil {
@@ -223,12 +231,12 @@ func (w *Web) renderTokens(rw http.ResponseWriter, r *http.Request, secret, labe
 func (w *Web) createToken(rw http.ResponseWriter, r *http.Request) {
 	ttl, err := core.ParseTTL(r.FormValue("expires"))
 	if err != nil {
-		w.fail(rw, r, "/tokens", err)
+		w.refill(rw, r, "create-token", "expires", err, w.tokens)
 		return
 	}
 	secret, t, err := w.svc.CreateToken(r.Context(), actor(r), "", r.FormValue("label"), ttl)
 	if err != nil {
-		w.fail(rw, r, "/tokens", err)
+		w.refill(rw, r, "create-token", "label", err, w.tokens)
 		return
 	}
 	w.renderTokens(rw, r, secret, t.Label)
@@ -238,6 +246,10 @@ func (w *Web) revokeToken(rw http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		w.fail(rw, r, "/tokens", domain.Errorf(domain.KindInvalid, "no such token"))
+		return
+	}
+	if err := confirmed(r, "revoke the token"); err != nil {
+		w.fail(rw, r, "/tokens", err)
 		return
 	}
 	if err := w.svc.RevokeToken(r.Context(), actor(r), id); err != nil {

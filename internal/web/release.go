@@ -579,3 +579,28 @@ func (w *Web) abandon(rw http.ResponseWriter, r *http.Request) {
 	}
 	w.redirect(rw, r, "/projects/"+project, flash{Notice: "The draft " + project + " " + version + " is deleted."})
 }
+
+// ---- the account: passkey names and the user's own sessions
+
+func (w *Web) accountRoutes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /account/passkeys/{id}/rename", w.requireUser(w.renamePasskey))
+	mux.HandleFunc("POST /account/sessions/{id}/end", w.requireUser(w.endMySession))
+}
+
+func (w *Web) renamePasskey(rw http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err := w.svc.RenamePasskey(r.Context(), actor(r), id, r.FormValue("name")); err != nil {
+		w.refill(rw, r, "rename-"+r.PathValue("id"), "name", err, w.account)
+		return
+	}
+	w.redirect(rw, r, "/account", flash{Notice: "The passkey is now called " + strings.TrimSpace(r.FormValue("name")) + "."})
+}
+
+func (w *Web) endMySession(rw http.ResponseWriter, r *http.Request) {
+	id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err := w.svc.EndMySession(r.Context(), actor(r), id); err != nil {
+		w.fail(rw, r, "/account#sessions", err)
+		return
+	}
+	w.redirect(rw, r, "/account#sessions", flash{Notice: "That browser is signed out."})
+}

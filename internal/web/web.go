@@ -134,13 +134,22 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
-	"active":  func(t domain.Token) bool { return t.Active(time.Now()) },
-	"list":    func(v ...string) []string { return v },
-	"deref":   func(b *bool) bool { return b != nil && *b },
-	"has":     func(l []string, v string) bool { return slices.Contains(l, v) },
-	"join":    func(l []string) string { return strings.Join(l, ", ") },
-	"words":   words,
-	"add":     func(a, b int) int { return a + b },
+	"active": func(t domain.Token) bool { return t.Active(time.Now()) },
+	"list":   func(v ...string) []string { return v },
+	"deref":  func(b *bool) bool { return b != nil && *b },
+	"has":    func(l []string, v string) bool { return slices.Contains(l, v) },
+	"join":   func(l []string) string { return strings.Join(l, ", ") },
+	"words":  words,
+	"add":    func(a, b int) int { return a + b },
+	"device": domain.DeviceName,
+	// emptyLink is where an empty list's "create one" link goes: only
+	// administrators may follow it.
+	"emptyLink": func(u *domain.User, link string) string {
+		if u != nil && u.Admin {
+			return link
+		}
+		return ""
+	},
 	"options": options,
 	"json": func(v any) string {
 		b, err := json.MarshalIndent(v, "", "  ")
