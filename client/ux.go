@@ -98,3 +98,8 @@ func (c *Client) AuditPage(ctx context.Context, f store.AuditFilter, offset, lim
 	}
 	return out.Events, out.More, c.call(ctx, "GET", "/api/v1/audit?"+q.Encode(), nil, &out)
 }
+
+// CheckServerKeyPassword checks a held key's password.
+func (c *Client) CheckServerKeyPassword(ctx context.Context, fpr, password string) error {
+	return c.call(ctx, "POST", skPath(fpr)+"/check-password", api.PasswordCheckRequest{Password: password}, nil)
+}

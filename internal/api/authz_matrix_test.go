@@ -198,6 +198,10 @@ func ops() map[string]op {
 			return fmt.Sprintf("/api/v1/me/passkeys/%d/name", fx.targetPasskey)
 		},
 			body: fixed(`{"name":"mine"}`), need: signedIn, ok: notFound},
+		"POST /api/v1/signing-keys/{fingerprint}/check-password": {path: func(fx *matrixIDs, _ string) string {
+			return "/api/v1/signing-keys/" + fx.serverKey + "/check-password"
+		},
+			body: fixed(`{"password":"the rm's signing password"}`), need: signedIn, ok: outcome{403, "forbidden"}, except: map[string]outcome{"rm": ok204}}, // only the key's holder
 		"GET /api/v1/openapi.json":                                   {path: fixed("/api/v1/openapi.json"), need: public, ok: ok200},
 		"GET /api/v1/me":                                             {path: fixed("/api/v1/me"), need: signedIn, ok: ok200},
 		"GET /api/v1/users":                                          {path: fixed("/api/v1/users"), need: admin, ok: ok200},

@@ -21,6 +21,7 @@ func (a *API) uxRoutes() []route {
 		{"DELETE", "/api/v1/me/sessions/{id}", "End one of your browser sessions", "token", "", "", 204, a.byID(a.svc.EndMySession)},
 		{"GET", "/api/v1/me/passkeys", "Your passkeys", "token", "", "PasskeyList", 200, a.myPasskeys},
 		{"PUT", "/api/v1/me/passkeys/{id}/name", "Rename one of your passkeys", "token", "PasskeyName", "", 204, a.renamePasskey},
+		{"POST", "/api/v1/signing-keys/{fingerprint}/check-password", "Check a held key's password before asking for a passkey approval (counts as an attempt)", "token", "PasswordCheck", "", 204, a.checkKeyPassword},
 	}
 }
 
@@ -74,6 +75,7 @@ func init() {
 	schemas["StartVote"] = obj(nil, map[string]any{"plus_one": map[string]any{"type": "boolean", "description": "Record your own +1 as the vote starts"}, "comment": str})
 	schemas["Abandon"] = obj(nil, map[string]any{"reason": map[string]any{"type": "string", "description": "Why; kept in the audit log"}})
 	schemas["Restore"] = obj(nil, map[string]any{"expect_revision": map[string]any{"type": "integer", "description": "The latest revision you saw: a conflict if another landed since"}})
+	schemas["PasswordCheck"] = obj([]string{"password"}, map[string]any{"password": str})
 	schemas["PasskeyName"] = obj([]string{"name"}, map[string]any{"name": str})
 	schemas["AuditList"] = obj([]string{"events"}, map[string]any{"events": map[string]any{"type": "array", "items": ref("AuditEvent")},
 		"more": map[string]any{"type": "boolean", "description": "Older events match: ask again with a larger offset"}})
@@ -201,6 +203,24 @@ func (a *API) renamePasskey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := a.svc.RenamePasskey(r.Context(), actor(r), int64(id), req.Name); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(204)
+}
+
+// PasswordCheckRequest is the body of POST .../check-password.
+type PasswordCheckRequest struct {
+	Password string `json:"password"`
+}
+
+func (a *API) checkKeyPassword(w http.ResponseWriter, r *http.Request) {
+	var req PasswordCheckRequest
+	if err := decode(r, &req); err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	if err := a.svc.CheckServerKeyPassword(r.Context(), actor(r), r.PathValue("fingerprint"), req.Password); err != nil {
 		a.fail(w, r, err)
 		return
 	}
