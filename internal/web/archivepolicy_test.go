@@ -24,7 +24,7 @@ func TestArchivePolicyAndIncubatingForms(t *testing.T) {
 		t.Fatal(err)
 	}
 	cookie := f.session(f.admin)
-	form := url.Values{"require": {"any"}, "signers": {"participants"}, "checksum": {"sha512"}, "accept_openpgp": {"on"},
+	form := url.Values{"require": {"any"}, "signers": {"participants"}, "checksum_algorithms": {"sha512"}, "accept_openpgp": {"on"},
 		"source_patterns": {"*-src.*"}, "binary_patterns": {"*-bin.*"}, "min_rsa_bits": {"4096"}, "min_vote_hours": {"72"},
 		"min_binding_plus_ones": {"3"}, "license": {"MIT"}, "allowed_licenses": {"MIT, BSD-3-Clause"},
 		"source_repo": {"https://git.example.org/alpha.git"}, "source_tag": {"v{version}"},

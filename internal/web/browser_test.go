@@ -694,7 +694,7 @@ func TestBrowser(t *testing.T) {
 			click("form[action$='/policy'] button"),
 			waitText(".notice", "version 1"),
 		)
-		wantText(t, tab, "main", "CHANGES*.txt — plain-text release notes")
+		wantText(t, tab, "main", "CHANGES*.txt (plain-text release notes)")
 		screenshot(t, tab, "policy")
 		notes := write("CHANGES.txt", "changes\n")
 		artifact := string(archivetest.SourceTarGz(t, "widget-core-2.0.0", []byte(strings.Repeat("widget 2.0.0 ", 3000))))
@@ -720,7 +720,7 @@ func TestBrowser(t *testing.T) {
 			click("form[action$='/vote/start'] button"),
 			waitText(".notice", "The vote on revision 2 is open"),
 			click("form[action$='/vote/cast'] button"),
-			waitText(".notice", "Your vote was recorded"),
+			waitText(".notice", "was recorded"),
 		)
 		wantText(t, tab, "main", "Binding: +1 1")
 		screenshot(t, tab, "vote")

@@ -16,6 +16,7 @@ import (
 	"trel/internal/api"
 	"trel/internal/core"
 	"trel/internal/domain"
+	"trel/internal/store"
 )
 
 func (w *Web) routes(mux *http.ServeMux) {
@@ -87,6 +88,19 @@ type dashboardView struct {
 	Mine   []myCommittee
 	Others []domain.Committee
 	Drafts []domain.Release
+	// Votes are the open votes, each with the user's own vote if cast.
+	Votes []openVote
+	// Admin and Empty: an administrator of an installation without any
+	// committee, who is led to create the first one.
+	Admin, Empty bool
+}
+
+// openVote is a candidate on the dashboard with its one-click vote form.
+type openVote struct {
+	R       domain.Release
+	Tally   *domain.Tally
+	Mine    *domain.Vote // the user's vote so far
+	Binding bool         // the user's vote would be binding
 }
 
 func (w *Web) home(rw http.ResponseWriter, r *http.Request) {
@@ -141,6 +155,26 @@ func (w *Web) home(rw http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sort.Slice(d.Drafts, func(i, j int) bool { return d.Drafts[i].CreatedAt.After(d.Drafts[j].CreatedAt) })
+	// Every signed-in user may vote (binding for the committee's members).
+	cands, err := w.svc.PublicReleases(ctx, act, "", domain.PhaseCandidate, 100)
+	if err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
+	for _, rl := range cands {
+		t, err := w.svc.Tally(ctx, act, rl.ProjectKey, rl.Version)
+		if err != nil {
+			continue
+		}
+		ov := openVote{R: rl, Tally: t, Binding: roles[rl.CommitteeID] == domain.RoleMember}
+		for i := range t.Votes {
+			if t.Votes[i].User == act.User.Username {
+				ov.Mine = &t.Votes[i]
+			}
+		}
+		d.Votes = append(d.Votes, ov)
+	}
+	d.Admin, d.Empty = act.User.Admin, len(all) == 0
 	w.render(rw, r, http.StatusOK, "dashboard", view{Title: "Dashboard", D: d})
 }
 
@@ -644,6 +678,9 @@ type adminView struct {
 	// LinkPasskeys is how many passkeys LinkUser already had: a
 	// re-enrollment is never silent.
 	LinkPasskeys int
+	// The audit log page: filters, and links to newer and older events.
+	Filter store.AuditFilter
+	Pager  pager
 }
 
 func (w *Web) admin(rw http.ResponseWriter, r *http.Request) {
@@ -671,15 +708,38 @@ func (w *Web) renderAdmin(rw http.ResponseWriter, r *http.Request, notice, link,
 	for _, p := range projects {
 		d.Projects[p.CommitteeKey] = append(d.Projects[p.CommitteeKey], p)
 	}
-	if d.Audit, err = w.svc.AuditLog(ctx, act, 100); err != nil {
+	q := r.URL.Query()
+	d.Filter = store.AuditFilter{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")), Target: strings.TrimSpace(q.Get("target"))}
+	offset, _ := strconv.Atoi(q.Get("offset"))
+	offset = max(offset, 0)
+	var more bool
+	if d.Audit, more, err = w.svc.AuditPage(ctx, act, d.Filter, offset, auditPageSize); err != nil {
 		w.pageError(rw, r, err)
 		return
 	}
+	keep := url.Values{}
+	for k, v := range map[string]string{"actor": d.Filter.Actor, "action": d.Filter.Action, "target": d.Filter.Target} {
+		if v != "" {
+			keep.Set(k, v)
+		}
+	}
+	d.Pager = newPager("/admin", keep, offset, len(d.Audit), more)
+	d.Pager.Prev, d.Pager.Next = withFragment(d.Pager.Prev), withFragment(d.Pager.Next)
 	if d.Enrollments, err = w.auth.OpenEnrollments(ctx, act); err != nil {
 		w.pageError(rw, r, err)
 		return
 	}
 	w.render(rw, r, http.StatusOK, "admin", view{Title: "Administration", Flash: notice, D: d})
+}
+
+// auditPageSize is how many audit events the administration page shows.
+const auditPageSize = 50
+
+func withFragment(link string) string {
+	if link == "" {
+		return ""
+	}
+	return link + "#audit"
 }
 
 func (w *Web) adminCreateUser(rw http.ResponseWriter, r *http.Request) {
@@ -688,7 +748,7 @@ func (w *Web) adminCreateUser(rw http.ResponseWriter, r *http.Request) {
 		Username: strings.TrimSpace(r.FormValue("username")), Email: strings.TrimSpace(r.FormValue("email")),
 		Name: strings.TrimSpace(r.FormValue("name")), Admin: r.FormValue("admin") == "1"})
 	if err != nil {
-		w.fail(rw, r, "/admin", err)
+		w.refill(rw, r, "new-user", fieldByWord(err, "username", "email", "name"), err, w.admin)
 		return
 	}
 	w.enrollAndShow(rw, r, u.Username, "User "+u.Username+" was created.")
@@ -717,7 +777,7 @@ func (w *Web) enrollAndShow(rw http.ResponseWriter, r *http.Request, username, n
 func (w *Web) adminCreateCommittee(rw http.ResponseWriter, r *http.Request) {
 	c, err := w.svc.CreateCommittee(r.Context(), actor(r), strings.TrimSpace(r.FormValue("key")), strings.TrimSpace(r.FormValue("name")))
 	if err != nil {
-		w.fail(rw, r, "/admin", err)
+		w.refill(rw, r, "new-committee", fieldByWord(err, "key", "name"), err, w.admin)
 		return
 	}
 	w.redirect(rw, r, "/admin", flash{Notice: "Committee " + c.Key + " was created."})
@@ -726,7 +786,7 @@ func (w *Web) adminCreateCommittee(rw http.ResponseWriter, r *http.Request) {
 func (w *Web) adminCreateProject(rw http.ResponseWriter, r *http.Request) {
 	p, err := w.svc.CreateProject(r.Context(), actor(r), strings.TrimSpace(r.FormValue("key")), r.FormValue("committee"), strings.TrimSpace(r.FormValue("name")))
 	if err != nil {
-		w.fail(rw, r, "/admin", err)
+		w.refill(rw, r, "new-project", fieldByWord(err, "committee", "key", "name"), err, w.admin)
 		return
 	}
 	w.redirect(rw, r, "/admin", flash{Notice: "Project " + p.Key + " was created in " + p.CommitteeKey + "."})
@@ -735,8 +795,31 @@ func (w *Web) adminCreateProject(rw http.ResponseWriter, r *http.Request) {
 func (w *Web) adminAddMember(rw http.ResponseWriter, r *http.Request) {
 	m, err := w.svc.AddMember(r.Context(), actor(r), r.FormValue("committee"), strings.TrimSpace(r.FormValue("username")), domain.Role(r.FormValue("role")))
 	if err != nil {
-		w.fail(rw, r, "/admin", err)
+		w.refill(rw, r, "new-member", fieldByWord(err, "committee", "role", "username"), err, w.admin)
 		return
 	}
 	w.redirect(rw, r, "/admin", flash{Notice: m.Username + " is now a " + string(m.Role) + " of " + m.CommitteeKey + "."})
+}
+
+// fieldByWord guesses the field an error is about from the first field
+// name its message mentions (its own field, when it names one, wins),
+// else the last candidate.
+func fieldByWord(err error, fields ...string) string {
+	if f := domain.FieldOf(err); f != "" {
+		return f
+	}
+	msg := strings.ToLower(domain.PublicMessage(err))
+	for _, f := range fields {
+		word := f
+		switch f {
+		case "email":
+			word = "e-mail"
+		case "username":
+			word = "user"
+		}
+		if strings.Contains(msg, word) {
+			return f
+		}
+	}
+	return fields[len(fields)-1]
 }
