@@ -90,10 +90,10 @@ func narrowScreenshot(t *testing.T, tab context.Context, name string) {
 // its button: what a user does for a destructive action.
 func confirmed(form string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tt *chromedp.Target) error {
-		if _, err := click("details.confirm:has(" + form + ") > summary")(ctx, tt); err != nil {
+		if _, err := click("details.confirm:has("+form+") > summary")(ctx, tt); err != nil {
 			return err
 		}
-		_, err := click(form + " button[type=submit]")(ctx, tt)
+		_, err := click(form+" button[type=submit]")(ctx, tt)
 		return err
 	})
 }
