@@ -180,3 +180,24 @@ func (s *Service) CheckServerKeyPassword(ctx context.Context, a *Actor, fpr, pas
 	clear(secret)
 	return err
 }
+
+// RecordPublicURL stores the public URL the server runs with, so that the
+// admin commands (enrollment links) use it without being told; a change
+// is audited.
+func (s *Service) RecordPublicURL(ctx context.Context, url string) error {
+	return s.store.Tx(ctx, func(tx store.Tx) error {
+		old, err := tx.Setting(ctx, store.SettingPublicURL)
+		if err != nil || old == url {
+			return err
+		}
+		if err := tx.SetSetting(ctx, store.SettingPublicURL, url, s.now()); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, SystemActor, "settings.public_url", "server", map[string]any{"from": old, "to": url})
+	})
+}
+
+// PublicURL returns the public URL the server last ran with ("" if none).
+func (s *Service) PublicURL(ctx context.Context) (string, error) {
+	return s.store.Setting(ctx, store.SettingPublicURL)
+}

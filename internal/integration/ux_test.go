@@ -110,6 +110,14 @@ func onTerminal(t *testing.T, u *user, answer string, args ...string) result {
 // out, the account's sessions and passkeys, and the audit log.
 func TestReleaseControlsCLI(t *testing.T) {
 	w := newWorld(t)
+	// The first start says where to open the web interface, and the log
+	// library's normal first-start messages do not read like errors.
+	if !strings.Contains(w.srv.stdout.String(), "Open http://localhost:8080 in a browser") {
+		t.Errorf("serve does not print its public URL:\n%s", w.srv.stdout)
+	}
+	if s := w.srv.stderr.String(); strings.Contains(s, "Failed to fetch old checkpoint") || strings.Contains(s, "level=ERROR") {
+		t.Errorf("serve's first start logs errors:\n%s", s)
+	}
 	votable(t, w, "1.0", "2.0")
 
 	out := w.alice.ok(t, "vote", "start", "widget", "1.0", "--plus-one", "--comment", "signatures checked")
