@@ -489,8 +489,10 @@ func (q quietLibrary) Handle(ctx context.Context, r slog.Record) error {
 	return q.Handler.Handle(ctx, r)
 }
 
-func (q quietLibrary) WithAttrs(as []slog.Attr) slog.Handler { return quietLibrary{q.Handler.WithAttrs(as)} }
-func (q quietLibrary) WithGroup(g string) slog.Handler       { return quietLibrary{q.Handler.WithGroup(g)} }
+func (q quietLibrary) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietLibrary{q.Handler.WithAttrs(as)}
+}
+func (q quietLibrary) WithGroup(g string) slog.Handler { return quietLibrary{q.Handler.WithGroup(g)} }
 
 // EnrollmentLink creates a one-time passkey enrollment link for username
 // (used by `trel serve` for the first administrator and `trel admin enroll`).
