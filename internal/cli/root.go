@@ -41,6 +41,32 @@ type usageError struct{ error }
 // Main runs the trel command line and returns its exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRoot(e)
+	root.SetArgs(protectNegativeVote(args))
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "trel: "+neutralize(message(err)))
+	var ec exitCodeError
+	if errors.As(err, &ec) {
+		return ec.code
+	}
+	var ue usageError
+	if errors.As(err, &ue) || isCobraUsage(err) {
+		return exitUsage
+	}
+	return exitError
+}
+
+// newRoot builds the whole command tree.
+func newRoot(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "trel",
 		Short:         "trel: sign, verify and publish trusted open-source releases",
@@ -57,10 +83,6 @@ Every client command accepts --json for machine-readable output.`,
 	}
 	root.Version = buildinfo.Get().String()
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.SetArgs(protectNegativeVote(args))
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	root.PersistentFlags().BoolVar(&e.json, "json", false, "print machine-readable JSON")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nsee `%s --help`", err, c.CommandPath())}
@@ -92,23 +114,9 @@ Every client command accepts --json for machine-readable output.`,
 		whoamiCmd(e), logoutCmd(e), accountCmd(e), auditCmd(e), restoreCmd(e),
 	)
 	refuseUnknownSubcommands(root)
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
-	}
-	fmt.Fprintln(stderr, "trel: "+neutralize(message(err)))
-	var ec exitCodeError
-	if errors.As(err, &ec) {
-		return ec.code
-	}
-	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err) {
-		return exitUsage
-	}
-	return exitError
+	addExamples(root)
+	useOwnFlagHelp(root)
+	return root
 }
 
 // negativeVote stands for "-1" in `trel vote cast`: flag parsing would
