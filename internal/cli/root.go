@@ -6,11 +6,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -33,6 +35,7 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	json           bool
+	printedJSON    bool // the command printed its JSON output
 }
 
 // usageError marks a command-line mistake (exit code 2).
@@ -53,16 +56,51 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "trel: "+neutralize(message(err)))
+	code := exitError
 	var ec exitCodeError
-	if errors.As(err, &ec) {
-		return ec.code
-	}
 	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err) {
-		return exitUsage
+	switch {
+	case errors.As(err, &ec):
+		code = ec.code
+	case errors.As(err, &ue) || isCobraUsage(err):
+		code = exitUsage
 	}
-	return exitError
+	if (e.json || slices.Contains(args, "--json")) && !e.printedJSON {
+		// Scripts read one JSON value from standard output, errors too
+		// (unless the command printed its own report, as verify does).
+		writeJSONError(stdout, err, code)
+	}
+	fmt.Fprintln(stderr, "trel: "+neutralize(message(err)))
+	return code
+}
+
+// writeJSONError prints an error as {"error": {"code", "message", "exit"}}:
+// the server's error code, or usage / failed for the command line's own.
+func writeJSONError(w io.Writer, err error, exit int) {
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+			Status  int    `json:"status,omitempty"`
+			Exit    int    `json:"exit"`
+		} `json:"error"`
+	}
+	body.Error.Message, body.Error.Exit = message(err), exit
+	body.Error.Code = "failed"
+	if exit == exitUsage {
+		body.Error.Code = "usage"
+	}
+	var ce *client.Error
+	var de *domain.Error
+	switch {
+	case errors.As(err, &ce):
+		body.Error.Code, body.Error.Status = ce.Code, ce.Status
+	case errors.As(err, &de):
+		body.Error.Code = string(de.Kind)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(body)
 }
 
 // newRoot builds the whole command tree.
