@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha512"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -23,7 +24,7 @@ import (
 // votable makes release widget VERSION ready for its vote through the CLI:
 // a test-friendly policy, alice's proven key, a source archive with its
 // checksum and signature, checks passed.
-func votable(t *testing.T, w *world, versions ...string) {
+func votable(t *testing.T, w *world, versions ...string) provenKey {
 	t.Helper()
 	w.alice.ok(t, "policy", "set", "widget", "--min-vote-hours", "0", "--min-binding-votes", "1")
 	g := gpgtest.New(t)
@@ -50,6 +51,14 @@ func votable(t *testing.T, w *world, versions ...string) {
 			t.Fatalf("checks of %s: %s", v, r)
 		}
 	}
+	return provenKey{g: g, fpr: fpr, secret: secret, dir: dir}
+}
+
+// provenKey is alice's proven key of votable.
+type provenKey struct {
+	g           *gpgtest.Home
+	fpr, secret string
+	dir         string
 }
 
 // onTerminal runs trel as u with a pseudo-terminal as standard input and
@@ -205,5 +214,68 @@ func TestReleaseControlsCLI(t *testing.T) {
 	w.alice.fails(t, 1, []string{"revoked"}, "whoami")
 	if b, err := os.ReadFile(dana.config); err != nil || strings.Contains(string(b), "trel_") || !strings.Contains(string(b), w.srv.url) {
 		t.Errorf("the configuration after logout: %s %v", b, err)
+	}
+}
+
+// TestSignUploadCLI: `trel sign --upload` uploads the artifacts the
+// release does not hold yet with their signatures, refuses a signature of
+// a local file that differs from the release's file of the same name
+// (saying the exact command), and refuses a key the server knows is
+// revoked; errors come as JSON with --json.
+func TestSignUploadCLI(t *testing.T) {
+	w := newWorld(t)
+	k := votable(t, w)
+	w.alice.ok(t, "release", "start", "widget", "3.0")
+	art := filepath.Join(k.dir, "widget-3.0.tar.gz")
+	writeFile(t, art, archivetest.SourceTarGz(t, "widget-3.0", nil))
+	out := w.alice.ok(t, "sign", art, "--key", k.secret, "--upload", "widget/3.0")
+	if !strings.Contains(out, "Created revision 1 of widget 3.0 (2 files)") {
+		t.Fatalf("sign --upload of an artifact the release lacks: %s", out)
+	}
+	// Another file of the same name: the signature would not verify there.
+	other := filepath.Join(t.TempDir(), "widget-3.0.tar.gz")
+	writeFile(t, other, []byte("other bytes"))
+	w.alice.fails(t, 1, []string{"is not the file you signed", "trel upload widget 3.0 " + other}, "sign", other, "--key", k.secret, "--upload", "widget/3.0")
+	if _, err := os.Stat(other + ".asc"); err != nil {
+		t.Errorf("the local signature should stay for the user: %v", err)
+	}
+
+	// The key is revoked (its revocation uploaded): signing for upload is
+	// refused before anything is signed.
+	revs, err := filepath.Glob(filepath.Join(k.g.Dir, "openpgp-revocs.d", "*.rev"))
+	if err != nil || len(revs) != 1 {
+		t.Fatalf("gpg's revocation certificate: %v %v", revs, err)
+	}
+	cert, err := os.ReadFile(revs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	fixed := strings.Replace(string(cert), ":-----BEGIN PGP PUBLIC KEY BLOCK-----", "-----BEGIN PGP PUBLIC KEY BLOCK-----", 1)
+	rev := filepath.Join(k.dir, "rev.asc")
+	writeFile(t, rev, []byte(fixed))
+	k.g.Run(t, "", "--import", rev)
+	pub := filepath.Join(k.dir, "revoked.asc")
+	writeFile(t, pub, k.g.Export(t, k.fpr))
+	w.alice.ok(t, "keys", "add", pub, "--committee", "demo")
+	third := filepath.Join(t.TempDir(), "widget-3.0-extra.tar.gz")
+	writeFile(t, third, archivetest.SourceTarGz(t, "widget-3.0-extra", nil))
+	r := w.alice.fails(t, 1, []string{"was revoked on"}, "sign", third, "--key", k.secret, "--upload", "widget/3.0", "--json")
+	var je struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+			Exit    int    `json:"exit"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &je); err != nil || je.Error.Exit != 1 || !strings.Contains(je.Error.Message, "was revoked on") {
+		t.Errorf("--json error: %q (%v)", r.stdout, err)
+	}
+	if _, err := os.Stat(third + ".asc"); err == nil {
+		t.Error("a file was signed with a revoked key")
+	}
+	// A refusal by the server keeps its code in JSON.
+	r = w.bob.fails(t, 1, []string{"member"}, "release", "abandon", "widget", "3.0", "--yes", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &je); err != nil || je.Error.Code != "forbidden" {
+		t.Errorf("--json server error: %q (%v)", r.stdout, err)
 	}
 }
