@@ -305,8 +305,9 @@ func releaseCmd(e *env) *cobra.Command {
 					return err
 				}
 			}
-			out := map[string]any{"release": r, "managers": rms, "summary": sum}
-			return e.out(out, func() {
+			// --json keeps printing the release alone (scripts rely on its
+			// shape); `release manager list` and the summary API give the rest.
+			return e.out(r, func() {
 				fmt.Fprintf(e.stdout, "Release:   %s %s\nCommittee: %s\nPhase:     %s\nRevision:  %d\nStarted:   %s by %s\n",
 					r.ProjectKey, r.Version, r.CommitteeKey, r.Phase, r.LatestRevision, when(r.CreatedAt), r.CreatedBy)
 				if rmErr == nil {
