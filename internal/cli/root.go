@@ -59,6 +59,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	code := exitError
 	var ec exitCodeError
 	var ue usageError
+	var re reportedError
+	if errors.As(err, &re) {
+		return re.code
+	}
 	switch {
 	case errors.As(err, &ec):
 		code = ec.code
