@@ -61,13 +61,24 @@ func (a *API) authenticate(next http.HandlerFunc) http.Handler {
 				a.fail(w, r, domain.Errorf(domain.KindUnauthenticated, "use the header \"Authorization: Bearer TOKEN\""))
 				return
 			}
-			u, t, err := a.svc.Authenticate(r.Context(), strings.TrimSpace(secret))
-			if err != nil {
-				a.fail(w, r, err)
-				return
+			secret = strings.TrimSpace(secret)
+			if strings.HasPrefix(secret, core.CredentialPrefix) { // a trusted publisher's CI credential
+				wl, err := a.svc.AuthenticateCredential(r.Context(), secret)
+				if err != nil {
+					a.fail(w, r, err)
+					return
+				}
+				act.Workload = wl
+				SetUser(r.Context(), wl.Account)
+			} else {
+				u, t, err := a.svc.Authenticate(r.Context(), secret)
+				if err != nil {
+					a.fail(w, r, err)
+					return
+				}
+				act.User, act.Token = u, t
+				SetUser(r.Context(), u.Username)
 			}
-			act.User, act.Token = u, t
-			SetUser(r.Context(), u.Username)
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, act)))
 	})

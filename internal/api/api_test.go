@@ -41,7 +41,7 @@ func newServer(t *testing.T) (*httptest.Server, string) {
 	return srv, secret
 }
 
-func do(t *testing.T, srv *httptest.Server, token, method, path, body string) (int, map[string]any) {
+func do(t testing.TB, srv *httptest.Server, token, method, path, body string) (int, map[string]any) {
 	t.Helper()
 	req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 	if token != "" {

@@ -27,10 +27,12 @@ import (
 	"trel/internal/checks"
 	"trel/internal/core"
 	"trel/internal/domain"
+	"trel/internal/oidc"
 	"trel/internal/server"
 	"trel/internal/signing"
 	"trel/internal/sigstore"
 	"trel/internal/store"
+	"trel/internal/testutil/oidctest"
 )
 
 // The authorisation matrix: every operation of the API route table, called
@@ -70,6 +72,10 @@ func (o outcome) String() string {
 type role struct {
 	name string
 	caps capability
+	// workload: the role holds a trusted publisher's CI credential, not a
+	// user's token. It is refused everything but public reads and what
+	// its row's except grants.
+	workload bool
 	// authFails is the answer to every request with this role's
 	// credentials, when they are refused before any operation runs.
 	authFails *outcome
@@ -91,6 +97,9 @@ var roles = []role{
 	// was then removed from the committee: no role is left.
 	{name: "removed-rm", caps: capSignedIn},
 	{name: "admin", caps: capSignedIn | capParticipant | capMember | capRM | capAdmin},
+	// A CI credential of alpha-lib's trusted publisher allowed compose,
+	// vote-start and publish.
+	{name: "ci", workload: true},
 }
 
 // need is what an operation requires; its zero value is "anyone".
@@ -124,6 +133,12 @@ func (o op) expect(r role) outcome {
 	if e, ok := o.except[r.name]; ok {
 		return e
 	}
+	if r.workload {
+		if o.need == public {
+			return o.ok
+		}
+		return outcome{403, "forbidden"}
+	}
 	if capability(o.need)&r.caps == capability(o.need) {
 		return o.ok
 	}
@@ -153,7 +168,16 @@ type matrixIDs struct {
 	targetSession int64
 	targetPasskey int64
 	notice        map[string]int64
+	// Trusted publishing: the loopback issuer, alpha-lib's publisher and
+	// an unused ID token of its workflow.
+	issuer      string
+	publisherID int64
+	idToken     string
+	webhookID   int64 // a webhook of alpha-lib
 }
+
+// ci grants the CI credential's role an outcome other than "forbidden".
+func ci(o outcome) map[string]outcome { return map[string]outcome{"ci": o} }
 
 func fixed(s string) func(*matrixIDs, string) string {
 	return func(*matrixIDs, string) string { return s }
@@ -163,6 +187,8 @@ const (
 	r1 = "/api/v1/projects/alpha-lib/releases/1.0" // draft, checked (a KEYS file inside is a blocker)
 	r2 = "/api/v1/projects/alpha-lib/releases/2.0" // candidate
 	r3 = "/api/v1/projects/alpha-lib/releases/3.0" // preview
+	r4 = "/api/v1/projects/alpha-lib/releases/4.0" // published
+	r5 = "/api/v1/projects/alpha-lib/releases/5.0" // published and yanked
 	sg = "/api/v1/projects/alpha-lib/sigstore"
 )
 
@@ -189,7 +215,7 @@ func ops() map[string]op {
 		"GET /api/v1/releases":                                       {path: fixed("/api/v1/releases?committee=alpha&phase=candidate"), need: public, ok: ok200},
 		"POST /api/v1/projects/{project}/releases/{version}/abandon": {path: fixed(r1 + "/abandon"), body: fixed(`{"reason":"test"}`), need: member, ok: ok204},
 		// The draft has one revision: restoring it is refused once allowed.
-		"POST /api/v1/projects/{project}/releases/{version}/revisions/{number}/restore": {path: fixed(r1 + "/revisions/1/restore"), need: participant, ok: outcome{400, "invalid"}},
+		"POST /api/v1/projects/{project}/releases/{version}/revisions/{number}/restore": {path: fixed(r1 + "/revisions/1/restore"), need: participant, ok: outcome{400, "invalid"}, except: ci(outcome{400, "invalid"})},
 		"GET /api/v1/me/sessions": {path: fixed("/api/v1/me/sessions"), need: signedIn, ok: ok200},
 		// Another user's session and passkey: nobody's own.
 		"DELETE /api/v1/me/sessions/{id}": {path: func(fx *matrixIDs, _ string) string { return fmt.Sprintf("/api/v1/me/sessions/%d", fx.targetSession) }, need: signedIn, ok: notFound},
@@ -220,18 +246,18 @@ func ops() map[string]op {
 		"POST /api/v1/projects":                                      {path: fixed("/api/v1/projects"), body: fixed(`{"key":"alpha-two","committee":"alpha","name":"Two"}`), need: member, ok: ok201},
 		"GET /api/v1/projects/{project}":                             {path: fixed("/api/v1/projects/alpha-lib"), need: public, ok: ok200},
 		"GET /api/v1/projects/{project}/releases":                    {path: fixed("/api/v1/projects/alpha-lib/releases"), need: public, ok: ok200},
-		"POST /api/v1/projects/{project}/releases":                   {path: fixed("/api/v1/projects/alpha-lib/releases"), body: fixed(`{"version":"9.0"}`), need: member, ok: ok201},
-		"GET /api/v1/projects/{project}/releases/{version}":          {path: fixed(r1), need: participant, ok: ok200},
-		"POST /api/v1/projects/{project}/releases/{version}/uploads": {path: fixed(r1 + "/uploads"), body: fixed("more content"), need: participant, ok: ok201},
+		"POST /api/v1/projects/{project}/releases":                   {path: fixed("/api/v1/projects/alpha-lib/releases"), body: fixed(`{"version":"9.0"}`), need: member, ok: ok201, except: ci(ok201)},
+		"GET /api/v1/projects/{project}/releases/{version}":          {path: fixed(r1), need: participant, ok: ok200, except: ci(ok200)},
+		"POST /api/v1/projects/{project}/releases/{version}/uploads": {path: fixed(r1 + "/uploads"), body: fixed("more content"), need: participant, ok: ok201, except: ci(ok201)},
 		"POST /api/v1/projects/{project}/releases/{version}/revisions": {path: fixed(r1 + "/revisions"),
 			body: func(fx *matrixIDs, _ string) string {
 				return `{"changes":[{"op":"put","path":"copy.txt","sha256":"` + fx.sha + `"}]}`
-			}, need: participant, ok: ok201},
-		"GET /api/v1/projects/{project}/releases/{version}/revisions":                          {path: fixed(r1 + "/revisions"), need: participant, ok: ok200},
-		"GET /api/v1/projects/{project}/releases/{version}/revisions/{number}":                 {path: fixed(r1 + "/revisions/1"), need: participant, ok: ok200},
-		"GET /api/v1/projects/{project}/releases/{version}/revisions/{number}/files/{path...}": {path: fixed(r1 + "/revisions/1/files/a.txt"), need: participant, ok: ok200},
-		"GET /api/v1/projects/{project}/releases/{version}/revisions/{number}/checks":          {path: fixed(r1 + "/revisions/latest/checks"), need: participant, ok: ok200},
-		"POST /api/v1/projects/{project}/releases/{version}/revisions/{number}/checks":         {path: fixed(r1 + "/revisions/latest/checks"), need: participant, ok: outcome{202, ""}},
+			}, need: participant, ok: ok201, except: ci(ok201)},
+		"GET /api/v1/projects/{project}/releases/{version}/revisions":                          {path: fixed(r1 + "/revisions"), need: participant, ok: ok200, except: ci(ok200)},
+		"GET /api/v1/projects/{project}/releases/{version}/revisions/{number}":                 {path: fixed(r1 + "/revisions/1"), need: participant, ok: ok200, except: ci(ok200)},
+		"GET /api/v1/projects/{project}/releases/{version}/revisions/{number}/files/{path...}": {path: fixed(r1 + "/revisions/1/files/a.txt"), need: participant, ok: ok200, except: ci(ok200)},
+		"GET /api/v1/projects/{project}/releases/{version}/revisions/{number}/checks":          {path: fixed(r1 + "/revisions/latest/checks"), need: participant, ok: ok200, except: ci(ok200)},
+		"POST /api/v1/projects/{project}/releases/{version}/revisions/{number}/checks":         {path: fixed(r1 + "/revisions/latest/checks"), need: participant, ok: outcome{202, ""}, except: ci(outcome{202, ""})},
 		"POST /api/v1/projects/{project}/releases/{version}/keys-import":                       {path: fixed(r1 + "/keys-import"), body: fixed(`{"path":"KEYS"}`), need: participant | member, ok: ok200},
 
 		"POST /api/v1/keys": {path: fixed("/api/v1/keys"), body: func(fx *matrixIDs, _ string) string {
@@ -258,18 +284,49 @@ func ops() map[string]op {
 		"PUT /api/v1/projects/{project}/policy":         {path: fixed("/api/v1/projects/alpha-lib/policy"), body: fixed(policyJSON(1)), need: member, ok: ok200},
 		"GET /api/v1/projects/{project}/policy/history": {path: fixed("/api/v1/projects/alpha-lib/policy/history"), need: public, ok: ok200},
 
-		"GET /api/v1/projects/{project}/releases/{version}/managers":               {path: fixed(r1 + "/managers"), need: participant, ok: ok200},
+		"GET /api/v1/projects/{project}/releases/{version}/managers":               {path: fixed(r1 + "/managers"), need: participant, ok: ok200, except: ci(ok200)},
 		"POST /api/v1/projects/{project}/releases/{version}/managers":              {path: fixed(r1 + "/managers"), body: fixed(`{"username":"committer"}`), need: member, ok: ok204},
 		"DELETE /api/v1/projects/{project}/releases/{version}/managers/{username}": {path: fixed(r1 + "/managers/rm"), need: member, ok: ok204},
 		"POST /api/v1/projects/{project}/releases/{version}/acks": {path: fixed(r1 + "/acks"), body: fixed(`{"checker":"paths","path":"nothing.txt","comment":"fine"}`),
 			need: participant | rm, ok: notFound},
 		// Release managers pass; the draft\'s KEYS file then blocks the vote.
-		"POST /api/v1/projects/{project}/releases/{version}/vote":         {path: fixed(r1 + "/vote"), need: participant | rm, ok: conflict},
+		"POST /api/v1/projects/{project}/releases/{version}/vote":         {path: fixed(r1 + "/vote"), need: participant | rm, ok: conflict, except: ci(conflict)},
 		"GET /api/v1/projects/{project}/releases/{version}/vote":          {path: fixed(r2 + "/vote"), need: public, ok: ok200},
 		"POST /api/v1/projects/{project}/releases/{version}/vote/votes":   {path: fixed(r2 + "/vote/votes"), body: fixed(`{"value":1}`), need: signedIn, ok: ok200},
 		"POST /api/v1/projects/{project}/releases/{version}/vote/resolve": {path: fixed(r2 + "/vote/resolve"), need: participant | rm, ok: ok200},
 		"POST /api/v1/projects/{project}/releases/{version}/vote/cancel":  {path: fixed(r2 + "/vote/cancel"), body: fixed(`{"reason":"test"}`), need: participant | rm, ok: ok204},
-		"POST /api/v1/projects/{project}/releases/{version}/publish":      {path: fixed(r3 + "/publish"), need: participant | rm, ok: ok200},
+		"POST /api/v1/projects/{project}/releases/{version}/publish":      {path: fixed(r3 + "/publish"), need: participant | rm, ok: ok200, except: ci(ok200)},
+
+		"GET /api/v1/oidc/audience": {path: fixed("/api/v1/oidc/audience"), need: public, ok: ok200},
+		"POST /api/v1/oidc/exchange": {path: fixed("/api/v1/oidc/exchange"), body: func(fx *matrixIDs, _ string) string { return `{"token":"` + fx.idToken + `"}` },
+			need: public, ok: ok200},
+		"GET /api/v1/oidc/issuers":                  {path: fixed("/api/v1/oidc/issuers"), need: public, ok: ok200},
+		"POST /api/v1/oidc/issuers":                 {path: fixed("/api/v1/oidc/issuers"), body: fixed(`{"url":"https://ci.example","kind":"github"}`), need: admin, ok: ok201},
+		"DELETE /api/v1/oidc/issuers":               {path: fixed("/api/v1/oidc/issuers?url=https%3A%2F%2Fgitlab.com"), need: admin, ok: ok204},
+		"GET /api/v1/projects/{project}/publishers": {path: fixed("/api/v1/projects/alpha-lib/publishers"), need: public, ok: ok200},
+		"POST /api/v1/projects/{project}/publishers": {path: fixed("/api/v1/projects/alpha-lib/publishers"), body: func(fx *matrixIDs, _ string) string {
+			return `{"issuer":"` + fx.issuer + `","repository":"alpha/lib","workflow":".github/workflows/other.yml","actions":["compose"]}`
+		}, need: member, ok: ok201},
+		"DELETE /api/v1/projects/{project}/publishers/{id}": {path: func(fx *matrixIDs, _ string) string {
+			return fmt.Sprintf("/api/v1/projects/alpha-lib/publishers/%d", fx.publisherID)
+		}, need: member, ok: ok204},
+		"GET /api/v1/projects/{project}/releases/{version}/workflow-runs": {path: fixed(r1 + "/workflow-runs"), need: participant, ok: ok200, except: ci(ok200)},
+
+		"GET /api/v1/mail":                                               {path: fixed("/api/v1/mail"), need: public, ok: ok200},
+		"POST /api/v1/notices/dismiss-all":                               {path: fixed("/api/v1/notices/dismiss-all"), need: signedIn, ok: ok200},
+		"GET /api/v1/projects/{project}/releases/{version}/mail":         {path: fixed(r1 + "/mail"), need: participant, ok: ok200},
+		"GET /api/v1/projects/{project}/releases/{version}/mail/{topic}": {path: fixed(r1 + "/mail/vote"), need: participant, ok: ok200},
+		"POST /api/v1/projects/{project}/releases/{version}/yank":        {path: fixed(r4 + "/yank"), body: fixed(`{"reason":"broken build"}`), need: participant | rm, ok: ok200},
+		"POST /api/v1/projects/{project}/releases/{version}/unyank":      {path: fixed(r5 + "/unyank"), need: participant | rm, ok: ok200},
+		"POST /api/v1/projects/{project}/releases/{version}/archive":     {path: fixed(r4 + "/archive"), need: participant | rm, ok: ok200},
+		"GET /api/v1/projects/{project}/feed":                            {path: fixed("/api/v1/projects/alpha-lib/feed"), need: public, ok: ok200},
+		"GET /api/v1/projects/{project}/webhooks":                        {path: fixed("/api/v1/projects/alpha-lib/webhooks"), need: member, ok: ok200},
+		"POST /api/v1/projects/{project}/webhooks": {path: fixed("/api/v1/projects/alpha-lib/webhooks"), body: fixed(`{"url":"https://ci.example.org/hooks/trel"}`),
+			need: member, ok: ok201},
+		"DELETE /api/v1/projects/{project}/webhooks/{id}": {path: func(fx *matrixIDs, _ string) string {
+			return fmt.Sprintf("/api/v1/projects/alpha-lib/webhooks/%d", fx.webhookID)
+		}, need: member, ok: ok204},
+		"GET /api/v1/projects/{project}/webhooks/deliveries": {path: fixed("/api/v1/projects/alpha-lib/webhooks/deliveries"), need: member, ok: ok200},
 
 		"GET /api/v1/signing-keys":          {path: fixed("/api/v1/signing-keys"), need: signedIn, ok: ok200},
 		"GET /api/v1/signing-keys/sigstore": {path: fixed("/api/v1/signing-keys/sigstore"), need: signedIn, ok: ok200},
@@ -349,7 +406,7 @@ func buildMatrixTemplate(t *testing.T) (string, *matrixIDs) {
 	must(err)
 	actors := map[string]*core.Actor{}
 	for _, r := range roles {
-		if r.name == "anonymous" {
+		if r.name == "anonymous" || r.workload {
 			continue
 		}
 		u, err := app.Store.UserByUsername(ctx, r.name)
@@ -382,6 +439,28 @@ func buildMatrixTemplate(t *testing.T) (string, *matrixIDs) {
 	var pol domain.Policy
 	must(json.Unmarshal([]byte(policyJSON(1)), &pol))
 	_, err = svc.SetPolicy(ctx, actors["member"], "alpha-lib", pol)
+	must(err)
+
+	// Trusted publishing: an issuer on loopback (it serves the whole
+	// test), alpha-lib's publisher with every action, its credential, and
+	// an ID token nobody exchanged yet (each copy of the template takes it
+	// once).
+	is := oidctest.New(t)
+	svc.SetTrustedPublishing(core.TrustedPublishing{Registry: oidc.NewRegistry(oidc.Options{}), Audience: server.DefaultPublicURL})
+	fx.issuer = is.URL
+	_, err = svc.AddOIDCIssuer(ctx, sys, domain.OIDCIssuer{URL: is.URL, Kind: domain.IssuerGitHub})
+	must(err)
+	pub, err := svc.AddPublisher(ctx, actors["member"], "alpha-lib", domain.TrustedPublisher{Issuer: is.URL, Repository: "alpha/lib",
+		Workflow: ".github/workflows/release.yml", Actions: domain.AllActions})
+	must(err)
+	fx.publisherID = pub.ID
+	run := oidctest.GitHubRun{Repository: "alpha/lib", Workflow: ".github/workflows/release.yml", Ref: "refs/tags/v1"}
+	ex, err := svc.ExchangeIDToken(ctx, core.Anonymous, is.Mint(run.Claims(server.DefaultPublicURL)), "")
+	must(err)
+	fx.tokens["ci"] = ex.Token
+	claims := run.Claims(server.DefaultPublicURL)
+	claims["exp"] = time.Now().Add(time.Hour).Unix()
+	fx.idToken, err = is.MintWith(oidctest.MintOptions{Claims: claims})
 	must(err)
 
 	// Keys: member's proven key, a deleted one, a spare one, and a key
@@ -417,7 +496,7 @@ func buildMatrixTemplate(t *testing.T) (string, *matrixIDs) {
 	// Releases 1.0 (draft), 2.0 (candidate) and 3.0 (preview), each with
 	// member, rm and removed-rm as release managers and checked files.
 	engine := checks.NewEngine(app.Store, app.Blobs, sigstore.DefaultVerifier())
-	for _, v := range []string{"1.0", "2.0", "3.0"} {
+	for _, v := range []string{"1.0", "2.0", "3.0", "4.0", "5.0"} {
 		_, err = svc.StartRelease(ctx, m, "alpha-lib", v)
 		must(err)
 		for _, who := range []string{"rm", "removed-rm"} {
@@ -456,14 +535,26 @@ func buildMatrixTemplate(t *testing.T) (string, *matrixIDs) {
 		}
 	}
 	runQueued()
-	for _, v := range []string{"2.0", "3.0"} {
+	for _, v := range []string{"2.0", "3.0", "4.0", "5.0"} {
 		_, err = svc.StartVote(ctx, m, "alpha-lib", v)
 		must(err)
 	}
-	_, err = svc.CastVote(ctx, m, "alpha-lib", "3.0", 1, "")
+	for _, v := range []string{"3.0", "4.0", "5.0"} {
+		_, err = svc.CastVote(ctx, m, "alpha-lib", v, 1, "")
+		must(err)
+		_, err = svc.ResolveVote(ctx, m, "alpha-lib", v)
+		must(err)
+	}
+	// 4.0 and 5.0 are published, 5.0 yanked; alpha-lib has a webhook.
+	for _, v := range []string{"4.0", "5.0"} {
+		_, err = svc.Publish(ctx, m, "alpha-lib", v)
+		must(err)
+	}
+	_, err = svc.YankRelease(ctx, m, "alpha-lib", "5.0", "a broken build")
 	must(err)
-	_, err = svc.ResolveVote(ctx, m, "alpha-lib", "3.0")
+	hook, err := svc.AddWebhook(ctx, m, "alpha-lib", core.NewWebhook{URL: "https://ci.example.org/hooks/alpha"})
 	must(err)
+	fx.webhookID = hook.Webhook.ID
 	// The removed release manager leaves the committee; the revoked token
 	// is revoked.
 	must(svc.RemoveMember(ctx, sys, "alpha", "removed-rm"))
@@ -487,7 +578,7 @@ func buildMatrixTemplate(t *testing.T) (string, *matrixIDs) {
 	fx.targetSession = sess.ID
 	fx.notice = map[string]int64{}
 	for _, r := range roles {
-		if r.name == "anonymous" {
+		if r.name == "anonymous" || r.workload {
 			continue
 		}
 		u, err := app.Store.UserByUsername(ctx, r.name)

@@ -19,7 +19,7 @@ func (a *API) incidentRoutes() []route {
 		{"DELETE", "/api/v1/admin/sessions/{id}", "End any user's browser session", "admin", "", "", 204, a.byID(a.svc.EndSession)},
 		{"GET", "/api/v1/users/{username}/passkeys", "A user's passkeys", "admin", "", "PasskeyList", 200, a.userPasskeys},
 		{"DELETE", "/api/v1/admin/passkeys/{id}", "Remove any user's passkey and end the sessions opened with it", "admin", "", "RemovedPasskey", 200, a.removePasskey},
-		{"GET", "/api/v1/notices", "Your notices (e.g. an administrator ended a session of yours)", "token", "", "NoticeList", 200, a.notices},
+		{"GET", "/api/v1/notices", "Your notifications not yet read, newest first (?all=true: read ones too): account notices, votes, receipts, blockers, signatures", "token", "", "NoticeList", 200, a.notices},
 		{"POST", "/api/v1/notices/{id}/dismiss", "Dismiss one of your notices", "token", "", "", 204, a.byID(a.svc.DismissNotice)},
 	}
 }
@@ -90,7 +90,7 @@ func (a *API) removePasskey(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) notices(w http.ResponseWriter, r *http.Request) {
-	ns, err := a.svc.Notices(r.Context(), actor(r))
+	ns, err := a.svc.Notifications(r.Context(), actor(r), r.URL.Query().Get("all") == "true")
 	if err != nil {
 		a.fail(w, r, err)
 		return

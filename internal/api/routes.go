@@ -52,7 +52,7 @@ func (a *API) routes() []route {
 		{"GET", rel + "/revisions", "List revisions", "token", "", "RevisionList", 200, a.listRevisions},
 		{"GET", rel + "/revisions/{number}", "One revision with its files (number or \"latest\")", "token", "", "Revision", 200, a.revision},
 		{"GET", rel + "/revisions/{number}/files/{path...}", "Download a file", "token", "", "binary", 200, a.download},
-	}, slices.Concat(a.keyRoutes(), a.sigstoreRoutes(), a.lifecycleRoutes(), a.signingRoutes(), a.incidentRoutes(), a.uxRoutes())...)
+	}, slices.Concat(a.keyRoutes(), a.sigstoreRoutes(), a.lifecycleRoutes(), a.signingRoutes(), a.incidentRoutes(), a.oidcRoutes(), a.notifyRoutes(), a.uxRoutes())...)
 }
 
 // RouteInfo describes one API operation, for tools and tests.
@@ -75,15 +75,18 @@ func Routes() []RouteInfo {
 func (a *API) me(w http.ResponseWriter, r *http.Request) {
 	act := actor(r)
 	if act.User == nil {
-		a.fail(w, r, signInFirst())
+		a.fail(w, r, signInFirst(act))
 		return
 	}
 	writeJSON(w, 200, act.User)
 }
 
-// signInFirst is the refusal of an anonymous call to an operation that
-// needs a user, before anything else is looked at.
-func signInFirst() error {
+// signInFirst is the refusal of an anonymous call (or a CI credential's)
+// to an operation that needs a user, before anything else is looked at.
+func signInFirst(act *core.Actor) error {
+	if act.Workload != nil {
+		return domain.Errorf(domain.KindForbidden, "a CI credential is not a person's account: this needs a user's API token")
+	}
 	return domain.Errorf(domain.KindUnauthenticated, "no token given: run `trel login --server URL` or set TREL_TOKEN")
 }
 
@@ -331,6 +334,9 @@ func (a *API) listReleases(w http.ResponseWriter, r *http.Request) {
 // NewReleaseRequest is the body of POST .../releases.
 type NewReleaseRequest struct {
 	Version string `json:"version"`
+	// Embargoed: a security release hidden from everyone but the
+	// committee's participants until it is published.
+	Embargoed bool `json:"embargoed,omitempty"`
 }
 
 func (a *API) startRelease(w http.ResponseWriter, r *http.Request) {
@@ -339,7 +345,7 @@ func (a *API) startRelease(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	rl, err := a.svc.StartRelease(r.Context(), actor(r), r.PathValue("project"), req.Version)
+	rl, err := a.svc.StartReleaseWith(r.Context(), actor(r), r.PathValue("project"), req.Version, core.StartReleaseOptions{Embargoed: req.Embargoed})
 	if err != nil {
 		a.fail(w, r, err)
 		return

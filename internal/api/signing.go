@@ -49,7 +49,7 @@ func (a *API) createEnrollment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if actor(r).User == nil {
-		a.fail(w, r, signInFirst())
+		a.fail(w, r, signInFirst(actor(r)))
 		return
 	}
 	link, exp, err := a.approver.CreateEnrollment(r.Context(), actor(r), r.PathValue("username"))
@@ -213,7 +213,7 @@ func (a *API) completeSigning(w http.ResponseWriter, r *http.Request) {
 	}
 	act := actor(r)
 	if act.User == nil {
-		a.fail(w, r, signInFirst())
+		a.fail(w, r, signInFirst(act))
 		return
 	}
 	// Busy or rate limited: refused before the approval is spent.

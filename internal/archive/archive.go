@@ -190,6 +190,7 @@ const (
 	CodeBackslash      = "backslash"
 	CodeOverlap        = "overlapping-members"
 	CodeNestedBomb     = "nested-bomb"
+	CodeNameMismatch   = "name-mismatch"
 )
 
 // Error stops a walk: a limit was exceeded or the archive is corrupt.
@@ -337,6 +338,7 @@ func (g *guard) Next() (*Member, error) {
 		if err := g.src.finish(); err != nil {
 			return nil, g.fail(err)
 		}
+		g.checkLinkChains()
 		return nil, io.EOF
 	}
 	if err != nil {

@@ -191,7 +191,7 @@ func goTarGz(t testing.TB, entries []tarEntry) []byte {
 		if h.Typeflag == tar.TypeReg {
 			h.Size = int64(len(e.body))
 		}
-		if h.Mode == 0 {
+		if h.Mode == 0 && h.Typeflag != tar.TypeXGlobalHeader {
 			h.Mode = 0o644
 		}
 		if err := tw.WriteHeader(&h); err != nil {
@@ -225,6 +225,18 @@ func TestHostileNamesAreProblems(t *testing.T) {
 		{"duplicate", []tarEntry{{tar.Header{Name: "foo/a.txt"}, "1"}, {tar.Header{Name: "foo/a.txt"}, "2"}}, archive.CodeDuplicate, `"foo/a.txt" appears more than once`},
 		{"duplicate via ./", []tarEntry{{tar.Header{Name: "foo/a.txt"}, "1"}, {tar.Header{Name: "./foo/a.txt"}, "2"}}, archive.CodeDuplicate, `"./foo/a.txt" appears more than once`},
 		{"case only", []tarEntry{{tar.Header{Name: "foo/README"}, "1"}, {tar.Header{Name: "foo/readme"}, "2"}}, archive.CodeCaseCollision, `"foo/readme" differs only by letter case`},
+		{"normalization only (NFC, NFD)", []tarEntry{{tar.Header{Name: "foo/caf\u00e9.txt"}, "1"}, {tar.Header{Name: "foo/cafe\u0301.txt"}, "2"}}, archive.CodeCaseCollision, `differs only by letter case or Unicode form`},
+		{"Turkish dotless i", []tarEntry{{tar.Header{Name: "foo/FILE.txt"}, "1"}, {tar.Header{Name: "foo/f\u0131le.txt"}, "2"}}, archive.CodeCaseCollision, `"foo/fıle.txt" differs only by letter case`},
+		{"German sharp s", []tarEntry{{tar.Header{Name: "foo/STRASSE"}, "1"}, {tar.Header{Name: "foo/stra\u00dfe"}, "2"}}, archive.CodeCaseCollision, `differs only by letter case`},
+		{"bidi override", []tarEntry{{tar.Header{Name: "foo/evil\u202egz.tar.exe"}, "x"}}, archive.CodeInvalidName, `invisible formatting or bidi control`},
+		{"zero-width space", []tarEntry{{tar.Header{Name: "foo/READ\u200bME"}, "x"}}, archive.CodeInvalidName, `invisible formatting or bidi control`},
+		{"symlink chain out", []tarEntry{{tar.Header{Name: "foo/s", Typeflag: tar.TypeSymlink, Linkname: ".."}, ""}, {tar.Header{Name: "foo/l", Typeflag: tar.TypeSymlink, Linkname: "s/../etc/passwd"}, ""}}, archive.CodeLinkEscape, `symbolic link "foo/l" points to "s/../etc/passwd", which leads outside the archive through other symbolic links`},
+		{"symlink chain out, defined later", []tarEntry{{tar.Header{Name: "foo/l", Typeflag: tar.TypeSymlink, Linkname: "s/../x"}, ""}, {tar.Header{Name: "foo/s", Typeflag: tar.TypeSymlink, Linkname: ".."}, ""}}, archive.CodeLinkEscape, `"foo/l" points to "s/../x", which leads outside`},
+		{"pax path record escaping", []tarEntry{{tar.Header{Name: strings.Repeat("foo/", 30) + strings.Repeat("../", 32) + "evil", Format: tar.FormatPAX}, "x"}}, archive.CodeDotDot, `contains a '..' component`},
+		{"GNU long name escaping", []tarEntry{{tar.Header{Name: strings.Repeat("foo/", 30) + strings.Repeat("../", 32) + "evil", Format: tar.FormatGNU}, "x"}}, archive.CodeDotDot, `contains a '..' component`},
+		{"pax path record with a bidi control", []tarEntry{{tar.Header{Name: "foo/\u202egpj.exe", Format: tar.FormatPAX}, "x"}}, archive.CodeInvalidName, `bidi control`},
+		{"pax global header naming the members", []tarEntry{{tar.Header{Typeflag: tar.TypeXGlobalHeader, PAXRecords: map[string]string{"path": "../../evil"}}, ""}}, archive.CodeNameMismatch, `a pax global header sets path="../../evil"`},
+		{"hard link to a directory", []tarEntry{{tar.Header{Name: "foo/dir/", Typeflag: tar.TypeDir, Mode: 0o755}, ""}, {tar.Header{Name: "foo/h", Typeflag: tar.TypeLink, Linkname: "foo/dir"}, ""}}, archive.CodeLinkEscape, `hard link "foo/h" points to "foo/dir", a directory`},
 		{"invalid UTF-8", []tarEntry{{tar.Header{Name: "foo/bad\xff.txt", Format: tar.FormatGNU}, "x"}}, archive.CodeInvalidName, `is not valid UTF-8`},
 		{"control character", []tarEntry{{tar.Header{Name: "foo/a\x1b[31m.txt"}, "x"}}, archive.CodeInvalidName, `contains a control character`},
 		{"backslash", []tarEntry{{tar.Header{Name: "foo\\..\\..\\evil"}, "x"}}, archive.CodeBackslash, `contains a backslash`},
@@ -519,5 +531,71 @@ func TestCleanName(t *testing.T) {
 		if got := archive.CleanName(name); got != want {
 			t.Errorf("%q: %q, want %q", name, got, want)
 		}
+	}
+}
+
+// TestZipNamesAgree: a zip whose local header names a member differently
+// from its central directory (or whose Info-ZIP Unicode path field names
+// another file) extracts differently with streaming tools (Java's
+// ZipInputStream, many unzip libraries) than with those reading the
+// central directory: the disagreement is a problem naming both names.
+func TestZipNamesAgree(t *testing.T) {
+	good := zipOf(t, map[string][]byte{"foo/a.txt": []byte("aaaa"), "foo/b.txt": []byte("bbbb")}, zip.Deflate)
+	if r := walk(bytes.NewReader(good), int64(len(good)), archive.Zip, archive.Limits{}); r.err != nil || len(r.problems) != 0 {
+		t.Fatalf("a plain zip: %v %+v", r.err, r.problems)
+	}
+	// The local header of foo/b.txt (the second "foo/b.txt" in the file
+	// is the central directory's) renamed to a path of the same length.
+	local := slices.Clone(good)
+	i := bytes.Index(local, []byte("foo/b.txt"))
+	copy(local[i:], "../ab.txt")
+	r := walk(bytes.NewReader(local), int64(len(local)), archive.Zip, archive.Limits{})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if !slices.Contains(r.codes(), archive.CodeNameMismatch) || !strings.Contains(fmt.Sprint(r.problems), `its local header names it "../ab.txt"`) {
+		t.Fatalf("local/central names differ: %+v", r.problems)
+	}
+
+	// An Info-ZIP Unicode path extra field (0x7075) naming another file.
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	upath := append([]byte{1, 0, 0, 0, 0}, "../../evil.sh"...)
+	extra := append([]byte{0x75, 0x70, byte(len(upath)), 0}, upath...)
+	w, err := zw.CreateHeader(&zip.FileHeader{Name: "foo/run.sh", Method: zip.Store, Extra: extra})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write([]byte("echo hi\n"))
+	zw.Close()
+	data := buf.Bytes()
+	r = walk(bytes.NewReader(data), int64(len(data)), archive.Zip, archive.Limits{})
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if !slices.Contains(r.codes(), archive.CodeNameMismatch) || !strings.Contains(fmt.Sprint(r.problems), `"../../evil.sh"`) {
+		t.Fatalf("Unicode path field: %+v", r.problems)
+	}
+}
+
+// TestSparseMembersCountTheirSize: a sparse member (GNU tar --sparse, in
+// the old GNU and the pax formats) unpacks to its full size with most
+// extractors, although its holes take no room in the archive: the size
+// limit counts that full size, and a small sparse file is fine.
+func TestSparseMembersCountTheirSize(t *testing.T) {
+	dir := t.TempDir()
+	run(t, dir, "sh", "-c", `mkdir -p big/s small/s && truncate -s 20G big/s/disk.img && printf data >> big/s/disk.img &&
+		truncate -s 512K small/s/disk.img && printf data >> small/s/disk.img &&
+		tar -C big --sparse -czf gnu.tar.gz s && tar -C big --sparse --format=pax -czf pax.tar.gz s &&
+		tar -C small --sparse --format=pax -czf small.tar.gz s && rm -r big small`)
+	for _, name := range []string{"gnu.tar.gz", "pax.tar.gz"} {
+		r := walkFile(t, filepath.Join(dir, name), archive.Limits{})
+		if ae := errCode(t, r.err); ae.Code != archive.CodeTooLarge || ae.Member != "s/disk.img" || !strings.Contains(ae.Msg, "sparse") {
+			t.Fatalf("%s: %v", name, r.err)
+		}
+	}
+	r := walkFile(t, filepath.Join(dir, "small.tar.gz"), archive.Limits{})
+	if r.err != nil || r.content["s/disk.img"] != string(make([]byte, 512<<10))+"data" {
+		t.Fatalf("a small sparse file: %v, %d bytes", r.err, len(r.content["s/disk.img"]))
 	}
 }

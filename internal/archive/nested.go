@@ -11,7 +11,12 @@ import (
 type nestedState struct {
 	spent    int64
 	declared uint64 // by every nested archive so far
+	crowded  bool   // a nested archive lists more than maxNestedMembers
 }
+
+// maxNestedMembers bounds the members of a nested archive whose directory
+// is read (archive/zip holds about 250 bytes a member in memory).
+const maxNestedMembers = 65536
 
 // inspectNested reads a small zip-based member (a .jar inside a source
 // release, a layer of a 42.zip-style bomb) ahead into memory and adds up
@@ -36,6 +41,10 @@ func (g *guard) inspectNested(m *Member) error {
 		g.nested = &nestedState{}
 	}
 	declared := g.nested.sum(data, 1)
+	if g.nested.crowded {
+		return &Error{Code: CodeNestedBomb, Member: m.Name, Offset: m.Offset, Msg: fmt.Sprintf(
+			"this nested archive, or one inside it, lists more than %d members in at most %s: a crafted archive, not a release", maxNestedMembers, human(maxNested))}
+	}
 	g.nested.declared = satAdd(g.nested.declared, declared)
 	if limit := uint64(g.lim.MaxUnpacked); g.nested.declared > limit {
 		return &Error{Code: CodeNestedBomb, Member: m.Name, Offset: m.Offset, Msg: fmt.Sprintf(
@@ -49,6 +58,10 @@ func (g *guard) inspectNested(m *Member) error {
 // archives included; unreadable archives declare nothing (the member is a
 // file like any other).
 func (s *nestedState) sum(data []byte, depth int) uint64 {
+	if countZipEntries(bytes.NewReader(data), int64(len(data)), maxNestedMembers+1) > maxNestedMembers {
+		s.crowded = true
+		return 0
+	}
 	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
 	if err != nil {
 		return 0

@@ -156,9 +156,20 @@ func (s *tarSource) next() (*Member, error) {
 		m := &Member{Name: h.Name, Size: h.Size, Mode: h.FileInfo().Mode(), Offset: s.stream.n}
 		switch h.Typeflag {
 		case tar.TypeXGlobalHeader:
-			continue // e.g. the commit id `git archive` records
+			// e.g. the commit id `git archive` records. Names set for
+			// every member that follows are applied by some extractors
+			// and ignored by others (and by this reader).
+			for _, k := range []string{"path", "linkpath"} {
+				if v, ok := h.PAXRecords[k]; ok {
+					s.g.problem(CodeNameMismatch, "", "a pax global header sets %s=%q for the members that follow: some extractors apply it, others ignore it, so they extract different files; rebuild the archive", k, v)
+				}
+			}
+			continue
 		case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse, tar.TypeCont:
 			m.Kind = KindFile
+			if err := s.countSparse(h); err != nil {
+				return nil, err
+			}
 		case tar.TypeDir:
 			m.Kind, m.Size = KindDir, 0
 		case tar.TypeSymlink:
@@ -174,6 +185,24 @@ func (s *tarSource) next() (*Member, error) {
 		s.cur = m
 		return m, nil
 	}
+}
+
+// countSparse counts the full size of a sparse member against the size
+// limit before it is read: its holes take no room in the archive (nor in
+// the stream counted so far), but most extractors write them out.
+func (s *tarSource) countSparse(h *tar.Header) error {
+	sparse := h.Typeflag == tar.TypeGNUSparse
+	for k := range h.PAXRecords {
+		sparse = sparse || strings.HasPrefix(k, "GNU.sparse.")
+	}
+	if !sparse {
+		return nil
+	}
+	if err := s.g.addUnpacked(h.Size, false); err != nil {
+		return &Error{Code: CodeTooLarge, Member: h.Name, Offset: s.stream.n, Msg: fmt.Sprintf(
+			"this sparse file unpacks to %s, which takes the archive past its limit of %s: its holes take no room in the archive, but most extractors write them out", human(h.Size), human(s.g.lim.MaxUnpacked))}
+	}
+	return nil
 }
 
 func (s *tarSource) read(p []byte) (int, error) {

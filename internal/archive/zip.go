@@ -2,6 +2,7 @@ package archive
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
@@ -30,6 +31,13 @@ type zipSource struct {
 }
 
 func openZip(r io.ReaderAt, size int64, g *guard) (*zipSource, error) {
+	// archive/zip loads the whole central directory (about 250 bytes a
+	// member) reading headers until the first bad one, whatever count the
+	// end record declares: count them first, in constant memory.
+	if n := countZipEntries(r, size, g.lim.MaxMembers+1); n > g.lim.MaxMembers {
+		return nil, &Error{Code: CodeTooManyMembers, Offset: -1, Msg: fmt.Sprintf(
+			"the archive has more than %d members, more than the limit of %d", g.lim.MaxMembers, g.lim.MaxMembers)}
+	}
 	zr, err := zip.NewReader(r, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		return nil, &Error{Code: CodeCorrupt, Offset: -1, Err: err, Msg: fmt.Sprintf(
@@ -88,12 +96,153 @@ func openZip(r io.ReaderAt, size int64, g *guard) (*zipSource, error) {
 				"its data overlaps the data of %q: a crafted archive (overlapping members are the trick of zip bombs)", p.f.Name)}
 		}
 	}
+	var prevEnd int64
 	for _, sp := range spans {
 		s.files = append(s.files, sp.f)
 		s.offsets = append(s.offsets, sp.start)
+		checkZipNames(r, sp.f, prevEnd, sp.start, g)
+		prevEnd = sp.start + int64(sp.f.CompressedSize64)
 	}
 	checkZipEnds(r, size, g)
 	return s, nil
+}
+
+// countZipEntries counts the central directory headers where archive/zip
+// reads them, stopping at max; it returns 0 when it cannot find the
+// directory (archive/zip then reports the damage).
+func countZipEntries(r io.ReaderAt, size int64, max int) int {
+	start, ok := zipDirectoryStart(r, size)
+	if !ok {
+		return 0
+	}
+	br := bufio.NewReaderSize(io.NewSectionReader(r, start, size-start), 16<<10)
+	var h [46]byte
+	n := 0
+	for ; n < max; n++ {
+		if _, err := io.ReadFull(br, h[:]); err != nil || string(h[:4]) != "PK\x01\x02" {
+			break
+		}
+		skip := int(binary.LittleEndian.Uint16(h[28:])) + int(binary.LittleEndian.Uint16(h[30:])) + int(binary.LittleEndian.Uint16(h[32:]))
+		if _, err := br.Discard(skip); err != nil {
+			break
+		}
+	}
+	return n
+}
+
+// zipDirectoryStart finds the central directory the way archive/zip does:
+// the end record in the last 65 KiB (zip64's when the record says so),
+// and a base offset for data prepended to the archive.
+func zipDirectoryStart(r io.ReaderAt, size int64) (int64, bool) {
+	const endLen = 22
+	var buf []byte
+	var bLen int64
+	p := -1
+	for _, l := range []int64{1024, 65 * 1024} {
+		bLen = min(size, l)
+		buf = make([]byte, bLen)
+		if _, err := r.ReadAt(buf, size-bLen); err != nil && err != io.EOF {
+			return 0, false
+		}
+		for i := len(buf) - endLen; i >= 0; i-- {
+			if string(buf[i:i+4]) == "PK\x05\x06" {
+				if i+endLen+int(binary.LittleEndian.Uint16(buf[i+20:])) <= len(buf) {
+					p = i
+				}
+				break
+			}
+		}
+		if p >= 0 || bLen == size {
+			break
+		}
+	}
+	if p < 0 {
+		return 0, false
+	}
+	endOffset := size - bLen + int64(p)
+	records, dirSize, dirOffset := uint64(binary.LittleEndian.Uint16(buf[p+10:])), uint64(binary.LittleEndian.Uint32(buf[p+12:])), uint64(binary.LittleEndian.Uint32(buf[p+16:]))
+	if records == 0xffff || dirSize == 0xffffffff || dirOffset == 0xffffffff {
+		var loc [20]byte
+		if endOffset >= 20 {
+			if _, err := r.ReadAt(loc[:], endOffset-20); err == nil && string(loc[:4]) == "PK\x06\x07" {
+				var rec [56]byte
+				off := int64(binary.LittleEndian.Uint64(loc[8:]))
+				if _, err := r.ReadAt(rec[:], off); err != nil || string(rec[:4]) != "PK\x06\x06" {
+					return 0, false
+				}
+				endOffset, dirSize, dirOffset = off, binary.LittleEndian.Uint64(rec[40:]), binary.LittleEndian.Uint64(rec[48:])
+			}
+		}
+	}
+	if dirSize > 1<<62 || dirOffset > 1<<62 {
+		return 0, false
+	}
+	start := endOffset - int64(dirSize) // the base offset plus dirOffset
+	if start > int64(dirOffset) {
+		// Data before the archive, unless the record is wrong about it.
+		var sig [4]byte
+		if _, err := r.ReadAt(sig[:], int64(dirOffset)); err == nil && string(sig[:]) == "PK\x01\x02" {
+			start = int64(dirOffset)
+		}
+	}
+	if start < 0 || start >= size {
+		return 0, false
+	}
+	return start, true
+}
+
+// checkZipNames reports a member whose local header (found between the
+// previous member's data and its own), or an Info-ZIP Unicode path field,
+// names another file than its central directory entry: tools that read a
+// zip as a stream (Java's ZipInputStream, many unzip libraries) or honour
+// that field would extract another file than those reading the directory.
+func checkZipNames(r io.ReaderAt, f *zip.File, from, dataStart int64, g *guard) {
+	differs := func(where, name string) {
+		g.problem(CodeNameMismatch, f.Name, "%s names it %q, its central directory entry %q: tools that read a zip as a stream (such as Java's ZipInputStream) or that honour the field extract another file than the others; rebuild the archive", where, name, f.Name)
+	}
+	if name, ok := unicodePath(f.Extra); ok && name != f.Name {
+		differs("its Info-ZIP Unicode path field", name)
+	}
+	start := max(from, dataStart-30-2*0xffff)
+	if dataStart-start < 30 {
+		return
+	}
+	buf := make([]byte, dataStart-start)
+	if _, err := r.ReadAt(buf, start); err != nil {
+		return
+	}
+	sig := []byte("PK\x03\x04")
+	for p := bytes.LastIndex(buf, sig); p >= 0; p = bytes.LastIndex(buf[:p], sig) {
+		if p+30 > len(buf) {
+			continue
+		}
+		nl, el := int(binary.LittleEndian.Uint16(buf[p+26:])), int(binary.LittleEndian.Uint16(buf[p+28:]))
+		if p+30+nl+el != len(buf) {
+			continue
+		}
+		if local := string(buf[p+30 : p+30+nl]); local != f.Name {
+			differs("its local header", local)
+		} else if name, ok := unicodePath(buf[p+30+nl:]); ok && name != f.Name {
+			differs("the Info-ZIP Unicode path field of its local header", name)
+		}
+		return
+	}
+}
+
+// unicodePath returns the name in an Info-ZIP Unicode path extra field
+// (0x7075, version 1), if extra holds one.
+func unicodePath(extra []byte) (string, bool) {
+	for len(extra) >= 4 {
+		tag, size := binary.LittleEndian.Uint16(extra), int(binary.LittleEndian.Uint16(extra[2:]))
+		if 4+size > len(extra) {
+			return "", false
+		}
+		if tag == 0x7075 && size >= 5 && extra[4] == 1 {
+			return string(extra[9 : 4+size]), true
+		}
+		extra = extra[4+size:]
+	}
+	return "", false
 }
 
 // checkZipEnds reports data before the first local header (a

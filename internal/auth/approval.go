@@ -70,7 +70,7 @@ func (a *Auth) FinishApproval(ctx context.Context, act *core.Actor, ceremonyID s
 		return nil, refused("The approval", err)
 	}
 	if cred.Authenticator.CloneWarning {
-		return nil, domain.Errorf(domain.KindUnauthenticated, "The approval was refused: this passkey's signature counter went backwards, which suggests a cloned authenticator")
+		return nil, clonedPasskey("The approval")
 	}
 	flags := parsed.Response.AuthenticatorData.Flags
 	if !flags.UserVerified() {
@@ -91,6 +91,9 @@ func (a *Auth) FinishApproval(ctx context.Context, act *core.Actor, ceremonyID s
 		return nil, domain.Internal("encoding the passkey", err)
 	}
 	if err := a.st.UpdatePasskeyUse(ctx, id, cred.Authenticator.SignCount, cred.Flags.BackupState, data, a.cfg.Now()); err != nil {
+		if domain.IsKind(err, domain.KindConflict) {
+			return nil, clonedPasskey("The approval")
+		}
 		return nil, err
 	}
 	// The library keeps the challenge base64url-encoded.

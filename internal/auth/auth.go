@@ -538,8 +538,7 @@ func (a *Auth) FinishLogin(ctx context.Context, ceremonyID string, body io.Reade
 	// The library only flags a sign counter that went backwards; a cloned
 	// authenticator is a reason to refuse, not to carry on.
 	if cred.Authenticator.CloneWarning {
-		return nil, "", a.loginRefused(ctx, owner.u, clientIP, domain.Errorf(domain.KindUnauthenticated,
-			"Signing in was refused: this passkey's signature counter went backwards, which suggests a cloned authenticator; use another passkey and remove this one"))
+		return nil, "", a.loginRefused(ctx, owner.u, clientIP, clonedPasskey("Signing in"))
 	}
 	if owner.u.SuspendedAt != nil {
 		return nil, "", a.loginRefused(ctx, owner.u, clientIP, domain.Errorf(domain.KindForbidden, "Signing in was refused: this account is suspended; ask an administrator"))
@@ -558,6 +557,9 @@ func (a *Auth) FinishLogin(ctx context.Context, ceremonyID string, body io.Reade
 		return nil, "", domain.Internal("encoding the passkey", err)
 	}
 	if err := a.st.UpdatePasskeyUse(ctx, pk.ID, cred.Authenticator.SignCount, cred.Flags.BackupState, data, a.cfg.Now()); err != nil {
+		if domain.IsKind(err, domain.KindConflict) {
+			return nil, "", a.loginRefused(ctx, owner.u, clientIP, clonedPasskey("Signing in"))
+		}
 		return nil, "", err
 	}
 	secret, err := a.newSession(ctx, owner.u, client, pk.ID)
@@ -565,6 +567,14 @@ func (a *Auth) FinishLogin(ctx context.Context, ceremonyID string, body io.Reade
 		return nil, "", err
 	}
 	return owner.u, secret, nil
+}
+
+// clonedPasskey is the refusal of a passkey whose signature counter did
+// not advance: it went backwards, or a copy of the authenticator used the
+// same value at the same time.
+func clonedPasskey(what string) error {
+	return domain.Errorf(domain.KindUnauthenticated,
+		"%s was refused: this passkey's signature counter did not advance, which suggests a cloned authenticator; use another passkey and remove this one", what)
 }
 
 // loginRefused audits a refused sign-in and returns err.

@@ -41,6 +41,12 @@ type Archives struct {
 // Name implements Checker.
 func (Archives) Name() string { return "archive" }
 
+// archivesVersion is the version of the five tasks: 2 added link chains,
+// zip name disagreements, sparse sizes, bidi in member names, the wider
+// name folding and altered licence terms, so that no result of version 1
+// is reused.
+const archivesVersion = 2
+
 // maxListed bounds the paths named in a message; details hold up to
 // maxDetailPaths.
 const (
@@ -81,11 +87,11 @@ func (a Archives) Plan(ctx context.Context, in *Input) ([]Task, error) {
 		timeout := TaskTimeout + time.Duration(f.Size/(4<<20))*time.Second
 		scan := &sharedScan{run: func(ctx context.Context) *scanResult { return scanArchive(ctx, in, f, cfg) }}
 		add := func(checker string, inputs []string, judge func(*scanResult) []Outcome) {
-			tasks = append(tasks, Task{Checker: checker, Version: 1, Path: f.Path, Inputs: inputs, Timeout: timeout,
+			tasks = append(tasks, Task{Checker: checker, Version: archivesVersion, Path: f.Path, Inputs: inputs, Timeout: timeout,
 				Run: func(ctx context.Context) []Outcome { return judge(scan.get(ctx)) }})
 		}
 		addCtx := func(checker string, inputs []string, judge func(context.Context, *scanResult) []Outcome) {
-			tasks = append(tasks, Task{Checker: checker, Version: 1, Path: f.Path, Inputs: inputs, Timeout: timeout,
+			tasks = append(tasks, Task{Checker: checker, Version: archivesVersion, Path: f.Path, Inputs: inputs, Timeout: timeout,
 				Run: func(ctx context.Context) []Outcome { return judge(ctx, scan.get(ctx)) }})
 		}
 		add("archive", base, func(r *scanResult) []Outcome { return judgeArchive(r, cfg) })
@@ -490,6 +496,10 @@ func judgeLicenseFiles(r *scanResult, cfg scanConfig, incubating bool, year int)
 				msg += "; it lacks, among others:\n" + strings.Join(diff, "\n")
 			}
 			out = append(out, Outcome{Status: domain.StatusBlocker, Message: msg, Details: details})
+		} else if why := rules.AlteredTerms(string(text), cfg.license); why != "" {
+			details["altered"] = why
+			out = append(out, Outcome{Status: domain.StatusBlocker, Details: details, Message: fmt.Sprintf(
+				"%s is not the %s licence the project's policy names: %s. Ship the licence's text unchanged (the project's own notices go in NOTICE; bundled licences after the terms)", name, cfg.license, why)})
 		} else {
 			out = append(out, Outcome{Status: domain.StatusNote, Message: fmt.Sprintf("%s is the %s licence", name, cfg.license), Details: details})
 		}

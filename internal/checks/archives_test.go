@@ -210,7 +210,10 @@ func TestArchiveLicenceRules(t *testing.T) {
 		echo 'bytecode' > jar/org/alpha/C.class && (cd jar && zip -qr ../alpha-lib-1.0.jar META-INF org) &&
 		mkdir -p mac && cp -r alpha-lib-1.0-src mac/ && echo x > mac/._alpha-lib-1.0-src && echo x > mac/alpha-lib-1.0-src/._README.md &&
 		(cd mac && tar -czf ../alpha-lib-1.0-src.tgz ._alpha-lib-1.0-src alpha-lib-1.0-src) &&
-		mkdir -p flat && cp -r alpha-lib-1.0-src/. flat/ && (cd flat && tar -czf ../alpha-lib-1.0-flat-src.tar.gz .)`)
+		mkdir -p flat && cp -r alpha-lib-1.0-src/. flat/ && (cd flat && tar -czf ../alpha-lib-1.0-flat-src.tar.gz .) &&
+		mkdir -p alt && cp -r alpha-lib-1.0-src alt/alpha-lib-1.0-alt-src && sed -i '0,/irrevocable/s//revocable/' alt/alpha-lib-1.0-alt-src/LICENSE &&
+		printf 'Alpha Lib\nCopyright 2016-26 The Apache Software Foundation\n' > alt/alpha-lib-1.0-alt-src/NOTICE &&
+		(cd alt && tar -czf ../alpha-lib-1.0-alt-src.tar.gz alpha-lib-1.0-alt-src)`)
 	rs := f.uploadFiles(t, map[string]string{
 		"alpha-lib-1.0-src.tar.bz2":     filepath.Join(dir, "alpha-lib-1.0-src.tar.bz2"),
 		"alpha-lib-1.0-src.zip":         filepath.Join(dir, "alpha-lib-1.0-src.zip"),
@@ -219,7 +222,12 @@ func TestArchiveLicenceRules(t *testing.T) {
 		"alpha-lib-1.0.jar":             filepath.Join(dir, "alpha-lib-1.0.jar"),
 		"alpha-lib-1.0-src.tgz":         filepath.Join(dir, "alpha-lib-1.0-src.tgz"),
 		"alpha-lib-1.0-flat-src.tar.gz": filepath.Join(dir, "alpha-lib-1.0-flat-src.tar.gz"),
+		"alpha-lib-1.0-alt-src.tar.gz":  filepath.Join(dir, "alpha-lib-1.0-alt-src.tar.gz"),
 	})
+	// One word of the licence changed: the classifier still says
+	// Apache-2.0 (0.999), the terms comparison does not; a two-digit year.
+	want(t, rs, "license:alpha-lib-1.0-alt-src.tar.gz", domain.StatusBlocker, "LICENSE is not the Apache-2.0 licence", `it says "revocable" where the licence says "irrevocable"`)
+	want(t, rs, "license:alpha-lib-1.0-alt-src.tar.gz", domain.StatusConcern, `"Copyright 2016-26 The Apache Software Foundation": write the years as YYYY or YYYY-YYYY`)
 	// AppleDouble files are ignored by the structure rule; a flat archive is a concern.
 	want(t, rs, "archive:alpha-lib-1.0-src.tgz", domain.StatusNote, "all inside alpha-lib-1.0-src/ (2 AppleDouble ._ files ignored)")
 	want(t, rs, "archive:alpha-lib-1.0-flat-src.tar.gz", domain.StatusConcern, "should unpack into one directory alpha-lib-1.0-flat-src/, but its top level holds", "LICENSE", "NOTICE")

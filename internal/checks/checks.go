@@ -335,6 +335,11 @@ func (e *Engine) Input(ctx context.Context, revisionID int64) (*Input, error) {
 	if err != nil {
 		return nil, err
 	}
+	pubIDs, err := publisherIdentities(ctx, e.Store, rel.ProjectKey, pol)
+	if err != nil {
+		return nil, err
+	}
+	projectIDs = append(projectIDs, pubIDs...)
 	rms, err := e.Store.ReleaseManagers(ctx, rel.ID)
 	if err != nil {
 		return nil, err

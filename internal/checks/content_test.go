@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"strings"
 	"testing"
+	"time"
 
 	"trel/internal/core"
 	"trel/internal/domain"
@@ -108,18 +109,25 @@ func TestStoredSecretsAreBlockers(t *testing.T) {
 	}
 	k := legacy(key)
 	clean := legacy([]byte("an old text file\n"))
+	// A file the previous scanner rules (version 1) passed: an age
+	// identity. The current rules find it.
+	age := legacy([]byte("# public key: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\nAGE-SECRET-KEY-1QQPJVFQ6J3CZXQ2NDNL8HRRSQYC7S6T6MMRNPZ4K7YQZ8QFVGLNSEUXLVP9\n"))
+	must(t, f.st.Tx(ctx, func(tx store.Tx) error { return tx.RecordCleanScan(ctx, age.SHA256, 1, time.Now()) }))
 	scanned, err := f.svc.UploadFile(ctx, f.alice, "alpha-lib", "1.0", bytes.NewReader(bytes.Repeat([]byte{0, 1, 2}, 100_000)), -1)
 	must(t, err)
 	res, err := f.svc.CreateRevision(ctx, f.alice, "alpha-lib", "1.0", core.RevisionRequest{Changes: []core.Change{
 		{Op: "put", Path: "notes.txt", SHA256: k.SHA256}, {Op: "put", Path: "old.txt", SHA256: clean.SHA256},
-		{Op: "put", Path: "new.bin", SHA256: scanned.SHA256}}})
+		{Op: "put", Path: "new.bin", SHA256: scanned.SHA256}, {Op: "put", Path: "identity.txt", SHA256: age.SHA256}}})
 	must(t, err)
 	rs := f.run(t, res.Revision.ID)
 	if r := rs["paths:notes.txt"]; r.Status != domain.StatusBlocker || !strings.Contains(r.Message, "compromised") || r.Details["code"] != "path.secret" {
 		t.Fatalf("stored private key: %s %q %v", r.Status, r.Message, r.Details)
 	}
+	if r := rs["paths:identity.txt"]; r.Status != domain.StatusBlocker || !strings.Contains(r.Message, "age secret key") {
+		t.Fatalf("a secret the older scanner rules passed: %s %q", r.Status, r.Message)
+	}
 	for k, r := range rs {
-		if r.Details["code"] == "path.secret" && k != "paths:notes.txt" {
+		if r.Details["code"] == "path.secret" && k != "paths:notes.txt" && k != "paths:identity.txt" {
 			t.Errorf("%s: %q", k, r.Message)
 		}
 	}

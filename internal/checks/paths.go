@@ -95,5 +95,5 @@ func scanFile(ctx context.Context, in *Input, f domain.File) []Outcome {
 			Message: fmt.Sprintf("%s holds %s; private keys and credentials must never be published: remove it, and treat the key or token as compromised (revoke it and make a new one)", f.Path, fd.Kind)}}
 	}
 	return []Outcome{{Status: domain.StatusNote, Details: map[string]any{"code": "path.scanned"},
-		Message: fmt.Sprintf("%s was stored before uploads were scanned for private keys; it holds none", f.Path)}}
+		Message: fmt.Sprintf("%s was stored before uploads were scanned with the current rules for private keys and credentials; it holds none", f.Path)}}
 }

@@ -54,7 +54,7 @@ func (c Sigstore) Plan(ctx context.Context, in *Input) ([]Task, error) {
 		}
 		bundleFile := f
 		tasks = append(tasks, Task{
-			Checker: "sigstore", Version: 2, Path: f.Path,
+			Checker: "sigstore", Version: 3, Path: f.Path, // 3: identity patterns open to a chosen owner match nobody
 			Inputs: []string{bundleFile.SHA256, artifact.SHA256, artifact.SHA512, string(spec), strings.Join(keyFprs, ","),
 				strings.Join(c.Verifier.RootNames(), ","), in.Release.ProjectKey, fmt.Sprint(in.Policy.AcceptSigstore),
 				signaturePolicyInputs(in)},

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -17,11 +18,29 @@ import (
 
 func loginCmd(e *env) *cobra.Command {
 	var server string
+	var useOIDC bool
+	var ol oidcLogin
 	c := &cobra.Command{
-		Use:   "login --server URL",
-		Short: "Save the server URL and an API token (read from stdin or a prompt)",
-		Args:  args(cobra.NoArgs),
+		Use:   "login --server URL [--oidc [--token-env NAME] [--project KEY]]",
+		Short: "Save the server URL and an API token (read from stdin or a prompt), or in CI a trusted publisher's credential (--oidc)",
+		Long: `Save the server URL and an API token, read from standard input or a hidden prompt.
+
+In CI, --oidc signs in as a trusted publisher instead (see ` + "`trel publisher add`" + `): trel asks
+the server which audience it expects, gets the job's OIDC ID token for it (GitHub
+Actions: from ACTIONS_ID_TOKEN_REQUEST_URL, which needs ` + "`permissions: id-token: write`" + `;
+GitLab CI: from the id_tokens variable named by --token-env), exchanges it for a
+credential of at most 15 minutes, and saves it for the following commands.`,
+		Example: `  trel admin create-token --data ./trel-data --username admin | trel login --server http://localhost:8080
+  trel login --oidc --server https://trel.example.org                            # GitHub Actions
+  trel login --oidc --server https://trel.example.org --token-env TREL_ID_TOKEN  # GitLab CI`,
+		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
+			if useOIDC {
+				return ol.run(c, e, server)
+			}
+			if ol.tokenEnv != "" || ol.project != "" {
+				return usageError{errors.New("--token-env and --project go with --oidc")}
+			}
 			token, err := readSecret(e, "API token: ")
 			if err != nil {
 				return err
@@ -43,6 +62,9 @@ func loginCmd(e *env) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&server, "server", "", "server URL, e.g. http://localhost:8080 (required)")
+	c.Flags().BoolVar(&useOIDC, "oidc", false, "in CI: exchange the job's OIDC ID token for a trusted publisher's credential")
+	c.Flags().StringVar(&ol.tokenEnv, "token-env", "", "with --oidc: the variable holding the ID token (GitLab's id_tokens)")
+	c.Flags().StringVar(&ol.project, "project", "", "with --oidc: the project, when the workflow publishes several")
 	c.MarkFlagRequired("server")
 	return c
 }
@@ -255,19 +277,24 @@ func projectCmd(e *env) *cobra.Command {
 }
 
 func releaseCmd(e *env) *cobra.Command {
-	c := &cobra.Command{Use: "release", Short: "Start, list and show releases"}
+	c := &cobra.Command{Use: "release", Short: "Start, list, show, publish, yank and archive releases; their mail and the project feed"}
+	var embargoed bool
 	start := &cobra.Command{
-		Use: "start PROJECT VERSION", Short: "Start a draft release", Args: args(cobra.ExactArgs(2)),
+		Use: "start PROJECT VERSION [--embargoed]", Short: "Start a draft release", Args: args(cobra.ExactArgs(2)),
 		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
-			r, err := cl.StartRelease(c.Context(), a[0], a[1])
+			r, err := cl.StartReleaseWith(c.Context(), a[0], a[1], core.StartReleaseOptions{Embargoed: embargoed})
 			if err != nil {
 				return err
 			}
 			return e.out(r, func() {
 				fmt.Fprintf(e.stdout, "Started draft release %s %s. Add files with `trel upload %s %s FILE...`\n", r.ProjectKey, r.Version, r.ProjectKey, r.Version)
+				if r.Embargoed {
+					fmt.Fprintln(e.stdout, "It is embargoed: only the committee's participants see it, and its mail goes to the private list, until it is published.")
+				}
 			})
 		}),
 	}
+	start.Flags().BoolVar(&embargoed, "embargoed", false, "a security release: visible to the committee's participants only, mail to the policy's private list, until published")
 	list := &cobra.Command{
 		Use: "list PROJECT", Short: "List a project's releases", Args: args(cobra.ExactArgs(1)),
 		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
@@ -282,9 +309,9 @@ func releaseCmd(e *env) *cobra.Command {
 				}
 				var rows [][]string
 				for _, r := range rs {
-					rows = append(rows, []string{r.Version, string(r.Phase), strconv.Itoa(r.LatestRevision), r.CreatedBy, when(r.CreatedAt)})
+					rows = append(rows, []string{r.Version, string(r.Phase), releaseState(r), strconv.Itoa(r.LatestRevision), r.CreatedBy, when(r.CreatedAt)})
 				}
-				e.table([]string{"VERSION", "PHASE", "REVISION", "STARTED BY", "STARTED"}, rows)
+				e.table([]string{"VERSION", "PHASE", "STATE", "REVISION", "STARTED BY", "STARTED"}, rows)
 			})
 		}),
 	}
@@ -310,6 +337,7 @@ func releaseCmd(e *env) *cobra.Command {
 			return e.out(r, func() {
 				fmt.Fprintf(e.stdout, "Release:   %s %s\nCommittee: %s\nPhase:     %s\nRevision:  %d\nStarted:   %s by %s\n",
 					r.ProjectKey, r.Version, r.CommitteeKey, r.Phase, r.LatestRevision, when(r.CreatedAt), r.CreatedBy)
+				printReleaseStatus(e, r)
 				if rmErr == nil {
 					fmt.Fprintf(e.stdout, "Managers:  %s\n", strings.Join(rms, ", "))
 				}
@@ -320,6 +348,7 @@ func releaseCmd(e *env) *cobra.Command {
 		}),
 	}
 	c.AddCommand(start, list, show, publishCmd(e), managerCmd(e), abandonCmd(e))
+	c.AddCommand(afterlifeCmds(e)...)
 	return c
 }
 

@@ -19,6 +19,22 @@ func addExamples(root *cobra.Command) {
 
 // examples: 1 to 3 lines per command, each a command as typed.
 var examples = map[string]string{
+	"trel issuer":                    "  trel issuer list\n  trel issuer add https://gitlab.example.org --kind gitlab",
+	"trel issuer list":               "  trel issuer list\n  trel issuer list --json",
+	"trel issuer remove":             "  trel issuer remove https://gitlab.example.org",
+	"trel publisher":                 "  trel publisher list widget-lib\n  trel publisher add widget-lib --issuer https://token.actions.githubusercontent.com --repository apache/widget --workflow .github/workflows/release.yml --ref 'refs/tags/v*' --actions compose,vote-start",
+	"trel publisher list":            "  trel publisher list widget-lib",
+	"trel publisher remove":          "  trel publisher list widget-lib\n  trel publisher remove widget-lib 3",
+	"trel release archive":           "  trel release archive widget-lib 1.0",
+	"trel release feed":              "  trel release feed widget-lib\n  trel release feed widget-lib --json",
+	"trel release mail":              "  trel release mail widget-lib 1.0\n  trel release mail widget-lib 1.0 --preview announce",
+	"trel release unyank":            "  trel release unyank widget-lib 1.0",
+	"trel release yank":              "  trel release yank widget-lib 1.0 --reason \"the -bin archive lacks the NOTICE file; use 1.0.1\"",
+	"trel webhook":                   "  trel webhook list widget-lib\n  trel webhook add widget-lib https://ci.example.org/hooks/trel --secret-file hook.secret",
+	"trel webhook add":               "  trel webhook add widget-lib https://ci.example.org/hooks/trel --secret-file hook.secret\n  trel webhook add widget-lib https://mirror.example.org/trel --event release.published",
+	"trel webhook deliveries":        "  trel webhook deliveries widget-lib",
+	"trel webhook list":              "  trel webhook list widget-lib",
+	"trel webhook remove":            "  trel webhook list widget-lib\n  trel webhook remove widget-lib 2",
 	"trel":                           "  trel serve\n  trel login --server http://localhost:8080\n  trel release start tomcat-server 11.0.0",
 	"trel account":                   "  trel account sessions\n  trel account passkeys",
 	"trel admin":                     "  trel admin create-user --data ./trel-data --username alice --email alice@example.org\n  trel admin create-token --data ./trel-data --username admin | trel login --server http://localhost:8080\n  trel admin enroll --data ./trel-data --username alice",

@@ -231,6 +231,7 @@ func revisionsCmd(e *env) *cobra.Command {
 					rows = append(rows, []string{strconv.Itoa(r.Number), strconv.Itoa(r.Parent), r.Author, when(r.CreatedAt), r.Description})
 				}
 				e.table([]string{"REVISION", "PARENT", "AUTHOR", "CREATED", "DESCRIPTION"}, rows)
+				printWorkflows(e, rs)
 			})
 		}),
 	}

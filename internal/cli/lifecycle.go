@@ -32,6 +32,7 @@ func policyCmd(e *env) *cobra.Command {
 		ignore, unsigned                            []string
 		clearIgnore, clearUnsigned                  bool
 		arch                                        archiveFlags
+		mailf                                       mailFlags
 	)
 	set := &cobra.Command{
 		Use:   "set PROJECT --FIELD VALUE...",
@@ -87,6 +88,11 @@ pattern names it (a pattern without '/' matches the file name in any directory).
 			} else if ok {
 				changed = true
 			}
+			if ok, err := mailf.apply(f, p); err != nil {
+				return usageError{err}
+			} else if ok {
+				changed = true
+			}
 			for _, spec := range ignore {
 				r, err := domain.ParseIgnoreRule(spec)
 				if err != nil {
@@ -125,6 +131,7 @@ pattern names it (a pattern without '/' matches the file name in any directory).
 	f.StringArrayVar(&unsigned, "unsigned", nil, "add files that may be published without signatures and checksums: GLOB=REASON")
 	f.BoolVar(&clearUnsigned, "clear-unsigned", false, "remove all unsigned rules (every file then needs signatures)")
 	arch.register(f)
+	mailf.register(f)
 
 	history := &cobra.Command{
 		Use: "history PROJECT", Short: "Every version of the policy, newest first", Args: args(cobra.ExactArgs(1)),
@@ -170,6 +177,7 @@ func printPolicy(e *env, project string, p *domain.Policy) {
 		fmt.Fprintf(e.stdout, "  no licence header needed: %s\n", strings.Join(a.HeaderIgnore, " "))
 	}
 	fmt.Fprintf(e.stdout, "  archive limits (0 = trel's): unpacked %d bytes, %d members, ratio %d\n", a.MaxUnpackedSize, a.MaxMembers, a.MaxRatio)
+	printMailPolicy(e, p)
 	for _, r := range p.Ignore {
 		fmt.Fprintf(e.stdout, "  ignore: checker=%s path=%s message=%q (%s)\n", r.Checker, r.Path, r.Message, r.Reason)
 	}
@@ -177,13 +185,17 @@ func printPolicy(e *env, project string, p *domain.Policy) {
 
 func voteCmd(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "vote", Short: "Start, cast, tally and resolve the vote on a release candidate"}
-	var plusOne bool
+	var plusOne, preview bool
 	var startComment string
 	start := &cobra.Command{
-		Use: "start PROJECT VERSION [--plus-one [--comment TEXT]]", Short: "Freeze the latest revision and open the vote (release managers)", Args: args(cobra.ExactArgs(2)),
-		Example: `  trel vote start tomcat-server 11.0.0
+		Use: "start PROJECT VERSION [--plus-one [--comment TEXT]] [--preview]", Short: "Freeze the latest revision and open the vote (release managers)", Args: args(cobra.ExactArgs(2)),
+		Example: `  trel vote start tomcat-server 11.0.0 --preview
+  trel vote start tomcat-server 11.0.0
   trel vote start tomcat-server 11.0.0 --plus-one --comment "signatures and licences checked"`,
 		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			if preview {
+				return printPreview(e, cl, c, a[0], a[1], domain.MailVote)
+			}
 			v, err := cl.StartVoteWith(c.Context(), a[0], a[1], api.StartVoteRequest{PlusOne: plusOne, Comment: startComment})
 			if err != nil {
 				return err
@@ -198,6 +210,7 @@ func voteCmd(e *env) *cobra.Command {
 	}
 	start.Flags().BoolVar(&plusOne, "plus-one", false, "record your own +1 as the vote opens")
 	start.Flags().StringVar(&startComment, "comment", "", "with --plus-one: what you checked")
+	start.Flags().BoolVar(&preview, "preview", false, "show the [VOTE] mail as it would be sent, without starting the vote")
 	var comment string
 	cast := &cobra.Command{
 		Use: "cast PROJECT VERSION +1|0|-1 [--comment TEXT]", Short: "Cast or change your vote", Args: args(cobra.ExactArgs(3)),

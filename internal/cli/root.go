@@ -154,6 +154,8 @@ Every client command accepts --json for machine-readable output.`,
 		verifyCmd(e), sigstoreCmd(e),
 		noticesCmd(e),
 		whoamiCmd(e), logoutCmd(e), accountCmd(e), auditCmd(e), restoreCmd(e),
+		issuerCmd(e), publisherCmd(e),
+		webhookCmd(e),
 	)
 	refuseUnknownSubcommands(root)
 	addExamples(root)

@@ -65,6 +65,8 @@ func serveCmd(e *env) *cobra.Command {
 	var maxServerKeys, uploadsPerUser int
 	var metricsAddr, metricsTokenFile string
 	var sigstoreSigningConfig, sigstoreSigningRoot string
+	var notify server.NotifyConfig
+	var deliveryRetry string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the trel server on a data directory (SQLite + files)",
@@ -84,7 +86,13 @@ at start when the data directory itself is open to other users.
 Environment: TREL_DATA, TREL_DATABASE, TREL_BLOBS, TREL_LOG_DIR, TREL_ADDR,
 TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PUBLIC_URL,
 TREL_RELEASE_QUOTA, TREL_USER_QUOTA, TREL_BLOB_GRACE, TREL_TRUSTED_PROXY (comma-separated),
-TREL_METRICS_ADDR, TREL_METRICS_TOKEN_FILE.`,
+TREL_METRICS_ADDR, TREL_METRICS_TOKEN_FILE, TREL_SMTP, TREL_MAIL_FROM, TREL_SMTP_PASSWORD
+(the relay's password: never a flag), TREL_WEBHOOK_ALLOW_PRIVATE, TREL_DELIVERY_RETRY.
+
+Mail: with --smtp smtp://[USER@]HOST:PORT (STARTTLS whenever the relay offers it;
+smtps:// for TLS from the first byte) and --mail-from ADDRESS, trel sends each
+project's [VOTE], ballots, reminder, [RESULT] and [ANNOUNCE] mail to the lists its
+policy names, and receipts to voters. Without them mail is off and the pages say so.`,
 		Args: args(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error {
 			max, err := parseSize(maxSize)
@@ -129,6 +137,12 @@ TREL_METRICS_ADDR, TREL_METRICS_TOKEN_FILE.`,
 					return usageError{fmt.Errorf("--metrics-token-file %s: the token must have at least 16 characters", metricsTokenFile)}
 				}
 			}
+			if deliveryRetry != "" {
+				if notify.RetryBase, err = time.ParseDuration(deliveryRetry); err != nil || notify.RetryBase < time.Millisecond {
+					return usageError{fmt.Errorf("--delivery-retry %q: give a duration such as 30s", deliveryRetry)}
+				}
+			}
+			notify.SMTPPassword = server.SMTPPasswordFromEnv()
 			if maxServerKeys < 1 || uploadsPerUser < 1 {
 				return usageError{fmt.Errorf("--max-server-keys and --uploads-per-user must be at least 1")}
 			}
@@ -144,7 +158,7 @@ TREL_METRICS_ADDR, TREL_METRICS_TOKEN_FILE.`,
 				MasterKeyFile: masterKeyFile, MasterKeyEnv: "TREL_MASTER_KEY", PublicURL: publicURL,
 				Quota: quota, BlobGrace: grace,
 				TrustedProxies: proxies, Limits: core.Limits{MaxServerKeys: maxServerKeys}, UploadsPerUser: uploadsPerUser,
-				MetricsAddr: metricsAddr, MetricsToken: metricsToken,
+				MetricsAddr: metricsAddr, MetricsToken: metricsToken, Notify: notify,
 			}, e.stdout)
 		},
 	}
@@ -174,6 +188,10 @@ TREL_METRICS_ADDR, TREL_METRICS_TOKEN_FILE.`,
 	f.IntVar(&maxServerKeys, "max-server-keys", core.DefaultMaxServerKeys, "active signing keys trel may hold for one user")
 	f.IntVar(&uploadsPerUser, "uploads-per-user", core.DefaultUploadsPerUser, "concurrent uploads one user may make (per server process)")
 	f.StringVar(&metricsAddr, "metrics-addr", envOr("TREL_METRICS_ADDR", ""), "serve /metrics only on this address (e.g. 127.0.0.1:9090) instead of the main one")
+	f.StringVar(&notify.SMTP, "smtp", envOr("TREL_SMTP", ""), "mail relay: smtp://[USER@]HOST:PORT (STARTTLS when offered) or smtps://...; the password comes from TREL_SMTP_PASSWORD (default: mail is off)")
+	f.StringVar(&notify.MailFrom, "mail-from", envOr("TREL_MAIL_FROM", ""), "sender of trel's mail, e.g. 'trel <trel@example.org>'")
+	f.BoolVar(&notify.WebhookAllowPrivate, "webhook-allow-private", os.Getenv("TREL_WEBHOOK_ALLOW_PRIVATE") == "true", "let project webhooks call loopback and private addresses (an internal CI); off, only public addresses are called")
+	f.StringVar(&deliveryRetry, "delivery-retry", envOr("TREL_DELIVERY_RETRY", ""), "first retry delay of a mail or webhook call that failed for now (doubles each time, at most 1h; default 30s)")
 	f.StringVar(&metricsTokenFile, "metrics-token-file", envOr("TREL_METRICS_TOKEN_FILE", ""), "file holding a bearer token that /metrics requires")
 
 	return c

@@ -66,17 +66,8 @@ changed the release meanwhile, or if the release holds another file of the same 
 			if (keyFile == "") == !useGPG {
 				return usageError{errors.New("choose exactly one of --key FILE, --gpg and --sigstore")}
 			}
-			for _, p := range paths {
-				st, err := os.Stat(p)
-				if err != nil {
-					return fmt.Errorf("cannot read %s: %w", p, err)
-				}
-				if !st.Mode().IsRegular() {
-					return usageError{fmt.Errorf("%s is not a regular file", p)}
-				}
-				if _, err := os.Lstat(p + ".asc"); err == nil {
-					return usageError{fmt.Errorf("%s.asc already exists; trel never overwrites a signature: move it away first", p)}
-				}
+			if err := checkSignTargets(paths, ".asc"); err != nil {
+				return err
 			}
 			var cl *client.Client
 			project, version, err := splitUpload(uploadTo)
@@ -359,6 +350,32 @@ func sameContent(rev *domain.Revision, target, local, project, version string) e
 			}
 			return fmt.Errorf("%s in %s %s is not the file you signed (%s): upload yours first with `%s`, or sign the release's copy (`trel download %s %s %s`)",
 				target, project, version, local, upload, project, version, target)
+		}
+	}
+	return nil
+}
+
+// checkSignTargets checks the files to sign before anything is signed:
+// regular files, each given once (also under another name), none with a
+// signature (path+suffix) already next to it.
+func checkSignTargets(paths []string, suffix string) error {
+	var seen []os.FileInfo
+	for i, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("cannot read %s: %w", p, err)
+		}
+		if !st.Mode().IsRegular() {
+			return usageError{fmt.Errorf("%s is not a regular file", p)}
+		}
+		for j, prev := range seen {
+			if os.SameFile(prev, st) {
+				return usageError{fmt.Errorf("%s and %s are the same file: give each file once", paths[j], paths[i])}
+			}
+		}
+		seen = append(seen, st)
+		if _, err := os.Lstat(p + suffix); err == nil {
+			return usageError{fmt.Errorf("%s%s already exists; trel never overwrites a signature: move it away first", p, suffix)}
 		}
 	}
 	return nil

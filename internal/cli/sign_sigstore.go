@@ -282,17 +282,10 @@ func (e *env) uploadSigned(ctx context.Context, cl *client.Client, p *uploadPlan
 func (e *env) runSigstoreSign(c *cobra.Command, f *sigstoreFlags, paths []string, uploadTo string) error {
 	ctx := c.Context()
 	var files []*signedFile
+	if err := checkSignTargets(paths, BundleSuffix); err != nil {
+		return err
+	}
 	for _, p := range paths {
-		st, err := os.Stat(p)
-		if err != nil {
-			return fmt.Errorf("cannot read %s: %w", p, err)
-		}
-		if !st.Mode().IsRegular() {
-			return usageError{fmt.Errorf("%s is not a regular file", p)}
-		}
-		if _, err := os.Lstat(p + BundleSuffix); err == nil {
-			return usageError{fmt.Errorf("%s%s already exists; trel never overwrites a signature: move it away first", p, BundleSuffix)}
-		}
 		files = append(files, &signedFile{File: p, Bundle: p + BundleSuffix})
 	}
 	in, err := f.instance()

@@ -7,8 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -365,16 +363,10 @@ func logClient(ctx context.Context, server, keyFile string) (*logCheck, error) {
 		}
 		key = strings.TrimSpace(string(b))
 	} else {
-		resp, err := http.Get(server + "/log/verifier-key")
-		if err != nil {
-			return nil, fmt.Errorf("cannot reach %s: %w", server, err)
+		var err error
+		if key, err = fetchLogKey(server); err != nil {
+			return nil, err
 		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return nil, fmt.Errorf("%s publishes no log key (%s)", server, resp.Status)
-		}
-		key = strings.TrimSpace(string(b))
 	}
 	fetch, err := translog.HTTPFetcher(server+"/log/", nil)
 	if err != nil {
@@ -384,12 +376,7 @@ func logClient(ctx context.Context, server, keyFile string) (*logCheck, error) {
 	if err != nil {
 		return nil, fmt.Errorf("the log key: %w", err)
 	}
-	state := ""
-	if p, err := configPath(); err == nil {
-		h := sha256.Sum256([]byte(server))
-		state = filepath.Join(filepath.Dir(p), "log-checkpoint-"+hex.EncodeToString(h[:6]))
-	}
-	return &logCheck{c: c, state: state}, nil
+	return &logCheck{c: c, state: logStateFile(server, "log-checkpoint")}, nil
 }
 
 // checkpoint fetches the current checkpoint and proves it consistent with

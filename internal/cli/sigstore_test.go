@@ -117,3 +117,27 @@ func TestSigstoreSignBundleRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestSignRefusesAFileGivenTwice: `trel sign a ./a` (or a hard link to a)
+// would sign twice and then fail writing the second signature over the
+// first: refused before anything is signed, for every kind of signature.
+func TestSignRefusesAFileGivenTwice(t *testing.T) {
+	dir := t.TempDir()
+	art := filepath.Join(dir, "a.tar.gz")
+	os.WriteFile(art, []byte("a"), 0o644)
+	link := filepath.Join(dir, "b.tar.gz")
+	if err := os.Link(art, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range [][]string{{"--sigstore", "--identity-token", "x"}, {"--key", art}} {
+		for _, pair := range [][2]string{{art, filepath.Join(dir, ".", "a.tar.gz")}, {art, link}} {
+			code, stdout, stderr := verifyRun(t, append([]string{"sign", pair[0], pair[1]}, kind...)...)
+			if code != 2 || stdout != "" || !strings.Contains(stderr, "are the same file: give each file once") {
+				t.Errorf("%v %v: exit %d\nstdout: %s\nstderr: %s", kind[0], pair, code, stdout, stderr)
+			}
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Fatalf("something was written: %v", entries)
+	}
+}

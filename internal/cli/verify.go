@@ -19,14 +19,15 @@ func (reportedError) Error() string { return "" }
 
 func verifyCmd(e *env) *cobra.Command {
 	var opts verify.Options
+	var rf releaseFlags
 	var arch struct {
 		on, incubating              bool
 		version, license, repo, tag string
 		allowed                     []string
 	}
 	c := &cobra.Command{
-		Use:   "verify ARTIFACT",
-		Short: "Verify a downloaded release artifact offline (OpenPGP, checksum, Sigstore)",
+		Use:   "verify ARTIFACT | --release URL [--dir DIR] | --server URL PROJECT VERSION",
+		Short: "Verify a downloaded artifact offline, or a whole published release in one command",
 		Long: `Verify a downloaded artifact without any server.
 
 The artifact is read once. It is checked against:
@@ -46,18 +47,37 @@ expression, as in cosign, but anchored: it must match the whole identity.
 
 The verdict is VERIFIED (exit 0) only when every check that ran passed and at
 least one signature (OpenPGP or Sigstore) verified; otherwise NOT VERIFIED
-(exit 1). Wrong options exit 2. --json prints the full report.`,
+(exit 1). Wrong options exit 2. --json prints the full report.
+
+A whole published release: --release URL (its downloads directory) or --server URL
+PROJECT VERSION fetches the release manifest, the committee's KEYS and every file
+(with --dir DIR, the files are read from DIR, a copy from a mirror, while manifest,
+KEYS and log still come from the server), reads each file once, and checks:
+  - that the manifest is in trel's public log: its entry at the manifest's log_index,
+    with an inclusion proof, in a log consistent with the last checkpoint this
+    client saw, under a pinned log key (--log-key FILE, else the key seen on first
+    use, both kept next to the configuration);
+  - every file's size and SHA-512 against the manifest;
+  - every OpenPGP signature against KEYS, by a key that was in KEYS when the release
+    was published, and every Sigstore bundle (--trusted-root for a private
+    instance), signed by the signers the manifest names;
+  - that each artifact carries the signatures the policy in the manifest requires;
+  - the vote tally against the vote's rules.
+One verdict, VERIFIED or NOT VERIFIED with its causes; exit codes as above.`,
 		Example: `  trel verify apache-foo-1.0.tar.gz --keys KEYS
   trel verify foo-1.0.tgz --bundle foo-1.0.tgz.sigstore.json \
-      --certificate-identity https://github.com/org/foo/.github/workflows/release.yml@refs/tags/v1.0 \
+      --certificate-identity-regexp 'https://github\.com/org/foo/\.github/workflows/release\.yml@refs/tags/v.*' \
       --certificate-oidc-issuer https://token.actions.githubusercontent.com
-  trel verify foo.bin --bundle foo.bin.bundle --key cosign.pub`,
-		Args: args(cobra.ExactArgs(1)),
+  trel verify --release https://trel.example/downloads/widget/widget-lib/1.0/ --dir ./mirror-copy`,
+		Args: rf.args,
 		RunE: func(c *cobra.Command, a []string) error {
-			opts.Artifact = a[0]
 			if opts.TrustedRoot == "" {
 				opts.TrustedRoot = refreshedRoot(false)
 			}
+			if rf.active() {
+				return rf.run(c, e, a, opts.TrustedRoot)
+			}
+			opts.Artifact = a[0]
 			archiveBlockers := 0
 			if arch.on {
 				pol := domain.DefaultPolicy()
@@ -80,15 +100,15 @@ least one signature (OpenPGP or Sigstore) verified; otherwise NOT VERIFIED
 						archiveBlockers++
 					}
 				}
-				if e.json {
-					if err := e.out(rs, nil); err != nil {
-						return err
-					}
-				} else {
+				// Messages name the archive's members: through e.out, so
+				// that bidi controls in them cannot reverse the line.
+				if err := e.out(rs, func() {
 					domain.SortCheckResults(rs)
 					for _, r := range rs {
 						fmt.Fprintf(e.stdout, "%-10s %-11s %s\n", r.Status, r.Checker, r.Message)
 					}
+				}); err != nil {
+					return err
 				}
 			}
 			rep, err := verify.Verify(opts)
@@ -125,6 +145,10 @@ least one signature (OpenPGP or Sigstore) verified; otherwise NOT VERIFIED
 	f.StringVar(&arch.tag, "source-tag", "", "with --source-repo: tag pattern, e.g. v{version}")
 	f.StringVar(&arch.version, "version", "", "with --source-repo: the release version")
 	f.BoolVar(&arch.incubating, "incubating", false, "with --archive: the committee is incubating (a DISCLAIMER is required)")
+	f.StringVar(&rf.release, "release", "", "verify a whole published release: the URL of its downloads directory")
+	f.StringVar(&rf.server, "server", "", "verify a whole published release of this server: give PROJECT VERSION")
+	f.StringVar(&rf.dir, "dir", "", "with --release/--server: read the release's files from this directory (a mirror's copy)")
+	f.StringVar(&rf.logKey, "log-key", "", "with --release/--server: file with the server's log verifier key to pin (default: the key seen on first use)")
 	return c
 }
 

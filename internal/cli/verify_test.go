@@ -1,7 +1,9 @@
 package cli_test
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -396,5 +398,33 @@ func TestVerifyAdvisesDownloaders(t *testing.T) {
 	code, stdout, stderr := verifyRun(t, "verify", art)
 	if code != 1 || !strings.Contains(stdout, "download it again") || strings.Contains(stdout+stderr, "regenerate") || strings.Contains(stdout+stderr, "re-upload") {
 		t.Errorf("exit %d:\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// TestVerifyArchiveNeutralizesMemberNames: `trel verify --archive` prints
+// messages that name the archive's members; a right-to-left override in a
+// name is shown as an escape, never sent to the terminal.
+func TestVerifyArchiveNeutralizesMemberNames(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for name, body := range map[string]string{
+		"w-1.0-src/src/evil\u202egnp.java": "class A {}\n",
+		"w-1.0-src/src/B.java":             "class B {}\n",
+	} {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Format: tar.FormatPAX})
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	zw.Close()
+	art := filepath.Join(dir, "w-1.0-src.tar.gz")
+	os.WriteFile(art, buf.Bytes(), 0o644)
+	_, stdout, stderr := verifyRun(t, "verify", art, "--archive")
+	if strings.ContainsRune(stdout+stderr, '\u202e') {
+		t.Fatalf("a bidi control reached the terminal:\n%s\n%s", stdout, stderr)
+	}
+	if !strings.Contains(stdout, `\u202e`) {
+		t.Fatalf("the member is not named:\n%s\n%s", stdout, stderr)
 	}
 }

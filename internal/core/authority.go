@@ -6,6 +6,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"trel/internal/checks"
 	"trel/internal/domain"
@@ -244,7 +245,11 @@ func (s *Service) CancelVote(ctx context.Context, a *Actor, projectKey, version,
 	if len(reason) > 2000 {
 		return domain.Errorf(domain.KindInvalid, "the reason is longer than 2000 characters")
 	}
-	return s.store.Tx(ctx, func(tx store.Tx) error {
+	t, err := s.tally(ctx, rel)
+	if err != nil {
+		return err
+	}
+	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.LockRelease(ctx, rel.ID); err != nil {
 			return err
 		}
@@ -254,6 +259,14 @@ func (s *Service) CancelVote(ctx context.Context, a *Actor, projectKey, version,
 		}
 		if cur.Phase != rel.Phase {
 			return domain.Errorf(domain.KindConflict, "the release changed meanwhile (now %s): look again", cur.Phase)
+		}
+		// A recorded publication may already be in the public log: it can
+		// only be finished, never taken back.
+		if pub, err := tx.Publication(ctx, rel.ID); err == nil {
+			return domain.Errorf(domain.KindConflict, "the publication of revision %d started at %s and cannot be taken back (its manifest may already be in the public log): finish it with `trel release publish %s %s`",
+				pub.Revision, pub.StartedAt.UTC().Format(time.RFC3339), rel.ProjectKey, rel.Version)
+		} else if !domain.IsKind(err, domain.KindNotFound) {
+			return err
 		}
 		round, err := tx.CurrentVote(ctx, rel.ID)
 		if err != nil {
@@ -267,8 +280,15 @@ func (s *Service) CancelVote(ctx context.Context, a *Actor, projectKey, version,
 		if err := tx.SetPhase(ctx, rel.ID, domain.PhaseDraft, s.now()); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, a, "vote.cancel", releaseTarget(rel), map[string]any{"round": round.Round, "from": rel.Phase, "reason": reason})
+		if err := s.audit(ctx, tx, a, "vote.cancel", releaseTarget(rel), map[string]any{"round": round.Round, "from": rel.Phase, "reason": reason}); err != nil {
+			return err
+		}
+		return s.onVoteEnded(ctx, tx, a, rel, t, reason)
 	})
+	if err == nil {
+		s.wakeDeliveries()
+	}
+	return err
 }
 
 // VoteRules are the vote rules a published release was voted under.
@@ -325,7 +345,14 @@ func (s *Service) manifestSigners(ctx context.Context, rel *domain.Release, pol 
 					problems = append(problems, fmt.Sprintf("%s: the personal Sigstore identity of %s, who is no longer on committee %s", r.Path, owner, rel.CommitteeKey))
 					continue
 				}
-				out[f.Path] = append(out[f.Path], map[string]any{"kind": "sigstore", "file": r.Path, "identity": r.Details["identity"], "issuer": r.Details["issuer"]})
+				entry := map[string]any{"kind": "sigstore", "file": r.Path, "identity": r.Details["identity"], "issuer": r.Details["issuer"]}
+				if fp, _ := r.Details["key_fingerprint"].(string); fp != "" {
+					entry["key_fingerprint"] = fp // a key-based bundle; see withSigstoreKeys
+				}
+				if hk, _ := r.Details["held_key"].(string); hk != "" {
+					entry["held_key"] = hk // logged in trel's log, not Rekor
+				}
+				out[f.Path] = append(out[f.Path], entry)
 			}
 		}
 	}

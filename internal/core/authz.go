@@ -84,6 +84,13 @@ func (s *Service) authorize(ctx context.Context, a *Actor, op Op, committeeID in
 	if !ok {
 		return domain.Internal("authorising", errUnknownOp(op))
 	}
+	if a.Workload != nil {
+		if need == levelPublic {
+			return nil
+		}
+		s.meter.Inc("refusal", "role")
+		return workloadMay(a.Workload, op, nil)
+	}
 	if a.User != nil && a.User.SuspendedAt != nil {
 		s.meter.Inc("refusal", "suspended")
 		return suspendedError()

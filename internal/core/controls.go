@@ -51,6 +51,11 @@ func (s *Service) AbandonRelease(ctx context.Context, a *Actor, projectKey, vers
 // of revision number. expect, when set, is the latest revision the caller
 // saw (a conflict otherwise, as for any change).
 func (s *Service) RestoreRevision(ctx context.Context, a *Actor, projectKey, version string, number int, expect *int) (*RevisionResult, error) {
+	// Restoring is uploading: the same right, checked before anything
+	// about the revisions is said.
+	if _, err := s.release(ctx, a, OpUpload, projectKey, version); err != nil {
+		return nil, err
+	}
 	rel, old, err := s.Revision(ctx, a, projectKey, version, number)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ package core
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"time"
 
 	"trel/internal/blob"
@@ -41,6 +42,12 @@ type Service struct {
 	// sigstoreInst is where keys trel holds get timestamps for Sigstore
 	// bundles; see SetSigstoreSigning.
 	sigstoreInst *sigstore.Instance
+	// tp configures trusted publishing; see SetTrustedPublishing.
+	tp *TrustedPublishing
+	// notify connects mail and webhooks; see SetNotify.
+	notify NotifyConfig
+	// archiver moves published releases to the archive tree.
+	archiver Archiver
 }
 
 // Options configure a Service.
@@ -88,6 +95,7 @@ func New(st store.Store, blobs blob.Store, opt Options) *Service {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.SetNotify(NotifyConfig{})
 	return s
 }
 
@@ -106,6 +114,9 @@ type Actor struct {
 	// Token is the API token the request came with (nil for browser
 	// sessions and the system): a token cannot make one that outlives it.
 	Token *domain.Token
+	// Workload is set (and User nil) for a trusted publisher's CI
+	// credential: it may do only what its grant says (see authorizeIn).
+	Workload *domain.Workload
 }
 
 // Anonymous is a visitor without credentials.
@@ -121,19 +132,31 @@ func (a *Actor) name() string {
 		return "system"
 	case a.User != nil:
 		return a.User.Username
+	case a.Workload != nil:
+		return a.Workload.Account
 	}
 	return "anonymous"
 }
 
 func (a *Actor) id() int64 {
-	if a.User != nil {
+	switch {
+	case a.User != nil:
 		return a.User.ID
+	case a.Workload != nil:
+		return a.Workload.UserID
 	}
 	return 0
 }
 
 func (s *Service) audit(ctx context.Context, tx store.Tx, a *Actor, action, target string, details map[string]any) error {
 	s.meter.Inc("action", action)
+	if a.Workload != nil { // what a CI credential does names its workflow run
+		details = maps.Clone(details)
+		if details == nil {
+			details = map[string]any{}
+		}
+		details["workflow_run"] = a.Workload.Run
+	}
 	return tx.Audit(ctx, domain.AuditEvent{
 		Time: s.now(), ActorID: a.id(), Actor: a.name(), Action: action, Target: target,
 		Details: details, ClientIP: a.ClientIP,

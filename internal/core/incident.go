@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"trel/internal/domain"
@@ -106,9 +107,12 @@ func (s *Service) RevokeAnyToken(ctx context.Context, a *Actor, id int64) error 
 	if err != nil {
 		return err
 	}
-	notice := fmt.Sprintf("An administrator revoked your API token %q (%s…).", t.Label, t.Prefix)
-	return s.adminChange(ctx, a, u, "token.revoke", map[string]any{"token_id": id, "label": t.Label, "by_admin": true}, notice, func(tx store.Tx) error {
-		return tx.RevokeToken(ctx, u.ID, id, s.now())
+	notice := fmt.Sprintf("An administrator revoked your API token %q (%s…), and the tokens made with it.", t.Label, t.Prefix)
+	details := map[string]any{"label": t.Label, "by_admin": true}
+	return s.adminChange(ctx, a, u, "token.revoke", details, notice, func(tx store.Tx) error {
+		revoked, err := revokeToken(ctx, tx, u.ID, id, s.now())
+		maps.Copy(details, revoked)
+		return err
 	})
 }
 

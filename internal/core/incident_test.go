@@ -3,6 +3,7 @@ package core_test
 import (
 	"context"
 	"crypto/rand"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -84,6 +85,64 @@ func TestTokenCannotOutliveItsParent(t *testing.T) {
 	_, short, err := w.svc.CreateToken(ctx, act, "", "short", time.Hour)
 	if err != nil || !short.ExpiresAt.Before(*parent.ExpiresAt) {
 		t.Fatalf("a shorter child: %+v %v", short, err)
+	}
+}
+
+// TestRevokingATokenRevokesTheTokensMadeWithIt: a leaked token that was
+// used to make more tokens is cut off whole, by its owner or an
+// administrator: its children and grandchildren are refused at once,
+// tokens made otherwise keep working, and the audit event names them.
+func TestRevokingATokenRevokesTheTokensMadeWithIt(t *testing.T) {
+	ctx := context.Background()
+	w := newKeyWorld(t, core.Limits{})
+	actorOf := func(secret string) *core.Actor {
+		t.Helper()
+		u, tok, err := w.svc.Authenticate(ctx, secret)
+		if err != nil {
+			t.Fatalf("authenticate: %v", err)
+		}
+		return &core.Actor{User: u, Token: tok}
+	}
+	for _, byAdmin := range []bool{false, true} {
+		leaked, parent := w.token(t, "bob", 24*time.Hour)
+		otherSecret, _ := w.token(t, "bob", 24*time.Hour)
+		childSecret, child, err := w.svc.CreateToken(ctx, actorOf(leaked), "", "child", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		grandSecret, grand, err := w.svc.CreateToken(ctx, actorOf(childSecret), "", "grandchild", time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if byAdmin {
+			err = w.svc.RevokeAnyToken(ctx, w.actors["admin"], parent.ID)
+		} else {
+			err = w.svc.RevokeToken(ctx, actorOf(otherSecret), parent.ID)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, secret := range map[string]string{"parent": leaked, "child": childSecret, "grandchild": grandSecret} {
+			if _, _, err := w.svc.Authenticate(ctx, secret); err == nil {
+				t.Errorf("admin %v: the %s of the revoked token still works", byAdmin, name)
+			}
+		}
+		if _, _, err := w.svc.Authenticate(ctx, otherSecret); err != nil {
+			t.Fatalf("a token made otherwise was revoked: %v", err)
+		}
+		evs, err := w.svc.AuditLog(ctx, w.actors["admin"], 5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, e := range evs {
+			if e.Action == "token.revoke" && fmt.Sprint(e.Details["tokens_made_with_it"]) == fmt.Sprint([]any{float64(child.ID), float64(grand.ID)}) {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("admin %v: the audit event does not name the tokens made with it: %+v", byAdmin, evs)
+		}
 	}
 }
 

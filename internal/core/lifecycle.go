@@ -67,11 +67,16 @@ func (s *Service) SetPolicy(ctx context.Context, a *Actor, projectKey string, po
 	if err := pol.Validate(); err != nil {
 		return nil, err
 	}
+	if err := checkMailTemplates(&pol); err != nil {
+		return nil, err
+	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		old, err := tx.Policy(ctx, p.ID)
 		if err != nil {
 			return err
 		}
+		// Publishers change only with AddPublisher and RemovePublisher.
+		pol.Publishers = old.Publishers
 		if err := tx.PutPolicy(ctx, p.ID, &pol, a.id(), s.now()); err != nil {
 			return err
 		}
@@ -93,6 +98,9 @@ func (s *Service) SetPolicy(ctx context.Context, a *Actor, projectKey string, po
 // releaseManager finds a release and checks that a manages it (or is an
 // administrator).
 func (s *Service) releaseManager(ctx context.Context, a *Actor, projectKey, version, what string) (*domain.Release, error) {
+	if a.Workload != nil {
+		return s.workloadManages(ctx, a, projectKey, version, what)
+	}
 	rel, err := s.release(ctx, a, OpReadDraft, projectKey, version)
 	if err != nil {
 		return nil, err
@@ -264,20 +272,28 @@ func (s *Service) StartVote(ctx context.Context, a *Actor, projectKey, version s
 		if prev, err := tx.CurrentVote(ctx, rel.ID); err == nil {
 			n = prev.Round + 1
 		}
-		round = domain.VoteRound{Round: n, Revision: rep.Revision, StartedBy: a.User.Username, StartedAt: s.now(),
+		round = domain.VoteRound{Round: n, Revision: rep.Revision, StartedBy: a.name(), StartedAt: s.now(),
 			MinHours: pol.MinVoteHours, MinBindingPlusOnes: pol.MinBindingPlusOnes, PolicyVersion: pol.Version}
-		if err := tx.StartVote(ctx, rel.ID, round, a.User.ID); err != nil {
+		if err := tx.StartVote(ctx, rel.ID, round, a.id()); err != nil {
+			return err
+		}
+		if err := s.attribute(ctx, tx, a, rel.ID, "vote.start", n); err != nil {
 			return err
 		}
 		if err := tx.SetPhase(ctx, rel.ID, domain.PhaseCandidate, s.now()); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, a, "vote.start", releaseTarget(rel), map[string]any{"round": n, "revision": rep.Revision,
-			"min_hours": pol.MinVoteHours, "min_binding_plus_ones": pol.MinBindingPlusOnes, "policy_version": pol.Version})
+		if err := s.audit(ctx, tx, a, "vote.start", releaseTarget(rel), map[string]any{"round": n, "revision": rep.Revision,
+			"min_hours": pol.MinVoteHours, "min_binding_plus_ones": pol.MinBindingPlusOnes, "policy_version": pol.Version}); err != nil {
+			return err
+		}
+		cur.Phase = domain.PhaseCandidate
+		return s.onVoteStarted(ctx, tx, a, cur, round)
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.wakeDeliveries()
 	return &round, nil
 }
 
@@ -323,11 +339,15 @@ func (s *Service) CastVote(ctx context.Context, a *Actor, projectKey, version st
 		if err := tx.PutVote(ctx, rel.ID, round.Round, a.User.ID, domain.Vote{Value: value, Binding: binding, Comment: comment, CastAt: s.now()}); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, a, "vote.cast", releaseTarget(rel), map[string]any{"round": round.Round, "value": value, "binding": binding})
+		if err := s.audit(ctx, tx, a, "vote.cast", releaseTarget(rel), map[string]any{"round": round.Round, "value": value, "binding": binding}); err != nil {
+			return err
+		}
+		return s.onVoteCast(ctx, tx, a, rel, round.Round, value, binding, comment)
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.wakeDeliveries()
 	return s.Tally(ctx, a, projectKey, version)
 }
 
@@ -385,6 +405,10 @@ func (s *Service) ResolveVote(ctx context.Context, a *Actor, projectKey, version
 		return nil, domain.Errorf(domain.KindConflict, "too early: the vote runs for at least %d hours and may be resolved from %s",
 			t.Round.MinHours, t.ClosesAt.UTC().Format(time.RFC3339))
 	}
+	if a.Workload != nil && !t.Passing {
+		return nil, domain.Errorf(domain.KindForbidden, "the vote on %s %s does not pass (%d binding +1, %d binding -1, %d needed): a CI credential resolves only a passing vote; a release manager resolves this one",
+			rel.ProjectKey, rel.Version, t.BindingPlus, t.BindingMinus, t.Round.MinBindingPlusOnes)
+	}
 	next := domain.PhaseDraft
 	var checked *ChecksReport
 	if t.Passing {
@@ -400,7 +424,10 @@ func (s *Service) ResolveVote(ctx context.Context, a *Actor, projectKey, version
 				return err
 			}
 		}
-		if err := tx.ResolveVote(ctx, rel.ID, t.Round.Round, t.Passing, a.User.ID, s.now()); err != nil {
+		if err := tx.ResolveVote(ctx, rel.ID, t.Round.Round, t.Passing, a.id(), s.now()); err != nil {
+			return err
+		}
+		if err := s.attribute(ctx, tx, a, rel.ID, "vote.resolve", t.Round.Round); err != nil {
 			return err
 		}
 		if err := freezeVotes(ctx, tx, rel, t); err != nil {
@@ -409,13 +436,17 @@ func (s *Service) ResolveVote(ctx context.Context, a *Actor, projectKey, version
 		if err := tx.SetPhase(ctx, rel.ID, next, s.now()); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, a, "vote.resolve", releaseTarget(rel), map[string]any{"round": t.Round.Round, "passed": t.Passing,
+		if err := s.audit(ctx, tx, a, "vote.resolve", releaseTarget(rel), map[string]any{"round": t.Round.Round, "passed": t.Passing,
 			"binding_plus": t.BindingPlus, "binding_minus": t.BindingMinus, "binding_zero": t.BindingZero,
-			"min_binding_plus_ones": t.Round.MinBindingPlusOnes, "policy_version": t.Round.PolicyVersion, "discounted": discounted(t)})
+			"min_binding_plus_ones": t.Round.MinBindingPlusOnes, "policy_version": t.Round.PolicyVersion, "discounted": discounted(t)}); err != nil {
+			return err
+		}
+		return s.onVoteEnded(ctx, tx, a, rel, t, "")
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.wakeDeliveries()
 	return s.Tally(ctx, a, projectKey, version)
 }
 
@@ -444,7 +475,16 @@ type Manifest struct {
 	ChecksPolicy int            `json:"checks_policy_version"`
 	Files        []ManifestFile `json:"files"`
 	Vote         *domain.Tally  `json:"vote"`
-	LogIndex     *uint64        `json:"log_index,omitempty"`
+	// What a downloader needs to verify the release alone (see
+	// provenance): the policy of the final checks, the committee's KEYS
+	// at publication, and the CI workflow runs that acted on the release.
+	Rules     *domain.Policy          `json:"policy,omitempty"`
+	Keys      []ManifestKey           `json:"keys,omitempty"`
+	Workflows []domain.WorkflowAction `json:"workflow_runs,omitempty"`
+	// Mail holds the Message-IDs of the vote's mail and the announcement
+	// (absent when no mail was sent).
+	Mail     *ManifestMail `json:"mail,omitempty"`
+	LogIndex *uint64       `json:"log_index,omitempty"`
 }
 
 // Publish copies the voted files into the public downloads tree next to
@@ -482,7 +522,7 @@ func (s *Service) Publish(ctx context.Context, a *Actor, projectKey, version str
 		return nil, err
 	}
 	m := &Manifest{Committee: rel.CommitteeKey, Project: rel.ProjectKey, Version: rel.Version, Revision: rev.Number,
-		PublishedAt: s.now().UTC(), PublishedBy: a.User.Username, Policy: t.Round.PolicyVersion, Vote: t,
+		PublishedAt: s.now().UTC(), PublishedBy: a.name(), Policy: t.Round.PolicyVersion, Vote: t,
 		VoteRules:    VoteRules{MinVoteHours: t.Round.MinHours, MinBindingPlusOnes: t.Round.MinBindingPlusOnes},
 		ChecksPolicy: pol.Version}
 	signers, err := s.manifestSigners(ctx, rel, pol, rev, results)
@@ -491,6 +531,12 @@ func (s *Service) Publish(ctx context.Context, a *Actor, projectKey, version str
 	}
 	for _, f := range rev.Files {
 		m.Files = append(m.Files, ManifestFile{Path: f.Path, Size: f.Size, SHA512: f.SHA512, Signers: signers[f.Path]})
+	}
+	if m.Mail, err = s.manifestMail(ctx, rel, t.Round.Round, pol); err != nil {
+		return nil, err
+	}
+	if err := s.provenance(ctx, a, rel, m, pol); err != nil {
+		return nil, err
 	}
 	return s.publish(ctx, a, rel, rev, m, checked.Run)
 }

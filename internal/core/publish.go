@@ -93,6 +93,9 @@ func (s *Service) publish(ctx context.Context, a *Actor, rel *domain.Release, re
 		if err := tx.StartPublication(ctx, pub); err != nil {
 			return err
 		}
+		if err := s.attribute(ctx, tx, a, rel.ID, "publish", 0); err != nil {
+			return err
+		}
 		return s.audit(ctx, tx, a, "release.publishing", releaseTarget(rel), map[string]any{"revision": rev.Number, "files": len(rev.Files)})
 	})
 	if err != nil {
@@ -160,11 +163,16 @@ func (s *Service) finishPublication(ctx context.Context, a *Actor, rel *domain.R
 		if err := tx.FinishPublication(ctx, rel.ID, s.now()); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, a, "release.publish", releaseTarget(rel), map[string]any{"revision": rev.Number, "files": len(rev.Files), "log_index": pub.LogIndex})
+		if err := s.audit(ctx, tx, a, "release.publish", releaseTarget(rel), map[string]any{"revision": rev.Number, "files": len(rev.Files), "log_index": pub.LogIndex}); err != nil {
+			return err
+		}
+		return s.onPublished(ctx, tx, rel, rev, pub.Manifest)
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.wakeDeliveries()
+	s.archivePrevious(ctx, rel)
 	var m Manifest
 	if err := json.Unmarshal(final, &m); err != nil {
 		return nil, domain.Internal("reading the manifest back", err)

@@ -234,3 +234,32 @@ func TestConcurrentPublishesLogOnce(t *testing.T) {
 		t.Fatalf("%d publications succeeded, %d manifest entries", ok, manifestEntries(t, la.log))
 	}
 }
+
+// TestCancelRefusedWhilePublishing: once a publication is recorded (its
+// manifest may already be in the public log), the vote can no longer be
+// cancelled: the release would return to draft while the publication is
+// still finished at the next start-up, or taken up by the next "publish"
+// of another revision. The refusal says how to finish it; nothing changes.
+func TestCancelRefusedWhilePublishing(t *testing.T) {
+	ctx := context.Background()
+	w, _, la := previewWorld(t)
+	m := w.actors["member"]
+	la.failAppends.Store(1)
+	if _, err := w.svc.Publish(ctx, m, "alpha-lib", "1.0"); err == nil {
+		t.Fatal("published while the log failed")
+	}
+	err := w.svc.CancelVote(ctx, m, "alpha-lib", "1.0", "the log is down, start over")
+	if !domain.IsKind(err, domain.KindConflict) || !strings.Contains(domain.PublicMessage(err), "trel release publish alpha-lib 1.0") {
+		t.Fatalf("cancel during an interrupted publication: %v", err)
+	}
+	rel, _ := w.svc.Release(ctx, m, "alpha-lib", "1.0")
+	if rel.Phase != domain.PhasePreview {
+		t.Fatalf("phase %s after the refused cancel", rel.Phase)
+	}
+	if man, err := w.svc.Publish(ctx, m, "alpha-lib", "1.0"); err != nil || man.LogIndex == nil {
+		t.Fatalf("finishing the publication: %+v %v", man, err)
+	}
+	if n := manifestEntries(t, la.log); n != 1 {
+		t.Fatalf("%d manifest entries", n)
+	}
+}

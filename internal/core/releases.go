@@ -14,28 +14,44 @@ import (
 
 // StartRelease creates a draft release of a project.
 func (s *Service) StartRelease(ctx context.Context, a *Actor, projectKey, version string) (*domain.Release, error) {
+	return s.startRelease(ctx, a, projectKey, version, nil)
+}
+
+// startRelease creates a draft; inTx, if set, runs in its transaction.
+func (s *Service) startRelease(ctx context.Context, a *Actor, projectKey, version string, inTx func(tx store.Tx, r *domain.Release) error) (*domain.Release, error) {
 	p, err := s.store.ProjectByKey(ctx, projectKey)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorize(ctx, a, OpStartRelease, p.CommitteeID, p.CommitteeKey); err != nil {
+	if err := s.authorizeIn(ctx, a, OpStartRelease, p); err != nil {
 		return nil, err
 	}
 	if err := domain.ValidateVersion(version); err != nil {
 		return nil, err
 	}
-	if a.User == nil {
+	if a.User == nil && a.Workload == nil {
 		return nil, domain.Errorf(domain.KindInvalid, "a release must be started by a user, not by the system")
 	}
 	r := &domain.Release{ProjectID: p.ID, ProjectKey: p.Key, CommitteeID: p.CommitteeID, CommitteeKey: p.CommitteeKey,
-		Version: version, Phase: domain.PhaseDraft, CreatedBy: a.User.Username, CreatedAt: s.now()}
+		Version: version, Phase: domain.PhaseDraft, CreatedBy: a.name(), CreatedAt: s.now()}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		if err := tx.CreateRelease(ctx, r); err != nil {
 			return err
 		}
-		// Whoever starts a release is its first release manager.
-		if err := tx.AddReleaseManager(ctx, r.ID, a.User.ID, r.CreatedAt); err != nil {
+		// Whoever starts a release is its first release manager (a CI
+		// workflow is not: it acts by its publisher's actions).
+		if a.User != nil {
+			if err := tx.AddReleaseManager(ctx, r.ID, a.User.ID, r.CreatedAt); err != nil {
+				return err
+			}
+		}
+		if err := s.attribute(ctx, tx, a, r.ID, "release.start", 0); err != nil {
 			return err
+		}
+		if inTx != nil {
+			if err := inTx(tx, r); err != nil {
+				return err
+			}
 		}
 		return s.audit(ctx, tx, a, "release.start", releaseTarget(r), nil)
 	})
@@ -53,7 +69,7 @@ func (s *Service) release(ctx context.Context, a *Actor, op Op, projectKey, vers
 	if err != nil {
 		return nil, err
 	}
-	authErr := s.authorize(ctx, a, op, p.CommitteeID, p.CommitteeKey)
+	authErr := s.authorizeIn(ctx, a, op, p)
 	if authErr != nil && op != OpReadDraft {
 		return nil, authErr
 	}
@@ -64,8 +80,9 @@ func (s *Service) release(ctx context.Context, a *Actor, op Op, projectKey, vers
 		}
 		return nil, err
 	}
-	// Candidates, previews and published releases are public.
-	if authErr != nil && rel.Phase == domain.PhaseDraft {
+	// Candidates, previews and published releases are public, unless
+	// embargoed before publication.
+	if authErr != nil && rel.Hidden() {
 		return nil, authErr
 	}
 	return rel, nil
@@ -87,14 +104,14 @@ func (s *Service) ListReleases(ctx context.Context, a *Actor, projectKey string)
 	if err != nil {
 		return nil, err
 	}
-	if s.authorize(ctx, a, OpReadDraft, p.CommitteeID, p.CommitteeKey) == nil {
+	if s.authorizeIn(ctx, a, OpReadDraft, p) == nil {
 		return all, nil
 	}
-	// Everyone else sees public releases only; there are none in the draft
-	// phase, which is the only phase so far.
+	// Everyone else sees public releases only: not drafts, nor embargoed
+	// releases before publication.
 	var out []domain.Release
 	for _, r := range all {
-		if r.Phase != domain.PhaseDraft {
+		if !r.Hidden() {
 			out = append(out, r)
 		}
 	}
@@ -266,6 +283,12 @@ func (s *Service) createRevision(ctx context.Context, a *Actor, projectKey, vers
 			"revision": rev.Number, "changes": len(req.Changes), "files": len(rev.Files)}); err != nil {
 			return err
 		}
+		if err := s.attribute(ctx, tx, a, cur.ID, "revision", rev.Number); err != nil {
+			return err
+		}
+		if err := s.queueWebhooks(ctx, tx, cur, domain.EventRevisionCreated, map[string]any{"revision": rev.Number, "files": len(rev.Files), "author": rev.Author}); err != nil {
+			return err
+		}
 		if err := s.queueChecks(ctx, tx, rev.ID); err != nil {
 			return err
 		}
@@ -430,7 +453,13 @@ func (s *Service) ListRevisions(ctx context.Context, a *Actor, projectKey, versi
 	if err != nil {
 		return nil, err
 	}
-	return s.store.ListRevisions(ctx, rel.ID)
+	revs, err := s.store.ListRevisions(ctx, rel.ID)
+	if err != nil {
+		return nil, err
+	}
+	acts, err := s.store.WorkflowActions(ctx, rel.ID)
+	withWorkflows(revs, acts)
+	return revs, err
 }
 
 // Revision returns one revision with its files; number 0 means the latest.

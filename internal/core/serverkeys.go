@@ -549,6 +549,9 @@ func (s *Service) BeginSigning(ctx context.Context, a *Actor, projectKey, versio
 	if err != nil {
 		return nil, err
 	}
+	if err := policyAcceptsHeldSignatures(pol, rel, kind); err != nil {
+		return nil, err
+	}
 	tx, err := transactionFor(a.User.Username, k.Fingerprint, rel, rev, paths, kind, pol.Unsigned)
 	if err != nil {
 		return nil, err
@@ -572,6 +575,21 @@ func (s *Service) BeginSigning(ctx context.Context, a *Actor, projectKey, versio
 		return nil, err
 	}
 	return &SigningPlan{Request: req, Transaction: tx, Challenge: ch[:]}, nil
+}
+
+// policyAcceptsHeldSignatures refuses (conflict) to make a signature the
+// project's policy would not count: made by a key trel holds when the
+// policy refuses server-made signatures, or of a kind it refuses.
+func policyAcceptsHeldSignatures(pol *domain.Policy, rel *domain.Release, kind string) error {
+	switch {
+	case !pol.AcceptServerSigned:
+		return domain.Errorf(domain.KindConflict, "project %s's policy does not accept signatures made by keys trel holds, so this one would not count; sign with your own key (`trel sign`), or a committee member allows them (`trel policy set %s --accept-server-signed`)", rel.ProjectKey, rel.ProjectKey)
+	case kind == SignSigstore && !pol.AcceptSigstore:
+		return domain.Errorf(domain.KindConflict, "project %s's policy does not accept Sigstore bundles, so this one would not count; make OpenPGP signatures, or a committee member allows Sigstore (`trel policy set %s --accept-sigstore`)", rel.ProjectKey, rel.ProjectKey)
+	case kind != SignSigstore && !pol.AcceptOpenPGP:
+		return domain.Errorf(domain.KindConflict, "project %s's policy does not accept OpenPGP signatures, so this one would not count; make a Sigstore bundle (kind sigstore), or a committee member allows OpenPGP (`trel policy set %s --accept-openpgp`)", rel.ProjectKey, rel.ProjectKey)
+	}
+	return nil
 }
 
 // transactionFor lists (path, size, sha512, and sha256 for Sigstore) of
@@ -732,6 +750,13 @@ func (s *Service) CompleteSigning(ctx context.Context, a *Actor, slot *SigningSl
 	if err := json.Unmarshal(req.Tx, &approved); err != nil {
 		return nil, domain.Internal("reading the approved transaction", err)
 	}
+	pol, err := s.store.Policy(ctx, rel.ProjectID)
+	if err != nil {
+		return nil, err
+	}
+	if err := policyAcceptsHeldSignatures(pol, rel, approved.Kind); err != nil {
+		return nil, err // the policy changed since the approval
+	}
 	var paths []string
 	for _, f := range approved.Files {
 		paths = append(paths, f.Path)
@@ -801,6 +826,9 @@ func (s *Service) CompleteSigning(ctx context.Context, a *Actor, slot *SigningSl
 			return err
 		}
 		if err := recordHeldSigstoreKey(ctx, tx, held); err != nil {
+			return err
+		}
+		if err := s.notifySignature(ctx, tx, k.UserID, k.Fingerprint, rel, newRev, len(sigs)); err != nil {
 			return err
 		}
 		return s.audit(ctx, tx, a, "signing.sign", releaseTarget(rel), map[string]any{"key": k.Fingerprint, "files": len(sigs), "revision": newRev.Number, "passkey": ap.Passkey, "kind": signatureSuffix(current.Kind)})

@@ -378,3 +378,62 @@ func TestBusyServerKeepsTheApproval(t *testing.T) {
 		t.Fatalf("another user's request: %v", err)
 	}
 }
+
+// TestHeldKeysSignOnlyWhatThePolicyAccepts: a key trel holds makes no
+// signature the project's policy would not count (server-made signatures
+// refused, or the kind of signature refused): the request is refused
+// before any approval is spent, saying what to change.
+func TestHeldKeysSignOnlyWhatThePolicyAccepts(t *testing.T) {
+	ctx := context.Background()
+	w := newKeyWorld(t, core.Limits{})
+	fpr := w.newKey(t, "alice")
+	alice := w.actors["alice"]
+	base, err := w.svc.Policy(ctx, alice, "alpha-lib")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		change func(p *domain.Policy)
+		kind   string
+		want   string
+	}{
+		{"server-made signatures refused", func(p *domain.Policy) { p.AcceptServerSigned = false }, "", "--accept-server-signed"},
+		{"OpenPGP refused", func(p *domain.Policy) { p.AcceptOpenPGP, p.Require = false, "sigstore" }, "", "does not accept OpenPGP signatures"},
+	} {
+		pol := *base
+		c.change(&pol)
+		if _, err := w.svc.SetPolicy(ctx, alice, "alpha-lib", pol); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		_, err := w.svc.BeginSigning(ctx, alice, "alpha-lib", "1.0", fpr, nil, c.kind)
+		if !domain.IsKind(err, domain.KindConflict) || !strings.Contains(domain.PublicMessage(err), c.want) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+	if _, err := w.svc.SetPolicy(ctx, alice, "alpha-lib", *base); err != nil {
+		t.Fatal(err)
+	}
+	plan, err := w.svc.BeginSigning(ctx, alice, "alpha-lib", "1.0", fpr, nil, "")
+	if err != nil {
+		t.Fatalf("under the default policy: %v", err)
+	}
+	// The policy changes between the approval and the signing: nothing
+	// is signed, and the refusal says why.
+	pol := *base
+	pol.AcceptServerSigned = false
+	if _, err := w.svc.SetPolicy(ctx, alice, "alpha-lib", pol); err != nil {
+		t.Fatal(err)
+	}
+	slot, err := w.svc.PrepareSigning(ctx, alice, plan.Request.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = w.svc.CompleteSigning(ctx, alice, slot, &core.Approval{Challenge: plan.Challenge, Flags: 0x05}, []byte(goodPassword))
+	if !domain.IsKind(err, domain.KindConflict) || !strings.Contains(domain.PublicMessage(err), "does not accept signatures made by keys trel holds") {
+		t.Fatalf("signing after the policy refused held keys: %v", err)
+	}
+	if rel, _ := w.svc.Release(ctx, alice, "alpha-lib", "1.0"); rel.LatestRevision != 1 {
+		t.Fatalf("a revision was made: %d", rel.LatestRevision)
+	}
+}

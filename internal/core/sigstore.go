@@ -26,7 +26,7 @@ func (s *Service) projectFor(ctx context.Context, a *Actor, op Op, projectKey st
 	if err != nil {
 		return nil, err
 	}
-	return p, s.authorize(ctx, a, op, p.CommitteeID, p.CommitteeKey)
+	return p, s.authorizeIn(ctx, a, op, p)
 }
 
 // requeueProject re-runs the checks of the project's open drafts.

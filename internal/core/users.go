@@ -127,6 +127,12 @@ func (s *Service) CreateToken(ctx context.Context, a *Actor, username, label str
 			return err
 		}
 		details := map[string]any{"token_id": t.ID, "label": label, "expires_at": exp}
+		if a.Token != nil {
+			if err := tx.SetTokenParent(ctx, t.ID, a.Token.ID); err != nil {
+				return err
+			}
+			details["made_with_token"] = a.Token.ID
+		}
 		if capped {
 			details["capped_at_parent_token"] = a.Token.ID
 		}
@@ -167,11 +173,29 @@ func (s *Service) RevokeToken(ctx context.Context, a *Actor, id int64) error {
 		return err
 	}
 	return s.store.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.RevokeToken(ctx, u.ID, id, s.now()); err != nil {
+		details, err := revokeToken(ctx, tx, u.ID, id, s.now())
+		if err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, a, "token.revoke", "user:"+u.Username, map[string]any{"token_id": id})
+		return s.audit(ctx, tx, a, "token.revoke", "user:"+u.Username, details)
 	})
+}
+
+// revokeToken revokes a token and every token made with it, and returns
+// the audit details naming them.
+func revokeToken(ctx context.Context, tx store.Tx, userID, id int64, at time.Time) (map[string]any, error) {
+	if err := tx.RevokeToken(ctx, userID, id, at); err != nil {
+		return nil, err
+	}
+	made, err := tx.RevokeDescendants(ctx, id, at)
+	if err != nil {
+		return nil, err
+	}
+	details := map[string]any{"token_id": id}
+	if len(made) > 0 {
+		details["tokens_made_with_it"] = made
+	}
+	return details, nil
 }
 
 // Authenticate resolves a bearer token to its user and the token itself.

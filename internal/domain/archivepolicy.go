@@ -64,6 +64,13 @@ func (a ArchivePolicy) Validate() error {
 		if err != nil || u.Host == "" || strings.HasPrefix(a.SourceRepo, "-") {
 			return Errorf(KindInvalid, "source repository %q is not a URL: use https://host/path.git", a.SourceRepo).On("source_repo")
 		}
+		if u.User != nil {
+			_, password := u.User.Password()
+			if password || u.Scheme == "https" || u.Scheme == "http" {
+				// Not repeated: the user part may be a token.
+				return Errorf(KindInvalid, "the source repository URL carries credentials (a user name or token before @): trel fetches public tags, and the policy is shown to every participant; give the URL without them, and revoke the token if it was a real one")
+			}
+		}
 		switch u.Scheme {
 		case "https", "http", "git", "ssh":
 		default:

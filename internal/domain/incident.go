@@ -21,9 +21,14 @@ type Session struct {
 // Notice is a message for one user, shown on their pages until they
 // dismiss it (e.g. "an administrator created an enrollment link for you").
 type Notice struct {
-	ID          int64      `json:"id"`
-	UserID      int64      `json:"user_id"`
-	Message     string     `json:"message"`
+	ID      int64  `json:"id"`
+	UserID  int64  `json:"user_id"`
+	Message string `json:"message"`
+	// Kind is NoticeAccount for what was done to the account (shown on
+	// every page until dismissed) or one of the other Notice* kinds
+	// (behind the bell); Link is the page it is about.
+	Kind        string     `json:"kind"`
+	Link        string     `json:"link,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
 	DismissedAt *time.Time `json:"dismissed_at,omitempty"`
 }

@@ -52,6 +52,13 @@ type Policy struct {
 	Unsigned []UnsignedRule `json:"unsigned"`
 	// Archive and licence checks.
 	Archive ArchivePolicy `json:"archive"`
+	// Publishers are the CI workflows trusted to act for the project
+	// (trusted publishing); they change only through `trel publisher`.
+	Publishers []TrustedPublisher `json:"publishers"`
+	// Mail: lists and templates of [VOTE], [RESULT] and [ANNOUNCE].
+	Mail MailPolicy `json:"mail"`
+	// ArchivePrevious: ArchiveNever, ArchiveMinor or ArchiveMajor.
+	ArchivePrevious string `json:"archive_previous,omitempty"`
 
 	UpdatedBy string    `json:"updated_by,omitempty"`
 	UpdatedAt time.Time `json:"updated_at,omitzero"`
@@ -143,6 +150,7 @@ func DefaultPolicy() Policy {
 		MinRSABits:         4096, MinVoteHours: 72, MinBindingPlusOnes: 3,
 		Ignore: []IgnoreRule{}, Unsigned: []UnsignedRule{},
 		Archive: DefaultArchivePolicy(),
+		Mail:    MailPolicy{VoteTo: []string{}, AnnounceTo: []string{}, PrivateTo: []string{}, Cc: []string{}},
 	}
 }
 
@@ -201,6 +209,14 @@ func (p Policy) Validate() error {
 	}
 	if err := p.Archive.Validate(); err != nil {
 		return err
+	}
+	if err := p.Mail.Validate(); err != nil {
+		return err
+	}
+	switch p.ArchivePrevious {
+	case ArchiveNever, ArchiveMinor, ArchiveMajor:
+	default:
+		return Errorf(KindInvalid, "archive_previous must be minor, major or empty (never), not %s", SafeText(p.ArchivePrevious))
 	}
 	for _, r := range p.Ignore {
 		if r.Path != "" {

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -21,13 +22,17 @@ import (
 // ReservedNames are the file names trel writes into a published release
 // directory. A draft may not hold them (in any directory, any case), so the
 // published tree is exactly the voted files plus trel's own.
-var ReservedNames = []string{"trel-release-manifest.json"}
+var ReservedNames = []string{"trel-release-manifest.json", "trel-release-status.json"}
 
 // IsFormatChar reports whether r is invisible formatting: Unicode category
 // Cf (bidi embeddings, overrides and isolates, zero-width characters, the
-// soft hyphen, the byte order mark...) or a line or paragraph separator.
+// soft hyphen, the byte order mark...), a line or paragraph separator, or
+// another default-ignorable code point that shows nothing (the Hangul
+// fillers, which are letters, the combining grapheme joiner, variation
+// selectors), with which two names look the same.
 func IsFormatChar(r rune) bool {
-	return unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
+	return unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' ||
+		r >= 0x34f && (unicode.Is(unicode.Other_Default_Ignorable_Code_Point, r) || unicode.Is(unicode.Variation_Selector, r))
 }
 
 // SafeText returns s unchanged when it holds only visible characters, and
@@ -38,15 +43,39 @@ func SafeText(s string) string {
 	if utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return isControl(r) || IsFormatChar(r) }) {
 		return s
 	}
-	return strconv.Quote(s)
+	// strconv.Quote escapes what Unicode calls unprintable; some invisible
+	// characters are letters (the Hangul fillers) and stay: escape them too.
+	var b strings.Builder
+	for _, r := range strconv.Quote(s) {
+		switch {
+		case !IsFormatChar(r):
+			b.WriteRune(r)
+		case r > 0xffff:
+			fmt.Fprintf(&b, `\U%08x`, r)
+		default:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		}
+	}
+	return b.String()
 }
 
 // FoldKey is the form in which two names are "the same" on a
-// case-insensitive or normalizing file system (Windows, macOS): NFC, then
-// full Unicode case folding, then NFC again.
+// case-insensitive or normalizing file system (Windows, macOS), or to the
+// eye: NFKC (compatibility forms such as ligatures, full-width letters and
+// superscripts become what they stand for), full Unicode case folding,
+// the Turkish dotless ı and dotted İ folded to i (Windows upper-cases ı to
+// I; a Turkish locale folds I to ı), then NFKC again.
 func FoldKey(s string) string {
-	return norm.NFC.String(cases.Fold().String(norm.NFC.String(s)))
+	k := cases.Fold().String(norm.NFKC.String(s))
+	if strings.ContainsAny(k, "\u0131\u0307") {
+		k = turkicI.Replace(k)
+	}
+	return norm.NFKC.String(k)
 }
+
+// turkicI folds the Turkish i's (ı, and İ which case folding turns into
+// i + U+0307) into i.
+var turkicI = strings.NewReplacer("\u0131", "i", "i\u0307", "i")
 
 // windowsReserved are the device names Windows refuses as a file name,
 // with or without an extension ("CON.txt" too).

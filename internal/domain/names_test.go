@@ -33,6 +33,12 @@ var badSegments = []struct{ name, why string }{
 	{"a\u2060b.tar.gz", "bidi"},      // WORD JOINER (Cf)
 	{"a\U000E0001b.tar.gz", "bidi"},  // LANGUAGE TAG (Cf)
 	{"a\u2028b.tar.gz", "bidi"},      // LINE SEPARATOR
+	{"a\u3164.tar.gz", "bidi"},       // HANGUL FILLER: a letter that shows nothing
+	{"a\u115F.tar.gz", "bidi"},       // HANGUL CHOSEONG FILLER
+	{"a\uFFA0.tar.gz", "bidi"},       // HALFWIDTH HANGUL FILLER
+	{"a\u034Fb.tar.gz", "bidi"},      // COMBINING GRAPHEME JOINER
+	{"a\uFE0Fb.tar.gz", "bidi"},      // VARIATION SELECTOR-16
+	{"a\U000E0100b.tar.gz", "bidi"},  // VARIATION SELECTOR-17
 	{"caf\u0065\u0301.txt", "NFC"},   // e + combining acute (NFD)
 	{"A\u030A.txt", "NFC"},           // NFD Å
 	{"CON", "reserved device name"},  // Windows devices
@@ -123,6 +129,19 @@ func TestFoldCollisions(t *testing.T) {
 		{[]string{"caf\u00e9.txt", "caf\u0065\u0301.txt"}, [][2]string{{"caf\u0065\u0301.txt", "caf\u00e9.txt"}}},
 		{[]string{"STRASSE.txt", "straße.txt"}, [][2]string{{"STRASSE.txt", "straße.txt"}}},
 		{[]string{"NOTES", "notes/a.txt"}, [][2]string{{"NOTES", "notes/"}}},
+		// Other scripts: Windows upper-cases the Turkish dotless ı to I,
+		// and a Turkish locale folds I to ı and İ to i.
+		{[]string{"FILE.txt", "fıle.txt"}, [][2]string{{"FILE.txt", "fıle.txt"}}},
+		{[]string{"fıle.txt", "file.txt"}, [][2]string{{"file.txt", "fıle.txt"}}},
+		{[]string{"FİLE.txt", "file.txt"}, [][2]string{{"FİLE.txt", "file.txt"}}},
+		// Compatibility forms look like what they stand for: ligatures,
+		// full-width letters and digits, superscripts, the Kelvin sign.
+		{[]string{"file.txt", "ﬁle.txt"}, [][2]string{{"file.txt", "ﬁle.txt"}}},
+		{[]string{"apache-1.0.tar.gz", "ａpache-1.0.tar.gz"}, [][2]string{{"apache-1.0.tar.gz", "ａpache-1.0.tar.gz"}}},
+		{[]string{"APACHE-1.0.zip", "ａｐａｃｈｅ-1.0.zip"}, [][2]string{{"APACHE-1.0.zip", "ａｐａｃｈｅ-1.0.zip"}}},
+		{[]string{"notes-2.txt", "notes-².txt"}, [][2]string{{"notes-2.txt", "notes-².txt"}}},
+		{[]string{"ǅ.txt", "dž.txt"}, [][2]string{{"dž.txt", "ǅ.txt"}}},
+		{[]string{"a-1.0.tar.gz", "a-1․0.tar.gz"}, [][2]string{{"a-1.0.tar.gz", "a-1․0.tar.gz"}}},
 		{[]string{"A/x", "a/y"}, nil}, // the directories merge, no file is lost
 		{[]string{"x", "x"}, nil},
 	}
@@ -210,7 +229,8 @@ func FuzzName(f *testing.F) {
 // always reported, and a path never collides with itself.
 func FuzzFoldCollisions(f *testing.F) {
 	for _, pair := range [][2]string{{"README", "readme"}, {"dist/A.tar.gz", "dist/a.tar.gz"}, {"caf\u00e9.txt", "caf\u0065\u0301.txt"},
-		{"STRASSE.txt", "straße.txt"}, {"NOTES", "notes/a.txt"}, {"A/x", "a/y"}, {"x", "x"}, {"\u212a", "k"}} {
+		{"STRASSE.txt", "straße.txt"}, {"NOTES", "notes/a.txt"}, {"A/x", "a/y"}, {"x", "x"}, {"\u212a", "k"},
+		{"FILE", "fıle"}, {"FİLE", "file"}, {"\ufb01le", "file"}, {"\uff41", "A"}, {"x\u00b2", "x2"}} {
 		f.Add(pair[0], pair[1])
 	}
 	f.Fuzz(func(t *testing.T, a, b string) {

@@ -102,6 +102,7 @@ type Release struct {
 	CreatedBy      string    `json:"created_by"`
 	CreatedAt      time.Time `json:"created_at"`
 	LatestRevision int       `json:"latest_revision"` // 0 when nothing was uploaded yet
+	ReleaseStatus
 }
 
 // Blob describes stored content, addressed by its SHA-256. The hash states
@@ -132,6 +133,9 @@ type Revision struct {
 	CreatedAt   time.Time `json:"created_at"`
 	Description string    `json:"description"`
 	Files       []File    `json:"files,omitempty"`
+	// Workflow is the CI workflow run that made the revision with a
+	// trusted publisher's credential (nil when a person made it).
+	Workflow *WorkflowRun `json:"workflow,omitempty"`
 }
 
 // AuditEvent records who did what, when. It is written in the same

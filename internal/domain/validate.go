@@ -158,7 +158,7 @@ func sanitize(p string) string {
 		p = p[:200] + "..."
 	}
 	return strings.Map(func(r rune) rune {
-		if isControl(r) || r == utf8.RuneError {
+		if isControl(r) || r == utf8.RuneError || IsFormatChar(r) {
 			return '?'
 		}
 		return r

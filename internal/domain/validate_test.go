@@ -78,3 +78,27 @@ func TestValidateKeyAndNames(t *testing.T) {
 		}
 	}
 }
+
+// TestSourceRepoCarriesNoCredentials: a source repository URL with a
+// password or token (https://user:token@host/...) is refused, since the
+// policy is shown to every participant and git repeats URLs in its
+// errors; an ssh user name alone is fine.
+func TestSourceRepoCarriesNoCredentials(t *testing.T) {
+	for repo, ok := range map[string]bool{
+		"https://git.example.org/alpha.git":                 true,
+		"ssh://git@git.example.org/alpha.git":               true,
+		"https://x-access-token:ghp_abc@github.com/o/r.git": false,
+		"https://ghp_abc@github.com/o/r.git":                false,
+		"ssh://git:secret@git.example.org/alpha.git":        false,
+	} {
+		a := DefaultArchivePolicy()
+		a.SourceRepo, a.SourceTag = repo, "v{version}"
+		err := a.Validate()
+		if (err == nil) != ok {
+			t.Errorf("%s: %v", SafeText(repo), err)
+		}
+		if err != nil && (strings.Contains(PublicMessage(err), "ghp_abc") || strings.Contains(PublicMessage(err), "secret") || !strings.Contains(PublicMessage(err), "credentials")) {
+			t.Errorf("%s: the refusal repeats the secret or does not say why: %v", SafeText(repo), err)
+		}
+	}
+}

@@ -32,7 +32,12 @@ type BucketObject interface {
 
 // BucketTree is the downloads tree in a bucket: COMMITTEE/PROJECT/VERSION/
 // PATH, each release's manifest written last.
-type BucketTree struct{ b Bucket }
+type BucketTree struct {
+	b Bucket
+	// BeforeManifest, if set, is called when a release's files are copied
+	// and before its manifest is written (tests kill the server there).
+	BeforeManifest func()
+}
 
 // NewBucketTree serves and fills the tree in b.
 func NewBucketTree(b Bucket) *BucketTree { return &BucketTree{b: b} }
@@ -58,6 +63,9 @@ func (t *BucketTree) Publish(ctx context.Context, committee, project, version st
 		if err := t.b.CopyBlob(ctx, f.SHA256, dir+f.Path); err != nil {
 			return domain.Internal("publishing "+f.Path, err)
 		}
+	}
+	if t.BeforeManifest != nil {
+		t.BeforeManifest()
 	}
 	if err := t.b.PutBytes(ctx, dir+ManifestName, manifest); err != nil {
 		return domain.Internal("writing the manifest", err)

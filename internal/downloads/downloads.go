@@ -45,7 +45,10 @@ type Tree interface {
 	// manifest is a no-op (a publication resumed after it completed); with
 	// another manifest it is a conflict.
 	Publish(ctx context.Context, committee, project, version string, files []domain.File, manifest []byte) error
-	// Handler serves the tree read-only under /downloads/.
+	// Remove takes a published release out of the tree (archiving); a
+	// release that is not there is no error.
+	Remove(ctx context.Context, committee, project, version string) error
+	// Handler serves the tree read-only (under /downloads/ or /archive/).
 	Handler() http.Handler
 	// CleanTemp removes what publications interrupted by a crash left
 	// half written. Only the server calls it, at start-up, before it

@@ -118,7 +118,7 @@ func requestPath(w http.ResponseWriter, r *http.Request) (rel, name string, dir,
 		http.Error(w, "only GET and HEAD", http.StatusMethodNotAllowed)
 		return "", "", false, false
 	}
-	rel, found := strings.CutPrefix(r.URL.Path, "/downloads/")
+	rel, found := strings.CutPrefix(r.URL.Path, treeRoot(r))
 	if !found {
 		http.NotFound(w, r)
 		return "", "", false, false
@@ -136,6 +136,15 @@ func requestPath(w http.ResponseWriter, r *http.Request) (rel, name string, dir,
 	return rel, name, dir, true
 }
 
+// treeRoot is the prefix the tree is served under: /downloads/, or
+// /archive/ for the archive tree.
+func treeRoot(r *http.Request) string {
+	if strings.HasPrefix(r.URL.Path, "/archive/") {
+		return "/archive/"
+	}
+	return "/downloads/"
+}
+
 // serveFile serves one published file: trel's content type (attachments
 // for anything not recognisably an artifact, signature or checksum), a
 // strong validator from size and modification time (published files never
@@ -150,12 +159,22 @@ func serveFile(w http.ResponseWriter, r *http.Request, name string, size int64, 
 	}
 	h.Set("ETag", fmt.Sprintf(`"%x-%x"`, size, mod.UnixNano()))
 	h.Set("Cache-Control", "public, max-age=3600")
+	// http.ServeContent answers 416 to a unit it does not know and to
+	// "BYTES="; RFC 9110 says the unit is case-insensitive and a Range in
+	// another unit is ignored.
+	if rg := r.Header.Get("Range"); rg != "" {
+		if unit, spec, ok := strings.Cut(rg, "="); ok && strings.EqualFold(strings.TrimSpace(unit), "bytes") {
+			r.Header.Set("Range", "bytes="+spec)
+		} else {
+			r.Header.Del("Range")
+		}
+	}
 	http.ServeContent(w, r, path.Base(name), mod, content)
 }
 
 var listingPage = template.Must(template.New("listing").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Index of /downloads/{{.Dir}}</title></head>
-<body><h1>Index of /downloads/<bdi>{{.Dir}}</bdi></h1>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Index of {{.Root}}{{.Dir}}</title></head>
+<body><h1>Index of {{.Root}}<bdi>{{.Dir}}</bdi></h1>
 {{with .Page}}<p>{{.Text}}: <a href="{{.Href}}"><bdi>{{.Name}}</bdi></a></p>{{end}}
 <table><thead><tr><th>Name</th><th>Size</th><th>Modified (UTC)</th></tr></thead><tbody>
 {{if .Dir}}<tr><td><a href="../">../</a></td><td></td><td></td></tr>{{end}}
@@ -229,5 +248,5 @@ func writeListing(w http.ResponseWriter, r *http.Request, rel string, entries []
 	if r.Method == http.MethodHead {
 		return
 	}
-	listingPage.Execute(w, map[string]any{"Dir": rel, "Entries": entries, "Page": PageFor(rel)})
+	listingPage.Execute(w, map[string]any{"Root": treeRoot(r), "Dir": rel, "Entries": entries, "Page": PageFor(rel)})
 }

@@ -35,6 +35,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
@@ -64,6 +65,9 @@ type Options struct {
 	ClientID string
 	// Audience asked of GitHub Actions; "sigstore" when empty.
 	Audience string
+	// TokenEnv, for CI, names the variable holding the job's token (how
+	// GitLab's id_tokens hand one over).
+	TokenEnv string
 	// Flow forces one interactive flow: FlowBrowser or FlowDevice; empty
 	// picks the browser when a display is available.
 	Flow string
@@ -176,6 +180,43 @@ func ambient(ctx context.Context, o Options) (tok string, ok bool, err error) {
 		}
 		return v, true, nil
 	}
+	return github(ctx, o)
+}
+
+// CI returns the ID token the CI job running trel was given, for
+// o.Audience, without any interactive flow: the variable o.TokenEnv names
+// (GitLab's id_tokens), or else GitHub Actions' token request. Other
+// services (trel's trusted publishing) use it with their own audience.
+func CI(ctx context.Context, o Options) (string, error) {
+	o.defaults()
+	if o.TokenEnv != "" {
+		v := strings.TrimSpace(o.Getenv(o.TokenEnv))
+		if v == "" {
+			return "", fmt.Errorf("%s is not set: declare it in the job's id_tokens: with aud: %s", o.TokenEnv, o.Audience)
+		}
+		info, err := Inspect(v)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", o.TokenEnv, err)
+		}
+		if !slices.Contains(info.Audience, o.Audience) {
+			return "", fmt.Errorf("the token in %s is for the audience %s, not %s: set aud: %s under id_tokens: in the CI configuration", o.TokenEnv, strings.Join(info.Audience, ", "), o.Audience, o.Audience)
+		}
+		return v, nil
+	}
+	tok, ok, err := github(ctx, o)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", errors.New("no CI ID token: in GitHub Actions give the job `permissions: id-token: write`; in GitLab CI declare the token under id_tokens: and name its variable with --token-env")
+	}
+	return tok, nil
+}
+
+// github asks GitHub Actions for a token of o.Audience. ok is false when
+// the job has no token request URL (not GitHub Actions, or no
+// id-token: write permission).
+func github(ctx context.Context, o Options) (tok string, ok bool, err error) {
 	reqURL, reqTok := o.Getenv("ACTIONS_ID_TOKEN_REQUEST_URL"), o.Getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 	if reqURL == "" || reqTok == "" {
 		return "", false, nil

@@ -21,6 +21,7 @@ import (
 	"trel/internal/domain"
 	"trel/internal/testutil/archivetest"
 	"trel/internal/testutil/gpgtest"
+	"trel/internal/testutil/services"
 	"trel/internal/translog"
 )
 
@@ -151,8 +152,20 @@ func logManifests(t *testing.T, url string) int {
 // publishing again is refused without touching the log.
 func TestPublishSurvivesAKillAtEachStep(t *testing.T) {
 	t.Parallel()
+	killAtEachStepOfPublish(t)
+}
+
+// TestPublishSurvivesAKillAtEachStepOnS3: the same with the blobs and the
+// downloads tree in an S3 bucket (the files copied, the manifest last).
+func TestPublishSurvivesAKillAtEachStepOnS3(t *testing.T) {
+	t.Parallel()
+	killAtEachStepOfPublish(t, "--blobs", services.S3(t))
+}
+
+func killAtEachStepOfPublish(t *testing.T, serveArgs ...string) {
 	ctx := context.Background()
-	w := newWorld(t)
+	w := newWorld(t, serveArgs...)
+	onDisk := len(serveArgs) == 0
 	w.alice.ok(t, "policy", "set", "widget", "--min-vote-hours", "0", "--min-binding-votes", "1")
 	s := aliceSigner(t, w)
 	steps := []string{"recorded", "logged", "index-recorded", "tree-copied", "tree-written"}
@@ -175,7 +188,7 @@ func TestPublishSurvivesAKillAtEachStep(t *testing.T) {
 			case <-time.After(10 * time.Second):
 				t.Fatalf("the server did not die at %s", step)
 			}
-			if step == "tree-copied" {
+			if step == "tree-copied" && onDisk {
 				if !hasPublishTemp(t, w.data) {
 					t.Fatalf("a kill before the rename should leave a .publish-* directory (else this step proves nothing)")
 				}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"trel/client"
+	"trel/internal/domain"
 	"trel/internal/testutil/services"
 )
 
@@ -26,6 +27,15 @@ func TestMigrateStorage(t *testing.T) {
 	writeFile(t, art+".sha512", []byte(sha512Line(artifact, "widget-1.0.tar.gz")))
 	w.bob.ok(t, "upload", "widget", "1.0", art, art+".sha512")
 	w.bob.run(t, "checks", "wait", "widget", "1.0", "--timeout", "60s")
+	// Tokens made with tokens (a table that references itself), made
+	// in the order opposite to their ids' natural copy order would fail.
+	var made struct {
+		Token  domain.Token `json:"token"`
+		Secret string       `json:"secret"`
+	}
+	w.bob.okJSON(t, &made, "token", "create", "--label", "ci")
+	child := newUser(t, "bob-ci").withToken(w.srv.url, made.Secret)
+	child.ok(t, "token", "create", "--label", "ci-2")
 	checkpoint, err := os.ReadFile(filepath.Join(w.data, "log", "checkpoint"))
 	if err != nil {
 		t.Fatal(err)

@@ -172,6 +172,16 @@ func TestServerSideSigning(t *testing.T) {
 	if len(res.Files) != 2 || res.Revision == nil {
 		t.Fatalf("result: %+v", res)
 	}
+	// The key's holder is told in the app, so that an unexpected signature
+	// is noticed at once.
+	ns, err := w.aliceC.Notices(ctx)
+	told := false
+	for _, n := range ns {
+		told = told || (n.Kind == domain.NoticeSignature && strings.Contains(n.Message, fpr) && strings.Contains(n.Message, "2 file(s) of widget 1.0"))
+	}
+	if err != nil || !told {
+		t.Fatalf("no notice of the signature: %+v %v", ns, err)
+	}
 	if rr := w.bob.run(t, "checks", "wait", "widget", "1.0", "--timeout", "60s"); rr.code != 0 {
 		t.Fatalf("checks of the signed revision: %s", rr)
 	}

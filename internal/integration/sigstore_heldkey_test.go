@@ -144,6 +144,49 @@ func TestHeldKeySigstoreBundles(t *testing.T) {
 	if list := w.bob.ok(t, "checks", "list", "widget", "1.0"); !strings.Contains(list, "does not accept server-made signatures") {
 		t.Fatalf("checks:\n%s", list)
 	}
+	// Under that policy, no signature is made at all: the request is
+	// refused before any approval, saying what to change.
+	if _, err := w.aliceC.BeginSigning(ctx, api.SignRequest{Project: "widget", Version: "1.0", Key: key.Fingerprint, Kind: "sigstore"}); err == nil ||
+		!strings.Contains(err.Error(), "does not accept signatures made by keys trel holds") || !strings.Contains(err.Error(), "--accept-server-signed") {
+		t.Fatalf("signing under a policy refusing held keys: %v", err)
+	}
+	// Accepted again. The same artifact and bundle also go into release
+	// 2.0, which stays a draft while 1.0 is published.
+	w.alice.ok(t, "policy", "set", "widget", "--accept-server-signed=true")
+	if rr := w.bob.run(t, "checks", "wait", "widget", "1.0", "--timeout", "60s"); rr.code != 0 {
+		t.Fatalf("checks with the policy restored: %s", rr)
+	}
+	w.alice.ok(t, "release", "start", "widget", "2.0")
+	w.bob.ok(t, "upload", "widget", "2.0", art, art+".sha512", bundlePath)
+	if rr := w.bob.run(t, "checks", "wait", "widget", "2.0", "--timeout", "60s"); rr.code != 0 {
+		t.Fatalf("checks of 2.0: %s", rr)
+	}
+
+	// Published, the server-made bundle verifies for downloaders with the
+	// public key the manifest records (trel verify --release).
+	w.alice.ok(t, "policy", "set", "widget", "--accept-server-signed=true", "--min-vote-hours", "0", "--min-binding-votes", "1")
+	if rr := w.bob.run(t, "checks", "wait", "widget", "1.0", "--timeout", "60s"); rr.code != 0 {
+		t.Fatalf("checks: %s", rr)
+	}
+	w.alice.ok(t, "vote", "start", "widget", "1.0")
+	w.alice.ok(t, "vote", "cast", "widget", "1.0", "+1")
+	w.alice.ok(t, "vote", "resolve", "widget", "1.0")
+	w.alice.ok(t, "release", "publish", "widget", "1.0")
+	out := w.carol.ok(t, "verify", "--release", w.srv.url+"/downloads/demo/widget/1.0/", "--trusted-root", inst.TrustedRootPath)
+	if !strings.Contains(out, "VERIFIED: widget 1.0") || !strings.Contains(out, "Sigstore key "+keys[0].KeyID) {
+		t.Fatalf("verify --release of a server-signed release:\n%s", out)
+	}
+	// Then the held key is revoked: its bundle no longer counts in the
+	// draft, whatever the reason of the revocation.
+	if r := w.alice.runIn(t, w.alice.home, signingPassword+"\n", "signing-key", "revoke", key.Fingerprint, "--reason", "superseded"); r.code != 0 {
+		t.Fatalf("revoke: %s", r)
+	}
+	if rr := w.bob.run(t, "checks", "wait", "widget", "2.0", "--timeout", "60s"); rr.code != 1 {
+		t.Fatalf("checks after the held key was revoked: %s", rr)
+	}
+	if list := w.bob.ok(t, "checks", "list", "widget", "2.0"); !strings.Contains(list, "held key "+key.Fingerprint+" was revoked") {
+		t.Fatalf("checks:\n%s", list)
+	}
 }
 
 // verifyWithKey checks a key-based bundle with sigstore-go: the key, a

@@ -1,7 +1,8 @@
 // Package jobs runs background work on River, a job queue in the
 // database: River's SQLite driver for the embedded default, its pgx driver
 // (riverpgxv5) on PostgreSQL, where every replica works the same queue.
-// Today its one job checks a revision.
+// Its jobs check a revision and deliver a mail or a webhook call of the
+// outbox (see deliver.go), fed the same way from the deliveries table.
 //
 // Across replicas a job runs once: River hands each job to one worker
 // (FOR UPDATE SKIP LOCKED) and unique insertion makes the sweeps of several
@@ -65,6 +66,8 @@ type checkWorker struct {
 	timeout  time.Duration
 	store    store.Store
 	observer atomic.Pointer[Observer]
+	after    Deliverer
+	log      *slog.Logger
 }
 
 // Observer hears about each check run whose results were stored (for
@@ -75,6 +78,11 @@ type Observer interface {
 
 func (w *checkWorker) Work(ctx context.Context, job *river.Job[CheckArgs]) error {
 	stored, err := w.checker.Run(ctx, job.Args.RevisionID, job.Args.Generation)
+	if stored && err == nil && w.after != nil {
+		if aerr := w.after.ChecksFinished(ctx, job.Args.RevisionID); aerr != nil {
+			w.log.Warn("telling about finished checks", "revision", job.Args.RevisionID, "err", aerr)
+		}
+	}
 	if o := w.observer.Load(); o != nil && stored && err == nil {
 		run, rerr := w.store.CheckRun(ctx, job.Args.RevisionID)
 		results, cerr := w.store.CheckResults(ctx, job.Args.RevisionID)
@@ -105,6 +113,13 @@ type Config struct {
 	RescueAfter time.Duration
 	// Workers is how many jobs this process runs at once (default 2).
 	Workers int
+	// Deliverer, if set, works the outbox of mail and webhook calls and
+	// hears about finished check runs.
+	Deliverer Deliverer
+	// Now is the clock deliveries are due by (default time.Now); Sweep is
+	// how often the queue is fed without being woken (default 5 s).
+	Now   func() time.Time
+	Sweep time.Duration
 }
 
 // queue is what the Runner needs of a River client, whatever its driver.
@@ -121,6 +136,9 @@ type Runner struct {
 	wake   chan struct{}
 	done   chan struct{}
 	worker *checkWorker
+	now    func() time.Time
+	every  time.Duration
+	outbox bool
 }
 
 // Observe registers o to hear about finished check runs.
@@ -167,9 +185,20 @@ func Run(ctx context.Context, cfg Config) (*Runner, error) {
 	}
 	workers := river.NewWorkers()
 	timeout := min(30*time.Minute, cfg.RescueAfter-cfg.RescueAfter/8)
-	worker := &checkWorker{checker: cfg.Checker, timeout: timeout, store: cfg.Store}
+	worker := &checkWorker{checker: cfg.Checker, timeout: timeout, store: cfg.Store, after: cfg.Deliverer, log: cfg.Log}
 	if err := river.AddWorkerSafely(workers, worker); err != nil {
 		return nil, err
+	}
+	if cfg.Deliverer != nil {
+		if err := river.AddWorkerSafely(workers, &deliverWorker{d: cfg.Deliverer}); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Sweep <= 0 {
+		cfg.Sweep = 5 * time.Second
 	}
 	rc := &river.Config{
 		Queues:               map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: cfg.Workers}},
@@ -193,7 +222,8 @@ func Run(ctx context.Context, cfg Config) (*Runner, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Runner{client: client, store: cfg.Store, log: cfg.Log, wake: make(chan struct{}, 1), done: make(chan struct{}), worker: worker}
+	r := &Runner{client: client, store: cfg.Store, log: cfg.Log, wake: make(chan struct{}, 1), done: make(chan struct{}), worker: worker,
+		now: cfg.Now, every: cfg.Sweep, outbox: cfg.Deliverer != nil}
 	go r.loop(ctx)
 	r.Notify()
 	return r, nil
@@ -220,11 +250,16 @@ func (r *Runner) Notify() {
 
 func (r *Runner) loop(ctx context.Context) {
 	defer close(r.done)
-	tick := time.NewTicker(5 * time.Second)
+	tick := time.NewTicker(r.every)
 	defer tick.Stop()
 	for {
 		if err := r.sweep(ctx); err != nil && ctx.Err() == nil {
 			r.log.Warn("feeding the check queue", "err", err)
+		}
+		if r.outbox {
+			if err := r.sweepDeliveries(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("feeding the delivery queue", "err", err)
+			}
 		}
 		select {
 		case <-ctx.Done():

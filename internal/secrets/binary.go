@@ -44,14 +44,36 @@ var pgpAlgorithms = map[byte]struct{ layout, n int }{
 	25: {algFixed, 32}, 26: {algFixed, 56}, 27: {algFixed, 32}, 28: {algFixed, 57},
 }
 
-// isOpenPGPSecretKey reports whether b starts with a Secret-Key or
-// Secret-Subkey packet (tags 5 and 7) whose header and public part parse:
-// a random binary file starting with the same byte fails the later checks.
+// isOpenPGPSecretKey reports whether b is a binary OpenPGP keyring (its
+// first packet a key packet) holding a Secret-Key or Secret-Subkey packet
+// (tags 5 and 7) among the packets that start in b: `gpg --export` and
+// `gpg --export-secret-keys` written into one file put the secret key
+// after the public one. Only key rings are walked, so a random binary file
+// starting with a key packet's byte fails the later checks.
 func isOpenPGPSecretKey(b []byte) bool {
-	tag, body, ok := firstPacket(b)
-	if !ok || (tag != 5 && tag != 7) || len(body) < 6 {
+	for i := 0; i < 256 && len(b) > 0; i++ {
+		tag, body, next, ok := packetAt(b)
+		if !ok || (i == 0 && tag != 5 && tag != 6 && tag != 7 && tag != 14) {
+			return false
+		}
+		if (tag == 5 || tag == 7) && isSecretKeyBody(body) {
+			return true
+		}
+		if next > len(b) {
+			return false
+		}
+		b = b[next:]
+	}
+	return false
+}
+
+// isSecretKeyBody reports whether body (as far as it is present) is a
+// secret key packet's: a header and a public part that parse.
+func isSecretKeyBody(body []byte) bool {
+	if len(body) < 6 {
 		return false
 	}
+	ok := true
 	version := body[0]
 	rest := body[5:] // after version and creation time
 	switch version {
@@ -114,12 +136,14 @@ func isOpenPGPSecretKey(b []byte) bool {
 	return rest[0] >= 1 && rest[0] <= 13 // a legacy symmetric algorithm id
 }
 
-// firstPacket parses the first OpenPGP packet header of b and returns the
-// tag and the part of the body present in b.
-func firstPacket(b []byte) (tag int, body []byte, ok bool) {
+// packetAt parses the OpenPGP packet header at the start of b and returns
+// the tag, the part of the body present in b, and where the next packet
+// starts (possibly beyond b).
+func packetAt(b []byte) (tag int, body []byte, next int, ok bool) {
 	if len(b) < 2 || b[0]&0x80 == 0 {
-		return 0, nil, false
+		return 0, nil, 0, false
 	}
+	whole := len(b)
 	var length int
 	if b[0]&0x40 != 0 { // new format
 		tag = int(b[0] & 0x3f)
@@ -128,16 +152,16 @@ func firstPacket(b []byte) (tag int, body []byte, ok bool) {
 			length, b = l, b[2:]
 		case l < 224:
 			if len(b) < 3 {
-				return 0, nil, false
+				return 0, nil, 0, false
 			}
 			length, b = (l-192)<<8+int(b[2])+192, b[3:]
 		case l == 255:
 			if len(b) < 6 {
-				return 0, nil, false
+				return 0, nil, 0, false
 			}
 			length, b = int(binary.BigEndian.Uint32(b[2:6])), b[6:]
 		default:
-			return 0, nil, false // partial lengths never start a key packet
+			return 0, nil, 0, false // partial lengths never start a key packet
 		}
 	} else {
 		tag = int(b[0]>>2) & 0x0f
@@ -146,22 +170,23 @@ func firstPacket(b []byte) (tag int, body []byte, ok bool) {
 			length, b = int(b[1]), b[2:]
 		case 1:
 			if len(b) < 3 {
-				return 0, nil, false
+				return 0, nil, 0, false
 			}
 			length, b = int(binary.BigEndian.Uint16(b[1:3])), b[3:]
 		case 2:
 			if len(b) < 5 {
-				return 0, nil, false
+				return 0, nil, 0, false
 			}
 			length, b = int(binary.BigEndian.Uint32(b[1:5])), b[5:]
 		default:
-			return 0, nil, false
+			return 0, nil, 0, false
 		}
 	}
 	if length <= 0 || length > 1<<20 {
-		return 0, nil, false
+		return 0, nil, 0, false
 	}
-	return tag, b[:min(length, len(b))], true
+	header := whole - len(b)
+	return tag, b[:min(length, len(b))], header + length, true
 }
 
 // skipMPI skips one multiprecision integer: a bit count, then the bytes;

@@ -42,6 +42,15 @@ func FuzzScanner(f *testing.F) {
 		"To configure TLS:\n-----BEGIN RSA PRIVATE KEY-----\n...\n-----END RSA PRIVATE KEY-----\n",
 		"export GITHUB_TOKEN=ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n",
 		"",
+		// Other encodings and formats.
+		"\xff\xfe-\x00-\x00-\x00-\x00-\x00B\x00E\x00G\x00I\x00N\x00 \x00P\x00R\x00I\x00V\x00A\x00T\x00E\x00 \x00K\x00E\x00Y\x00-\x00-\x00-\x00-\x00-\x00\n\x00",
+		"\xfe\xff\x00-\x00-\x00-\xd8\x3d\xde\x00\x00\n",
+		"\xef\xbb\xbf-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIC4nD0mT0k3nV4lu3Xyz0123456789abcdEFGHIJKLMNOPQRS\n",
+		"-----BEGIN PRIVATE KEY-----\rMC4CAQAwBQYDK2VwBCIEIC4nD0mT0k3nV4lu3Xyz0123456789abcdEFGHIJKLMNOPQRS\r",
+		"client-key-data: LS0tLS1CRUdJTiBQUklWQVRFIEtFWS0tLS0tCk1DNENBUUF3QlFZREsyVndCQ0lFSUM0bkQwbVQwazNuVjRsdTNYeXowMTIzNDU2Nzg5YWJjZEVGR0hJSktMTU5PUFFSUwo=\n",
+		"AGE-SECRET-KEY-1QQPJVFQ6J3CZXQ2NDNL8HRRSQYC7S6T6MMRNPZ4K7YQZ8QFVGLNSEUXLVP9\n",
+		"untrusted comment: minisign encrypted secret key\nRWRTY0IyhlQJ9sYgDE5JcDRMuT3b0lq9A6R+1vm2X1eHrzgDOc4AAAACAAAAAAAAAEAAAAAA0ieLiH3mBs9\n",
+		"\x99\x00\x0d\x04\x5e\x00\x00\x00\x16\x09\x2b\x06\x01\x04\x01\xda\x47\x0f\x01\x95\x01\x0d\x04\x5e\x00\x00\x00\x16",
 	}
 	for _, s := range seeds {
 		f.Add([]byte(s), uint8(7))

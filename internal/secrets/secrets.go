@@ -9,9 +9,12 @@
 // A Scanner is fed the bytes of an upload as they stream past (in the same
 // pass that hashes them) and keeps a bounded amount of state: the first 16
 // KiB, to recognise binary formats by their structure, and for text files
-// the current line (at most 4 KiB of it). Binary files (a NUL byte in the
-// first 16 KiB) are judged by their start only: archives are not opened
-// here. A Finding never carries any byte of the secret.
+// the current line (at most 4 KiB of it). Text saved as UTF-16 (by
+// Windows tools), with a UTF-8 byte order mark or with CR line ends is
+// read as the lines it holds; base64 of a PEM key (kubeconfig's
+// client-key-data) is decoded. Binary files (a NUL byte in the first 16
+// KiB) are judged by their start only: archives are not opened here. A
+// Finding never carries any byte of the secret.
 package secrets
 
 import (
@@ -19,11 +22,13 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // Version identifies the rules; a stored scan result of an older version
 // is not trusted.
-const Version = 1
+const Version = 3 // 2: age, minisign, signify, encodings; 3: trel CI credentials (trelci_)
 
 const (
 	prefixSize = 16 << 10 // bytes kept to judge a file by its start
@@ -57,6 +62,10 @@ type Scanner struct {
 
 	carry    []byte // the current, incomplete line (at most maxLine bytes)
 	carryCut bool   // the current line was longer than maxLine
+
+	enc    textEncoding
+	pend   []byte // UTF-16 bytes carried to the next write (half a unit or a surrogate pair)
+	nested bool   // scanning decoded base64: no further decoding
 
 	pem        pemState
 	pypi       bool // inside a .pypirc section
@@ -94,7 +103,7 @@ func (s *Scanner) Write(p []byte) (int, error) {
 		}
 	}
 	if s.text && len(p) > 0 {
-		s.lines(p)
+		s.lines(s.decode(p))
 	}
 	if s.found != nil {
 		return 0, s.found
@@ -129,11 +138,94 @@ func (s *Scanner) decide() {
 		s.found = &Finding{Kind: kind}
 		return
 	}
-	s.text = bytes.IndexByte(s.prefix, 0) < 0
-	if s.text {
-		s.lines(s.prefix)
-	}
+	b := s.prefix
 	s.prefix = nil
+	switch enc, bom := utf16Of(b); {
+	case enc != utf8Text:
+		s.text, s.enc = true, enc
+		b = b[bom:]
+	case bytes.IndexByte(b, 0) >= 0:
+		return // binary
+	default:
+		s.text = true
+		b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+		if bytes.IndexByte(b, '\n') < 0 && bytes.IndexByte(b, '\r') >= 0 {
+			s.enc = crText
+		}
+	}
+	s.lines(s.decode(b))
+}
+
+// textEncoding says how the bytes of a text file become UTF-8 lines.
+type textEncoding int
+
+const (
+	utf8Text textEncoding = iota
+	crText                // lines end with CR alone
+	utf16LE
+	utf16BE
+)
+
+// utf16Of recognises UTF-16 text by its byte order mark, or without one by
+// its first characters being ASCII with a zero high byte; bom is the
+// length of the mark.
+func utf16Of(b []byte) (enc textEncoding, bom int) {
+	switch {
+	case bytes.HasPrefix(b, []byte{0xff, 0xfe}):
+		return utf16LE, 2
+	case bytes.HasPrefix(b, []byte{0xfe, 0xff}):
+		return utf16BE, 2
+	case len(b) < 8:
+		return utf8Text, 0
+	}
+	le, be := true, true
+	for i := 0; i+1 < min(len(b), 64); i += 2 {
+		ascii := func(c byte) bool { return c == '\t' || c == '\n' || c == '\r' || (c >= 0x20 && c < 0x7f) }
+		le = le && ascii(b[i]) && b[i+1] == 0
+		be = be && b[i] == 0 && ascii(b[i+1])
+	}
+	switch {
+	case le:
+		return utf16LE, 0
+	case be:
+		return utf16BE, 0
+	}
+	return utf8Text, 0
+}
+
+// decode turns the bytes of a text file into UTF-8 with '\n' line ends.
+func (s *Scanner) decode(p []byte) []byte {
+	switch s.enc {
+	case crText:
+		return bytes.ReplaceAll(p, []byte("\r"), []byte("\n"))
+	case utf16LE, utf16BE:
+	default:
+		return p
+	}
+	if len(s.pend) > 0 {
+		p = append(append([]byte(nil), s.pend...), p...)
+	}
+	unit := func(i int) rune {
+		if s.enc == utf16LE {
+			return rune(p[i]) | rune(p[i+1])<<8
+		}
+		return rune(p[i])<<8 | rune(p[i+1])
+	}
+	out := make([]byte, 0, len(p))
+	i := 0
+	for ; i+1 < len(p); i += 2 {
+		r := unit(i)
+		if utf16.IsSurrogate(r) && r < 0xdc00 {
+			if i+3 >= len(p) {
+				break // the low half comes with the next write
+			}
+			r = utf16.DecodeRune(r, unit(i+2))
+			i += 2
+		}
+		out = utf8.AppendRune(out, r)
+	}
+	s.pend = append(s.pend[:0], p[i:]...)
+	return out
 }
 
 // lines splits p into lines, joining the carried partial line, and checks

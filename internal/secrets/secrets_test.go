@@ -10,6 +10,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/binary"
 	"encoding/pem"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"golang.org/x/crypto/ssh"
 
@@ -120,6 +122,30 @@ func fixtures(t *testing.T) []sample {
 	}
 	random := make([]byte, 1<<20)
 	rand.Read(random)
+	// Text saved by Windows tools: UTF-16 with a byte order mark, or
+	// UTF-8 with one; old Mac line ends (CR only).
+	utf16le := func(b []byte, bom bool) []byte {
+		var out bytes.Buffer
+		if bom {
+			out.Write([]byte{0xff, 0xfe})
+		}
+		for _, u := range utf16.Encode([]rune(string(b))) {
+			binary.Write(&out, binary.LittleEndian, u)
+		}
+		return out.Bytes()
+	}
+	utf16be := func(b []byte) []byte {
+		out := bytes.NewBuffer([]byte{0xfe, 0xff})
+		for _, u := range utf16.Encode([]rune(string(b))) {
+			binary.Write(out, binary.BigEndian, u)
+		}
+		return out.Bytes()
+	}
+	pkcs8PEM := pemOf("PRIVATE KEY", pkcs8)
+	certPEM := pemOf("CERTIFICATE", certDER)
+	kubeconfig := func(field string, pemData []byte) []byte {
+		return []byte("apiVersion: v1\nusers:\n- name: release\n  user:\n    " + field + ": " + base64.StdEncoding.EncodeToString(pemData) + "\n")
+	}
 
 	return []sample{
 		// Private keys, every encoding.
@@ -149,6 +175,17 @@ func fixtures(t *testing.T) []sample {
 		{"PuTTY key", []byte("PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: rm\nPublic-Lines: 2\nAAAAC3NzaC1lZDI1NTE5AAAAIB\nPrivate-Lines: 1\nAAAAIC\nPrivate-MAC: 00\n"), "PuTTY"},
 		{"JKS with a private key entry", jks(0xFEEDFEED, 1), "Java key store"},
 		{"JCEKS with a secret key entry", jks(0xCECECECE, 3), "Java key store"},
+		{"PEM key saved as UTF-16 with a byte order mark", utf16le(pkcs8PEM, true), "PRIVATE KEY"},
+		{"PEM key saved as UTF-16 without a byte order mark", utf16le(pkcs8PEM, false), "PRIVATE KEY"},
+		{"PEM key saved as UTF-16 big-endian", utf16be(pkcs8PEM), "PRIVATE KEY"},
+		{"PEM key saved as UTF-8 with a byte order mark", append([]byte("\xef\xbb\xbf"), pkcs8PEM...), "PRIVATE KEY"},
+		{"PEM key with CR line ends (old Mac)", bytes.ReplaceAll(pkcs8PEM, []byte("\n"), []byte("\r")), "PRIVATE KEY"},
+		{"armored OpenPGP secret key saved as UTF-16", utf16le(armoredSecret, true), "PGP PRIVATE KEY BLOCK"},
+		{"base64 of a PEM key (kubeconfig client-key-data)", kubeconfig("client-key-data", read("id_rsa")), "base64"},
+		{"binary public key followed by the secret key", append(append([]byte{}, binaryPublic...), binarySecret...), "OpenPGP secret key (binary)"},
+		{"age identity", []byte("# created: 2024-05-01T10:00:00+02:00\n# public key: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\nAGE-SECRET-KEY-1QQPJVFQ6J3CZXQ2NDNL8HRRSQYC7S6T6MMRNPZ4K7YQZ8QFVGLNSEUXLVP9\n"), "age"},
+		{"minisign secret key", []byte("untrusted comment: minisign encrypted secret key\nRWRTY0IyhlQJ9sYgDE5JcDRMuT3b0lq9A6R+1vm2X1eHrzgDOc4AAAACAAAAAAAAAEAAAAAA0ieLiH3mBs9RNtRmpO+SSSQwe3uvSBS2KFJx3mE0tHnQdBRN2Tk0SeVhwvT2sMQdZhOmDJzcRfx9oeaTV2eOebLr4NrqJDQvTo4Tmu7ZoLpLnIxBe8TGyEXMVzEK8cbIXDjZC6v5XEk=\n"), "minisign"},
+		{"signify secret key", []byte("untrusted comment: signify secret key\nRWRCSwAAACqHVbmAUokJcTpgKhRbw+/W+Q7nrVPi3TU1Lx5n5kXmGE8TQgUJaN5NEsPcqLIPDKhTQ1O58P0ebA8tKzRQ9kXo1vv6aBDbz2Qc3DBS9uyKnhvbfkoggWcmFP0fvrnEw9M=\n"), "signify"},
 		{"service account JSON", []byte(`{"type": "service_account", "private_key_id": "abc", "private_key": "` + strings.ReplaceAll(string(pemOf("PRIVATE KEY", pkcs8)), "\n", `\n`) + `"}`), "escaped PEM"},
 
 		// Credential files.
@@ -167,6 +204,7 @@ func fixtures(t *testing.T) []sample {
 		{"npm token alone", []byte("token: npm_R4nd0mT0k3nV4lu3Xyz0123456789abcdEFG\n"), "npm token"},
 		{"Slack token", []byte("SLACK=xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx\n"), "Slack"},
 		{"trel token", []byte("TREL_TOKEN=trel_4Hq9x_Rk2Lm7Vn0Zp3Tc8Wf5Ys1Bd6Ge9Jk2Mn4Pq7S\n"), "trel API token"},
+		{"trel CI credential", []byte(`{"server": "https://trel.example", "token": "trelci_Zq8Lm3Vn7Rk2Wp5Tc9Hs1Bd4Gx6Ye0Jf3Mn8Pq2Ks_7"}` + "\n"), "trel CI credential"},
 
 		// Not secrets.
 		{"public key, armored (gpg)", armoredPublic, ""},
@@ -190,6 +228,13 @@ func fixtures(t *testing.T) []sample {
 		{"a detached signature", []byte("-----BEGIN PGP SIGNATURE-----\n\niHUEABYKAB0WIQQ\n=abcd\n-----END PGP SIGNATURE-----\n"), ""},
 		{"a checksum file", []byte("9b71d224bd62f3785d96d46ad3ea3d73319bfbc2890caadae2dff72519673ca72323c3d99ba5c11d7c7acc6e14b8c5da0c4663475c2e5c3adef46f73bcdec043  a.tar.gz\n"), ""},
 		{"random binary", random, ""},
+		{"README saved as UTF-16", utf16le([]byte("Widget 1.0\r\n\r\nBuild with make.\r\n"), true), ""},
+		{"certificate PEM saved as UTF-16", utf16le(certPEM, true), ""},
+		{"text with CR line ends", []byte("line one\rline two\r-----BEGIN PRIVATE KEY-----\r...\r"), ""},
+		{"base64 of a certificate (kubeconfig client-certificate-data)", kubeconfig("client-certificate-data", certPEM), ""},
+		{"age public key and documentation", []byte("Recipient: age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p\nIdentities start with AGE-SECRET-KEY-1...\n"), ""},
+		{"minisign public key", []byte("untrusted comment: minisign public key 9D5A2C3E4F1B0A7D\nRWR9CgofTz5MLFqdmGRdbqoLsxFo2LSj5vfQ/T+YXa1Uy2SXBhbMtnNA\n"), ""},
+		{"signify public key", []byte("untrusted comment: signify public key\nRWRCSwAAACqHVbmAUokJcTpgKhRbw+/W+Q7nrVPi3TU1Lx5n5kXmGE8TQgUJ\n"), ""},
 		{"a gzip stream", gz(pemOf("RSA PRIVATE KEY", pkcs1)), ""}, // archives are opened by the archive checks, not here
 		{"empty", nil, ""},
 	}

@@ -2,6 +2,7 @@ package secrets
 
 import (
 	"bytes"
+	"encoding/base64"
 	"regexp"
 )
 
@@ -15,7 +16,13 @@ var anchors = [][]byte{
 	[]byte("machine"), []byte(`"auths"`),
 	[]byte("ghp_"), []byte("gho_"), []byte("ghu_"), []byte("ghs_"), []byte("ghr_"), []byte("github_pat_"),
 	[]byte("glpat-"), []byte("npm_"), []byte("pypi-AgEIcHlwaS5vcmc"), []byte("xox"), []byte("trel_"),
+	[]byte("trelci_"),
+	[]byte("AGE-SECRET-KEY-1"), []byte("untrusted comment:"), base64PEMStart,
 }
+
+// base64PEMStart is base64 of "-----BEGIN": a PEM file encoded again, as
+// kubeconfig's client-key-data and many CI secrets hold them.
+var base64PEMStart = []byte("LS0tLS1CRUdJTi")
 
 func contains(l []byte, subs ...string) bool {
 	for _, s := range subs {
@@ -42,6 +49,10 @@ var (
 	dockerKey = regexp.MustCompile(`"auth"\s*:\s*"([A-Za-z0-9+/=]{8,})"`)
 	gpgAgent  = regexp.MustCompile(`^(Key:\s*)?\((protected-)?private-key\b`)
 	putty     = regexp.MustCompile(`^PuTTY-User-Key-File-\d+:`)
+	// minisign, rsign and signify key files start with this comment line;
+	// the key follows in base64 on the next line.
+	untrusted = regexp.MustCompile(`^untrusted comment: (\S+)( encrypted)? secret key`)
+	ageSecret = regexp.MustCompile(`\bAGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{50,}\b`)
 )
 
 // tokens are API tokens whose format is distinctive enough to find
@@ -58,6 +69,7 @@ var tokens = []struct {
 	{[]string{"pypi-AgEIcHlwaS5vcmc"}, regexp.MustCompile(`\bpypi-AgEIcHlwaS5vcmc([A-Za-z0-9_-]{50,})`), "a PyPI token"},
 	{[]string{"xox"}, regexp.MustCompile(`\bxox[baprs]-([0-9]{6,}-[0-9A-Za-z-]{10,})`), "a Slack token"},
 	{[]string{"trel_"}, regexp.MustCompile(`\btrel_([A-Za-z0-9_-]{43})\b`), "a trel API token"},
+	{[]string{"trelci_"}, regexp.MustCompile(`\btrelci_([A-Za-z0-9_-]{43})\b`), "a trel CI credential"},
 }
 
 // line checks one complete line (without its newline). Each rule first
@@ -93,6 +105,21 @@ func (s *Scanner) line(l []byte) {
 		}
 	case '[':
 		s.pypi = pypiHead.Match(t)
+	case 'u':
+		if m := untrusted.FindSubmatch(t); m != nil {
+			s.pem.start(string(m[1]) + " secret key")
+			return
+		}
+	}
+	if contains(l, "AGE-SECRET-KEY-1") && ageSecret.Match(l) {
+		found("an age secret key (identity)")
+		return
+	}
+	if !s.nested && bytes.Contains(l, base64PEMStart) {
+		if kind := base64PEM(l); kind != "" {
+			found(kind + ", encoded in base64")
+			return
+		}
 	}
 	if contains(l, "PRIVATE KEY-----") && pemInline.Match(l) {
 		found("a private key embedded in text (escaped PEM)")
@@ -146,6 +173,34 @@ func (s *Scanner) line(l []byte) {
 			}
 		}
 	}
+}
+
+// base64PEM decodes the base64 runs of l that start with base64PEMStart
+// (at most four) and scans what they hold.
+func base64PEM(l []byte) string {
+	rest := l
+	for range 4 {
+		i := bytes.Index(rest, base64PEMStart)
+		if i < 0 {
+			return ""
+		}
+		run := rest[i:]
+		if end := bytes.IndexFunc(run, func(r rune) bool { return !isBase64Char(byte(r)) || r >= 0x80 }); end >= 0 {
+			run = run[:end]
+		}
+		run = run[:len(run)/4*4]
+		dec := make([]byte, base64.StdEncoding.DecodedLen(len(run)))
+		n, _ := base64.StdEncoding.Decode(dec, run)
+		sub := NewScanner()
+		sub.nested = true
+		sub.Write(dec[:n])
+		sub.Close()
+		if sub.found != nil {
+			return sub.found.Kind
+		}
+		rest = rest[i+len(base64PEMStart):]
+	}
+	return ""
 }
 
 // looksRandom tells a real token from a placeholder such as
@@ -218,9 +273,13 @@ func (p *pemState) end(s *Scanner) {
 
 func isBase64Line(t []byte) bool {
 	for _, c := range t {
-		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=') {
+		if !isBase64Char(c) {
 			return false
 		}
 	}
 	return len(t) > 0
+}
+
+func isBase64Char(c byte) bool {
+	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '='
 }

@@ -105,6 +105,7 @@ func OpenEngines(ctx context.Context, eng Engines, opt core.Options) (*App, erro
 		}
 		app.Blobs, app.cleanBlobs, app.pingBlobs = b, b.Clean, b.Ping
 		app.Downloads = downloads.NewBucketTree(s3Bucket{b.Bucket("downloads")})
+		app.Archive = downloads.NewBucketTree(s3Bucket{b.Bucket("archive")})
 	} else {
 		d, err := blob.NewDisk(filepath.Join(eng.DataDir, "blobs"))
 		if err != nil {
@@ -113,6 +114,10 @@ func OpenEngines(ctx context.Context, eng Engines, opt core.Options) (*App, erro
 		}
 		tree, err := downloads.New(filepath.Join(eng.DataDir, "downloads"), d)
 		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		if app.Archive, err = downloads.New(filepath.Join(eng.DataDir, "archive"), d); err != nil {
 			st.Close()
 			return nil, err
 		}
@@ -126,6 +131,7 @@ func OpenEngines(ctx context.Context, eng Engines, opt core.Options) (*App, erro
 	}
 	app.Core = core.New(st, app.Blobs, opt)
 	app.Core.SetPublisher(app.Downloads, nil)
+	app.Core.SetArchiver(downloads.Mover{From: app.Downloads, To: app.Archive})
 	return app, nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -77,8 +78,10 @@ func MigrateStorage(ctx context.Context, cfg MigrateConfig, out io.Writer) error
 	if err := copyBlobs(ctx, cfg.FromData, disk, bucket, out); err != nil {
 		return err
 	}
-	if err := copyDownloads(ctx, filepath.Join(cfg.FromData, "downloads"), bucket.Bucket("downloads"), out); err != nil {
-		return err
+	for _, tree := range []string{"downloads", "archive"} {
+		if err := copyDownloads(ctx, filepath.Join(cfg.FromData, tree), bucket.Bucket(tree), out); err != nil {
+			return err
+		}
 	}
 	if err := copyLog(cfg.FromData, cfg.LogDir, out); err != nil {
 		return err
@@ -105,6 +108,9 @@ func copyOrder(tables []sqlstore.Table) ([]sqlstore.Table, error) {
 		}
 		state[n] = 1
 		for _, r := range byName[n].References {
+			if r == n {
+				continue // a row refers to earlier rows: copied in id order
+			}
 			if err := visit(r); err != nil {
 				return err
 			}
@@ -178,7 +184,11 @@ func copyTable(ctx context.Context, src *sql.DB, dst *sqlstore.DB, t sqlstore.Ta
 		params = append(params, fmt.Sprintf("$%d", i+1))
 	}
 	cols := strings.Join(names, ", ")
-	rows, err := src.QueryContext(ctx, `SELECT `+cols+` FROM "`+t.Name+`"`)
+	query := `SELECT ` + cols + ` FROM "` + t.Name + `"`
+	if t.Identity != "" && slices.Contains(t.References, t.Name) {
+		query += ` ORDER BY "` + t.Identity + `"` // parents before children
+	}
+	rows, err := src.QueryContext(ctx, query)
 	if err != nil {
 		return 0, err
 	}

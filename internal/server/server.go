@@ -43,6 +43,9 @@ type App struct {
 	// Downloads is the public tree of published releases (DIR/downloads,
 	// or downloads/ in the bucket).
 	Downloads downloads.Tree
+	// Archive holds archived releases (DIR/archive, or archive/ in the
+	// bucket), served under /archive/.
+	Archive downloads.Tree
 	// Log is the public append-only log (LOG/log), open only in a server.
 	Log *translog.Log
 	// PublicURL is where browsers reach the server (WebAuthn relying
@@ -130,6 +133,8 @@ type Config struct {
 	Quota         domain.Quota
 	BlobGrace     time.Duration
 	SweepInterval time.Duration
+	// Notify configures mail and webhooks.
+	Notify NotifyConfig
 }
 
 // crashHook supports the crash tests: TREL_TEST_CRASH_AT=publish:STEP makes
@@ -176,8 +181,13 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if d, ok := app.Downloads.(*downloads.Dir); ok && hook != nil {
-		d.BeforeRename = func() { hook("tree-copied") }
+	if hook != nil {
+		switch d := app.Downloads.(type) {
+		case *downloads.Dir:
+			d.BeforeRename = func() { hook("tree-copied") }
+		case *downloads.BucketTree:
+			d.BeforeManifest = func() { hook("tree-copied") }
+		}
 	}
 	defer app.Close()
 	app.PublicURL = cfg.PublicURL
@@ -210,6 +220,12 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	// Publications a previous process left unfinished are finished now,
 	// after removing their half-written directories.
 	if err := app.Downloads.CleanTemp(); err != nil {
+		return err
+	}
+	if err := app.Archive.CleanTemp(); err != nil {
+		return err
+	}
+	if err := configureNotify(app, cfg.Notify, log); err != nil {
 		return err
 	}
 	if err := app.Core.ResumePublications(ctx); err != nil {
@@ -249,7 +265,8 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	jcfg := jobs.Config{Store: app.Store, Checker: checks.NewEngine(app.Store, app.Blobs, verifier), Log: log, RescueAfter: cfg.JobRescueAfter}
+	jcfg := jobs.Config{Store: app.Store, Checker: checks.NewEngine(app.Store, app.Blobs, verifier), Log: log, RescueAfter: cfg.JobRescueAfter,
+		Deliverer: app.Core, Now: app.Core.Now, Sweep: cfg.Notify.Sweep}
 	if pool := app.Store.Pool(); pool != nil {
 		jcfg.Postgres = pool
 	} else {
@@ -365,6 +382,7 @@ func Handler(app *App, log *slog.Logger) http.Handler {
 	if authErr == nil {
 		approver = authn
 	}
+	enableTrustedPublishing(app)
 	mux.Handle("/api/", api.New(app.Core, log, approver))
 	if app.health == nil {
 		app.health = newHealthMonitor(app, log)
@@ -385,6 +403,12 @@ func Handler(app *App, log *slog.Logger) http.Handler {
 		api.WriteKEYS(w, r, data)
 	})
 	mux.Handle("GET /downloads/", app.Downloads.Handler())
+	if app.Archive != nil {
+		mux.Handle("GET /archive/", app.Archive.Handler())
+	}
+	for _, tree := range []string{"downloads", "archive"} {
+		mux.HandleFunc("GET /"+tree+"/{committee}/{project}/{version}/trel-release-status.json", releaseStatus(app))
+	}
 	if app.Log != nil {
 		mux.Handle("GET /log/", http.StripPrefix("/log", app.Log.Handler()))
 		mux.HandleFunc("GET /log/verifier-key", func(w http.ResponseWriter, r *http.Request) {

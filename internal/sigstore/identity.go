@@ -104,6 +104,10 @@ func anchored(pattern string) (*regexp.Regexp, error) {
 // the issuer. A pattern that matches one of them trusts arbitrary signers.
 var (
 	subjectProbes = []string{"", "x", "attacker", "attacker@evil.example", "https://evil.example/attacker",
+		// Addresses anyone can open at a public provider.
+		"attacker@gmail.com", "attacker@googlemail.com", "attacker@outlook.com", "attacker@hotmail.com",
+		"attacker@yahoo.com", "attacker@icloud.com", "attacker@proton.me", "attacker@protonmail.com",
+		"attacker@users.noreply.github.com",
 		"https://github.com/attacker/repo/.github/workflows/release.yml@refs/heads/main",
 		"https://github.com/attacker/repo/.github/workflows/release.yml@refs/tags/v1.0.0",
 		"https://gitlab.com/attacker/repo//.gitlab-ci.yml@refs/heads/main",
@@ -113,11 +117,24 @@ var (
 
 // checkPattern refuses a pattern that does not parse, or that matches any
 // of the probes: e.g. `.*`, `.+`, `(?s).*`, `https://.*`, `[^z]*`, or an
-// alternation with such a branch.
+// alternation with such a branch. For subject patterns it also refuses
+// one that stays open where anyone chooses the name: it takes an identity
+// the pattern matches and changes the part an attacker controls (the
+// owner of a repository URL or GitHub subject claim, the host, an
+// address's domain, or what follows a bare name), e.g.
+// `https://github\.com/org.*/...` (matches orgattacker), `alice.*`
+// (matches alice@evil.example), `alice@example\.org.*`.
 func checkPattern(pattern string, probes []string) error {
 	re, err := anchored(pattern)
 	if err != nil {
 		return err
+	}
+	if len(probes) > len(refProbes) {
+		if parsed, err := syntax.Parse(pattern, syntax.Perl); err == nil {
+			if w, ok := witness(parsed.Simplify()); ok && re.MatchString(w) {
+				probes = append(append([]string{}, probes...), ownerChanges(w)...)
+			}
+		}
 	}
 	for _, p := range probes {
 		if re.MatchString(p) {
@@ -130,6 +147,82 @@ func checkPattern(pattern string, probes []string) error {
 		}
 	}
 	return nil
+}
+
+// witness returns a short string the expression matches (the first branch
+// of alternations, the fewest repetitions, 'a' for any character), or
+// false when it cannot make one.
+func witness(re *syntax.Regexp) (string, bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		return string(re.Rune), true
+	case syntax.OpCharClass:
+		if len(re.Rune) < 2 {
+			return "", false
+		}
+		for _, pref := range []rune{'a', '0'} {
+			for i := 0; i+1 < len(re.Rune); i += 2 {
+				if re.Rune[i] <= pref && pref <= re.Rune[i+1] {
+					return string(pref), true
+				}
+			}
+		}
+		return string(re.Rune[0]), true
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return "a", true
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary, syntax.OpStar, syntax.OpQuest:
+		return "", true
+	case syntax.OpCapture, syntax.OpPlus:
+		return witness(re.Sub[0])
+	case syntax.OpRepeat:
+		w, ok := witness(re.Sub[0])
+		return strings.Repeat(w, max(re.Min, 0)), ok
+	case syntax.OpConcat:
+		var b strings.Builder
+		for _, sub := range re.Sub {
+			w, ok := witness(sub)
+			if !ok {
+				return "", false
+			}
+			b.WriteString(w)
+		}
+		return b.String(), true
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			if w, ok := witness(sub); ok {
+				return w, true
+			}
+		}
+	}
+	return "", false
+}
+
+// ownerChanges returns variants of an identity w in which an attacker
+// chose the name: another or a longer owner of a repository URL (and a
+// longer host), another or a longer owner in a GitHub subject claim,
+// another or a longer domain of an address, an address after a bare name.
+func ownerChanges(w string) []string {
+	if scheme, rest, ok := strings.Cut(w, "://"); ok {
+		host, path, _ := strings.Cut(rest, "/")
+		owner, tail, hasTail := strings.Cut(path, "/")
+		if hasTail {
+			tail = "/" + tail
+		}
+		return []string{scheme + "://" + host + "/attacker" + tail, scheme + "://" + host + "/" + owner + "attacker" + tail,
+			scheme + "://" + host + ".evil.example/" + path}
+	}
+	if rest, ok := strings.CutPrefix(w, "repo:"); ok {
+		i := strings.IndexAny(rest, "/:")
+		if i < 0 {
+			i = len(rest)
+		}
+		return []string{"repo:attacker" + rest[i:], "repo:" + rest[:i] + "attacker" + rest[i:]}
+	}
+	if i := strings.LastIndexByte(w, '@'); i >= 0 {
+		return []string{w[:i] + "@evil.example", w + ".evil.example"}
+	}
+	return []string{w + "@evil.example", w + "attacker@evil.example"}
 }
 
 // String describes the identity for explanations.

@@ -309,6 +309,18 @@ func TestPatternsCannotEscapeTheAnchors(t *testing.T) {
 		{"fail/negated class", `[^z]*`, "trust signers anyone can become"},
 		{"fail/empty", `()`, "trust signers anyone can become"},
 		{"fail/multiline anchors inside", `(?m)x$|.*`, "trust signers anyone can become"},
+		{"ok/an organisation's repositories", `https://github\.com/org/.*`, ""},
+		{"ok/an organisation's repositories by prefix", `https://github\.com/org/commons-.*/\.github/workflows/release\.yml@refs/tags/.*`, ""},
+		{"ok/one domain's addresses", `.*@apache\.org`, ""},
+		{"fail/organisations starting with a name", `https://github\.com/org.*/\.github/workflows/release\.yml@refs/tags/v.*`, `"https://github.com/orgattacker/`},
+		{"fail/any organisation", `https://github\.com/[^/]+/repo/\.github/workflows/deploy\.yml@refs/heads/main`, `"https://github.com/attacker/repo/`},
+		{"fail/a host suffix", `https://github\.com.*/org/repo/\.github/workflows/release\.yml@.*`, `github.com.evil.example`},
+		{"fail/GitHub subject claim of organisations starting with a name", `repo:org.*:ref:refs/heads/main`, `"repo:orgattacker`},
+		{"fail/addresses starting with a name", `alice.*`, `"alice@evil.example"`},
+		{"fail/any domain of a name", `alice@.*`, `"alice@evil.example"`},
+		{"fail/a domain suffix", `alice@example\.org.*`, `"alice@example.org.evil.example"`},
+		{"fail/a public mail provider", `.*@gmail\.com`, `"attacker@gmail.com"`},
+		{"fail/case-insensitive public provider", `(?i)[a-z.]+@GMAIL\.COM`, `"attacker@gmail.com"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			id := Identity{Issuer: issuerGitHubActions, SubjectRegexp: c.pattern}

@@ -33,6 +33,8 @@ type Reader interface {
 	HeldSigstoreReader
 	IncubationReader
 	UXReader
+	PublisherReader
+	NotifyReader
 	UserByUsername(ctx context.Context, username string) (*domain.User, error)
 	UserByID(ctx context.Context, id int64) (*domain.User, error)
 	ListUsers(ctx context.Context) ([]domain.User, error)
@@ -136,6 +138,9 @@ type Tx interface {
 	HeldSigstoreWriter
 	IncubationWriter
 	UXTx
+	PublisherWriter
+	TokenLineageTx
+	NotifyTx
 	CreateUser(ctx context.Context, u *domain.User) error
 	CreateToken(ctx context.Context, t *domain.Token) error
 	RevokeToken(ctx context.Context, userID, tokenID int64, at time.Time) error

@@ -25,7 +25,10 @@ type WebStore interface {
 	// enrollment link in the same transaction, and fails with a conflict
 	// when the link was used meanwhile or expired before at.
 	AddPasskey(ctx context.Context, pk *Passkey, enrollmentID int64, at time.Time, ev domain.AuditEvent) error
-	// UpdatePasskeyUse records a successful sign-in with the passkey.
+	// UpdatePasskeyUse records a successful sign-in with the passkey. The
+	// signature counter must advance (or stay 0 for authenticators without
+	// one): otherwise, as when a copy of the authenticator used the value
+	// concurrently, it fails with a conflict and records nothing.
 	UpdatePasskeyUse(ctx context.Context, id int64, signCount uint32, backupState bool, credential []byte, at time.Time) error
 	// DeletePasskey removes one of the user's passkeys; removing the last
 	// one is refused with a conflict.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"trel/internal/openpgp"
 )
@@ -107,9 +108,14 @@ func loadOpenPGPKeys(opts Options) (*keySet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ks.flag, err)
 	}
+	return ks, ks.load(data)
+}
+
+// load reads the keys (and trel's comments) of a key or KEYS file.
+func (ks *keySet) load(data []byte) error {
 	res, err := openpgp.LoadKeys(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", ks.flag, ks.file, err)
+		return fmt.Errorf("%s %s: %w", ks.flag, ks.file, err)
 	}
 	ks.readKEYSComments(data)
 	ks.certs = res.Certs
@@ -119,21 +125,28 @@ func loadOpenPGPKeys(opts Options) (*keySet, error) {
 			ks.rejected = append(ks.rejected, fmt.Sprintf("block %d: %s", b.Index, b.Reason))
 		}
 	}
-	return ks, nil
+	return nil
 }
 
 // checkOpenPGP verifies the detached signature sigFile over the artifact,
 // from the hash states of the single pass.
 func checkOpenPGP(opts Options, sigFile string, keys *keySet, d *digests) (Verification, error) {
-	v := Verification{Kind: KindOpenPGP, File: sigFile}
 	sig, err := readBounded(sigFile, maxSignatureSize)
 	if err != nil {
-		return v, fmt.Errorf("signature: %w", err)
+		return Verification{Kind: KindOpenPGP, File: sigFile}, fmt.Errorf("signature: %w", err)
 	}
+	return verifyOpenPGP(sigFile, sig, keys, d, func() (io.ReadCloser, error) { return openFile(opts.Artifact) }, opts.Now), nil
+}
+
+// verifyOpenPGP verifies the detached signature sig (named sigFile) over
+// the artifact of digests d; reopen reads the artifact again for the rare
+// signature no saved hash state can finish.
+func verifyOpenPGP(sigFile string, sig []byte, keys *keySet, d *digests, reopen func() (io.ReadCloser, error), now time.Time) Verification {
+	v := Verification{Kind: KindOpenPGP, File: sigFile}
 	if keys == nil {
 		v.Code = CodeNoKey
 		v.Message = fmt.Sprintf("cannot check %s: no public key given; pass --keys KEYS (the project's KEYS file) or --key FILE (the signer's public key)", base(sigFile))
-		return v, nil
+		return v
 	}
 	v.RejectedKeyBlocks = keys.rejected
 	if sum := keys.summary(); sum != "" {
@@ -142,7 +155,7 @@ func checkOpenPGP(opts Options, sigFile string, keys *keySet, d *digests) (Verif
 	if len(keys.certs) == 0 {
 		v.Code = CodeNoKey
 		v.Message = fmt.Sprintf("cannot check %s: %s holds no usable public key", base(sigFile), base(keys.file))
-		return v, nil
+		return v
 	}
 
 	src := openpgp.StateSource{
@@ -150,9 +163,9 @@ func checkOpenPGP(opts Options, sigFile string, keys *keySet, d *digests) (Verif
 		SHA512: d.state512,
 		// Only for signatures no saved state can finish (other hash
 		// algorithms, text mode, v6): the artifact is read again.
-		Fallback: openpgp.ReaderSource{Open: func() (io.ReadCloser, error) { return openFile(opts.Artifact) }},
+		Fallback: openpgp.ReaderSource{Open: reopen},
 	}
-	res := openpgp.VerifyDetached(sig, keys.certs, src, openpgp.VerifyOptions{Now: opts.Now})
+	res := openpgp.VerifyDetached(sig, keys.certs, src, openpgp.VerifyOptions{Now: now})
 
 	var chosen *openpgp.SignatureResult
 	for i := range res.Signatures {
@@ -190,12 +203,12 @@ func checkOpenPGP(opts Options, sigFile string, keys *keySet, d *digests) (Verif
 		if res.ReasonCode == openpgp.CodeUnknownIssuer && chosen != nil {
 			v.Message = unknownIssuerMessage(chosen, keys)
 		}
-		return v, nil
+		return v
 	}
 	v.OK = true
 	v.Message = goodMessage(chosen, cert)
 	judgeOwner(&v, keys, chosen.SignerFingerprint)
-	return v, nil
+	return v
 }
 
 // goodMessage describes a valid signature: who, which key, when, how.

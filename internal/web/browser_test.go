@@ -736,6 +736,49 @@ func TestBrowser(t *testing.T) {
 		)
 	})
 
+	t.Run("trusted publishers and issuers, at 400 px", func(t *testing.T) {
+		run(t, tab, "narrow", chromedp.EmulateViewport(400, 900))
+		defer run(t, tab, "reset", chromedp.EmulateReset())
+		run(t, tab, "issuers",
+			chromedp.Navigate(s.url+"/admin"),
+			click("a[href='/admin/issuers']"),
+			waitText("h1", "OIDC issuers"),
+			fill("#is-url", "http://ci.example.org"),
+			click("form[action='/admin/issuers'] button"),
+			waitText("#is-url-error", "https"),
+		)
+		wantFits(t, tab, 400)
+		screenshot(t, tab, "issuers")
+		run(t, tab, "a publisher refused, then added",
+			chromedp.Navigate(s.url+"/projects/widget-core/policy"),
+			click("a[href$='/publishers']"),
+			waitText("h1", "Trusted publishers of Widget Core"),
+			fill("#pub-repository", "widget/core"),
+			fill("#pub-workflow", "release.yml@main"),
+			click("form[action$='/publishers'] button"),
+			waitText("#pub-workflow-error", "without @ref"),
+		)
+		if v := value(t, tab, "#pub-repository"); v != "widget/core" {
+			t.Fatalf("the typed repository was not kept: %q", v)
+		}
+		wantFits(t, tab, 400)
+		screenshot(t, tab, "publishers-refused")
+		run(t, tab, "fixed",
+			chromedp.SetValue(chromedp.CSS("#pub-workflow"), ".github/workflows/release.yml"),
+			click("form[action$='/publishers'] button"),
+			waitText(".notice", "Publisher"),
+		)
+		wantText(t, tab, "main table", "widget/core")
+		wantFits(t, tab, 400)
+		screenshot(t, tab, "publishers")
+		run(t, tab, "remove it",
+			click("form[action$='/remove'] input[name=confirm]"),
+			click("form[action$='/remove'] button"),
+			waitText(".notice", "removed"),
+		)
+	})
+	t.Run("after publication", func(t *testing.T) { afterlifeInBrowser(t, s, browser, tab) })
+
 	t.Run("create and revoke a token", func(t *testing.T) {
 		run(t, tab, "create token",
 			chromedp.Navigate(s.url+"/tokens"),
@@ -843,6 +886,15 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("a page reported: %s", p)
 	}
 	t.Logf("browser tests took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// wantFits fails when the page is wider than width (a horizontal scroll).
+func wantFits(t *testing.T, tab context.Context, width int) {
+	t.Helper()
+	w, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.documentElement.scrollWidth`))
+	if err != nil || w > width {
+		t.Fatalf("the page is %d px wide at a %d px viewport (%v)", w, width, err)
+	}
 }
 
 func apiStatus(t *testing.T, s *testServer, token string) int {

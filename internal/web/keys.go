@@ -32,6 +32,8 @@ func (w *Web) optionalRoutes(mux *http.ServeMux) {
 	w.keyManagementRoutes(mux)
 	w.lifecycleRoutes(mux)
 	w.incidentRoutes(mux)
+	w.publishingRoutes(mux)
+	w.notifyRoutes(mux)
 }
 
 // ---- keys

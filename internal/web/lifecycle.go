@@ -107,6 +107,7 @@ func (w *Web) setPolicy(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Archive = archive
+	p.Mail, p.ArchivePrevious = mailPolicyForm(r)
 	for _, line := range strings.Split(r.FormValue("ignore"), "\n") {
 		if line = strings.TrimSpace(line); line == "" {
 			continue

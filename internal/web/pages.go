@@ -47,6 +47,9 @@ func (w *Web) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /projects/{project}", w.project)
 	mux.HandleFunc("POST /projects/{project}/releases", w.requireUser(w.startRelease))
 	const rel = "/projects/{project}/releases/{version}"
+	// Participants get the working page, everyone else the public page
+	// of published releases and candidates (the core hides drafts and
+	// embargoed releases): yanks and where archived files are included.
 	mux.HandleFunc("GET "+rel, w.releasePage)
 	mux.HandleFunc("GET "+rel+"/files/{path...}", w.publicFile)
 	mux.HandleFunc("GET /transparency-log", w.transparencyLog)
@@ -394,6 +397,8 @@ type projectView struct {
 	// committee's participants).
 	Published, Voting, Drafts []domain.Release
 	CanStart                  bool
+	// Mail says whether this server sends mail (the page says when not).
+	Mail core.MailStatus
 }
 
 func (w *Web) project(rw http.ResponseWriter, r *http.Request) {
@@ -408,7 +413,7 @@ func (w *Web) project(rw http.ResponseWriter, r *http.Request) {
 		w.pageError(rw, r, err)
 		return
 	}
-	d := projectView{P: p, Releases: rels, CanStart: w.isMember(r, p.CommitteeID)}
+	d := projectView{P: p, Releases: rels, CanStart: w.isMember(r, p.CommitteeID), Mail: w.svc.MailStatus()}
 	for i := len(rels) - 1; i >= 0; i-- { // newest first
 		switch rels[i].Phase {
 		case domain.PhaseReleased:
@@ -424,7 +429,7 @@ func (w *Web) project(rw http.ResponseWriter, r *http.Request) {
 
 func (w *Web) startRelease(rw http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("project")
-	rl, err := w.svc.StartRelease(r.Context(), actor(r), key, strings.TrimSpace(r.FormValue("version")))
+	rl, err := w.svc.StartReleaseWith(r.Context(), actor(r), key, strings.TrimSpace(r.FormValue("version")), core.StartReleaseOptions{Embargoed: r.FormValue("embargoed") == "yes"})
 	if err != nil {
 		w.refill(rw, r, "start-release", "version", err, w.project)
 		return

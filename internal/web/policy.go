@@ -40,6 +40,21 @@ func policyFacts(p *domain.Policy) [][2]string {
 		return fmt.Sprint(n)
 	}
 	a := p.Archive
+	var publishers []string
+	for _, pub := range p.Publishers {
+		desc := pub.Repository + " " + pub.Workflow
+		if pub.Ref != "" {
+			desc += "@" + pub.Ref
+		}
+		publishers = append(publishers, desc+" ("+strings.Join(pub.Actions, ", ")+")")
+	}
+	own := func(t string) string {
+		if t == "" {
+			return "trel's default"
+		}
+		return "the project's own"
+	}
+	m := p.Mail
 	return [][2]string{
 		{"OpenPGP signatures count", yesno(p.AcceptOpenPGP)},
 		{"Sigstore bundles count", yesno(p.AcceptSigstore)},
@@ -60,6 +75,13 @@ func policyFacts(p *domain.Policy) [][2]string {
 		{"Files without licence headers", list(a.HeaderIgnore)},
 		{"Archive limits", fmt.Sprintf("unpacked %s bytes, %s members, ratio %s", limit(a.MaxUnpackedSize), limit(int64(a.MaxMembers)), limit(int64(a.MaxRatio)))},
 		{"Ignore rules", list(ignore)},
+		{"Trusted publishers (CI workflows acting for the project)", list(publishers)},
+		{"[VOTE] and [RESULT] mail goes to", list(m.VoteTo)},
+		{"[ANNOUNCE] mail goes to", list(m.AnnounceTo)},
+		{"Mail of embargoed releases goes to", list(m.PrivateTo)},
+		{"Copy of every mail to", list(m.Cc)},
+		{"Mail templates", fmt.Sprintf("[VOTE] %s, [RESULT] %s, [ANNOUNCE] %s", own(m.VoteTemplate), own(m.ResultTemplate), own(m.AnnounceTemplate))},
+		{"Older releases of a line are archived", map[string]string{"": "by hand only", "minor": "at each publication, same X.Y", "major": "at each publication, same X"}[p.ArchivePrevious]},
 	}
 }
 

@@ -33,7 +33,7 @@ func (w *Web) releasePage(rw http.ResponseWriter, r *http.Request) {
 type publicView struct {
 	S        *core.ReleaseSummary
 	P        *domain.Project
-	Base     string // absolute URL of the release's downloads directory
+	Base     string // absolute URL of the release's files (downloads or archive tree)
 	KEYS     string // absolute URL of the committee's KEYS
 	Manifest string // absolute URL of the manifest (published releases)
 	Origin   string // the server's public URL
@@ -66,7 +66,7 @@ func (w *Web) publicRelease(rw http.ResponseWriter, r *http.Request) {
 	d := publicView{S: sum, P: p, Origin: origin, KEYS: origin + "/downloads/" + rl.CommitteeKey + "/KEYS",
 		CanWork: w.isParticipant(r, rl.CommitteeID)}
 	if rl.Phase == domain.PhaseReleased {
-		d.Base = origin + "/downloads/" + rl.CommitteeKey + "/" + rl.ProjectKey + "/" + rl.Version + "/"
+		d.Base = origin + rl.FilesPath() // /downloads/... or, once archived, /archive/...
 		d.Manifest = d.Base + downloads.ManifestName
 	}
 	for _, f := range sum.Files {

@@ -45,6 +45,8 @@ type workView struct {
 	Vote      *domain.Tally
 	VoteBlock string // why the vote cannot start, "" when it can
 	Managers  []string
+	Workflows []domain.WorkflowAction // what CI workflow runs did
+	After     *afterlifeView          // mail, yank and archive
 
 	CanUpload  bool // participant, draft, latest revision
 	CanManage  bool // committee member: managers, abandon
@@ -125,6 +127,11 @@ func (w *Web) release(rw http.ResponseWriter, r *http.Request) {
 	if t, err := w.svc.Tally(ctx, act, rl.ProjectKey, rl.Version); err == nil {
 		d.Vote = t
 	}
+	if d.Workflows, err = w.svc.WorkflowActions(ctx, act, rl.ProjectKey, rl.Version); err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
+	d.After = w.afterlife(r, rl)
 	pol, err := w.svc.Policy(ctx, act, rl.ProjectKey)
 	if err != nil {
 		w.pageError(rw, r, err)

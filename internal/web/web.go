@@ -58,7 +58,7 @@ import (
 	"trel/internal/domain"
 )
 
-//go:embed templates/*.html
+//go:embed templates/*.html templates/partials/*.html
 var templateFS embed.FS
 
 //go:embed static
@@ -173,7 +173,7 @@ func (w *Web) parseTemplates() error {
 		if base == "components" {
 			continue
 		}
-		t, err := template.New(base).Funcs(funcs).Funcs(formFuncs).ParseFS(templateFS, "templates/layout.html", "templates/components.html", n)
+		t, err := template.New(base).Funcs(funcs).Funcs(formFuncs).ParseFS(templateFS, "templates/layout.html", "templates/components.html", "templates/partials/*.html", n)
 		if err != nil {
 			return fmt.Errorf("parsing template %s: %w", n, err)
 		}
@@ -317,6 +317,8 @@ type view struct {
 	// something runs (checks): a meta refresh without JavaScript, and
 	// app.js updating the [data-live] parts of the page with it.
 	Refresh int
+	// Unread counts the user's unread notifications (the bell).
+	Unread int
 }
 
 func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, page string, v view) {
@@ -330,7 +332,8 @@ func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, page s
 		if err != nil {
 			w.log.ErrorContext(r.Context(), "reading notices", "err", err)
 		}
-		v.Notices, v.Path = ns, r.URL.Path
+		v.Notices, v.Unread = splitNotices(ns)
+		v.Path = r.URL.Path
 	}
 	if ff := failedFormOf(r); ff != nil {
 		v.Form, status = ff, ff.Status

@@ -256,12 +256,20 @@ type NoticeFinding struct {
 	Message string
 }
 
-var copyrightLine = regexp.MustCompile(`(?i)^\s*copyright\s+(?:\(c\)\s+|©\s+)?(\d{4})(?:\s*[-–,]\s*(\d{4}))?\s+(\S.*)$`)
+// copyrightLine is a line that starts like a copyright statement; the
+// rest (years, then the holder) is judged by noticeYears.
+var (
+	copyrightLine  = regexp.MustCompile(`(?i)^\s*copyright\s*(?:\(c\)|©)?\s*(.*)$`)
+	copyrightFirst = regexp.MustCompile(`(?i)^\s*copyright\s+(?:\(c\)\s*|©\s*)?\d`)
+	yearsAndHolder = regexp.MustCompile(`^(\d{4}(?:\s*[-–,]\s*\d{4})*)(?:\s+(\S.*))?$`)
+	yearRange      = regexp.MustCompile(`^(\d{4})(?:\s*[-–]\s*(\d{4}))?$`)
+)
 
 // CheckNotice checks a NOTICE file against the convention of the project
 // licence. For Apache-2.0: a first line naming the product and a line
-// "Copyright YYYY[-YYYY] HOLDER" whose years are a valid range ending no
-// later than year. Other licences have no NOTICE convention.
+// "Copyright YEARS HOLDER", YEARS being years and ranges (2016-2026,
+// 2012, 2016-2026), from 1970 and no later than year. Other licences have
+// no NOTICE convention.
 func CheckNotice(text string, license string, year int) NoticeFinding {
 	if !strings.EqualFold(license, "Apache-2.0") {
 		return NoticeFinding{OK: true, Message: "no NOTICE convention for " + license}
@@ -273,7 +281,7 @@ func CheckNotice(text string, license string, year int) NoticeFinding {
 		}
 	}
 	var missing, wrong []string
-	if len(lines) == 0 || copyrightLine.MatchString(lines[0]) {
+	if len(lines) == 0 || copyrightFirst.MatchString(lines[0]) {
 		missing = append(missing, "PRODUCT NAME (the first line names the product, e.g. \"Apache Foo\")")
 	}
 	found := false
@@ -283,13 +291,8 @@ func CheckNotice(text string, license string, year int) NoticeFinding {
 			continue
 		}
 		found = true
-		from, _ := strconv.Atoi(m[1])
-		to := from
-		if m[2] != "" {
-			to, _ = strconv.Atoi(m[2])
-		}
-		if from < 1970 || to < from || to > year {
-			wrong = append(wrong, fmt.Sprintf("%q: the years must be a range like 2016-%d, not later than %d", l, year, year))
+		if why := noticeYears(m[1], year); why != "" {
+			wrong = append(wrong, fmt.Sprintf("%q: %s", l, why))
 		}
 		break
 	}
@@ -310,6 +313,103 @@ func CheckNotice(text string, license string, year int) NoticeFinding {
 		msg += "NOTICE copyright line " + strings.Join(wrong, "; ")
 	}
 	return NoticeFinding{Missing: missing, Message: msg}
+}
+
+// noticeYears judges what follows "Copyright" in a NOTICE: years, then the
+// holder. It says what is wrong, or returns "".
+func noticeYears(rest string, year int) string {
+	example := fmt.Sprintf("Copyright 2016-%d The Apache Software Foundation", year)
+	m := yearsAndHolder.FindStringSubmatch(rest)
+	if m == nil {
+		return fmt.Sprintf("write the years as YYYY or YYYY-YYYY (four digits each), then the holder, as in %q", example)
+	}
+	if m[2] == "" {
+		return fmt.Sprintf("names no copyright holder after the years, as in %q", example)
+	}
+	for _, part := range strings.Split(m[1], ",") {
+		r := yearRange.FindStringSubmatch(strings.TrimSpace(part))
+		if r == nil {
+			return fmt.Sprintf("write the years as YYYY or YYYY-YYYY (four digits each), then the holder, as in %q", example)
+		}
+		from, _ := strconv.Atoi(r[1])
+		to := from
+		if r[2] != "" {
+			to, _ = strconv.Atoi(r[2])
+		}
+		if from < 1970 || to < from || to > year {
+			return fmt.Sprintf("the years must be a range like 2016-%d, not later than %d", year, year)
+		}
+	}
+	return ""
+}
+
+// licenceTerms are the first and last words (normalized) of the normative
+// terms of the licences whose alterations AlteredTerms finds.
+var licenceTerms = map[string][2]string{
+	"apache-2.0": {"terms and conditions for use reproduction and distribution", "end of terms and conditions"},
+}
+
+// AlteredTerms compares the terms of a licence text with the licence's own,
+// word by word (case, punctuation and layout aside), for the licences
+// whose terms it knows how to find (Apache-2.0: from TERMS AND CONDITIONS
+// to END OF TERMS AND CONDITIONS, so that the appendix may be filled in
+// and bundled licences may follow). It says where they differ, or
+// returns "" when they do not (or the licence is not one of these). The
+// classifier alone calls a text with a deleted section or a changed word
+// the licence (confidence 0.9 and more).
+func AlteredTerms(text, spdx string) string {
+	marks, ok := licenceTerms[strings.ToLower(spdx)]
+	if !ok {
+		return ""
+	}
+	want := termsOf(NormalizeText(CanonicalText(spdx)), marks)
+	got := termsOf(NormalizeText(text), marks)
+	if want == nil {
+		return ""
+	}
+	if got == nil {
+		return fmt.Sprintf("it lacks the %s terms from %q to %q", spdx, strings.ToUpper(marks[0]), strings.ToUpper(marks[1]))
+	}
+	p := 0
+	for p < len(got) && p < len(want) && got[p] == want[p] {
+		p++
+	}
+	if p == len(got) && p == len(want) {
+		return ""
+	}
+	q := 0
+	for q < len(got)-p && q < len(want)-p && got[len(got)-1-q] == want[len(want)-1-q] {
+		q++
+	}
+	words := func(w []string) string {
+		if len(w) > 12 {
+			return strings.Join(w[:12], " ") + " …"
+		}
+		return strings.Join(w, " ")
+	}
+	after := fmt.Sprintf("after %q", words(want[max(0, p-6):p]))
+	gotMid, wantMid := got[p:len(got)-q], want[p:len(want)-q]
+	switch {
+	case len(gotMid) == 0:
+		return fmt.Sprintf("its terms differ from the %s licence %s: it lacks %q", spdx, after, words(wantMid))
+	case len(wantMid) == 0:
+		return fmt.Sprintf("its terms differ from the %s licence %s: it adds %q", spdx, after, words(gotMid))
+	}
+	return fmt.Sprintf("its terms differ from the %s licence %s: it says %q where the licence says %q", spdx, after, words(gotMid), words(wantMid))
+}
+
+// termsOf returns the words of norm (normalized text) from marks[0] to
+// marks[1], or nil when it lacks them.
+func termsOf(norm string, marks [2]string) []string {
+	i := strings.Index(norm, marks[0])
+	if i < 0 {
+		return nil
+	}
+	j := strings.Index(norm[i:], marks[1])
+	if j < 0 {
+		return nil
+	}
+	return strings.Fields(norm[i : i+j+len(marks[1])])
 }
 
 // MissingLines returns up to max normalized lines of want that do not

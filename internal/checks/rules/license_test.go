@@ -72,13 +72,22 @@ func TestCheckNotice(t *testing.T) {
 		ok   bool
 		msg  string
 	}{
-		"good":            {"Apache Foo\nCopyright 2016-2026 The Apache Software Foundation\n\nThis product includes software developed at\nThe Apache Software Foundation (https://www.apache.org/).\n", true, ""},
-		"single year":     {"Apache Foo\nCopyright 2026 The Apache Software Foundation\n", true, ""},
-		"no product":      {"Copyright 2016-2026 The Apache Software Foundation\n", false, "PRODUCT NAME"},
-		"no copyright":    {"Apache Foo\nThis product includes software.\n", false, "the copyright line"},
-		"future year":     {"Apache Foo\nCopyright 2016-2031 The Apache Software Foundation\n", false, "not later than 2026"},
-		"backwards range": {"Apache Foo\nCopyright 2026-2016 The Apache Software Foundation\n", false, "must be a range"},
-		"empty":           {"\n\n", false, "PRODUCT NAME"},
+		"good":             {"Apache Foo\nCopyright 2016-2026 The Apache Software Foundation\n\nThis product includes software developed at\nThe Apache Software Foundation (https://www.apache.org/).\n", true, ""},
+		"single year":      {"Apache Foo\nCopyright 2026 The Apache Software Foundation\n", true, ""},
+		"no product":       {"Copyright 2016-2026 The Apache Software Foundation\n", false, "PRODUCT NAME"},
+		"no copyright":     {"Apache Foo\nThis product includes software.\n", false, "the copyright line"},
+		"future year":      {"Apache Foo\nCopyright 2016-2031 The Apache Software Foundation\n", false, "not later than 2026"},
+		"backwards range":  {"Apache Foo\nCopyright 2026-2016 The Apache Software Foundation\n", false, "must be a range"},
+		"empty":            {"\n\n", false, "PRODUCT NAME"},
+		"(c) and en dash":  {"Apache Foo\nCopyright (c) 2016\u20132026 The Apache Software Foundation\n", true, ""},
+		"spaces in range":  {"Apache Foo\nCopyright 2016 - 2026 The Apache Software Foundation\n", true, ""},
+		"list then range":  {"Apache Foo\nCopyright 2012, 2016-2026 The Apache Software Foundation\n", true, ""},
+		"two-digit end":    {"Apache Foo\nCopyright 2016-26 The Apache Software Foundation\n", false, `"Copyright 2016-26 The Apache Software Foundation": write the years as YYYY or YYYY-YYYY`},
+		"present":          {"Apache Foo\nCopyright 2016-present The Apache Software Foundation\n", false, `"Copyright 2016-present The Apache Software Foundation": write the years as YYYY or YYYY-YYYY`},
+		"no year":          {"Apache Foo\nCopyright The Apache Software Foundation\n", false, "write the years as YYYY or YYYY-YYYY"},
+		"no holder":        {"Apache Foo\nCopyright 2016-2026\n", false, "names no copyright holder"},
+		"year before 1970": {"Apache Foo\nCopyright 1066-2026 The Apache Software Foundation\n", false, "must be a range"},
+		"future in a list": {"Apache Foo\nCopyright 2012, 2031 The Apache Software Foundation\n", false, "not later than 2026"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := CheckNotice(c.text, "Apache-2.0", 2026)
@@ -89,6 +98,48 @@ func TestCheckNotice(t *testing.T) {
 	}
 	if f := CheckNotice("", "MIT", 2026); !f.OK {
 		t.Fatal("MIT has no NOTICE convention")
+	}
+}
+
+// TestAlteredTerms: a LICENSE that the classifier still calls Apache-2.0
+// (confidence 0.91 to 0.999) but whose terms were changed is found, with
+// the words that differ; the licence with its appendix filled in, laid out
+// differently, or followed by bundled licences is not.
+func TestAlteredTerms(t *testing.T) {
+	apache, err := os.ReadFile("/usr/share/common-licenses/Apache-2.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(apache)
+	cut := func(from, to string) string {
+		i, j := strings.Index(text, from), strings.Index(text, to)
+		if i < 0 || j < i {
+			t.Fatalf("%q..%q not in the licence", from, to)
+		}
+		return text[:i] + text[j:]
+	}
+	for name, c := range map[string]struct {
+		text string
+		want string // "" when the terms are the licence's
+	}{
+		"the licence":           {text, ""},
+		"appendix filled in":    {strings.Replace(text, "Copyright [yyyy] [name of copyright owner]", "Copyright 2016-2026 The Apache Software Foundation", 1), ""},
+		"other layout and case": {strings.ToUpper(strings.ReplaceAll(text, "\n", " \n  ")), ""},
+		"bundled MIT appended":  {text + "\n\nThis product bundles foo, under the MIT license:\n\n" + mitText, ""},
+		"revocable":             {strings.Replace(text, "irrevocable", "revocable", 1), `says "revocable" where the licence says "irrevocable"`},
+		"no patent grant":       {cut("3. Grant of Patent License.", "4. Redistribution."), `lacks "3 grant of patent license subject to the terms`},
+		"a clause added":        {strings.Replace(text, "4. Redistribution.", "3a. The Work may not be used for military purposes.\n\n   4. Redistribution.", 1), `adds "3a the work may not be used for military purposes"`},
+		"no end of terms":       {strings.Replace(text, "END OF TERMS AND CONDITIONS", "", 1), "END OF TERMS AND CONDITIONS"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := AlteredTerms(c.text, "Apache-2.0")
+			if (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+				t.Fatalf("got %q, want %q", got, c.want)
+			}
+		})
+	}
+	if got := AlteredTerms("anything", "MIT"); got != "" {
+		t.Fatalf("MIT: %q", got)
 	}
 }
 

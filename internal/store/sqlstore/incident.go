@@ -81,18 +81,8 @@ func (s q) PasskeyByID(ctx context.Context, id int64) (*store.Passkey, error) {
 
 // Notices implements store.IncidentReader.
 func (s q) Notices(ctx context.Context, userID int64) ([]domain.Notice, error) {
-	return queryAll(ctx, s.db, "listing notices", scanNotice, `SELECT id, user_id, message, created_at FROM user_notices
+	return queryAll(ctx, s.db, "listing notices", scanNoticeRow, `SELECT `+noticeCols+` FROM user_notices
 		WHERE user_id = $1 AND dismissed_at IS NULL ORDER BY id`, userID)
-}
-
-func scanNotice(row interface{ Scan(...any) error }) (*domain.Notice, error) {
-	var n domain.Notice
-	var created int64
-	if err := row.Scan(&n.ID, &n.UserID, &n.Message, &created); err != nil {
-		return nil, err
-	}
-	n.CreatedAt = fromMicros(created)
-	return &n, nil
 }
 
 const activeServerKeys = `SELECT count(*) FROM signing_keys WHERE user_id = $1 AND revoked_at IS NULL AND retired_at IS NULL`

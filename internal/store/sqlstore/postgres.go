@@ -58,7 +58,7 @@ func OpenPostgres(ctx context.Context, rawURL string) (*DB, error) {
 		pool.Close()
 		return nil, err
 	}
-	return &DB{db: db, q: q{db}, pool: pool}, nil
+	return &DB{db: db, q: q{db: db, pg: true}, pool: pool}, nil
 }
 
 func withPoolSize(rawURL string) string {

@@ -288,19 +288,21 @@ func (s q) CreateProject(ctx context.Context, p *domain.Project) error {
 // ---- releases and revisions
 
 const releaseCols = `r.id, r.project_id, p.key, p.committee_id, c.key, r.version, r.phase, u.username, r.created_at,
-	COALESCE((SELECT max(number) FROM revisions v WHERE v.release_id = r.id), 0)`
+	COALESCE((SELECT max(number) FROM revisions v WHERE v.release_id = r.id), 0), ` + releaseStatusCols
 
 const releaseFrom = ` FROM releases r JOIN projects p ON p.id = r.project_id
-	JOIN committees c ON c.id = p.committee_id JOIN users u ON u.id = r.created_by `
+	JOIN committees c ON c.id = p.committee_id JOIN users u ON u.id = r.created_by ` + releaseStatusFrom
 
 func scanRelease(row interface{ Scan(...any) error }) (*domain.Release, error) {
 	var r domain.Release
 	var created int64
-	if err := row.Scan(&r.ID, &r.ProjectID, &r.ProjectKey, &r.CommitteeID, &r.CommitteeKey, &r.Version, &r.Phase,
-		&r.CreatedBy, &created, &r.LatestRevision); err != nil {
+	var st releaseStatusRow
+	if err := row.Scan(append([]any{&r.ID, &r.ProjectID, &r.ProjectKey, &r.CommitteeID, &r.CommitteeKey, &r.Version, &r.Phase,
+		&r.CreatedBy, &created, &r.LatestRevision}, st.dest()...)...); err != nil {
 		return nil, err
 	}
 	r.CreatedAt = fromMicros(created)
+	st.fill(&r.ReleaseStatus)
 	return &r, nil
 }
 
@@ -349,6 +351,16 @@ func (s q) CreateRelease(ctx context.Context, r *domain.Release) error {
 // BEGIN IMMEDIATE, which serialises all writers, so touching the row is
 // enough; PostgreSQL needs the row lock this UPDATE takes.
 func (s q) LockRelease(ctx context.Context, releaseID int64) error {
+	if s.pg {
+		// FOR UPDATE first: it conflicts with the KEY SHARE locks that
+		// foreign-key checks of concurrent inserts take on the row, so the
+		// row never carries a multixact of key-share and no-key-update
+		// lockers (PostgreSQL 15 then failed with "new multixact has more
+		// than one updating member" under 20 concurrent writers).
+		if _, err := s.db.ExecContext(ctx, `SELECT id FROM releases WHERE id = $1 FOR UPDATE`, releaseID); err != nil {
+			return wrap("locking release", err)
+		}
+	}
 	_, err := s.db.ExecContext(ctx, `UPDATE releases SET phase = phase WHERE id = $1`, releaseID)
 	return wrap("locking release", err)
 }

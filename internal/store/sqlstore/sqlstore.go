@@ -57,7 +57,7 @@ func OpenSQLite(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
-	return &DB{db: db, q: q{db}}, nil
+	return &DB{db: db, q: q{db: db}}, nil
 }
 
 // privateFiles creates the database file readable by its owner only, and
@@ -107,7 +107,7 @@ func (d *DB) Close() error {
 
 // Tx implements store.Store (see inTx for retries on PostgreSQL).
 func (d *DB) Tx(ctx context.Context, fn func(store.Tx) error) error {
-	return d.inTx(ctx, func(tx *sql.Tx) error { return fn(q{tx}) })
+	return d.inTx(ctx, func(tx *sql.Tx) error { return fn(d.with(tx)) })
 }
 
 // TouchToken implements store.Store.
@@ -124,7 +124,14 @@ type querier interface {
 }
 
 // q implements the queries on a querier; as a Tx it is bound to a *sql.Tx.
-type q struct{ db querier }
+// pg is set on PostgreSQL, for the few statements whose form differs.
+type q struct {
+	db querier
+	pg bool
+}
+
+// with binds the queries to a transaction of d.
+func (d *DB) with(tx *sql.Tx) q { return q{db: tx, pg: d.pg} }
 
 func micros(t time.Time) int64 { return t.UnixMicro() }
 

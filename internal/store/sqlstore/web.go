@@ -20,7 +20,7 @@ func (d *DB) webTx(ctx context.Context, what string, ev *domain.AuditEvent, fn f
 			return wrap(what, err)
 		}
 		if ev != nil && ev.Action != "" {
-			return (q{tx}).Audit(ctx, *ev)
+			return d.with(tx).Audit(ctx, *ev)
 		}
 		return nil
 	})
@@ -96,16 +96,23 @@ func (d *DB) AddPasskey(ctx context.Context, pk *store.Passkey, enrollmentID int
 		if err != nil || pk.Notice == "" {
 			return err
 		}
-		return (q{tx}).AddNotice(ctx, pk.UserID, pk.Notice, at)
+		return d.with(tx).AddNotice(ctx, pk.UserID, pk.Notice, at)
 	})
 }
 
 // UpdatePasskeyUse implements store.WebStore.
 func (d *DB) UpdatePasskeyUse(ctx context.Context, id int64, signCount uint32, backupState bool, credential []byte, at time.Time) error {
-	_, err := d.db.ExecContext(ctx,
-		`UPDATE passkeys SET sign_count = $1, backup_state = $2, credential = $3, last_used_at = $4 WHERE id = $5`,
+	res, err := d.db.ExecContext(ctx, `
+		UPDATE passkeys SET sign_count = $1, backup_state = $2, credential = $3, last_used_at = $4
+		WHERE id = $5 AND (sign_count < CAST($1 AS BIGINT) OR (sign_count = 0 AND CAST($1 AS BIGINT) = 0))`,
 		int64(signCount), backupState, string(credential), micros(at), id)
-	return wrap("recording passkey use", err)
+	if err != nil {
+		return wrap("recording passkey use", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return domain.Errorf(domain.KindConflict, "the passkey's signature counter did not advance")
+	}
+	return nil
 }
 
 // DeletePasskey implements store.WebStore.
@@ -127,7 +134,7 @@ func (d *DB) DeletePasskey(ctx context.Context, userID, id int64, ev domain.Audi
 			return domain.Errorf(domain.KindConflict, "this is your last passkey: add another one before removing it, or you could no longer sign in")
 		}
 		// The sessions opened with the passkey end with it.
-		if _, err := (q{tx}).EndSessions(ctx, store.SessionFilter{PasskeyID: id}); err != nil {
+		if _, err := d.with(tx).EndSessions(ctx, store.SessionFilter{PasskeyID: id}); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, `DELETE FROM passkeys WHERE user_id = $1 AND id = $2`, userID, id)
@@ -144,7 +151,7 @@ func (d *DB) CreateEnrollment(ctx context.Context, e *store.Enrollment, ev domai
 		if err != nil || e.Notice == "" {
 			return err
 		}
-		return (q{tx}).AddNotice(ctx, e.UserID, e.Notice, e.CreatedAt)
+		return d.with(tx).AddNotice(ctx, e.UserID, e.Notice, e.CreatedAt)
 	})
 }
 

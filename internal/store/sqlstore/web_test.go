@@ -84,6 +84,40 @@ func TestAnEnrollmentLinkIsConsumedOnceUnderConcurrency(t *testing.T) {
 	})
 }
 
+// TestAPasskeyCounterValueIsUsedOnce: the signature counter advances in
+// one conditional update, so concurrent uses with the same value (a
+// cloned authenticator) record one; 0 stays usable for authenticators
+// without a counter, and a value that went backwards is refused.
+func TestAPasskeyCounterValueIsUsedOnce(t *testing.T) {
+	forEngines(t, func(t *testing.T, open opener) {
+		s, u := openWeb(t, open)
+		ctx := context.Background()
+		now := time.Now()
+		pk := &store.Passkey{UserID: u.ID, Name: "k", CredentialID: []byte("c"), Credential: []byte("{}"), CreatedAt: now}
+		if err := s.AddPasskey(ctx, pk, 0, now, domain.AuditEvent{Time: now, Actor: "alice", Action: "passkey.add", Target: "user:alice"}); err != nil {
+			t.Fatal(err)
+		}
+		use := func(count uint32) error { return s.UpdatePasskeyUse(ctx, pk.ID, count, false, []byte("{}"), now) }
+		for range 2 {
+			if err := use(0); err != nil {
+				t.Fatalf("an authenticator without a counter: %v", err)
+			}
+		}
+		if n := race(8, func(int) error { return use(5) }); n != 1 {
+			t.Errorf("%d uses recorded with counter value 5, want 1", n)
+		}
+		if err := use(4); !domain.IsKind(err, domain.KindConflict) {
+			t.Errorf("a counter that went backwards: %v", err)
+		}
+		if err := use(0); !domain.IsKind(err, domain.KindConflict) {
+			t.Errorf("a counter reset to 0: %v", err)
+		}
+		if err := use(6); err != nil {
+			t.Errorf("the next value: %v", err)
+		}
+	})
+}
+
 func TestPurgeRemovesOnlyEndedSessionsAndCeremonies(t *testing.T) {
 	forEngines(t, func(t *testing.T, open opener) {
 		s, u := openWeb(t, open)

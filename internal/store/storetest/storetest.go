@@ -20,6 +20,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	ctx := context.Background()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	runIncubation(t, newStore)
+	runTokenLineage(t, newStore)
+	runNotify(t, newStore)
 
 	seed := func(t *testing.T, s store.Store) (*domain.User, *domain.Committee, *domain.Project, *domain.Release) {
 		t.Helper()
@@ -551,5 +553,6 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 	runIncident(t, newStore, seed)
 	runUX(t, newStore, seed)
+	runPublishers(t, newStore, seed)
 	heldSigstoreCases(t, newStore, now)
 }

@@ -70,6 +70,8 @@ type Issuer struct {
 	now     func() time.Time
 	// TokenRequests counts calls to the token endpoint.
 	tokenRequests int
+	// jwksRequests counts fetches of the key set.
+	jwksRequests int
 }
 
 type authCode struct {
@@ -187,6 +189,13 @@ func (is *Issuer) TokenRequests() int {
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	return is.tokenRequests
+}
+
+// JWKSRequests is how many times the key set was fetched.
+func (is *Issuer) JWKSRequests() int {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	return is.jwksRequests
 }
 
 // MintOptions describe one token. Claims are copied as they are, after the
@@ -320,6 +329,7 @@ func (is *Issuer) discovery(w http.ResponseWriter, r *http.Request) {
 func (is *Issuer) jwks(w http.ResponseWriter, r *http.Request) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
+	is.jwksRequests++
 	var keys []map[string]any
 	for _, k := range is.keys {
 		jwk := map[string]any{"kid": k.kid, "alg": k.alg, "use": "sig"}

@@ -1,7 +1,8 @@
 // Package sigstoretest runs a private Sigstore instance on loopback for
 // tests: Fulcio with an ephemeral CA, the timestamp authority with an
 // in-memory signer, Rekor v2 (rekor-tiles on its POSIX driver) and an OIDC
-// issuer (oidctest) whose e-mail tokens Fulcio accepts. It writes the
+// issuer (oidctest) whose e-mail tokens Fulcio accepts, and a second one
+// Fulcio treats as GitHub Actions (workflow identities). It writes the
 // instance's trusted_root.json and signing_config.v0.2.json.
 //
 // The three servers are real binaries built by ./scripts/setup (go install,
@@ -47,8 +48,13 @@ const (
 
 // Instance is a running private Sigstore instance.
 type Instance struct {
-	Dir               string
-	OIDC              *oidctest.Issuer
+	Dir  string
+	OIDC *oidctest.Issuer
+	// GitHub is a second issuer that Fulcio treats as GitHub Actions
+	// ("github-workflow"): tokens with GitHub's claims (oidctest.GitHubRun,
+	// audience sigstore) get certificates naming the workflow, as a real
+	// workflow's would.
+	GitHub            *oidctest.Issuer
 	FulcioURL         string
 	TSAURL            string // the timestamp endpoint
 	RekorURL          string
@@ -117,6 +123,9 @@ func Start(dir string) (in *Instance, err error) {
 	if in.OIDC, err = oidctest.Start(); err != nil {
 		return nil, err
 	}
+	if in.GitHub, err = oidctest.Start(); err != nil {
+		return nil, err
+	}
 	start := time.Now().Add(-time.Minute).UTC()
 	if err := in.startTSA(bin); err != nil {
 		return nil, err
@@ -146,6 +155,9 @@ func (in *Instance) Stop() {
 	in.procs = nil
 	if in.OIDC != nil {
 		in.OIDC.Close()
+	}
+	if in.GitHub != nil {
+		in.GitHub.Close()
 	}
 }
 
@@ -243,8 +255,9 @@ func (in *Instance) startFulcio(bin string) error {
 		return err
 	}
 	cfg := filepath.Join(in.Dir, "fulcio.json")
-	conf, _ := json.Marshal(map[string]any{"OIDCIssuers": map[string]any{in.OIDC.URL: map[string]any{
-		"IssuerURL": in.OIDC.URL, "ClientID": "sigstore", "Type": "email"}}})
+	conf, _ := json.Marshal(map[string]any{"OIDCIssuers": map[string]any{
+		in.OIDC.URL:   map[string]any{"IssuerURL": in.OIDC.URL, "ClientID": "sigstore", "Type": "email"},
+		in.GitHub.URL: map[string]any{"IssuerURL": in.GitHub.URL, "ClientID": "sigstore", "Type": "github-workflow"}}})
 	if err := os.WriteFile(cfg, conf, 0o600); err != nil {
 		return err
 	}
