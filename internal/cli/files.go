@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -25,8 +26,9 @@ import (
 
 var timeNow = time.Now
 
-// progressThreshold is the file size from which uploads show a progress
-// bar on a terminal.
+// progressThreshold is the file size from which uploads show their
+// progress: a bar on a terminal, a line at each tenth otherwise (logs and
+// CI keep readable lines, not a bar's carriage returns).
 const progressThreshold = 8 << 20
 
 // localFile is a file to upload and its path inside the release.
@@ -131,13 +133,11 @@ longer at revision N (someone else changed it).`,
 			if req.Description == "" {
 				req.Description = fmt.Sprintf("upload of %d file(s)", len(files))
 			}
-			for _, f := range files {
-				b, err := e.uploadOne(c.Context(), cl, a[0], a[1], f)
-				if err != nil {
-					return err
-				}
-				req.Changes = append(req.Changes, core.Change{Op: "put", Path: f.target, SHA256: b.SHA256})
+			changes, err := e.uploadAll(c.Context(), cl, a[0], a[1], files, e.commandLine())
+			if err != nil {
+				return err
 			}
+			req.Changes = changes
 			return e.commit(c.Context(), cl, a[0], a[1], req)
 		}),
 	}
@@ -147,6 +147,44 @@ longer at revision N (someone else changed it).`,
 	return c
 }
 
+// uploadAll uploads files one after the other and returns the changes
+// that put them in a revision. A failure or an interruption says that
+// nothing changed and that retry tries again.
+func (e *env) uploadAll(ctx context.Context, cl *client.Client, project, version string, files []localFile, retry string) ([]core.Change, error) {
+	var changes []core.Change
+	for _, f := range files {
+		b, err := e.uploadOne(ctx, cl, project, version, f)
+		if err != nil {
+			return nil, notUploaded(err, project, version, retry)
+		}
+		changes = append(changes, core.Change{Op: "put", Path: f.target, SHA256: b.SHA256})
+	}
+	return changes, nil
+}
+
+// uploadCommands are the `trel upload` commands that upload files to
+// their targets (one per folder of the release), joined for a message.
+func uploadCommands(project, version string, files []localFile) string {
+	var dirs []string
+	locals := map[string][]string{}
+	for _, f := range files {
+		d := path.Dir(f.target)
+		if locals[d] == nil {
+			dirs = append(dirs, d)
+		}
+		locals[d] = append(locals[d], shellQuote(f.local))
+	}
+	var cmds []string
+	for _, d := range dirs {
+		cmd := fmt.Sprintf("trel upload %s %s %s", shellQuote(project), shellQuote(version), strings.Join(locals[d], " "))
+		if d != "." {
+			cmd += " --to " + shellQuote(d)
+		}
+		cmds = append(cmds, cmd)
+	}
+	return strings.Join(cmds, "\n  ")
+}
+
 func (e *env) uploadOne(ctx context.Context, cl *client.Client, project, version string, f localFile) (*domain.Blob, error) {
 	fh, err := os.Open(f.local)
 	if err != nil {
@@ -154,16 +192,52 @@ func (e *env) uploadOne(ctx context.Context, cl *client.Client, project, version
 	}
 	defer fh.Close()
 	var r io.Reader = fh
-	if f.size >= progressThreshold && !e.json && isTerminal(e.stderr) {
+	switch {
+	case f.size < progressThreshold || e.json:
+	case isTerminal(e.stderr):
 		bar := progressbar.DefaultBytes(f.size, f.target)
 		defer bar.Finish()
 		r = io.TeeReader(fh, bar)
+	default:
+		r = io.TeeReader(fh, &lineProgress{w: e.stderr, name: f.target, size: f.size, next: 10})
 	}
 	b, err := cl.UploadContent(ctx, project, version, r, f.size)
 	if err != nil {
 		return nil, fmt.Errorf("uploading %s: %w", f.local, err)
 	}
 	return b, nil
+}
+
+// lineProgress writes "uploading NAME: 40% (25.6 MiB of 64.0 MiB)" to w
+// each time another tenth of size went through it.
+type lineProgress struct {
+	w          io.Writer
+	name       string
+	size, done int64
+	next       int64 // the next percentage to report
+}
+
+func (p *lineProgress) Write(b []byte) (int, error) {
+	p.done += int64(len(b))
+	for p.next <= 100 && p.done*100 >= p.next*p.size {
+		fmt.Fprintf(p.w, "uploading %s: %d%% (%s of %s)\n", p.name, p.next, mib(p.done), mib(p.size))
+		p.next += 10
+	}
+	return len(b), nil
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// notUploaded explains a failed or interrupted upload. trel makes the
+// revision only after every file arrived, so nothing changed in the
+// release; retry is the command that tries again.
+func notUploaded(err error, project, version, retry string) error {
+	what := "failed"
+	if errors.Is(err, context.Canceled) {
+		what = "was interrupted"
+	}
+	return fmt.Errorf("the upload %s (%w).\nNothing changed in %s %s: trel makes the new revision only once every file is uploaded, and the files sent so far are discarded. To try again, run:\n  %s",
+		what, err, project, version, retry)
 }
 
 func isTerminal(w io.Writer) bool {

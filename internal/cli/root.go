@@ -35,7 +35,27 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	json           bool
-	printedJSON    bool // the command printed its JSON output
+	printedJSON    bool     // the command printed its JSON output
+	args           []string // the command line, to say what to run again
+}
+
+// commandLine is the command as the user typed it, quoted for a POSIX
+// shell, to print as the command to run again.
+func (e *env) commandLine() string {
+	out := []string{"trel"}
+	for _, a := range e.args {
+		out = append(out, shellQuote(a))
+	}
+	return strings.Join(out, " ")
+}
+
+// shellQuote leaves plain words alone and puts anything else in single
+// quotes.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // usageError marks a command-line mistake (exit code 2).
@@ -43,7 +63,7 @@ type usageError struct{ error }
 
 // Main runs the trel command line and returns its exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, args: args}
 	root := newRoot(e)
 	root.SetArgs(protectNegativeVote(args))
 	root.SetIn(stdin)

@@ -131,6 +131,7 @@ changed the release meanwhile, or if the release holds another file of the same 
 			req := core.RevisionRequest{ExpectRevision: &expect, Description: fmt.Sprintf("signatures by %s", fingerprint)}
 			// Every signature goes next to its artifact: one the release
 			// does not hold yet is uploaded with it, in the same revision.
+			var todo []localFile
 			for i, m := range made {
 				target, err := signatureTarget(rev, paths[i])
 				if err != nil {
@@ -141,17 +142,14 @@ changed the release meanwhile, or if the release holds another file of the same 
 					return err
 				}
 				if !holds(rev, artifact) {
-					b, err := e.uploadOne(c.Context(), cl, project, version, localFile{local: paths[i], target: artifact, size: fileSize(paths[i])})
-					if err != nil {
-						return err
-					}
-					req.Changes = append(req.Changes, core.Change{Op: "put", Path: artifact, SHA256: b.SHA256})
+					todo = append(todo, localFile{local: paths[i], target: artifact, size: fileSize(paths[i])})
 				}
-				b, err := e.uploadOne(c.Context(), cl, project, version, localFile{local: m, target: target, size: -1})
-				if err != nil {
-					return err
-				}
-				req.Changes = append(req.Changes, core.Change{Op: "put", Path: target, SHA256: b.SHA256})
+				todo = append(todo, localFile{local: m, target: target, size: -1})
+			}
+			// The signatures stay written: `trel sign` again would refuse
+			// to overwrite them, so the retry uploads them.
+			if req.Changes, err = e.uploadAll(c.Context(), cl, project, version, todo, uploadCommands(project, version, todo)); err != nil {
+				return err
 			}
 			return e.commit(c.Context(), cl, project, version, req)
 		},
