@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -304,7 +305,21 @@ func screenshot(t *testing.T, tab context.Context, name string) {
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	taken[name] = true
+	if slices.Contains(docScreenshots, name) && os.Getenv("TREL_UPDATE_SCREENSHOTS") != "" {
+		jpg, err := chromedp.Run(ctx, chromedp.FullScreenshot(50))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join("..", "..", "docs", "screenshots", name+".jpg"), jpg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
+
+// taken are the screenshots this run took (TestMain checks that each of
+// docScreenshots is among them).
+var taken = map[string]bool{}
 
 func enrollmentLink(t *testing.T, s *testServer, username string) string {
 	t.Helper()
@@ -329,6 +344,7 @@ func click(sel string) chromedp.Action[chromedp.Void] {
 // sign-in, administration, a release with two uploads and a diff, API
 // tokens and passkey management, and the refusals on the way.
 func TestBrowser(t *testing.T) {
+	browserTestsRun++
 	start := time.Now()
 	s := startServer(t)
 	browser := newBrowser(t)

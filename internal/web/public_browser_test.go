@@ -14,6 +14,7 @@ import (
 // to verify it, the public log and back from the downloads listing; a
 // candidate's page; every page at 400 px; and the way there by keyboard.
 func TestBrowserDownloader(t *testing.T) {
+	browserTestsRun++
 	s := startServer(t)
 	sd := seedReleases(t, s)
 	browser := newBrowser(t)
