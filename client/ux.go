@@ -28,6 +28,15 @@ func (c *Client) Restore(ctx context.Context, project, version string, n int, ex
 	return &out, c.call(ctx, "POST", relPath(project, version)+"/revisions/"+strconv.Itoa(n)+"/restore", api.RestoreRequest{ExpectRevision: expect}, &out)
 }
 
+// VoteHistory lists every vote round of a release, newest first, with its
+// ballots.
+func (c *Client) VoteHistory(ctx context.Context, project, version string) ([]core.VoteRecord, error) {
+	var out struct {
+		Rounds []core.VoteRecord `json:"rounds"`
+	}
+	return out.Rounds, c.call(ctx, "GET", relPath(project, version)+"/vote/history", nil, &out)
+}
+
 // Summary returns the public summary of a candidate or published release.
 func (c *Client) Summary(ctx context.Context, project, version string) (*core.ReleaseSummary, error) {
 	var out core.ReleaseSummary

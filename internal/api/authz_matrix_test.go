@@ -292,6 +292,7 @@ func ops() map[string]op {
 		// Release managers pass; the draft\'s KEYS file then blocks the vote.
 		"POST /api/v1/projects/{project}/releases/{version}/vote":         {path: fixed(r1 + "/vote"), need: participant | rm, ok: conflict, except: ci(conflict)},
 		"GET /api/v1/projects/{project}/releases/{version}/vote":          {path: fixed(r2 + "/vote"), need: public, ok: ok200},
+		"GET /api/v1/projects/{project}/releases/{version}/vote/history":  {path: fixed(r2 + "/vote/history"), need: public, ok: ok200},
 		"POST /api/v1/projects/{project}/releases/{version}/vote/votes":   {path: fixed(r2 + "/vote/votes"), body: fixed(`{"value":1}`), need: signedIn, ok: ok200},
 		"POST /api/v1/projects/{project}/releases/{version}/vote/resolve": {path: fixed(r2 + "/vote/resolve"), need: participant | rm, ok: ok200},
 		"POST /api/v1/projects/{project}/releases/{version}/vote/cancel":  {path: fixed(r2 + "/vote/cancel"), body: fixed(`{"reason":"test"}`), need: participant | rm, ok: ok204},

@@ -17,6 +17,7 @@ func (a *API) uxRoutes() []route {
 		{"GET", "/api/v1/releases", "Releases everyone may see, newest first (?committee=C, ?phase=candidate|preview|released, ?limit=N)", "public", "", "ReleaseList", 200, a.publicReleases},
 		{"POST", rel + "/abandon", "Abandon (delete) a draft release (committee members); its content is collected later by the storage sweep", "token", "Abandon", "", 204, a.abandon},
 		{"POST", rel + "/revisions/{number}/restore", "Make a new revision of a draft with the files of an earlier revision", "token", "Restore", "RevisionResult", 201, a.restore},
+		{"GET", rel + "/vote/history", "Every vote round of the release, newest first, with its ballots (cancelled rounds keep theirs, with the reason)", "public", "", "VoteHistory", 200, a.voteHistory},
 		{"GET", "/api/v1/me/sessions", "Your browser sessions (device, address, sign-in and last-seen times)", "token", "", "SessionList", 200, a.mySessions},
 		{"DELETE", "/api/v1/me/sessions/{id}", "End one of your browser sessions", "token", "", "", 204, a.byID(a.svc.EndMySession)},
 		{"GET", "/api/v1/me/passkeys", "Your passkeys", "token", "", "PasskeyList", 200, a.myPasskeys},
@@ -166,6 +167,15 @@ func (a *API) restore(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, 201, res)
+}
+
+func (a *API) voteHistory(w http.ResponseWriter, r *http.Request) {
+	h, err := a.svc.VoteHistory(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"rounds": h})
 }
 
 func (a *API) mySessions(w http.ResponseWriter, r *http.Request) {

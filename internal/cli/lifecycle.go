@@ -320,14 +320,13 @@ started. The reason is kept in the audit log.`,
 	}
 	cancel.Flags().StringVar(&reason, "reason", "", "why the vote is cancelled (required)")
 	cancel.MarkFlagRequired("reason")
-	c.AddCommand(start, cast, tally, resolve, cancel)
+	c.AddCommand(start, cast, tally, resolve, cancel, voteHistoryCmd(e))
 	return c
 }
 
-func printTally(e *env, t *domain.Tally) {
-	fmt.Fprintf(e.stdout, "Vote %d on revision %d: binding +1: %d, 0: %d, -1: %d; non-binding +1: %d, 0: %d, -1: %d\n",
-		t.Round.Round, t.Round.Revision, t.BindingPlus, t.BindingZero, t.BindingMinus, t.NonBindingPlus, t.NonBindingZero, t.NonBindingMin)
-	for _, v := range t.Votes {
+// printBallots prints one line per vote.
+func printBallots(e *env, votes []domain.Vote) {
+	for _, v := range votes {
 		b := "non-binding"
 		if v.Binding {
 			b = "binding"
@@ -337,6 +336,12 @@ func printTally(e *env, t *domain.Tally) {
 		}
 		fmt.Fprintf(e.stdout, "  %+d %-12s %s %s\n", v.Value, v.User, b, v.Comment)
 	}
+}
+
+func printTally(e *env, t *domain.Tally) {
+	fmt.Fprintf(e.stdout, "Vote %d on revision %d: binding +1: %d, 0: %d, -1: %d; non-binding +1: %d, 0: %d, -1: %d\n",
+		t.Round.Round, t.Round.Revision, t.BindingPlus, t.BindingZero, t.BindingMinus, t.NonBindingPlus, t.NonBindingZero, t.NonBindingMin)
+	printBallots(e, t.Votes)
 	fmt.Fprintf(e.stdout, "Counted under policy version %d: at least %d binding +1 (and more +1 than -1), open at least %d hours.\n",
 		t.Round.PolicyVersion, t.Round.MinBindingPlusOnes, t.Round.MinHours)
 	for _, rc := range t.RuleChanges {

@@ -295,3 +295,43 @@ func (e *env) confirm(yes bool, question, what string) error {
 	}
 	return errors.New("nothing was done")
 }
+
+// voteHistoryCmd is `trel vote history`: every round with its ballots,
+// cancelled ones with the reason.
+func voteHistoryCmd(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use: "history PROJECT VERSION", Short: "Every vote round of a release with its ballots, cancelled rounds with why", Args: args(cobra.ExactArgs(2)),
+		Example: "  trel vote history tomcat-server 11.0.0\n  trel vote history tomcat-server 11.0.0 --json",
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			h, err := cl.VoteHistory(c.Context(), a[0], a[1])
+			if err != nil {
+				return err
+			}
+			return e.out(map[string]any{"rounds": h}, func() {
+				if len(h) == 0 {
+					fmt.Fprintf(e.stdout, "No vote on %s %s yet: a release manager starts it with `trel vote start %s %s`.\n", a[0], a[1], a[0], a[1])
+				}
+				for _, rec := range h {
+					r := rec.Round
+					fmt.Fprintf(e.stdout, "Vote %d on revision %d, started by %s on %s: %s\n", r.Round, r.Revision, r.StartedBy, when(r.StartedAt), roundOutcome(r))
+					printBallots(e, rec.Votes)
+				}
+			})
+		}),
+	}
+}
+
+// roundOutcome says how a vote round ended, in words.
+func roundOutcome(r domain.VoteRound) string {
+	switch {
+	case r.ResolvedAt == nil:
+		return "open"
+	case r.CancelReason != "" && r.Passed != nil && *r.Passed:
+		return "passed, then withdrawn before publication: " + domain.SafeText(r.CancelReason)
+	case r.CancelReason != "":
+		return fmt.Sprintf("cancelled by %s on %s: %s", r.ResolvedBy, when(*r.ResolvedAt), domain.SafeText(r.CancelReason))
+	case r.Passed != nil && *r.Passed:
+		return fmt.Sprintf("passed (resolved by %s on %s)", r.ResolvedBy, when(*r.ResolvedAt))
+	}
+	return fmt.Sprintf("did not pass (resolved by %s on %s)", r.ResolvedBy, when(*r.ResolvedAt))
+}

@@ -206,3 +206,34 @@ func (s *Service) RecordPublicURL(ctx context.Context, url string) error {
 func (s *Service) PublicURL(ctx context.Context) (string, error) {
 	return s.store.Setting(ctx, store.SettingPublicURL)
 }
+
+// VoteRecord is one vote round of a release with its ballots.
+type VoteRecord struct {
+	Round domain.VoteRound `json:"round"`
+	Votes []domain.Vote    `json:"votes"`
+}
+
+// VoteHistory lists every vote round of a release, newest first, with its
+// ballots: cancelled rounds keep theirs, with the reason.
+func (s *Service) VoteHistory(ctx context.Context, a *Actor, projectKey, version string) ([]VoteRecord, error) {
+	rel, err := s.release(ctx, a, OpReadDraft, projectKey, version)
+	if err != nil {
+		return nil, err
+	}
+	rounds, err := s.store.VoteRounds(ctx, rel.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := []VoteRecord{}
+	for i := len(rounds) - 1; i >= 0; i-- {
+		votes, err := s.store.Votes(ctx, rel.ID, rounds[i].Round)
+		if err != nil {
+			return nil, err
+		}
+		if votes == nil {
+			votes = []domain.Vote{}
+		}
+		out = append(out, VoteRecord{Round: rounds[i], Votes: votes})
+	}
+	return out, nil
+}

@@ -70,6 +70,64 @@ func TestAbandonCandidateRefused(t *testing.T) {
 	ctx := context.Background()
 	w := newWorld(t)
 	m := w.actors["member"]
+	openVoteWithPlusOne(t, w)
+	err := w.svc.AbandonRelease(ctx, m, "alpha-lib", "1.0", "")
+	if !domain.IsKind(err, domain.KindConflict) || !strings.Contains(domain.PublicMessage(err), "trel vote cancel") {
+		t.Fatalf("abandoning a candidate: %v", err)
+	}
+}
+
+// TestCancelledVoteStaysInTheHistory: a cancelled round keeps its ballots
+// and the reason, listed after the new round that follows; the history is
+// the committee's while the release is a draft (public with the tally once
+// it is a candidate again).
+func TestCancelledVoteStaysInTheHistory(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	m := w.actors["member"]
+	openVoteWithPlusOne(t, w)
+	if _, err := w.svc.CastVote(ctx, w.actors["committer"], "alpha-lib", "1.0", -1, "NOTICE is wrong"); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.svc.CancelVote(ctx, m, "alpha-lib", "1.0", "the NOTICE file needs this year"); err != nil {
+		t.Fatal(err)
+	}
+	h, err := w.svc.VoteHistory(ctx, m, "alpha-lib", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 1 || h[0].Round.CancelReason != "the NOTICE file needs this year" || h[0].Round.ResolvedAt == nil || len(h[0].Votes) != 2 {
+		t.Fatalf("history after the cancel: %+v", h)
+	}
+	if _, err := w.svc.VoteHistory(ctx, w.actors["outsider"], "alpha-lib", "1.0"); err == nil {
+		t.Fatal("an outsider reads the votes of another committee's draft")
+	}
+	if _, _, err := w.svc.StartVoteWithPlusOne(ctx, m, "alpha-lib", "1.0", "again"); err != nil {
+		t.Fatal(err)
+	}
+	h, err = w.svc.VoteHistory(ctx, w.actors["committer"], "alpha-lib", "1.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 2 || h[0].Round.Round != 2 || h[0].Round.CancelReason != "" || len(h[0].Votes) != 1 || h[1].Round.Round != 1 || h[1].Votes[0].Comment == "" {
+		t.Fatalf("history after a new round: %+v", h)
+	}
+	var found bool
+	evs, err := w.svc.Store().AuditPage(ctx, store.AuditFilter{Action: "vote.cancel"}, 0, 10)
+	for _, ev := range evs {
+		found = found || ev.Details["reason"] == "the NOTICE file needs this year"
+	}
+	if err != nil || !found {
+		t.Fatalf("the cancel is not audited with its reason: %+v, %v", evs, err)
+	}
+}
+
+// openVoteWithPlusOne opens the vote on a signed alpha-lib 1.0 whose
+// checks ran, with the member's own +1 (one binding +1 passes).
+func openVoteWithPlusOne(t *testing.T, w *world) {
+	t.Helper()
+	ctx := context.Background()
+	m := w.actors["member"]
 	pol := domain.DefaultPolicy()
 	pol.MinVoteHours, pol.MinBindingPlusOnes = 0, 1
 	pol.Unsigned = []domain.UnsignedRule{{Pattern: "*.txt", Reason: "plain text is fine"}}
@@ -86,10 +144,6 @@ func TestAbandonCandidateRefused(t *testing.T) {
 	}
 	if tally.BindingPlus != 1 || tally.Votes[0].Comment != "checked the signatures" || !tally.Passing {
 		t.Errorf("tally after the start with +1: %+v", tally)
-	}
-	err = w.svc.AbandonRelease(ctx, m, "alpha-lib", "1.0", "")
-	if !domain.IsKind(err, domain.KindConflict) || !strings.Contains(domain.PublicMessage(err), "trel vote cancel") {
-		t.Fatalf("abandoning a candidate: %v", err)
 	}
 }
 

@@ -301,6 +301,9 @@ type VoteRound struct {
 	ResolvedAt         *time.Time `json:"resolved_at,omitempty"`
 	ResolvedBy         string     `json:"resolved_by,omitempty"`
 	Passed             *bool      `json:"passed,omitempty"`
+	// CancelReason says why a release manager cancelled the round (or
+	// withdrew its passed result); "" when it was resolved or is open.
+	CancelReason string `json:"cancel_reason,omitempty"`
 }
 
 // ClosesAt is the earliest time the vote may be resolved.

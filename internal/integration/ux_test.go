@@ -177,6 +177,22 @@ func TestReleaseControlsCLI(t *testing.T) {
 	w.bob.fails(t, 1, []string{"member"}, "release", "abandon", "widget", "2.0", "--yes")
 	w.alice.fails(t, 2, []string{"add --yes"}, "release", "abandon", "widget", "2.0")
 	w.alice.fails(t, 1, []string{"cancel its vote first"}, "release", "abandon", "widget", "1.0", "--yes")
+
+	// Cancel the vote with a reason (release managers): back to draft, the
+	// ballots kept in the history with the reason.
+	w.carol.fails(t, 1, nil, "vote", "cancel", "widget", "1.0", "--reason", "not mine to cancel")
+	w.alice.fails(t, 2, []string{`"reason"`}, "vote", "cancel", "widget", "1.0")
+	w.bob.ok(t, "vote", "cancel", "widget", "1.0", "--reason", "the NOTICE year is wrong")
+	out = w.alice.ok(t, "vote", "history", "widget", "1.0")
+	w.carol.fails(t, 1, nil, "vote", "history", "widget", "1.0") // a draft again: the committee's
+	for _, want := range []string{"Vote 1 on revision", "cancelled by bob on", ": the NOTICE year is wrong", "+1 alice", "signatures checked"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("vote history lacks %q:\n%s", want, out)
+		}
+	}
+	if out := w.alice.ok(t, "release", "show", "widget", "1.0"); !strings.Contains(out, "Phase:     draft") {
+		t.Errorf("after the cancel:\n%s", out)
+	}
 	if out := w.alice.ok(t, "release", "abandon", "widget", "2.0", "--reason", "superseded", "--yes"); !strings.Contains(out, "is deleted") {
 		t.Errorf("abandon: %s", out)
 	}

@@ -19,6 +19,8 @@ type UXReader interface {
 	AuditPage(ctx context.Context, f AuditFilter, offset, limit int) ([]domain.AuditEvent, error)
 	// Setting returns a server setting ("" when it was never set).
 	Setting(ctx context.Context, name string) (string, error)
+	// VoteRounds lists every vote round of a release, oldest first.
+	VoteRounds(ctx context.Context, releaseID int64) ([]domain.VoteRound, error)
 }
 
 // UXTx holds the writes of issue 16.
@@ -31,6 +33,8 @@ type UXTx interface {
 	// releases or revisions must be cleared here too (its foreign key
 	// otherwise refuses the deletion).
 	DeleteRelease(ctx context.Context, releaseID int64) error
+	// CancelVoteRound records why a round was cancelled.
+	CancelVoteRound(ctx context.Context, releaseID int64, round int, reason string) error
 	// SetSetting stores a server setting.
 	SetSetting(ctx context.Context, name, value string, at time.Time) error
 	// RenamePasskey renames one of the user's passkeys (not found when it

@@ -26,6 +26,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"trel/internal/checks"
 	"trel/internal/core"
@@ -740,6 +741,28 @@ func TestBrowser(t *testing.T) {
 		)
 		wantText(t, tab, "main", "Binding: +1 1")
 		screenshot(t, tab, "vote")
+		// Cancelled by keyboard only, with a reason: back to draft, the
+		// round and its ballot kept; then started again with the own +1.
+		run(t, tab, "cancel the vote with the keyboard",
+			tabTo("details.confirm:has(form[action$='/vote/cancel']) > summary"), press(kb.Enter),
+			tabTo("#cancel-reason"), press("CHANGES.txt names the wrong date"),
+			tabTo("form[action$='/vote/cancel'] button[type=submit]"), press(kb.Enter),
+			waitText(".notice", "The vote is cancelled"),
+		)
+		wantText(t, tab, "#vote", "cancelled by admin")
+		wantText(t, tab, "#vote", "CHANGES.txt names the wrong date")
+		wantText(t, tab, "h1", "draft")
+		run(t, tab, "start again with my +1",
+			click("#start-vote input[name=plus_one]"),
+			fill("#vote-start-comment", "checked again"),
+			click("#start-vote button[type=submit]"),
+			waitText(".notice", "The vote on revision 2 is open"),
+		)
+		wantText(t, tab, "#vote", "Binding: +1 1")
+		wantText(t, tab, "#vote-history summary", "Earlier votes (1)")
+		run(t, tab, "unfold the earlier votes", click("#vote-history summary"))
+		wantText(t, tab, "#vote-history", "cancelled by admin")
+		wantText(t, tab, "#vote-history", "CHANGES.txt names the wrong date")
 		run(t, tab, "resolve and publish",
 			click("form[action$='/vote/resolve'] button"),
 			waitText(".notice", "The vote passed"),

@@ -45,6 +45,7 @@ type workView struct {
 	Vote      *domain.Tally
 	VoteBlock string // why the vote cannot start, "" when it can
 	Managers  []string
+	Earlier   []core.VoteRecord       // vote rounds before the one shown, newest first
 	Workflows []domain.WorkflowAction // what CI workflow runs did
 	After     *afterlifeView          // mail, yank and archive
 
@@ -126,6 +127,9 @@ func (w *Web) release(rw http.ResponseWriter, r *http.Request) {
 	d.CanAbandon = rl.Phase == domain.PhaseDraft && (admin || role == domain.RoleMember)
 	if t, err := w.svc.Tally(ctx, act, rl.ProjectKey, rl.Version); err == nil {
 		d.Vote = t
+	}
+	if hist, err := w.svc.VoteHistory(ctx, act, rl.ProjectKey, rl.Version); err == nil && len(hist) > 1 {
+		d.Earlier = hist[1:]
 	}
 	if d.Workflows, err = w.svc.WorkflowActions(ctx, act, rl.ProjectKey, rl.Version); err != nil {
 		w.pageError(rw, r, err)

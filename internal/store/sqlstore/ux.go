@@ -106,3 +106,15 @@ func (s q) DeleteRelease(ctx context.Context, releaseID int64) error {
 	}
 	return nil
 }
+
+// VoteRounds implements store.UXReader.
+func (s q) VoteRounds(ctx context.Context, releaseID int64) ([]domain.VoteRound, error) {
+	return queryAll(ctx, s.db, "listing vote rounds", scanVoteRound, `SELECT `+voteRoundCols+voteRoundFrom+`
+		WHERE r.release_id = $1 ORDER BY r.round`, releaseID)
+}
+
+// CancelVoteRound implements store.UXTx.
+func (s q) CancelVoteRound(ctx context.Context, releaseID int64, round int, reason string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE vote_rounds SET cancel_reason = $1 WHERE release_id = $2 AND round = $3`, reason, releaseID, round)
+	return wrap("recording why the vote was cancelled", err)
+}

@@ -77,6 +77,48 @@ func runUX(t *testing.T, newStore func(t *testing.T) store.Store, seed seedFunc)
 		}
 	})
 
+	t.Run("ok/vote rounds keep their ballots and why they were cancelled", func(t *testing.T) {
+		s := newStore(t)
+		u, _, _, rel := seed(t, s)
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		err := s.Tx(ctx, func(tx store.Tx) error {
+			for round := 1; round <= 2; round++ {
+				if err := tx.StartVote(ctx, rel.ID, domain.VoteRound{Round: round, Revision: round, StartedAt: now.Add(time.Duration(round) * time.Hour), MinHours: 72, MinBindingPlusOnes: 3, PolicyVersion: 1}, u.ID); err != nil {
+					return err
+				}
+				if err := tx.PutVote(ctx, rel.ID, round, u.ID, domain.Vote{Value: 1, Binding: true, Comment: fmt.Sprint("round ", round), CastAt: now}); err != nil {
+					return err
+				}
+			}
+			if err := tx.ResolveVote(ctx, rel.ID, 1, false, u.ID, now.Add(90*time.Minute)); err != nil {
+				return err
+			}
+			return tx.CancelVoteRound(ctx, rel.ID, 1, "signed by a revoked key: «re-sign»")
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rounds, err := s.VoteRounds(ctx, rel.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rounds) != 2 || rounds[0].Round != 1 || rounds[0].CancelReason != "signed by a revoked key: «re-sign»" || rounds[0].ResolvedAt == nil ||
+			rounds[0].Passed == nil || *rounds[0].Passed || rounds[1].Round != 2 || rounds[1].CancelReason != "" || rounds[1].ResolvedAt != nil || rounds[1].StartedBy != u.Username {
+			t.Fatalf("rounds: %+v", rounds)
+		}
+		cur, err := s.CurrentVote(ctx, rel.ID)
+		if err != nil || cur.Round != 2 || cur.CancelReason != "" {
+			t.Fatalf("current vote: %+v, %v", cur, err)
+		}
+		// The ballots of the cancelled round stay.
+		if votes, err := s.Votes(ctx, rel.ID, 1); err != nil || len(votes) != 1 || votes[0].Comment != "round 1" {
+			t.Fatalf("round 1 ballots: %+v, %v", votes, err)
+		}
+		if rs, err := s.VoteRounds(ctx, rel.ID+1000); err != nil || len(rs) != 0 {
+			t.Fatalf("rounds of another release: %+v, %v", rs, err)
+		}
+	})
+
 	t.Run("ok/the audit log is read page by page with literal filters", func(t *testing.T) {
 		s := newStore(t)
 		u, _, _, _ := seed(t, s)

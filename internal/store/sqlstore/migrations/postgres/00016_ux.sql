@@ -6,5 +6,10 @@ CREATE TABLE server_settings (
     updated_at BIGINT NOT NULL
 );
 
+-- Why a vote was cancelled (trel vote cancel --reason): shown with the
+-- round's ballots in the release's vote history.
+ALTER TABLE vote_rounds ADD COLUMN cancel_reason TEXT COLLATE "C" NOT NULL DEFAULT '';
+
 -- +goose Down
+ALTER TABLE vote_rounds DROP COLUMN cancel_reason;
 DROP TABLE server_settings;
