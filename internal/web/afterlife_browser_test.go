@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // afterlifeInBrowser runs after TestBrowser published widget-core 2.0.0
@@ -159,6 +160,15 @@ func afterlifeInBrowser(t *testing.T, s *testServer, browser, tab context.Contex
 			waitText("#webhook-secret", "whsec_"),
 		)
 		wantText(t, tab, "main table", "https://ci.example.org/hooks/trel")
+		step(t, tab, "remove it with the keyboard, after the confirmation",
+			tabTo("details.confirm:has(form[action$='/remove']) > summary"), press(kb.Enter),
+			waitText("form[action$='/remove']", "gets no more events"),
+			tabTo("form[action$='/remove'] button[type=submit]"), press(kb.Enter),
+			waitText(".notice", "removed"),
+		)
+		if n := count(t, tab, "details.confirm:has(form[action$='/remove'])"); n != 0 {
+			t.Fatalf("%d webhooks left", n)
+		}
 	})
 
 	t.Run("mail preview says mail is off", func(t *testing.T) {

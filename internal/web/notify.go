@@ -131,8 +131,8 @@ func (w *Web) addWebhook(rw http.ResponseWriter, r *http.Request) {
 func (w *Web) removeWebhook(rw http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("project")
 	back := "/projects/" + url.PathEscape(key) + "/webhooks"
-	if r.FormValue("confirm") != "yes" {
-		w.fail(rw, r, back, domain.Errorf(domain.KindInvalid, "tick the confirmation box to remove the webhook"))
+	if err := confirmed(r, "remove the webhook"); err != nil {
+		w.fail(rw, r, back, err)
 		return
 	}
 	id, err := formID(r)

@@ -127,8 +127,8 @@ func (w *Web) addPublisher(rw http.ResponseWriter, r *http.Request) {
 func (w *Web) removePublisher(rw http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("project")
 	back := "/projects/" + key + "/publishers"
-	if r.FormValue("confirm") != "yes" {
-		w.fail(rw, r, back, domain.Errorf(domain.KindInvalid, "tick the confirmation box to remove the publisher"))
+	if err := confirmed(r, "remove the publisher"); err != nil {
+		w.fail(rw, r, back, err)
 		return
 	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -197,8 +197,8 @@ func (w *Web) addIssuer(rw http.ResponseWriter, r *http.Request) {
 
 func (w *Web) removeIssuer(rw http.ResponseWriter, r *http.Request) {
 	url := r.FormValue("url")
-	if r.FormValue("confirm") != "yes" {
-		w.fail(rw, r, "/admin/issuers", domain.Errorf(domain.KindInvalid, "tick the confirmation box to remove the issuer"))
+	if err := confirmed(r, "remove the issuer"); err != nil {
+		w.fail(rw, r, "/admin/issuers", err)
 		return
 	}
 	if err := w.svc.RemoveOIDCIssuer(r.Context(), actor(r), url); err != nil {
