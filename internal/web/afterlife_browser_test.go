@@ -55,7 +55,7 @@ func afterlifeInBrowser(t *testing.T, s *testServer, browser, tab context.Contex
 		step(t, tab, "without the box ticked",
 			fill("#reason", "the tarball misses a file"),
 			click("form button.danger"),
-			waitText("#confirm-error", "Tick the box"),
+			waitText("#yank-confirm-error", "confirm first that you want to yank the release"),
 		)
 		if v := value(t, tab, "#reason"); v != "the tarball misses a file" {
 			t.Fatalf("the typed reason was lost: %q", v)
@@ -64,7 +64,7 @@ func afterlifeInBrowser(t *testing.T, s *testServer, browser, tab context.Contex
 		step(t, tab, "without a reason",
 			click("input[name=confirm]"),
 			click("form button.danger"),
-			waitText("#reason-error", "give a reason"),
+			waitText("#yank-reason-error", "give a reason"),
 		)
 		screenshot(t, tab, "yank-error")
 		step(t, tab, "yank",
