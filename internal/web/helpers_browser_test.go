@@ -73,8 +73,15 @@ func narrowScreenshot(t *testing.T, tab context.Context, name string) {
 		const out = [];
 		document.querySelectorAll('body *').forEach(function(e){
 			const r = e.getBoundingClientRect();
-			if (r.right > w + 1 && !e.closest('.scroll') && !e.closest('pre')) out.push(e.tagName + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '') + ' ' + Math.round(r.right));
+			const placed = getComputedStyle(e).position == 'absolute' || getComputedStyle(e).position == 'fixed';
+			if (r.right > w + 1 && (placed || (!e.closest('.scroll') && !e.closest('pre')))) out.push(e.tagName + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '') + ' ' + Math.round(r.right));
 		});
+		if (out.length == 0) { // then some text runs out of its box: name the box
+			document.querySelectorAll('body *').forEach(function(e){
+				if (e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).overflowX == 'visible' && !e.closest('.scroll') && !e.closest('pre'))
+					out.push('(text out of) ' + e.tagName + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '') + ' ' + e.scrollWidth);
+			});
+		}
 		return 'page is ' + document.documentElement.scrollWidth + ' px wide: ' + out.slice(0, 8).join(', ');
 	})()`))
 	if err != nil {
