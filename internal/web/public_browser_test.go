@@ -125,6 +125,21 @@ func TestBrowserDownloader(t *testing.T) {
 		}
 	})
 
+	t.Run("every public page at 400 px", func(t *testing.T) {
+		for _, p := range []struct{ path, h1, name string }{
+			{"/login", "Sign in", "login"},
+			{"/projects/pub-lib", "Pub Library", "project"},
+			{"/projects/pub-lib/policy", "Release policy", "policy"},
+			{"/projects/pub-lib/identities", "", "identities"},
+			{"/projects/pub-lib/publishers", "Trusted publishers", "publishers"},
+			{"/projects/pub-lib/releases/2.0", "Pub Library 2.0", "candidate"},
+			{"/transparency-log/0", "Public log entry 0", "log-entry"},
+		} {
+			run(t, tab, p.path, chromedp.Navigate(s.url+p.path), waitText("h1", p.h1))
+			narrowScreenshot(t, tab, "public-"+p.name)
+		}
+	})
+
 	for _, p := range pageProblems.take() {
 		t.Errorf("a page reported: %s", p)
 	}
