@@ -318,6 +318,19 @@ func screenshot(t *testing.T, tab context.Context, name string) {
 	}
 }
 
+// offline cuts the tab's network (or gives it back), as when a connection
+// drops.
+func offline(t *testing.T, tab context.Context, off bool) {
+	t.Helper()
+	if _, err := chromedp.Call(tab, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	cond := network.EmulateNetworkConditionsByRuleParams{MatchedNetworkConditions: []*network.Conditions{{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}}}
+	if _, err := chromedp.Call(tab, network.EmulateNetworkConditionsByRule, cond); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // taken are the screenshots this run took (TestMain checks that each of
 // docScreenshots is among them).
 var taken = map[string]bool{}
@@ -724,6 +737,19 @@ func TestBrowser(t *testing.T) {
 			click("form[action='/projects/widget-core/releases'] button"),
 			waitText("h1", "widget-core 2.0.0"),
 			chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{notes, art, sum}),
+		)
+		// The network drops during the upload: the page says nothing
+		// changed and keeps the chosen files for another try.
+		offline(t, tab, true)
+		run(t, tab, "upload while offline",
+			click("#upload-form button[type=submit]"),
+			waitText("#upload-error", "Nothing changed in the release"),
+		)
+		if revs, err := s.app.Core.ListRevisions(t.Context(), core.SystemActor, "widget-core", "2.0.0"); err != nil || len(revs) != 0 {
+			t.Fatalf("revisions after a failed upload: %v, %v", revs, err)
+		}
+		offline(t, tab, false)
+		run(t, tab, "upload again",
 			click("#upload-form button[type=submit]"),
 			waitText(".notice", "Revision 1 was created"),
 			click("a[href$='/sign']"),
