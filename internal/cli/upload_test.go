@@ -50,3 +50,37 @@ func TestRetryCommandsArePasteable(t *testing.T) {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
 	}
 }
+
+// FuzzShellQuote: a quoted word, read back by a POSIX shell's rules for
+// single quotes and backslashes, is the word itself; and one word.
+func FuzzShellQuote(f *testing.F) {
+	for _, s := range []string{"", "a", "big file.bin", "it's", "$(x)", "'", "''", "a\nb", "--to=x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		q := shellQuote(s)
+		var out strings.Builder
+		in := false
+		for i := 0; i < len(q); i++ {
+			c := q[i]
+			switch {
+			case in && c == '\'':
+				in = false
+			case in:
+				out.WriteByte(c)
+			case c == '\'':
+				in = true
+			case c == '\\' && i+1 < len(q):
+				i++
+				out.WriteByte(q[i])
+			case strings.IndexByte(" \t\n;&|<>()$`\"*?[]#~", c) >= 0:
+				t.Fatalf("shellQuote(%q) = %s: unquoted %q", s, q, c)
+			default:
+				out.WriteByte(c)
+			}
+		}
+		if in || out.String() != s {
+			t.Fatalf("shellQuote(%q) = %s reads back as %q", s, q, out.String())
+		}
+	})
+}
