@@ -594,6 +594,61 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("files of a draft: view, rename, remove, restore; abandon a draft", func(t *testing.T) {
+		rel := s.url + "/projects/widget-core/releases/1.0.0"
+		run(t, tab, "view a small text file",
+			chromedp.Navigate(rel),
+			click("a[href$='/view/README.txt']"),
+			waitText("h1", "README.txt"),
+		)
+		wantText(t, tab, "#file-text", "read me")
+		run(t, tab, "rename it",
+			chromedp.Navigate(rel),
+			click("summary[aria-label='Rename or move README.txt']"),
+			chromedp.SetValue(chromedp.CSS("form[action$='/files/move']:has(input[value='README.txt']) input[name=to]"), "docs/README.txt"),
+			click("form[action$='/files/move']:has(input[value='README.txt']) button"),
+			waitText(".notice", ": revision 4."),
+		)
+		wantText(t, tab, "#results", "docs/README.txt")
+		run(t, tab, "remove it, after the confirmation",
+			click("summary[aria-label='Remove docs/README.txt']"),
+			waitText("form[action$='/files/remove']:has(input[value='docs/README.txt'])", "A new revision is made without docs/README.txt"),
+			click("form[action$='/files/remove']:has(input[value='docs/README.txt']) button"),
+			waitText(".notice", ": revision 5."),
+		)
+		if strings.Contains(text(t, tab, "#results"), "README.txt") {
+			t.Fatal("the removed file is still listed")
+		}
+		run(t, tab, "an old revision is read-only, and restored as a new one",
+			chromedp.Navigate(rel+"?rev=3"),
+			waitText(".banner", "You are looking at revision 3, not the latest (5)."),
+		)
+		if n := count(t, tab, "#upload-form, form[action$='/files/remove'], form[action$='/vote/start']"); n != 0 {
+			t.Fatalf("an old revision offers %d actions", n)
+		}
+		run(t, tab, "restore revision 3",
+			confirmed("form[action$='/revisions/3/restore']"),
+			waitText(".notice", "Revision 6 holds the files of revision 3."),
+		)
+		wantText(t, tab, "#results", "README.txt")
+		if strings.Contains(text(t, tab, "#results"), "docs/README.txt") {
+			t.Fatal("the restored revision holds the renamed file")
+		}
+		run(t, tab, "a draft started by mistake",
+			chromedp.Navigate(s.url+"/projects/widget-core"),
+			fill("#version", "0.9.9"),
+			click("form[action='/projects/widget-core/releases'] button"),
+			waitText("h1", "widget-core 0.9.9"),
+			click("details.confirm:has(form[action$='/abandon']) > summary"),
+			fill("#abandon-reason", "started by mistake"),
+			click("form[action$='/abandon'] button"),
+			waitText(".notice", "The draft widget-core 0.9.9 is deleted."),
+		)
+		if n := count(t, tab, "main a[href$='/releases/0.9.9']"); n != 0 {
+			t.Fatal("the abandoned draft is still listed")
+		}
+	})
+
 	t.Run("delete a key", func(t *testing.T) {
 		run(t, tab, "keys page", chromedp.Navigate(s.url+"/keys"), waitText("h1", "Signing keys"))
 		run(t, tab, "delete key",
