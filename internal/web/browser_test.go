@@ -634,6 +634,15 @@ func TestBrowser(t *testing.T) {
 		if strings.Contains(text(t, tab, "#results"), "docs/README.txt") {
 			t.Fatal("the restored revision holds the renamed file")
 		}
+		newNotes := write("NOTES-new.txt", "notes, corrected\n")
+		run(t, tab, "replace a file",
+			click("summary[aria-label='Replace NOTES.txt']"),
+			chromedp.SetUploadFiles(chromedp.CSS("form[action$='/upload']:has(input[name=path][value='NOTES.txt']) input[type=file]"), []string{newNotes}),
+			click("form[action$='/upload']:has(input[name=path][value='NOTES.txt']) button"),
+			waitText(".notice", "Revision 7 was created"),
+			click("a[href$='/revisions/7/view/NOTES.txt']"),
+			waitText("#file-text", "notes, corrected"),
+		)
 		run(t, tab, "a draft started by mistake",
 			chromedp.Navigate(s.url+"/projects/widget-core"),
 			fill("#version", "0.9.9"),
