@@ -308,6 +308,8 @@ func screenshot(t *testing.T, tab context.Context, name string) {
 	}
 	taken[name] = true
 	if slices.Contains(docScreenshots, name) && os.Getenv("TREL_UPDATE_SCREENSHOTS") != "" {
+		ctx, cancel := context.WithTimeout(tab, 20*time.Second)
+		defer cancel()
 		jpg, err := chromedp.Run(ctx, chromedp.FullScreenshot(50))
 		if err != nil {
 			t.Fatalf("screenshot %s: %v", name, err)
