@@ -182,6 +182,12 @@ func printReleaseReport(e *env, rep *verify.ReleaseReport) {
 		return "✗"
 	}
 	fmt.Fprintf(e.stdout, "Release %s %s (committee %s, revision %d) at %s\n", rep.Project, rep.Version, rep.Committee, rep.Revision, rep.URL)
+	if st := rep.Status; st != nil && st.YankedAt != nil {
+		fmt.Fprintf(e.stdout, "! YANKED on %s: %s\n  (the release managers withdrew this release; it still verifies, but do not use it)\n", st.YankedAt.UTC().Format("2006-01-02"), st.YankReason)
+	}
+	if st := rep.Status; st != nil && st.ArchivedAt != nil {
+		fmt.Fprintf(e.stdout, "- archived on %s: the files are in %s\n", st.ArchivedAt.UTC().Format("2006-01-02"), st.FilesURL)
+	}
 	fmt.Fprintf(e.stdout, "%s %-8s %s\n", mark(rep.Log.OK), "log", rep.Log.Message)
 	for _, f := range rep.Files {
 		fmt.Fprintf(e.stdout, "%s %-8s %s: %s\n", mark(f.OK), "file", f.Path, f.Message)
@@ -218,7 +224,11 @@ func printReleaseReport(e *env, rep *verify.ReleaseReport) {
 		fmt.Fprintf(e.stdout, "- %s\n", n)
 	}
 	if rep.OK {
-		fmt.Fprintf(e.stdout, "VERIFIED: %s %s\n", rep.Project, rep.Version)
+		yanked := ""
+		if rep.Status != nil && rep.Status.YankedAt != nil {
+			yanked = " (YANKED)"
+		}
+		fmt.Fprintf(e.stdout, "VERIFIED: %s %s%s\n", rep.Project, rep.Version, yanked)
 		return
 	}
 	fmt.Fprintf(e.stdout, "NOT VERIFIED: %s %s\n", rep.Project, rep.Version)

@@ -54,6 +54,10 @@ func (s *Service) StartReleaseWith(ctx context.Context, a *Actor, projectKey, ve
 	if !opt.Embargoed {
 		return s.StartRelease(ctx, a, projectKey, version)
 	}
+	if a.Workload != nil {
+		return nil, domain.Errorf(domain.KindForbidden, "a CI credential may not start an embargoed release: it would not see it (only the committee's participants do); a release manager starts it with `trel release start %s %s --embargoed`",
+			domain.SafeText(projectKey), domain.SafeText(version))
+	}
 	return s.startRelease(ctx, a, projectKey, version, func(tx store.Tx, r *domain.Release) error {
 		if err := tx.SetEmbargoed(ctx, r.ID); err != nil {
 			return err
@@ -93,7 +97,7 @@ func (s *Service) YankRelease(ctx context.Context, a *Actor, projectKey, version
 	}
 	now := s.now()
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.SetYanked(ctx, rel.ID, &now, a.name(), reason); err != nil {
+		if err := raced(rel, "yanked")(tx.SetYanked(ctx, rel.ID, &now, a.name(), reason)); err != nil {
 			return err
 		}
 		if err := s.audit(ctx, tx, a, "release.yank", releaseTarget(rel), map[string]any{"reason": reason}); err != nil {
@@ -118,7 +122,7 @@ func (s *Service) UnyankRelease(ctx context.Context, a *Actor, projectKey, versi
 		return nil, domain.Errorf(domain.KindConflict, "%s %s is not yanked", rel.ProjectKey, rel.Version)
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.SetYanked(ctx, rel.ID, nil, "", ""); err != nil {
+		if err := raced(rel, "un-yanked")(tx.SetYanked(ctx, rel.ID, nil, "", "")); err != nil {
 			return err
 		}
 		if err := s.audit(ctx, tx, a, "release.unyank", releaseTarget(rel), map[string]any{"was": rel.YankReason, "yanked_by": rel.YankedBy}); err != nil {
@@ -131,6 +135,17 @@ func (s *Service) UnyankRelease(ctx context.Context, a *Actor, projectKey, versi
 	}
 	s.wakeDeliveries()
 	return s.store.ReleaseByID(ctx, rel.ID)
+}
+
+// raced turns a conditional update of rel that changed nothing (another
+// request did it first) into a conflict.
+func raced(rel *domain.Release, what string) func(bool, error) error {
+	return func(changed bool, err error) error {
+		if err != nil || changed {
+			return err
+		}
+		return domain.Errorf(domain.KindConflict, "%s %s was %s meanwhile by another request", rel.ProjectKey, rel.Version, what)
+	}
 }
 
 // ArchiveRelease moves a published release's files to the archive tree
@@ -176,7 +191,7 @@ func (s *Service) archive(ctx context.Context, a *Actor, rel *domain.Release, wh
 		return err
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.SetArchived(ctx, rel.ID, s.now(), a.name()); err != nil {
+		if err := raced(rel, "archived")(tx.SetArchived(ctx, rel.ID, s.now(), a.name())); err != nil {
 			return err
 		}
 		details := map[string]any{"files": len(rev.Files)}
@@ -197,7 +212,8 @@ func (s *Service) archive(ctx context.Context, a *Actor, rel *domain.Release, wh
 }
 
 // archivePrevious archives, when the policy says so, the older published
-// releases of the line of a release just published. Failures are logged
+// releases (by version, not by date) of the line of a release just
+// published. Failures are logged
 // and audited; `trel release archive` finishes them.
 func (s *Service) archivePrevious(ctx context.Context, rel *domain.Release) {
 	pol, err := s.store.Policy(ctx, rel.ProjectID)
@@ -217,6 +233,11 @@ func (s *Service) archivePrevious(ctx context.Context, rel *domain.Release) {
 	for i := range all {
 		old := &all[i]
 		if old.ID == rel.ID || old.Phase != domain.PhaseReleased || old.ArchivedAt != nil || domain.ReleaseLine(old.Version, depth) != line {
+			continue
+		}
+		// Only older releases: a backport or a late patch release of the
+		// line does not archive the newer ones.
+		if !domain.VersionLess(old.Version, rel.Version) {
 			continue
 		}
 		if old.PublishedAt == nil || old.PublishedAt.After(s.now()) {

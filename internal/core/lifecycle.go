@@ -141,9 +141,8 @@ func (s *Service) AddReleaseManager(ctx context.Context, a *Actor, projectKey, v
 	if err != nil {
 		return err
 	}
-	if rel.Phase == domain.PhaseReleased {
-		return domain.Errorf(domain.KindConflict, "release %s %s is published: it needs no release manager any more", rel.ProjectKey, rel.Version)
-	}
+	// A published release still has release managers: they yank, un-yank
+	// and archive it, and its first ones may have left the committee.
 	if err := s.mustParticipate(ctx, u, rel); err != nil {
 		return err
 	}

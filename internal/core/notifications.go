@@ -159,14 +159,28 @@ func (s *Service) notifyUsers(ctx context.Context, tx store.Tx, users []int64, s
 	return nil
 }
 
-func releaseManagerIDs(ctx context.Context, tx store.Reader, releaseID int64) ([]int64, error) {
-	rms, err := tx.ReleaseManagers(ctx, releaseID)
+// releaseManagerIDs lists who answers for a release: its release
+// managers, or, for a release that has none (a CI workflow started it),
+// its committee's members, who trusted the workflow and may add one.
+func releaseManagerIDs(ctx context.Context, tx store.Reader, rel *domain.Release) ([]int64, error) {
+	rms, err := tx.ReleaseManagers(ctx, rel.ID)
 	if err != nil {
 		return nil, err
 	}
 	var out []int64
 	for id := range rms {
 		out = append(out, id)
+	}
+	if len(out) == 0 {
+		ms, err := tx.Members(ctx, rel.CommitteeID)
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			if m.Role == domain.RoleMember {
+				out = append(out, m.UserID)
+			}
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out, nil
@@ -590,6 +604,22 @@ func voteWord(value int, binding bool) string {
 	return v + " (non-binding)"
 }
 
+// quotedComment writes a voter's comment into a mail trel sends: each
+// line quoted with "> ", so that no line passes for trel's own words (a
+// "+1 (binding)" or a signature naming another voter), with control,
+// invisible and reordering characters escaped (\u202e).
+func quotedComment(comment string) string {
+	comment = strings.ReplaceAll(strings.ReplaceAll(comment, "\r\n", "\n"), "\r", "\n")
+	var b strings.Builder
+	for _, line := range strings.Split(strings.TrimRight(comment, "\n"), "\n") {
+		if safe := domain.SafeText(line); safe != line {
+			line = safe[1 : len(safe)-1] // without the quotes SafeText adds
+		}
+		b.WriteString("> " + line + "\n")
+	}
+	return b.String()
+}
+
 // onVoteCast copies the ballot to the vote's thread, sends the voter a
 // receipt (mail and notification).
 func (s *Service) onVoteCast(ctx context.Context, tx store.Tx, a *Actor, rel *domain.Release, round int, value int, binding bool, comment string) error {
@@ -607,7 +637,7 @@ func (s *Service) onVoteCast(ctx context.Context, tx store.Tx, a *Actor, rel *do
 		if to, cc := mailLists(mc.pol, rel, domain.MailBallot); thread != "" && len(to) > 0 {
 			body := word + "\n"
 			if strings.TrimSpace(comment) != "" {
-				body += "\n" + comment + "\n"
+				body += "\n" + quotedComment(comment)
 			}
 			body += fmt.Sprintf("\n-- \n%s cast this vote in trel on %s:\n%s\n", a.User.Username, when, s.releaseURL(rel))
 			if err := s.queueMail(ctx, tx, rel, domain.MailBallot, round, s.message(mc, domain.MailBallot, "", thread, to, cc, body), s.now()); err != nil {
@@ -618,7 +648,7 @@ func (s *Service) onVoteCast(ctx context.Context, tx store.Tx, a *Actor, rel *do
 			body := fmt.Sprintf("Your vote %s on %s %s (vote round %d) was recorded on %s.\n\nThe tally and your vote are on the release page:\n  %s\n\nA later vote replaces this one.\n",
 				word, mc.project.Name, rel.Version, round, when, s.releaseURL(rel))
 			if strings.TrimSpace(comment) != "" {
-				body += "\nYour comment:\n" + comment + "\n"
+				body += "\nYour comment:\n" + quotedComment(comment)
 			}
 			if err := s.queueMail(ctx, tx, rel, domain.MailReceipt, round, s.message(mc, domain.MailReceipt, "", "", []string{a.User.Email}, nil, body), s.now()); err != nil {
 				return err
@@ -780,7 +810,7 @@ func (s *Service) ChecksFinished(ctx context.Context, revisionID int64) error {
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
 		if n := summary[domain.StatusBlocker]; n > 0 && rel.Phase == domain.PhaseDraft && rev.Number == rel.LatestRevision {
-			rms, err := releaseManagerIDs(ctx, tx, rel.ID)
+			rms, err := releaseManagerIDs(ctx, tx, rel)
 			if err != nil {
 				return err
 			}
@@ -894,6 +924,9 @@ type CreatedWebhook struct {
 	Secret  string         `json:"secret"`
 }
 
+// maxWebhooks is how many webhooks a project may have.
+const maxWebhooks = 20
+
 // AddWebhook registers a webhook of a project (committee members).
 func (s *Service) AddWebhook(ctx context.Context, a *Actor, projectKey string, req NewWebhook) (*CreatedWebhook, error) {
 	p, err := s.projectFor(ctx, a, OpManageWebhooks, projectKey)
@@ -912,19 +945,12 @@ func (s *Service) AddWebhook(ctx context.Context, a *Actor, projectKey string, r
 	} else if len(secret) < 16 || len(secret) > 256 || strings.ContainsFunc(secret, func(r rune) bool { return r < 0x21 || r > 0x7e }) {
 		return nil, domain.Errorf(domain.KindInvalid, "a webhook secret is 16 to 256 printable ASCII characters without spaces (or leave it empty and trel makes one)")
 	}
-	hooks, err := s.store.Webhooks(ctx, p.ID)
-	if err != nil {
-		return nil, err
-	}
-	if len(hooks) >= 20 {
-		return nil, domain.Errorf(domain.KindConflict, "project %s has 20 webhooks already: remove one first", p.Key)
-	}
 	w := &domain.Webhook{ProjectID: p.ID, URL: req.URL, Secret: secret, Events: req.Events, CreatedBy: a.name(), CreatedAt: s.now()}
 	if w.Events == nil {
 		w.Events = []string{}
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.AddWebhook(ctx, w, a.id()); err != nil {
+		if err := tx.AddWebhook(ctx, w, a.id(), maxWebhooks); err != nil {
 			return err
 		}
 		// The URL may carry a token in its query: only its origin is audited.
@@ -996,6 +1022,10 @@ func backoff(base time.Duration, n int) time.Duration {
 	return min(d, time.Hour)
 }
 
+// finishTries bounds the attempts at recording a delivery's outcome (each
+// waits up to the database's busy timeout), well within a claim.
+const finishTries = 5
+
 // Deliver makes one attempt of a delivery, if it is still pending and due:
 // the claim is one conditional UPDATE, so of two workers racing (two
 // replicas) one sends and the other does nothing.
@@ -1033,13 +1063,23 @@ func (s *Service) Deliver(ctx context.Context, id int64) error {
 			}
 		}
 	}
-	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		ok, err := tx.FinishAttempt(ctx, d.ID, d.Attempts, out)
-		if err != nil || !ok {
-			return err
+	// The attempt happened: its outcome must be recorded, or the row stays
+	// claimed until the claim runs out and a mail the relay accepted is
+	// sent again. A busy database (SQLite under load) is waited out.
+	for try := 1; ; try++ {
+		err = s.store.Tx(ctx, func(tx store.Tx) error {
+			ok, err := tx.FinishAttempt(ctx, d.ID, d.Attempts, out)
+			if err != nil || !ok {
+				return err
+			}
+			return s.recordOutcome(ctx, tx, d, out)
+		})
+		if err == nil || try == finishTries || ctx.Err() != nil {
+			break
 		}
-		return s.recordOutcome(ctx, tx, d, out)
-	})
+		s.log.Warn("recording a delivery's outcome failed; trying again", "delivery", d.ID, "try", try, "err", err)
+		time.Sleep(time.Duration(try) * 200 * time.Millisecond)
+	}
 	if out.State == domain.DeliveryPending {
 		s.log.Info("delivery will be retried", "delivery", d.ID, "channel", d.Channel, "topic", d.Topic, "attempt", d.Attempts, "at", out.NotBefore, "err", out.LastError)
 	}
@@ -1072,7 +1112,7 @@ func (s *Service) recordOutcome(ctx context.Context, tx store.Tx, d *domain.Deli
 	if err := tx.Audit(ctx, domain.AuditEvent{Time: s.now(), Actor: "system", Action: action, Target: releaseTarget(rel), Details: details}); err != nil {
 		return err
 	}
-	rms, err := releaseManagerIDs(ctx, tx, rel.ID)
+	rms, err := releaseManagerIDs(ctx, tx, rel)
 	if err != nil {
 		return err
 	}
@@ -1122,7 +1162,7 @@ func (s *Service) reminderWanted(ctx context.Context, d *domain.Delivery) (bool,
 		return false, nil
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		rms, err := releaseManagerIDs(ctx, tx, rel.ID)
+		rms, err := releaseManagerIDs(ctx, tx, rel)
 		if err != nil {
 			return err
 		}

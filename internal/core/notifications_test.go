@@ -391,10 +391,7 @@ func TestReminderSkippedAfterCancel(t *testing.T) {
 	ctx := context.Background()
 	w := newMailWorld(t)
 	m := w.actors["member"]
-	w.candidate(t, "1.0", core.StartReleaseOptions{})
-	if _, err := w.svc.StartVote(ctx, m, "alpha-lib", "1.0"); err != nil {
-		t.Fatal(err)
-	}
+	w.candidateInVote(t, "1.0")
 	if err := w.svc.CancelVote(ctx, m, "alpha-lib", "1.0", "a signature is missing"); err != nil {
 		t.Fatal(err)
 	}

@@ -307,6 +307,9 @@ func (s *Service) ExchangeIDToken(ctx context.Context, a *Actor, token, projectK
 		if !fresh {
 			return domain.Errorf(domain.KindUnauthenticated, "this ID token (jti %s) was already exchanged: each token is good for one exchange; ask the CI for a fresh one (`trel login --oidc` does)", domain.SafeText(run.JTI))
 		}
+		if err := pinRepository(ctx, tx, proj, pub, run, oidc.RepositoryIDs(is.Kind, v.Claims), now); err != nil {
+			return err
+		}
 		acct, err := tx.UserByUsername(ctx, pub.Account)
 		if err != nil {
 			return err
@@ -330,6 +333,21 @@ func (s *Service) ExchangeIDToken(ctx context.Context, a *Actor, token, projectK
 		return nil, err
 	}
 	return &Exchanged{Token: secret, ExpiresAt: cred.ExpiresAt, Project: proj.Key, Publisher: pub.ID, Actions: pub.Actions, Run: run}, nil
+}
+
+// pinRepository holds a publisher to the repository (by its ids, not its
+// path) of its first exchange: a repository of the same path made by
+// someone else after the original was deleted or renamed is refused.
+func pinRepository(ctx context.Context, tx store.Tx, proj *domain.Project, pub *domain.TrustedPublisher, run domain.WorkflowRun, ids string, now time.Time) error {
+	if ids == "" {
+		return nil
+	}
+	pinned, err := tx.PinPublisher(ctx, proj.ID, pub.ID, ids, now)
+	if err != nil || pinned == ids {
+		return err
+	}
+	return domain.Errorf(domain.KindForbidden, "the ID token comes from another repository than the one trusted publisher %d of project %s first served: %s is now %s, was %s (deleted or renamed, and its path taken again?); if this is right, a committee member removes the publisher and adds it again (`trel publisher remove %s %d`, then `trel publisher add`)",
+		pub.ID, proj.Key, domain.SafeText(run.Repository), domain.SafeText(ids), pinned, proj.Key, pub.ID)
 }
 
 // refused maps a token refusal to the API's error kinds.

@@ -85,7 +85,17 @@ func (s *Service) release(ctx context.Context, a *Actor, op Op, projectKey, vers
 	if authErr != nil && rel.Hidden() {
 		return nil, authErr
 	}
+	if workloadBlind(a, rel) {
+		return nil, domain.Errorf(domain.KindNotFound, "no release %q of this project: see `trel release list PROJECT`", version)
+	}
 	return rel, nil
+}
+
+// workloadBlind: a CI credential does not see an embargoed release before
+// its publication. Only the committee's participants do; a workflow is
+// none of them, and its logs are often public.
+func workloadBlind(a *Actor, rel *domain.Release) bool {
+	return a.Workload != nil && rel.Embargoed && rel.Phase != domain.PhaseReleased
 }
 
 // Release returns one release. Drafts are visible to the committee's
@@ -104,14 +114,15 @@ func (s *Service) ListReleases(ctx context.Context, a *Actor, projectKey string)
 	if err != nil {
 		return nil, err
 	}
-	if s.authorizeIn(ctx, a, OpReadDraft, p) == nil {
+	participant := s.authorizeIn(ctx, a, OpReadDraft, p) == nil
+	if participant && a.Workload == nil {
 		return all, nil
 	}
 	// Everyone else sees public releases only: not drafts, nor embargoed
-	// releases before publication.
+	// releases before publication; the project's CI its drafts too.
 	var out []domain.Release
 	for _, r := range all {
-		if !r.Hidden() {
+		if !r.Hidden() || (participant && !workloadBlind(a, &r)) {
 			out = append(out, r)
 		}
 	}

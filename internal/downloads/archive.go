@@ -46,6 +46,9 @@ func (t *Dir) Remove(ctx context.Context, committee, project, version string) er
 	}
 	if err := os.Rename(final, filepath.Join(gone, "release")); err != nil {
 		os.Remove(gone)
+		if _, serr := os.Stat(final); os.IsNotExist(serr) {
+			return nil // removed meanwhile by another request
+		}
 		return domain.Internal("removing a release from the tree", err)
 	}
 	if err := syncDir(filepath.Dir(final)); err != nil {

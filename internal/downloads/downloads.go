@@ -133,6 +133,11 @@ func (t *Dir) Publish(ctx context.Context, committee, project, version string, f
 		t.BeforeRename()
 	}
 	if err := os.Rename(tmp, final); err != nil {
+		// Published meanwhile by another request (two archivings of one
+		// release racing): the same manifest is the same release.
+		if have, rerr := os.ReadFile(filepath.Join(final, ManifestName)); rerr == nil && bytes.Equal(have, manifest) {
+			return nil
+		}
 		return domain.Internal("publishing", err)
 	}
 	done = true

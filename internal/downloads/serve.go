@@ -1,6 +1,7 @@
 package downloads
 
 import (
+	"context"
 	"fmt"
 	"html/template"
 	"io"
@@ -176,9 +177,10 @@ var listingPage = template.Must(template.New("listing").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Index of {{.Root}}{{.Dir}}</title></head>
 <body><h1>Index of {{.Root}}<bdi>{{.Dir}}</bdi></h1>
 {{with .Page}}<p>{{.Text}}: <a href="{{.Href}}"><bdi>{{.Name}}</bdi></a></p>{{end}}
-<table><thead><tr><th>Name</th><th>Size</th><th>Modified (UTC)</th></tr></thead><tbody>
+{{with .Notes.Banner}}<p role="alert"><strong><bdi>{{.}}</bdi></strong></p>
+{{end}}<table><thead><tr><th>Name</th><th>Size</th><th>Modified (UTC)</th></tr></thead><tbody>
 {{if .Dir}}<tr><td><a href="../">../</a></td><td></td><td></td></tr>{{end}}
-{{range .Entries}}<tr><td><a href="{{.Href}}"><bdi>{{.Name}}</bdi></a></td><td>{{.Size}}</td><td>{{.Modified}}</td></tr>
+{{range .Entries}}<tr><td><a href="{{.Href}}"><bdi>{{.Name}}</bdi></a>{{with index $.Notes.Entries .Name}} <strong><bdi>{{.}}</bdi></strong>{{end}}</td><td>{{.Size}}</td><td>{{.Modified}}</td></tr>
 {{end}}</tbody></table></body></html>
 `))
 
@@ -204,6 +206,21 @@ func PageFor(rel string) *pageLink {
 
 type entry struct {
 	Name, Href, Size, Modified string
+}
+
+// ListingNotes are what the server says in a directory's index beyond
+// the files (a yanked release and its reason); the tree knows nothing of
+// releases, so the server puts them on the request's context.
+type ListingNotes struct {
+	Banner  string            // above the listing
+	Entries map[string]string // beside an entry, by its name as listed ("1.0/")
+}
+
+type notesKey struct{}
+
+// WithListingNotes returns ctx carrying notes for the index it serves.
+func WithListingNotes(ctx context.Context, n ListingNotes) context.Context {
+	return context.WithValue(ctx, notesKey{}, n)
 }
 
 // listDir writes trel's own index of a directory on disk: hidden entries
@@ -248,5 +265,6 @@ func writeListing(w http.ResponseWriter, r *http.Request, rel string, entries []
 	if r.Method == http.MethodHead {
 		return
 	}
-	listingPage.Execute(w, map[string]any{"Root": treeRoot(r), "Dir": rel, "Entries": entries, "Page": PageFor(rel)})
+	notes, _ := r.Context().Value(notesKey{}).(ListingNotes)
+	listingPage.Execute(w, map[string]any{"Root": treeRoot(r), "Dir": rel, "Entries": entries, "Notes": notes, "Page": PageFor(rel)})
 }

@@ -23,6 +23,11 @@ func FuzzMessageHeaders(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		for _, line := range bytes.Split(b, []byte("\r\n")) {
+			if len(line) > 998 {
+				t.Fatalf("a line of %d octets for subject %q", len(line), subject)
+			}
+		}
 		parsed, err := mail.ReadMessage(bytes.NewReader(b))
 		if err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"mime"
 	"mime/quotedprintable"
@@ -279,6 +280,64 @@ func TestParseURL(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("the password is in the error: %v", err)
+		}
+	}
+}
+
+// TestLongHeaders: the longest lists and names a policy accepts (20
+// addresses of 254 characters, a 200-byte non-ASCII project name) still
+// make lines of at most 998 octets (RFC 5322 2.1.1), which relays accept
+// and readers parse back to the same recipients and subject.
+func TestLongHeaders(t *testing.T) {
+	m := message()
+	m.To, m.Cc = nil, nil
+	for i := 0; i < 20; i++ {
+		local := fmt.Sprintf("list%02d-", i) + strings.Repeat("a", 64-7)
+		domain := strings.Repeat("d", 63) + "." + strings.Repeat("e", 63) + "." + strings.Repeat("f", 56) + ".example.org"
+		m.To = append(m.To, local+"@"+domain)
+		m.Cc = append(m.Cc, "cc"+local[2:]+"@"+domain)
+	}
+	m.Subject = "[RESULT] [VOTE] [EMBARGOED] Release " + strings.Repeat("Ünïcödé ", 25) + "1.0.0-rc1+build.2026"
+	b, err := m.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range strings.Split(string(b), "\r\n") {
+		if len(line) > 998 {
+			t.Fatalf("line %d is %d octets long: %.120q…", i+1, len(line), line)
+		}
+	}
+	parsed, err := netmail.ReadMessage(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for h, want := range map[string][]string{"To": m.To, "Cc": m.Cc} {
+		list, err := parsed.Header.AddressList(h)
+		if err != nil || len(list) != len(want) || list[19].Address != want[19] {
+			t.Fatalf("%s parsed back as %d addresses (%v)", h, len(list), err)
+		}
+	}
+	if subj, _ := new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject")); subj != mail.HeaderText(m.Subject, 200) {
+		t.Fatalf("subject %q", subj)
+	}
+	srv := smtptest.Start(t, smtptest.Options{})
+	if _, err := sender(t, srv, "smtp", "", "").Send(context.Background(), m); err != nil {
+		t.Fatal(err)
+	}
+	if got := srv.Wait(1, 5*time.Second); len(got) != 1 || len(got[0].To) != 40 {
+		t.Fatalf("received %d messages", len(got))
+	}
+}
+
+// TestHelloName: the EHLO name for a public URL.
+func TestHelloName(t *testing.T) {
+	for url, want := range map[string]string{
+		"https://trel.example.org": "trel.example.org", "https://trel.example.org.:8443/x": "trel.example.org",
+		"http://localhost:8080": "localhost", "http://127.0.0.1:8080": "[127.0.0.1]", "https://[2001:db8::1]/": "[IPv6:2001:db8::1]",
+		"https://trel": "localhost", "::bad": "localhost",
+	} {
+		if got := mail.HelloName(url); got != want {
+			t.Errorf("HelloName(%q) = %q, want %q", url, got, want)
 		}
 	}
 }

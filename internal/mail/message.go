@@ -116,10 +116,12 @@ func HeaderText(s string, max int) string {
 	return b.String()
 }
 
+// encodeWord encodes s (RFC 2047) when it is not ASCII, one encoded word
+// per line: a long non-ASCII subject fits the 998 octets of a line.
 func encodeWord(s string) string {
 	for _, r := range s {
 		if r >= 0x80 {
-			return mime.QEncoding.Encode("utf-8", s)
+			return strings.ReplaceAll(mime.QEncoding.Encode("utf-8", s), "?= =?", "?=\r\n =?")
 		}
 	}
 	return s
@@ -156,7 +158,9 @@ func (m Message) Bytes() ([]byte, error) {
 			}
 			out = append(out, f)
 		}
-		return strings.Join(out, ", "), nil
+		// One address per line: 20 long addresses would make a line
+		// longer than the 998 octets RFC 5322 allows.
+		return strings.Join(out, ",\r\n "), nil
 	}
 	header("From", from)
 	to, err := list(m.To)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/smtp"
 	"net/textproto"
 	"net/url"
@@ -122,6 +123,28 @@ type Sender struct {
 	cfg Config
 	// Hello is the name trel gives in EHLO (default "localhost").
 	Hello string
+}
+
+// HelloName is the name trel gives in EHLO for its public URL: the host
+// when it is a domain name with a dot, an address literal ([192.0.2.1],
+// [IPv6:2001:db8::1]) for an address, "localhost" otherwise. Relays that
+// check the greeting refuse a bare "localhost" from another machine.
+func HelloName(publicURL string) string {
+	u, err := url.Parse(publicURL)
+	if err != nil {
+		return "localhost"
+	}
+	host := u.Hostname()
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip.Is6() && !ip.Is4In6() {
+			return "[IPv6:" + ip.WithZone("").String() + "]"
+		}
+		return "[" + ip.Unmap().String() + "]"
+	}
+	if strings.Contains(strings.Trim(host, "."), ".") {
+		return strings.TrimSuffix(host, ".")
+	}
+	return "localhost"
 }
 
 // NewSender returns a Sender for cfg.

@@ -17,17 +17,7 @@ func Run(kind, issuer, webURL string, claims map[string]any) (domain.WorkflowRun
 	if webURL == "" {
 		webURL = domain.DefaultWebURL(kind, issuer)
 	}
-	get := func(name string) string {
-		switch v := claims[name].(type) {
-		case string:
-			return v
-		case json.Number:
-			return v.String()
-		case bool:
-			return fmt.Sprint(v)
-		}
-		return ""
-	}
+	get := func(name string) string { return claim(claims, name) }
 	run := domain.WorkflowRun{Issuer: issuer, Kind: kind, Subject: get("sub"), SHA: get("sha"),
 		Environment: get("environment"), JTI: get("jti")}
 	var missing []string
@@ -85,6 +75,35 @@ func Run(kind, issuer, webURL string, claims map[string]any) (domain.WorkflowRun
 		return run, errorf(CodeClaims, "the ID token lacks the claims %s that a %s token carries: is the issuer's kind right?", strings.Join(missing, ", "), kind)
 	}
 	return run, nil
+}
+
+// claim is a claim's value as text ("" when absent or not a scalar).
+func claim(claims map[string]any, name string) string {
+	switch v := claims[name].(type) {
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	case bool:
+		return fmt.Sprint(v)
+	}
+	return ""
+}
+
+// RepositoryIDs names a run's repository and its owner by the ids the
+// issuer gives them (GitHub: repository_id and repository_owner_id;
+// GitLab: project_id and namespace_id). Unlike the path, they do not pass
+// to whoever creates a repository of the same name after the original was
+// deleted or renamed. "" when the token carries none (another issuer).
+func RepositoryIDs(kind string, claims map[string]any) string {
+	keys := map[string][]string{domain.IssuerGitHub: {"repository_id", "repository_owner_id"}, domain.IssuerGitLab: {"project_id", "namespace_id"}}[kind]
+	var parts []string
+	for _, k := range keys {
+		if v := claim(claims, k); v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	return strings.Join(parts, " ")
 }
 
 // workflowPath cuts "OWNER/NAME/" in front and "@REF" behind a workflow

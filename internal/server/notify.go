@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"trel/internal/api"
 	"trel/internal/core"
 	"trel/internal/domain"
+	"trel/internal/downloads"
 	"trel/internal/mail"
 	"trel/internal/webhook"
 )
@@ -55,7 +57,9 @@ func configureNotify(app *App, cfg NotifyConfig, log *slog.Logger) error {
 			return fmt.Errorf("--smtp names user %q but TREL_SMTP_PASSWORD is empty", mc.Username)
 		}
 		mc.RootCAs = cfg.SMTPRootCAs
-		nc.Mailer, nc.MailRelay = mail.NewSender(mc), mc.Describe()
+		sender := mail.NewSender(mc)
+		sender.Hello = mail.HelloName(app.publicURL())
+		nc.Mailer, nc.MailRelay = sender, mc.Describe()
 		log.Info("mail is on", "relay", mc.Describe(), "from", mc.From, "authenticated", mc.Username != "")
 	default:
 		log.Info("mail is off: start with --smtp and --mail-from to send the vote, result and announcement mail")
@@ -96,4 +100,35 @@ func releaseStatus(app *App) http.HandlerFunc {
 		w.Header().Set("Access-Control-Allow-Origin", "*")
 		json.NewEncoder(w).Encode(e)
 	}
+}
+
+// yankNotes marks yanked releases in the tree's directory indexes, where
+// downloaders browse: beside each yanked version in a project's index, and
+// above the files of a yanked release.
+func yankNotes(app *App, tree string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, dir := strings.CutSuffix(strings.TrimPrefix(r.URL.Path, "/"+tree+"/"), "/")
+		parts := strings.Split(rest, "/")
+		var notes downloads.ListingNotes
+		switch {
+		case !dir:
+		case len(parts) == 2:
+			if f, err := app.Core.ProjectFeed(r.Context(), parts[1]); err == nil && f.Committee == parts[0] {
+				for _, e := range f.Releases {
+					if e.YankedAt != nil {
+						if notes.Entries == nil {
+							notes.Entries = map[string]string{}
+						}
+						notes.Entries[e.Version+"/"] = "yanked: " + e.YankReason
+					}
+				}
+			}
+		case len(parts) == 3:
+			if e, err := app.Core.ReleaseFeedEntry(r.Context(), parts[0], parts[1], parts[2]); err == nil && e.YankedAt != nil {
+				notes.Banner = fmt.Sprintf("This release was yanked on %s: %s. Its files stay here and verify, but do not use it.",
+					e.YankedAt.UTC().Format("2006-01-02"), e.YankReason)
+			}
+		}
+		h.ServeHTTP(w, r.WithContext(downloads.WithListingNotes(r.Context(), notes)))
+	})
 }

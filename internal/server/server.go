@@ -402,9 +402,9 @@ func Handler(app *App, log *slog.Logger) http.Handler {
 		w.Header().Set("Content-Security-Policy", downloads.FileCSP)
 		api.WriteKEYS(w, r, data)
 	})
-	mux.Handle("GET /downloads/", app.Downloads.Handler())
+	mux.Handle("GET /downloads/", yankNotes(app, "downloads", app.Downloads.Handler()))
 	if app.Archive != nil {
-		mux.Handle("GET /archive/", app.Archive.Handler())
+		mux.Handle("GET /archive/", yankNotes(app, "archive", app.Archive.Handler()))
 	}
 	for _, tree := range []string{"downloads", "archive"} {
 		mux.HandleFunc("GET /"+tree+"/{committee}/{project}/{version}/trel-release-status.json", releaseStatus(app))

@@ -52,17 +52,22 @@ type NotifyTx interface {
 	SetEmbargoed(ctx context.Context, releaseID int64) error
 	// LiftEmbargo ends a release's embargo (at publication).
 	LiftEmbargo(ctx context.Context, releaseID int64, at time.Time) error
-	// SetYanked yanks (at != nil) or un-yanks (nil) a release.
-	SetYanked(ctx context.Context, releaseID int64, at *time.Time, by, reason string) error
-	// SetArchived records that a release's files moved to the archive tree.
-	SetArchived(ctx context.Context, releaseID int64, at time.Time, by string) error
+	// SetYanked yanks (at != nil) a release that is not yanked, or
+	// un-yanks (nil) one that is; false when it was not (one conditional
+	// UPDATE: of two racing requests, one changes the release).
+	SetYanked(ctx context.Context, releaseID int64, at *time.Time, by, reason string) (bool, error)
+	// SetArchived records that a release's files moved to the archive
+	// tree; false when it was recorded already (one conditional UPDATE).
+	SetArchived(ctx context.Context, releaseID int64, at time.Time, by string) (bool, error)
 	// AddNotification stores a notice unless the user already has one
 	// with the same dedupe key ("" = no key); it reports whether it did.
 	AddNotification(ctx context.Context, n domain.Notice, dedupe string) (bool, error)
 	// DismissAllNotices marks every open notice of the user read.
 	DismissAllNotices(ctx context.Context, userID int64, at time.Time) (int, error)
-	// AddWebhook stores a webhook and sets its ID.
-	AddWebhook(ctx context.Context, w *domain.Webhook, by int64) error
+	// AddWebhook stores a webhook and sets its ID, unless the project has
+	// limit webhooks already (KindConflict), counted in the same statement
+	// under the project's lock, so racing additions cannot pass the limit.
+	AddWebhook(ctx context.Context, w *domain.Webhook, by int64, limit int) error
 	// DeleteWebhook removes a project's webhook (its log stays).
 	DeleteWebhook(ctx context.Context, projectID, id int64, at time.Time) error
 	// AddDelivery stores a pending delivery and sets its ID.

@@ -140,6 +140,7 @@ type Tx interface {
 	UXTx
 	PublisherWriter
 	TokenLineageTx
+	PublisherPinTx
 	NotifyTx
 	CreateUser(ctx context.Context, u *domain.User) error
 	CreateToken(ctx context.Context, t *domain.Token) error

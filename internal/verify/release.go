@@ -31,6 +31,11 @@ import (
 // ManifestName is the file trel writes into a published release.
 const ManifestName = "trel-release-manifest.json"
 
+// StatusName is the file next to a published manifest that says what
+// became of the release since (yanked, archived): the server's word, not
+// part of the logged manifest.
+const StatusName = "trel-release-status.json"
+
 // Problem codes of a release verification (ReleaseReport.Problems).
 const (
 	ProblemTampered   = "tampered"           // a file's size or SHA-512 differs from the manifest
@@ -84,7 +89,10 @@ type ReleaseReport struct {
 	Log       LogCheck        `json:"log"`
 	// Workflows are the CI runs that acted on the release.
 	Workflows []domain.WorkflowAction `json:"workflow_runs,omitempty"`
-	Notes     []string                `json:"notes,omitempty"`
+	// Status is what the server says of the release now (nil when it
+	// says nothing): a yanked release still verifies, but is reported.
+	Status *ReleaseStatus `json:"status,omitempty"`
+	Notes  []string       `json:"notes,omitempty"`
 	// Problems are the causes of a NOT VERIFIED verdict.
 	Problems []Problem `json:"problems"`
 	OK       bool      `json:"ok"`
@@ -134,6 +142,16 @@ type Problem struct {
 	Message string `json:"message"`
 }
 
+// ReleaseStatus is a published release's state as its server reports it
+// in trel-release-status.json.
+type ReleaseStatus struct {
+	State      string     `json:"state"` // released, yanked or archived
+	YankedAt   *time.Time `json:"yanked_at,omitempty"`
+	YankReason string     `json:"yank_reason,omitempty"`
+	ArchivedAt *time.Time `json:"archived_at,omitempty"`
+	FilesURL   string     `json:"files_url,omitempty"`
+}
+
 // releaseManifest is what VerifyRelease reads of a manifest (the core
 // writes it; the JSON is the contract).
 type releaseManifest struct {
@@ -176,8 +194,11 @@ func ServerOf(releaseURL string) (string, error) {
 		return "", fmt.Errorf("%w: --release needs the http(s) URL of a published release, like https://trel.example/downloads/COMMITTEE/PROJECT/VERSION/", ErrUsage)
 	}
 	i := strings.Index(u.Path, "/downloads/")
+	if j := strings.Index(u.Path, "/archive/"); i < 0 || (j >= 0 && j < i) {
+		i = j
+	}
 	if i < 0 {
-		return "", fmt.Errorf("%w: %s is not a release's downloads directory (it has no /downloads/ in its path)", ErrUsage, releaseURL)
+		return "", fmt.Errorf("%w: %s is not a release's downloads directory (it has no /downloads/ or /archive/ in its path)", ErrUsage, releaseURL)
 	}
 	u.Path, u.RawQuery, u.Fragment = u.Path[:i], "", ""
 	return strings.TrimSuffix(u.String(), "/"), nil
@@ -202,6 +223,14 @@ func VerifyRelease(ctx context.Context, opts ReleaseOptions) (*ReleaseReport, er
 	}
 	base := strings.TrimSuffix(opts.URL, "/") + "/"
 	rep := &ReleaseReport{URL: base, Files: []FileCheck{}, Artifacts: []ArtifactCheck{}, Problems: []Problem{}}
+	if rep.Status = fetchStatus(ctx, opts.HTTP, base); rep.Status != nil {
+		// An archived release's files moved to the archive tree of the
+		// same server: verify them there.
+		if moved := movedTo(server, base, rep.Status.FilesURL); moved != "" {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("the release was archived: its files moved from %s to %s", base, moved))
+			base, rep.URL = moved, moved
+		}
+	}
 	published, err := fetch(ctx, opts.HTTP, base+ManifestName, maxManifestSize)
 	if err != nil {
 		return nil, fmt.Errorf("the release manifest: %w", err)
@@ -644,6 +673,35 @@ func openRelease(ctx context.Context, opts ReleaseOptions, base, path string) (i
 		return nil, fmt.Errorf("the server answered %s", resp.Status)
 	}
 	return resp.Body, nil
+}
+
+// fetchStatus reads the release's status next to its manifest (nil when
+// the server has none: an older server, or no such release).
+func fetchStatus(ctx context.Context, hc *http.Client, base string) *ReleaseStatus {
+	data, err := fetch(ctx, hc, base+StatusName, 64<<10)
+	if err != nil {
+		return nil
+	}
+	var st ReleaseStatus
+	if json.Unmarshal(data, &st) != nil || st.State == "" {
+		return nil
+	}
+	return &st
+}
+
+// movedTo is the directory on server where the status says the files are,
+// when it is another one than base ("" otherwise). Only the path of
+// filesURL counts: the release is verified on the server it was asked of.
+func movedTo(server, base, filesURL string) string {
+	u, err := url.Parse(filesURL)
+	if err != nil || !strings.HasSuffix(u.Path, "/") || (!strings.HasPrefix(u.Path, "/downloads/") && !strings.HasPrefix(u.Path, "/archive/")) {
+		return ""
+	}
+	moved := server + u.EscapedPath()
+	if moved == base {
+		return ""
+	}
+	return moved
 }
 
 // fetch reads a small document.

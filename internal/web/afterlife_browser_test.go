@@ -119,6 +119,21 @@ func afterlifeInBrowser(t *testing.T, s *testServer, browser, tab context.Contex
 		}
 	})
 
+	t.Run("a published release gets a new release manager", func(t *testing.T) {
+		// Yank and archive are release-manager actions: when the release's
+		// managers leave, a committee member adds another.
+		step(t, tab, "add carol",
+			chromedp.Navigate(rel),
+			fill("#rm-user", "carol"),
+			click("form[action$='/managers'] button"),
+			waitText(".notice", "carol is now a release manager"),
+		)
+		wantText(t, tab, "#managers + p", "carol")
+		if n := count(t, anon, "form[action$='/managers']"); n != 0 {
+			t.Fatalf("an anonymous visitor sees %d release-manager forms", n)
+		}
+	})
+
 	t.Run("an embargoed release is seen by the committee only", func(t *testing.T) {
 		step(t, tab, "start embargoed",
 			chromedp.Navigate(s.url+"/projects/widget-core"),

@@ -121,7 +121,9 @@ func (w *Web) release(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	admin, role := w.roleIn(r, rl.CommitteeID)
-	d.CanManage = rl.Phase != domain.PhaseReleased && (admin || role == domain.RoleMember)
+	// Committee members manage the release managers, also of a published
+	// release (who may yank or archive it).
+	d.CanManage = admin || role == domain.RoleMember
 	d.IsRM = admin || slices.Contains(d.Managers, act.User.Username)
 	d.CanUpload = rl.Phase == domain.PhaseDraft && !d.Old
 	d.CanAbandon = rl.Phase == domain.PhaseDraft && (admin || role == domain.RoleMember)

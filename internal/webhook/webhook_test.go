@@ -3,12 +3,14 @@ package webhook_test
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"trel/internal/webhook"
 )
@@ -98,5 +100,26 @@ func TestPost(t *testing.T) {
 		if err == nil || code != int(s) || webhook.IsTemporary(err) != temporary {
 			t.Errorf("answer %d: code %d err %v (temporary %v, want %v)", s, code, err, webhook.IsTemporary(err), temporary)
 		}
+	}
+}
+
+// TestPostRefusesLocalNames: the dial-time guard judges the address a
+// name resolves to (localhost, an IPv4-mapped IPv6 literal, a decimal or
+// octal IPv4 spelling), so that a name the registration check lets
+// through does not reach loopback either.
+func TestPostRefusesLocalNames(t *testing.T) {
+	var reached atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
+	defer srv.Close()
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	p := webhook.New(false, 5*time.Second)
+	for _, host := range []string{"localhost", "[::ffff:127.0.0.1]", "[::1]", "2130706433", "0177.0.0.1", "127.1"} {
+		_, err := p.Post(context.Background(), "http://"+host+":"+port+"/hook", "s3cret", "release.published", "d-1", []byte(`{}`))
+		if err == nil {
+			t.Errorf("%s: the webhook reached loopback", host)
+		}
+	}
+	if reached.Load() != 0 {
+		t.Fatalf("the receiver on loopback was called %d times", reached.Load())
 	}
 }

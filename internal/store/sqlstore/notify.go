@@ -55,22 +55,36 @@ func (s q) LiftEmbargo(ctx context.Context, releaseID int64, at time.Time) error
 }
 
 // SetYanked implements store.NotifyTx.
-func (s q) SetYanked(ctx context.Context, releaseID int64, at *time.Time, by, reason string) error {
+func (s q) SetYanked(ctx context.Context, releaseID int64, at *time.Time, by, reason string) (bool, error) {
 	if err := s.ensureState(ctx, releaseID); err != nil {
-		return err
+		return false, err
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE release_states SET yanked_at = $2, yanked_by = $3, yank_reason = $4 WHERE release_id = $1`,
+	cond := "yanked_at IS NULL"
+	if at == nil {
+		cond = "yanked_at IS NOT NULL"
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE release_states SET yanked_at = $2, yanked_by = $3, yank_reason = $4 WHERE release_id = $1 AND `+cond,
 		releaseID, nullMicros(at), by, reason)
-	return wrap("yanking the release", err)
+	return changedOne(res, err, "yanking the release")
 }
 
 // SetArchived implements store.NotifyTx.
-func (s q) SetArchived(ctx context.Context, releaseID int64, at time.Time, by string) error {
+func (s q) SetArchived(ctx context.Context, releaseID int64, at time.Time, by string) (bool, error) {
 	if err := s.ensureState(ctx, releaseID); err != nil {
-		return err
+		return false, err
 	}
-	_, err := s.db.ExecContext(ctx, `UPDATE release_states SET archived_at = $2, archived_by = $3 WHERE release_id = $1`, releaseID, micros(at), by)
-	return wrap("archiving the release", err)
+	res, err := s.db.ExecContext(ctx, `UPDATE release_states SET archived_at = $2, archived_by = $3 WHERE release_id = $1 AND archived_at IS NULL`,
+		releaseID, micros(at), by)
+	return changedOne(res, err, "archiving the release")
+}
+
+// changedOne reports whether an UPDATE changed a row.
+func changedOne(res sql.Result, err error, what string) (bool, error) {
+	if err != nil {
+		return false, wrap(what, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, wrap(what, err)
 }
 
 const noticeCols = `id, user_id, message, kind, link, created_at, dismissed_at`
@@ -150,9 +164,21 @@ func (s q) Webhook(ctx context.Context, id int64) (*domain.Webhook, error) {
 }
 
 // AddWebhook implements store.NotifyTx.
-func (s q) AddWebhook(ctx context.Context, w *domain.Webhook, by int64) error {
+func (s q) AddWebhook(ctx context.Context, w *domain.Webhook, by int64, limit int) error {
+	if s.pg {
+		// SQLite's BEGIN IMMEDIATE serialises writers; PostgreSQL counts
+		// under the project's row lock.
+		if _, err := s.db.ExecContext(ctx, `SELECT id FROM projects WHERE id = $1 FOR UPDATE`, w.ProjectID); err != nil {
+			return wrap("storing the webhook", err)
+		}
+	}
 	err := s.db.QueryRowContext(ctx, `INSERT INTO project_webhooks (project_id, url, secret, events, created_by, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`, w.ProjectID, w.URL, w.Secret, strings.Join(w.Events, ","), by, micros(w.CreatedAt)).Scan(&w.ID)
+		SELECT CAST($1 AS BIGINT), CAST($2 AS TEXT), CAST($3 AS TEXT), CAST($4 AS TEXT), CAST($5 AS BIGINT), CAST($6 AS BIGINT)
+		WHERE (SELECT COUNT(*) FROM project_webhooks WHERE project_id = $1 AND deleted_at IS NULL) < CAST($7 AS BIGINT) RETURNING id`,
+		w.ProjectID, w.URL, w.Secret, strings.Join(w.Events, ","), by, micros(w.CreatedAt), limit).Scan(&w.ID)
+	if err == sql.ErrNoRows {
+		return domain.Errorf(domain.KindConflict, "the project has %d webhooks already: remove one first", limit)
+	}
 	return wrap("storing the webhook", err)
 }
 

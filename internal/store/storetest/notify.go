@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -61,15 +62,28 @@ func runNotify(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 		tx(t, s, func(tx store.Tx) error { return tx.LiftEmbargo(ctx, r.ID, now) })
 		later := now.Add(time.Hour)
-		tx(t, s, func(tx store.Tx) error { return tx.SetYanked(ctx, r.ID, &later, "alice", "broken build") })
-		tx(t, s, func(tx store.Tx) error { return tx.SetArchived(ctx, r.ID, later, "alice") })
+		changed := func(what string, want bool, f func(tx store.Tx) (bool, error)) {
+			t.Helper()
+			tx(t, s, func(tx store.Tx) error {
+				got, err := f(tx)
+				if err == nil && got != want {
+					t.Errorf("%s: changed %v, want %v", what, got, want)
+				}
+				return err
+			})
+		}
+		changed("yank", true, func(tx store.Tx) (bool, error) { return tx.SetYanked(ctx, r.ID, &later, "alice", "broken build") })
+		changed("yank again", false, func(tx store.Tx) (bool, error) { return tx.SetYanked(ctx, r.ID, &later, "bob", "other reason") })
+		changed("archive", true, func(tx store.Tx) (bool, error) { return tx.SetArchived(ctx, r.ID, later, "alice") })
+		changed("archive again", false, func(tx store.Tx) (bool, error) { return tx.SetArchived(ctx, r.ID, later, "bob") })
 		all, _ := s.ListReleases(ctx, p.ID)
 		g := all[0]
 		if g.Embargoed || g.EmbargoLiftedAt == nil || !g.EmbargoLiftedAt.Equal(now) || g.YankReason != "broken build" || g.YankedBy != "alice" ||
 			g.YankedAt == nil || !g.YankedAt.Equal(later) || g.ArchivedAt == nil || g.ArchivedBy != "alice" {
 			t.Fatalf("state: %+v", g.ReleaseStatus)
 		}
-		tx(t, s, func(tx store.Tx) error { return tx.SetYanked(ctx, r.ID, nil, "", "") })
+		changed("un-yank", true, func(tx store.Tx) (bool, error) { return tx.SetYanked(ctx, r.ID, nil, "", "") })
+		changed("un-yank again", false, func(tx store.Tx) (bool, error) { return tx.SetYanked(ctx, r.ID, nil, "", "") })
 		if got, _ := s.ReleaseByID(ctx, r.ID); got.YankedAt != nil || got.YankReason != "" || got.ArchivedAt == nil {
 			t.Fatalf("un-yanked: %+v", got.ReleaseStatus)
 		}
@@ -109,7 +123,11 @@ func runNotify(t *testing.T, newStore func(t *testing.T) store.Store) {
 		s := newStore(t)
 		u, p, _ := seed(t, s)
 		w := &domain.Webhook{ProjectID: p.ID, URL: "https://ci.example.org/hook", Secret: "s3cret-s3cret-s3cret", Events: []string{domain.EventPublished}, CreatedAt: now}
-		tx(t, s, func(tx store.Tx) error { return tx.AddWebhook(ctx, w, u.ID) })
+		tx(t, s, func(tx store.Tx) error { return tx.AddWebhook(ctx, w, u.ID, 20) })
+		full := &domain.Webhook{ProjectID: p.ID, URL: "https://ci.example.org/full", Secret: "another-secret-1234", CreatedAt: now}
+		if err := s.Tx(ctx, func(tx store.Tx) error { return tx.AddWebhook(ctx, full, u.ID, 1) }); !domain.IsKind(err, domain.KindConflict) {
+			t.Fatalf("a webhook beyond the limit: %v", err)
+		}
 		ws, _ := s.Webhooks(ctx, p.ID)
 		if len(ws) != 1 || ws[0].Secret != w.Secret || ws[0].CreatedBy != "alice" || len(ws[0].Events) != 1 || !ws[0].Wants(domain.EventPublished) || ws[0].Wants(domain.EventYanked) {
 			t.Fatalf("webhooks: %+v", ws)
@@ -123,6 +141,22 @@ func runNotify(t *testing.T, newStore func(t *testing.T) store.Store) {
 		}
 		if err := s.Tx(ctx, func(tx store.Tx) error { return tx.DeleteWebhook(ctx, p.ID, w.ID, now) }); !domain.IsKind(err, domain.KindNotFound) {
 			t.Fatalf("removing twice: %v", err)
+		}
+		// Racing additions stop at the limit (3, the one above removed).
+		var wg sync.WaitGroup
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h := &domain.Webhook{ProjectID: p.ID, URL: fmt.Sprintf("https://ci.example.org/race/%d", i), Secret: "another-secret-1234", CreatedAt: now}
+				if err := s.Tx(ctx, func(tx store.Tx) error { return tx.AddWebhook(ctx, h, u.ID, 3) }); err != nil && !domain.IsKind(err, domain.KindConflict) {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if ws, _ := s.Webhooks(ctx, p.ID); len(ws) != 3 {
+			t.Fatalf("%d webhooks after racing additions with a limit of 3", len(ws))
 		}
 	})
 

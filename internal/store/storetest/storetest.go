@@ -21,6 +21,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	runIncubation(t, newStore)
 	runTokenLineage(t, newStore)
+	runPublisherPins(t, newStore)
 	runNotify(t, newStore)
 
 	seed := func(t *testing.T, s store.Store) (*domain.User, *domain.Committee, *domain.Project, *domain.Release) {

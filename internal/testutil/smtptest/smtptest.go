@@ -29,11 +29,12 @@ import (
 
 // Message is one accepted message.
 type Message struct {
-	From string
-	To   []string
-	Data []byte
-	TLS  bool   // the session was encrypted (STARTTLS or implicit TLS)
-	User string // who authenticated, if anyone
+	From  string
+	To    []string
+	Data  []byte
+	TLS   bool   // the session was encrypted (STARTTLS or implicit TLS)
+	User  string // who authenticated, if anyone
+	Hello string // the name the client gave in EHLO
 }
 
 // Header parses the message's headers.
@@ -71,6 +72,7 @@ type Server struct {
 	attempts  int
 	arrived   chan struct{}
 	authFails int
+	onMessage func()
 }
 
 // Start runs a server on 127.0.0.1; it stops when the test ends.
@@ -116,6 +118,14 @@ func (s *Server) Refuse(addr string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refuse[strings.ToLower(addr)] = true
+}
+
+// OnMessage calls f each time a message is accepted, before the client
+// hears so (tests act between a delivery and its recording).
+func (s *Server) OnMessage(f func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onMessage = f
 }
 
 // FailNext makes the next n transactions fail at MAIL FROM with a
@@ -202,7 +212,7 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 		return &smtp.SMTPError{Code: s.failCode, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "try again later"}
 	}
 	_, tlsOn := ss.conn.TLSConnectionState()
-	ss.msg.From, ss.msg.TLS = from, tlsOn
+	ss.msg.From, ss.msg.TLS, ss.msg.Hello = from, tlsOn, ss.conn.Hostname()
 	return nil
 }
 
@@ -229,7 +239,11 @@ func (ss *session) Data(r io.Reader) error {
 	s := ss.s
 	s.mu.Lock()
 	s.messages = append(s.messages, ss.msg)
+	on := s.onMessage
 	s.mu.Unlock()
+	if on != nil {
+		on()
+	}
 	select {
 	case s.arrived <- struct{}{}:
 	default:
