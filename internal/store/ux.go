@@ -10,7 +10,8 @@ import (
 // UXReader holds the lists the browsing pages need: public releases
 // across committees, and the audit log page by page with filters.
 type UXReader interface {
-	// PublicReleases lists releases that are not drafts, in phase when
+	// PublicReleases lists releases that are neither drafts nor under
+	// embargo, in phase when
 	// phase is not "", of one committee (all when committeeID is 0),
 	// newest first (published ones by publication time), at most limit.
 	PublicReleases(ctx context.Context, committeeID int64, phase domain.Phase, limit int) ([]domain.Release, error)

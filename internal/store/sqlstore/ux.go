@@ -16,7 +16,8 @@ import (
 func (s q) PublicReleases(ctx context.Context, committeeID int64, phase domain.Phase, limit int) ([]domain.Release, error) {
 	return queryAll(ctx, s.db, "listing public releases", scanRelease, `SELECT `+releaseCols+releaseFrom+`
 		LEFT JOIN release_publications pub ON pub.release_id = r.id
-		WHERE r.phase <> 'draft' AND (CAST($1 AS BIGINT) = 0 OR p.committee_id = $1) AND (CAST($2 AS TEXT) = '' OR r.phase = $2)
+		WHERE r.phase <> 'draft' AND NOT COALESCE(rs.embargoed, FALSE)
+		  AND (CAST($1 AS BIGINT) = 0 OR p.committee_id = $1) AND (CAST($2 AS TEXT) = '' OR r.phase = $2)
 		ORDER BY COALESCE(pub.finished_at, r.created_at) DESC, r.id DESC LIMIT $3`, committeeID, string(phase), limit)
 }
 

@@ -32,7 +32,7 @@ func runUX(t *testing.T, newStore func(t *testing.T) store.Store, seed seedFunc)
 			for i, spec := range []struct {
 				p     *domain.Project
 				phase domain.Phase
-			}{{p, domain.PhaseCandidate}, {p, domain.PhaseReleased}, {op, domain.PhaseReleased}, {op, domain.PhaseDraft}} {
+			}{{p, domain.PhaseCandidate}, {p, domain.PhaseReleased}, {op, domain.PhaseReleased}, {op, domain.PhaseDraft}, {p, domain.PhaseCandidate}} {
 				r := &domain.Release{ProjectID: spec.p.ID, ProjectKey: spec.p.Key, Version: fmt.Sprintf("2.%d", i), Phase: domain.PhaseDraft,
 					CreatedBy: u.Username, CreatedAt: now.Add(time.Duration(i) * time.Minute)}
 				if err := tx.CreateRelease(ctx, r); err != nil {
@@ -43,7 +43,8 @@ func runUX(t *testing.T, newStore func(t *testing.T) store.Store, seed seedFunc)
 				}
 				rels = append(rels, r)
 			}
-			return nil
+			// An embargoed candidate is the committee's only.
+			return tx.SetEmbargoed(ctx, rels[4].ID)
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -56,8 +57,8 @@ func runUX(t *testing.T, newStore func(t *testing.T) store.Store, seed seedFunc)
 			}
 			var out []string
 			for _, r := range rs {
-				if r.Phase == domain.PhaseDraft || r.ID == draft.ID {
-					t.Fatalf("a draft is public: %+v", r)
+				if r.Phase == domain.PhaseDraft || r.ID == draft.ID || r.ID == rels[4].ID {
+					t.Fatalf("a draft or an embargoed release is public: %+v", r)
 				}
 				out = append(out, r.ProjectKey+" "+r.Version)
 			}
