@@ -126,6 +126,9 @@ func (c *Client) call(ctx context.Context, method, path string, in, out any) err
 
 func esc(s string) string { return url.PathEscape(s) }
 
+// Base is the server URL the client talks to.
+func (c *Client) Base() string { return c.base }
+
 func relPath(project, version string) string {
 	return "/api/v1/projects/" + esc(project) + "/releases/" + esc(version)
 }

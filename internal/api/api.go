@@ -141,6 +141,8 @@ type ErrorBody struct {
 	Error struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
+		// Field names the request field the message is about, if any.
+		Field string `json:"field,omitempty"`
 	} `json:"error"`
 }
 
@@ -152,6 +154,7 @@ func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	var body ErrorBody
 	body.Error.Code = string(kind)
 	body.Error.Message = domain.PublicMessage(err)
+	body.Error.Field = domain.FieldOf(err)
 	if kind == domain.KindUnauthenticated {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="trel"`)
 	}

@@ -211,6 +211,23 @@ func ops() map[string]op {
 		}, need: admin, ok: ok200},
 		"GET /api/v1/notices":                                        {path: fixed("/api/v1/notices"), need: signedIn, ok: ok200},
 		"POST /api/v1/notices/{id}/dismiss":                          {path: func(fx *matrixIDs, r string) string { return fmt.Sprintf("/api/v1/notices/%d/dismiss", fx.notice[r]) }, need: signedIn, ok: ok204},
+		"GET /api/v1/projects/{project}/releases/{version}/summary":  {path: fixed(r2 + "/summary"), need: public, ok: ok200},
+		"GET /api/v1/releases":                                       {path: fixed("/api/v1/releases?committee=alpha&phase=candidate"), need: public, ok: ok200},
+		"POST /api/v1/projects/{project}/releases/{version}/abandon": {path: fixed(r1 + "/abandon"), body: fixed(`{"reason":"test"}`), need: member, ok: ok204},
+		// The draft has one revision: restoring it is refused once allowed.
+		"POST /api/v1/projects/{project}/releases/{version}/revisions/{number}/restore": {path: fixed(r1 + "/revisions/1/restore"), need: participant, ok: outcome{400, "invalid"}, except: ci(outcome{400, "invalid"})},
+		"GET /api/v1/me/sessions": {path: fixed("/api/v1/me/sessions"), need: signedIn, ok: ok200},
+		// Another user's session and passkey: nobody's own.
+		"DELETE /api/v1/me/sessions/{id}": {path: func(fx *matrixIDs, _ string) string { return fmt.Sprintf("/api/v1/me/sessions/%d", fx.targetSession) }, need: signedIn, ok: notFound},
+		"GET /api/v1/me/passkeys":         {path: fixed("/api/v1/me/passkeys"), need: signedIn, ok: ok200},
+		"PUT /api/v1/me/passkeys/{id}/name": {path: func(fx *matrixIDs, _ string) string {
+			return fmt.Sprintf("/api/v1/me/passkeys/%d/name", fx.targetPasskey)
+		},
+			body: fixed(`{"name":"mine"}`), need: signedIn, ok: notFound},
+		"POST /api/v1/signing-keys/{fingerprint}/check-password": {path: func(fx *matrixIDs, _ string) string {
+			return "/api/v1/signing-keys/" + fx.serverKey + "/check-password"
+		},
+			body: fixed(`{"password":"the rm's signing password"}`), need: signedIn, ok: outcome{403, "forbidden"}, except: map[string]outcome{"rm": ok204}}, // only the key's holder
 		"GET /api/v1/openapi.json":                                   {path: fixed("/api/v1/openapi.json"), need: public, ok: ok200},
 		"GET /api/v1/me":                                             {path: fixed("/api/v1/me"), need: signedIn, ok: ok200},
 		"GET /api/v1/users":                                          {path: fixed("/api/v1/users"), need: admin, ok: ok200},
@@ -275,6 +292,7 @@ func ops() map[string]op {
 		// Release managers pass; the draft\'s KEYS file then blocks the vote.
 		"POST /api/v1/projects/{project}/releases/{version}/vote":         {path: fixed(r1 + "/vote"), need: participant | rm, ok: conflict, except: ci(conflict)},
 		"GET /api/v1/projects/{project}/releases/{version}/vote":          {path: fixed(r2 + "/vote"), need: public, ok: ok200},
+		"GET /api/v1/projects/{project}/releases/{version}/vote/history":  {path: fixed(r2 + "/vote/history"), need: public, ok: ok200},
 		"POST /api/v1/projects/{project}/releases/{version}/vote/votes":   {path: fixed(r2 + "/vote/votes"), body: fixed(`{"value":1}`), need: signedIn, ok: ok200},
 		"POST /api/v1/projects/{project}/releases/{version}/vote/resolve": {path: fixed(r2 + "/vote/resolve"), need: participant | rm, ok: ok200},
 		"POST /api/v1/projects/{project}/releases/{version}/vote/cancel":  {path: fixed(r2 + "/vote/cancel"), body: fixed(`{"reason":"test"}`), need: participant | rm, ok: ok204},

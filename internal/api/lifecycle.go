@@ -16,7 +16,7 @@ func (a *API) lifecycleRoutes() []route {
 		{"POST", rel + "/managers", "Add a release manager: a member or committer of the committee (committee members)", "token", "ReleaseManager", "", 204, a.addManager},
 		{"DELETE", rel + "/managers/{username}", "End a user's release-manager role (committee members)", "token", "", "", 204, a.removeManager},
 		{"POST", rel + "/acks", "Acknowledge a concern of the latest revision (release managers)", "token", "AckRequest", "Ack", 201, a.ack},
-		{"POST", rel + "/vote", "Start the vote on the latest revision (release managers)", "token", "", "VoteRound", 201, a.startVote},
+		{"POST", rel + "/vote", "Start the vote on the latest revision (release managers); the body may ask to record your own +1", "token", "StartVote", "VoteRound", 201, a.startVote},
 		{"GET", rel + "/vote", "The live tally of the current vote", "public", "", "Tally", 200, a.tally},
 		{"POST", rel + "/vote/votes", "Cast (or change) your vote", "token", "VoteRequest", "Tally", 200, a.castVote},
 		{"POST", rel + "/vote/resolve", "Close the vote after its minimum duration (release managers); refused while the voted revision is re-checked or holds a blocker", "token", "", "Tally", 200, a.resolveVote},
@@ -134,15 +134,6 @@ func (a *API) ack(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, 201, ack)
-}
-
-func (a *API) startVote(w http.ResponseWriter, r *http.Request) {
-	v, err := a.svc.StartVote(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
-	if err != nil {
-		a.fail(w, r, err)
-		return
-	}
-	writeJSON(w, 201, v)
 }
 
 func (a *API) tally(w http.ResponseWriter, r *http.Request) {

@@ -132,6 +132,7 @@ var (
 var schemas = map[string]any{
 	"Error": obj([]string{"error"}, map[string]any{"error": obj([]string{"code", "message"}, map[string]any{
 		"code":    map[string]any{"type": "string", "enum": []any{"invalid", "unauthenticated", "forbidden", "not_found", "conflict", "too_large", "unavailable", "internal", "rate_limited", "locked"}},
+		"field":   map[string]any{"type": "string", "description": "The request field the message is about, when there is one"},
 		"message": str,
 	})}),
 	"User":     obj([]string{"id", "username", "email", "admin"}, map[string]any{"id": integer, "username": str, "email": str, "name": str, "admin": boolean, "created_at": datetime, "suspended_at": optTime}),
@@ -244,7 +245,10 @@ var schemas = map[string]any{
 	"AckRequest": obj([]string{"checker", "path", "comment"}, map[string]any{"checker": str, "path": str, "comment": str}),
 	"Ack":        obj(nil, map[string]any{"checker": str, "path": str, "inputs_hash": str, "user": str, "comment": str, "at": datetime}),
 	"VoteRound": obj([]string{"round", "revision"}, map[string]any{"round": integer, "revision": integer, "started_by": str, "started_at": datetime,
-		"min_hours": integer, "min_binding_plus_ones": integer, "policy_version": integer, "resolved_at": optTime, "resolved_by": str, "passed": boolean}),
+		"min_hours": integer, "min_binding_plus_ones": integer, "policy_version": integer, "resolved_at": optTime, "resolved_by": str, "passed": boolean,
+		"cancel_reason": map[string]any{"type": "string", "description": "Why a release manager cancelled the round"}}),
+	"VoteRecord":  obj([]string{"round", "votes"}, map[string]any{"round": ref("VoteRound"), "votes": map[string]any{"type": "array", "items": ref("Vote")}}),
+	"VoteHistory": list("rounds", "VoteRecord"),
 	"Vote": obj([]string{"user", "value", "binding"}, map[string]any{"user": str, "value": integer, "binding": boolean, "comment": str, "cast_at": datetime,
 		"discounted": map[string]any{"type": "string", "description": "Why a vote cast as binding no longer is"}}),
 	"VoteRequest": obj([]string{"value"}, map[string]any{"value": map[string]any{"type": "integer", "enum": []any{-1, 0, 1}}, "comment": str}),

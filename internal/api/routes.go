@@ -31,7 +31,7 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/me", "The signed-in user", "token", "", "User", 200, a.me},
 		{"GET", "/api/v1/users", "List users", "admin", "", "UserList", 200, a.listUsers},
 		{"POST", "/api/v1/users", "Create a user", "admin", "NewUser", "User", 201, a.createUser},
-		{"GET", "/api/v1/audit", "The newest audit events", "admin", "", "AuditList", 200, a.audit},
+		{"GET", "/api/v1/audit", "The audit log, newest first (?limit=N, ?offset=N, ?actor=USER, ?action=PREFIX, ?target=TEXT)", "admin", "", "AuditList", 200, a.audit},
 		{"GET", "/api/v1/tokens", "List your API tokens", "token", "", "TokenList", 200, a.listTokens},
 		{"POST", "/api/v1/tokens", "Create an API token (the secret is returned once)", "token", "NewToken", "CreatedToken", 201, a.createToken},
 		{"DELETE", "/api/v1/tokens/{id}", "Revoke one of your tokens", "token", "", "", 204, a.revokeToken},
@@ -52,7 +52,7 @@ func (a *API) routes() []route {
 		{"GET", rel + "/revisions", "List revisions", "token", "", "RevisionList", 200, a.listRevisions},
 		{"GET", rel + "/revisions/{number}", "One revision with its files (number or \"latest\")", "token", "", "Revision", 200, a.revision},
 		{"GET", rel + "/revisions/{number}/files/{path...}", "Download a file", "token", "", "binary", 200, a.download},
-	}, slices.Concat(a.keyRoutes(), a.sigstoreRoutes(), a.lifecycleRoutes(), a.signingRoutes(), a.incidentRoutes(), a.oidcRoutes(), a.notifyRoutes())...)
+	}, slices.Concat(a.keyRoutes(), a.sigstoreRoutes(), a.lifecycleRoutes(), a.signingRoutes(), a.incidentRoutes(), a.oidcRoutes(), a.notifyRoutes(), a.uxRoutes())...)
 }
 
 // RouteInfo describes one API operation, for tools and tests.
@@ -127,12 +127,17 @@ func (a *API) audit(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	evs, err := a.svc.AuditLog(r.Context(), actor(r), n)
+	off, err := intQuery(r, "offset")
 	if err != nil {
 		a.fail(w, r, err)
 		return
 	}
-	writeJSON(w, 200, map[string]any{"events": nonNil(evs)})
+	evs, more, err := a.svc.AuditPage(r.Context(), actor(r), auditFilter(r), off, n)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"events": nonNil(evs), "more": more})
 }
 
 func (a *API) listTokens(w http.ResponseWriter, r *http.Request) {

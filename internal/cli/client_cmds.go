@@ -316,20 +316,38 @@ func releaseCmd(e *env) *cobra.Command {
 		}),
 	}
 	show := &cobra.Command{
-		Use: "show PROJECT VERSION", Short: "Show a release", Args: args(cobra.ExactArgs(2)),
+		Use: "show PROJECT VERSION", Short: "Show a release: its phase, release managers and, once under vote, its signed files", Args: args(cobra.ExactArgs(2)),
+		Example: "  trel release show tomcat-server 11.0.0\n  trel release show tomcat-server 11.0.0 --json",
 		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
 			r, err := cl.Release(c.Context(), a[0], a[1])
 			if err != nil {
 				return err
 			}
+			// The managers are the committee's to see; the summary exists
+			// once the vote started.
+			rms, rmErr := cl.ReleaseManagers(c.Context(), a[0], a[1])
+			var sum *core.ReleaseSummary
+			if r.Phase != domain.PhaseDraft {
+				if sum, err = cl.Summary(c.Context(), a[0], a[1]); err != nil {
+					return err
+				}
+			}
+			// --json keeps printing the release alone (scripts rely on its
+			// shape); `release manager list` and the summary API give the rest.
 			return e.out(r, func() {
 				fmt.Fprintf(e.stdout, "Release:   %s %s\nCommittee: %s\nPhase:     %s\nRevision:  %d\nStarted:   %s by %s\n",
 					r.ProjectKey, r.Version, r.CommitteeKey, r.Phase, r.LatestRevision, when(r.CreatedAt), r.CreatedBy)
 				printReleaseStatus(e, r)
+				if rmErr == nil {
+					fmt.Fprintf(e.stdout, "Managers:  %s\n", strings.Join(rms, ", "))
+				}
+				if sum != nil {
+					printSummary(e, sum)
+				}
 			})
 		}),
 	}
-	c.AddCommand(start, list, show, publishCmd(e), managerCmd(e))
+	c.AddCommand(start, list, show, publishCmd(e), managerCmd(e), abandonCmd(e))
 	c.AddCommand(afterlifeCmds(e)...)
 	return c
 }
@@ -388,4 +406,38 @@ func (e *env) tokenTable(ts []domain.Token) {
 		rows = append(rows, []string{strconv.FormatInt(t.ID, 10), t.Label, t.Prefix + "…", state, when(t.CreatedAt), whenPtr(t.ExpiresAt), whenPtr(t.LastUsedAt)})
 	}
 	e.table([]string{"ID", "LABEL", "PREFIX", "STATE", "CREATED", "EXPIRES", "LAST USED"}, rows)
+}
+
+// printSummary prints the signed files of a candidate or published release.
+func printSummary(e *env, s *core.ReleaseSummary) {
+	if s.LogIndex != nil {
+		fmt.Fprintf(e.stdout, "Published: %s by %s; manifest in the public log at index %d\n", whenPtr(s.PublishedAt), s.PublishedBy, *s.LogIndex)
+	}
+	for _, f := range s.Files {
+		if !f.Artifact {
+			continue
+		}
+		fmt.Fprintf(e.stdout, "\n%s (%s)\n  sha512 %s\n", f.Path, domain.HumanSize(f.Size), f.SHA512)
+		if len(f.Signers) == 0 {
+			fmt.Fprintln(e.stdout, "  no signature that counts")
+		}
+		for _, sg := range f.Signers {
+			held := ""
+			if sg.Held {
+				held = ", held by trel"
+			}
+			if sg.Kind == "openpgp" {
+				fmt.Fprintf(e.stdout, "  OpenPGP %s by %s, key %s%s\n", sg.File, orNone(sg.Owner, "an automation key"), sg.Fingerprint, held)
+			} else {
+				fmt.Fprintf(e.stdout, "  Sigstore %s: %s (%s)%s\n", sg.File, orNone(sg.Identity, sg.KeyName), sg.Issuer, held)
+			}
+		}
+	}
+}
+
+func orNone(s, none string) string {
+	if s == "" {
+		return none
+	}
+	return s
 }

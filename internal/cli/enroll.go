@@ -24,6 +24,13 @@ func adminEnrollCmd(e *env, eng *server.Engines) *cobra.Command {
 				return err
 			}
 			defer app.Close()
+			// The public URL `trel serve` runs with is stored: the link is
+			// right without the flag.
+			if publicURL == "" {
+				if publicURL, err = server.StoredPublicURL(c.Context(), app); err != nil {
+					return err
+				}
+			}
 			app.PublicURL = publicURL
 			keys, err := app.Core.UserPasskeys(c.Context(), core.SystemActor, username)
 			if err != nil {
@@ -42,7 +49,7 @@ func adminEnrollCmd(e *env, eng *server.Engines) *cobra.Command {
 		},
 	}
 	c.Flags().StringVar(&username, "username", "", "user who will create a passkey (required)")
-	c.Flags().StringVar(&publicURL, "public-url", envOr("TREL_PUBLIC_URL", server.DefaultPublicURL), "URL browsers use to reach trel, as given to `trel serve`")
+	c.Flags().StringVar(&publicURL, "public-url", envOr("TREL_PUBLIC_URL", ""), "`URL` browsers use to reach trel (default: the one trel serve last ran with)")
 	c.MarkFlagRequired("username")
 	return c
 }

@@ -2,8 +2,12 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
+
+	"trel/internal/core"
+	"trel/internal/server"
 )
 
 func TestAdminEnrollPrintsAOneTimeLink(t *testing.T) {
@@ -43,5 +47,30 @@ func TestAdminEnrollPrintsAOneTimeLink(t *testing.T) {
 				t.Errorf("stderr %q, want it to mention %q", stderr, tt.inStderr)
 			}
 		})
+	}
+}
+
+// TestAdminEnrollUsesTheStoredPublicURL: `trel serve` stores its public
+// URL; `trel admin enroll` then needs no flag to make a link that works.
+func TestAdminEnrollUsesTheStoredPublicURL(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	if code := Main([]string{"admin", "create-user", "--data", dir, "--username", "alice", "--email", "alice@example.org"}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("create-user: %s", errb.String())
+	}
+	app, err := server.Open(context.Background(), dir, core.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := app.Core.RecordPublicURL(context.Background(), "https://trel.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	app.Close()
+	out.Reset()
+	if code := Main([]string{"admin", "enroll", "--data", dir, "--username", "alice"}, strings.NewReader(""), &out, &errb); code != 0 {
+		t.Fatalf("enroll: %s", errb.String())
+	}
+	if !strings.HasPrefix(out.String(), "https://trel.example.org/enroll/") {
+		t.Errorf("the link %q does not use the stored public URL", out.String())
 	}
 }

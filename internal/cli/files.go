@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -25,8 +27,9 @@ import (
 
 var timeNow = time.Now
 
-// progressThreshold is the file size from which uploads show a progress
-// bar on a terminal.
+// progressThreshold is the file size from which uploads show their
+// progress: a bar on a terminal, a line at each tenth otherwise (logs and
+// CI keep readable lines, not a bar's carriage returns).
 const progressThreshold = 8 << 20
 
 // localFile is a file to upload and its path inside the release.
@@ -134,13 +137,11 @@ longer at revision N (someone else changed it).`,
 			if req.Description == "" {
 				req.Description = fmt.Sprintf("upload of %d file(s)", len(files))
 			}
-			blobs, err := e.uploadAll(c.Context(), cl, a[0], a[1], files, parallel)
+			changes, err := e.uploadAll(c.Context(), cl, a[0], a[1], files, parallel, e.commandLine())
 			if err != nil {
-				return uploadFailed(err, a[0], a[1])
+				return err
 			}
-			for i, f := range files {
-				req.Changes = append(req.Changes, core.Change{Op: "put", Path: f.target, SHA256: blobs[i].SHA256})
-			}
+			req.Changes = changes
 			return e.commit(c.Context(), cl, a[0], a[1], req)
 		}),
 	}
@@ -151,6 +152,29 @@ longer at revision N (someone else changed it).`,
 	return c
 }
 
+// uploadCommands are the `trel upload` commands that upload files to
+// their targets (one per folder of the release), joined for a message.
+func uploadCommands(project, version string, files []localFile) string {
+	var dirs []string
+	locals := map[string][]string{}
+	for _, f := range files {
+		d := path.Dir(f.target)
+		if locals[d] == nil {
+			dirs = append(dirs, d)
+		}
+		locals[d] = append(locals[d], shellQuote(f.local))
+	}
+	var cmds []string
+	for _, d := range dirs {
+		cmd := fmt.Sprintf("trel upload %s %s %s", shellQuote(project), shellQuote(version), strings.Join(locals[d], " "))
+		if d != "." {
+			cmd += " --to " + shellQuote(d)
+		}
+		cmds = append(cmds, cmd)
+	}
+	return strings.Join(cmds, "\n  ")
+}
+
 // uploadOnce sends one file.
 func (e *env) uploadOnce(ctx context.Context, cl *client.Client, project, version string, f localFile) (*domain.Blob, error) {
 	fh, err := os.Open(f.local)
@@ -159,16 +183,56 @@ func (e *env) uploadOnce(ctx context.Context, cl *client.Client, project, versio
 	}
 	defer fh.Close()
 	var r io.Reader = fh
-	if f.size >= progressThreshold && !e.json && isTerminal(e.stderr) {
+	switch {
+	case f.size < progressThreshold || e.json:
+	case isTerminal(e.stderr):
 		bar := progressbar.DefaultBytes(f.size, f.target)
 		defer bar.Finish()
 		r = io.TeeReader(fh, bar)
+	default:
+		r = io.TeeReader(fh, &lineProgress{w: e.stderr, name: f.target, size: f.size, next: 10})
 	}
 	b, err := cl.UploadContent(ctx, project, version, r, f.size)
 	if err != nil {
 		return nil, fmt.Errorf("uploading %s: %w", f.local, err)
 	}
 	return b, nil
+}
+
+// lineProgress writes "uploading NAME: 40% (25.6 MiB of 64.0 MiB)" to w
+// each time another tenth of size went through it.
+type lineProgress struct {
+	w          io.Writer
+	name       string
+	size, done int64
+	next       int64 // the next percentage to report
+}
+
+func (p *lineProgress) Write(b []byte) (int, error) {
+	p.done += int64(len(b))
+	for p.next <= 100 && p.done*100 >= p.next*p.size {
+		fmt.Fprintf(p.w, "uploading %s: %d%% (%s of %s)\n", p.name, p.next, mib(p.done), mib(p.size))
+		p.next += 10
+	}
+	return len(b), nil
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+
+// notUploaded explains a failed or interrupted upload. trel makes the
+// revision only after every file arrived, so nothing changed in the
+// release; retry is the command that tries again.
+func notUploaded(err error, project, version, retry string) error {
+	var ce *client.Error
+	if errors.As(err, &ce) && ce.Status < 500 && ce.Status != http.StatusTooManyRequests {
+		return err // a refusal: its message says what to change
+	}
+	what := "failed"
+	if errors.Is(err, context.Canceled) {
+		what = "was interrupted"
+	}
+	return fmt.Errorf("the upload %s (%w).\nNothing changed in %s %s: trel makes the new revision only once every file is uploaded, and the files sent so far are discarded. To try again, run:\n  %s",
+		what, err, project, version, retry)
 }
 
 func isTerminal(w io.Writer) bool {

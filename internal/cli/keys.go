@@ -201,7 +201,7 @@ key and submit the signature with "trel keys prove":
 				return err
 			}
 			return e.out(k, func() {
-				fmt.Fprintf(e.stdout, "You (%s) now own key %s (a deleted key is restored).\n", k.Owner, k.Fingerprint)
+				fmt.Fprintf(e.stdout, "You (%s) now own key %s: its signatures count for the committees it is registered with.\n", k.Owner, k.Fingerprint)
 			})
 		}),
 	}

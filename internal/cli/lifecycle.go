@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"trel/client"
+	"trel/internal/api"
 	"trel/internal/domain"
 )
 
@@ -184,22 +185,31 @@ func printPolicy(e *env, project string, p *domain.Policy) {
 
 func voteCmd(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "vote", Short: "Start, cast, tally and resolve the vote on a release candidate"}
-	var preview bool
+	var plusOne, preview bool
+	var startComment string
 	start := &cobra.Command{
-		Use: "start PROJECT VERSION [--preview]", Short: "Freeze the latest revision and open the vote (release managers)", Args: args(cobra.ExactArgs(2)),
+		Use: "start PROJECT VERSION [--plus-one [--comment TEXT]] [--preview]", Short: "Freeze the latest revision and open the vote (release managers)", Args: args(cobra.ExactArgs(2)),
+		Example: `  trel vote start tomcat-server 11.0.0 --preview
+  trel vote start tomcat-server 11.0.0
+  trel vote start tomcat-server 11.0.0 --plus-one --comment "signatures and licences checked"`,
 		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
 			if preview {
 				return printPreview(e, cl, c, a[0], a[1], domain.MailVote)
 			}
-			v, err := cl.StartVote(c.Context(), a[0], a[1])
+			v, err := cl.StartVoteWith(c.Context(), a[0], a[1], api.StartVoteRequest{PlusOne: plusOne, Comment: startComment})
 			if err != nil {
 				return err
 			}
 			return e.out(v, func() {
 				fmt.Fprintf(e.stdout, "Vote %d on revision %d of %s %s is open; it may be resolved from %s.\n", v.Round, v.Revision, a[0], a[1], when(v.ClosesAt()))
+				if plusOne {
+					fmt.Fprintln(e.stdout, "Your +1 is recorded.")
+				}
 			})
 		}),
 	}
+	start.Flags().BoolVar(&plusOne, "plus-one", false, "record your own +1 as the vote opens")
+	start.Flags().StringVar(&startComment, "comment", "", "with --plus-one: what you checked")
 	start.Flags().BoolVar(&preview, "preview", false, "show the [VOTE] mail as it would be sent, without starting the vote")
 	var comment string
 	cast := &cobra.Command{
@@ -234,9 +244,46 @@ func voteCmd(e *env) *cobra.Command {
 			return e.out(t, func() { printTally(e, t) })
 		}),
 	}
+	var dryRun, yes bool
 	resolve := &cobra.Command{
-		Use: "resolve PROJECT VERSION", Short: "Close the vote after its minimum duration (release managers)", Args: args(cobra.ExactArgs(2)),
+		Use:   "resolve PROJECT VERSION [--dry-run] [--yes]",
+		Short: "Close the vote after its minimum duration (release managers)",
+		Long: `Close the vote once its minimum duration is over: a passing vote moves the
+release on to publication, a failing one returns it to draft, for good.
+
+Resolving a vote that is not passing fails it: on a terminal trel asks first;
+elsewhere it refuses unless --yes is given. --dry-run only says what resolving
+now would do.`,
+		Example: `  trel vote resolve tomcat-server 11.0.0 --dry-run
+  trel vote resolve tomcat-server 11.0.0
+  trel vote resolve tomcat-server 11.0.0 --yes   # also when the vote fails`,
+		Args: args(cobra.ExactArgs(2)),
 		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			cur, err := cl.Tally(c.Context(), a[0], a[1])
+			if err != nil {
+				return err
+			}
+			if dryRun {
+				return e.out(map[string]any{"tally": cur, "would_pass": cur.Passing, "may_resolve": cur.MayClose}, func() {
+					printTally(e, cur)
+					switch {
+					case cur.Round.ResolvedAt != nil:
+						fmt.Fprintln(e.stdout, "Dry run: this vote is already resolved.")
+					case !cur.MayClose:
+						fmt.Fprintf(e.stdout, "Dry run: resolving is refused until %s.\n", when(cur.ClosesAt))
+					case cur.Passing:
+						fmt.Fprintf(e.stdout, "Dry run: resolving now passes the vote; then publish with `trel release publish %s %s`.\n", a[0], a[1])
+					default:
+						fmt.Fprintf(e.stdout, "Dry run: resolving now FAILS the vote (%s) and returns the release to draft.\n", cur.Missing)
+					}
+				})
+			}
+			if cur.Round.ResolvedAt == nil && cur.MayClose && !cur.Passing {
+				if err := e.confirm(yes, fmt.Sprintf("The vote is not passing (%s): resolving now fails it and returns %s %s to draft. Fail the vote?", cur.Missing, a[0], a[1]),
+					"fail the vote ("+cur.Missing+"), or wait for more votes; `--dry-run` shows the tally"); err != nil {
+					return err
+				}
+			}
 			t, err := cl.ResolveVote(c.Context(), a[0], a[1])
 			if err != nil {
 				return err
@@ -251,6 +298,8 @@ func voteCmd(e *env) *cobra.Command {
 			})
 		}),
 	}
+	resolve.Flags().BoolVar(&dryRun, "dry-run", false, "only say what resolving now would do")
+	resolve.Flags().BoolVarP(&yes, "yes", "y", false, "resolve without asking, even when the vote fails")
 	var reason string
 	cancel := &cobra.Command{
 		Use:   "cancel PROJECT VERSION --reason WHY",
@@ -271,14 +320,13 @@ started. The reason is kept in the audit log.`,
 	}
 	cancel.Flags().StringVar(&reason, "reason", "", "why the vote is cancelled (required)")
 	cancel.MarkFlagRequired("reason")
-	c.AddCommand(start, cast, tally, resolve, cancel)
+	c.AddCommand(start, cast, tally, resolve, cancel, voteHistoryCmd(e))
 	return c
 }
 
-func printTally(e *env, t *domain.Tally) {
-	fmt.Fprintf(e.stdout, "Vote %d on revision %d: binding +1: %d, 0: %d, -1: %d; non-binding +1: %d, 0: %d, -1: %d\n",
-		t.Round.Round, t.Round.Revision, t.BindingPlus, t.BindingZero, t.BindingMinus, t.NonBindingPlus, t.NonBindingZero, t.NonBindingMin)
-	for _, v := range t.Votes {
+// printBallots prints one line per vote.
+func printBallots(e *env, votes []domain.Vote) {
+	for _, v := range votes {
 		b := "non-binding"
 		if v.Binding {
 			b = "binding"
@@ -288,12 +336,18 @@ func printTally(e *env, t *domain.Tally) {
 		}
 		fmt.Fprintf(e.stdout, "  %+d %-12s %s %s\n", v.Value, v.User, b, v.Comment)
 	}
+}
+
+func printTally(e *env, t *domain.Tally) {
+	fmt.Fprintf(e.stdout, "Vote %d on revision %d: binding +1: %d, 0: %d, -1: %d; non-binding +1: %d, 0: %d, -1: %d\n",
+		t.Round.Round, t.Round.Revision, t.BindingPlus, t.BindingZero, t.BindingMinus, t.NonBindingPlus, t.NonBindingZero, t.NonBindingMin)
+	printBallots(e, t.Votes)
 	fmt.Fprintf(e.stdout, "Counted under policy version %d: at least %d binding +1 (and more +1 than -1), open at least %d hours.\n",
 		t.Round.PolicyVersion, t.Round.MinBindingPlusOnes, t.Round.MinHours)
 	for _, rc := range t.RuleChanges {
 		fmt.Fprintf(e.stdout, "Warning: %s.\n", rc)
 	}
-	state := "not passing yet"
+	state := "not passing yet: " + t.Missing
 	if t.Passing {
 		state = "passing"
 	}

@@ -15,6 +15,7 @@ import (
 // out prints v as JSON when --json was given, and otherwise calls human.
 func (e *env) out(v any, human func()) error {
 	if e.json {
+		e.printedJSON = true
 		enc := json.NewEncoder(e.stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(v)

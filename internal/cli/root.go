@@ -6,11 +6,13 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,6 +37,27 @@ type env struct {
 	stdout, stderr io.Writer
 	json           bool
 	waitNote       sync.Once // see noteWaiting
+	printedJSON    bool      // the command printed its JSON output
+	args           []string  // the command line, to say what to run again
+}
+
+// commandLine is the command as the user typed it, quoted for a POSIX
+// shell, to print as the command to run again.
+func (e *env) commandLine() string {
+	out := []string{"trel"}
+	for _, a := range e.args {
+		out = append(out, shellQuote(a))
+	}
+	return strings.Join(out, " ")
+}
+
+// shellQuote leaves plain words alone and puts anything else in single
+// quotes.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:@+,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // usageError marks a command-line mistake (exit code 2).
@@ -42,7 +65,72 @@ type usageError struct{ error }
 
 // Main runs the trel command line and returns its exit code.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, args: args}
+	root := newRoot(e)
+	root.SetArgs(protectNegativeVote(args))
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	code := exitError
+	var ec exitCodeError
+	var ue usageError
+	var re reportedError
+	if errors.As(err, &re) {
+		return re.code
+	}
+	switch {
+	case errors.As(err, &ec):
+		code = ec.code
+	case errors.As(err, &ue) || isCobraUsage(err):
+		code = exitUsage
+	}
+	if (e.json || slices.Contains(args, "--json")) && !e.printedJSON {
+		// Scripts read one JSON value from standard output, errors too
+		// (unless the command printed its own report, as verify does).
+		writeJSONError(stdout, err, code)
+	}
+	fmt.Fprintln(stderr, "trel: "+neutralize(message(err)))
+	return code
+}
+
+// writeJSONError prints an error as {"error": {"code", "message", "exit"}}:
+// the server's error code, or usage / failed for the command line's own.
+func writeJSONError(w io.Writer, err error, exit int) {
+	var body struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+			Status  int    `json:"status,omitempty"`
+			Exit    int    `json:"exit"`
+		} `json:"error"`
+	}
+	body.Error.Message, body.Error.Exit = message(err), exit
+	body.Error.Code = "failed"
+	if exit == exitUsage {
+		body.Error.Code = "usage"
+	}
+	var ce *client.Error
+	var de *domain.Error
+	switch {
+	case errors.As(err, &ce):
+		body.Error.Code, body.Error.Status = ce.Code, ce.Status
+	case errors.As(err, &de):
+		body.Error.Code = string(de.Kind)
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(body)
+}
+
+// newRoot builds the whole command tree.
+func newRoot(e *env) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "trel",
 		Short:         "trel: sign, verify and publish trusted open-source releases",
@@ -59,10 +147,6 @@ Every client command accepts --json for machine-readable output.`,
 	}
 	root.Version = buildinfo.Get().String()
 	root.SetVersionTemplate("{{.Version}}\n")
-	root.SetArgs(protectNegativeVote(args))
-	root.SetIn(stdin)
-	root.SetOut(stdout)
-	root.SetErr(stderr)
 	root.PersistentFlags().BoolVar(&e.json, "json", false, "print machine-readable JSON")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w\nsee `%s --help`", err, c.CommandPath())}
@@ -91,27 +175,14 @@ Every client command accepts --json for machine-readable output.`,
 		voteCmd(e),
 		verifyCmd(e), sigstoreCmd(e),
 		noticesCmd(e),
+		whoamiCmd(e), logoutCmd(e), accountCmd(e), auditCmd(e), restoreCmd(e),
 		issuerCmd(e), publisherCmd(e),
 		webhookCmd(e),
 	)
 	refuseUnknownSubcommands(root)
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return exitOK
-	}
-	fmt.Fprintln(stderr, "trel: "+neutralize(message(err)))
-	var ec exitCodeError
-	if errors.As(err, &ec) {
-		return ec.code
-	}
-	var ue usageError
-	if errors.As(err, &ue) || isCobraUsage(err) {
-		return exitUsage
-	}
-	return exitError
+	addExamples(root)
+	useOwnFlagHelp(root)
+	return root
 }
 
 // negativeVote stands for "-1" in `trel vote cast`: flag parsing would

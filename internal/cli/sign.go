@@ -3,6 +3,8 @@ package cli
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha512"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -47,9 +49,9 @@ func signCmd(e *env) *cobra.Command {
 
 Existing signatures are never overwritten, and a failed signing writes nothing. With
 --upload PROJECT/VERSION, an OpenPGP key is first checked to be registered for the
-project's committee; then all signatures (and, for Sigstore, the artifacts the release
-does not hold yet) are uploaded as one new revision (refused if someone else changed the
-release meanwhile).`,
+project's committee, proven and not revoked; then every signature, and every artifact the
+release does not hold yet, are uploaded as one new revision (refused if someone else
+changed the release meanwhile, or if the release holds another file of the same name).`,
 		Args: args(cobra.MinimumNArgs(1)),
 		RunE: func(c *cobra.Command, paths []string) error {
 			if err := sf.misused(c); err != nil {
@@ -127,16 +129,27 @@ release meanwhile).`,
 			}
 			expect := rev.Number
 			req := core.RevisionRequest{ExpectRevision: &expect, Description: fmt.Sprintf("signatures by %s", fingerprint)}
+			// Every signature goes next to its artifact: one the release
+			// does not hold yet is uploaded with it, in the same revision.
+			var todo []localFile
 			for i, m := range made {
 				target, err := signatureTarget(rev, paths[i])
 				if err != nil {
 					return err
 				}
-				b, err := e.uploadOne(c.Context(), cl, project, version, localFile{local: m, target: target, size: -1})
-				if err != nil {
+				artifact := strings.TrimSuffix(target, ".asc")
+				if err := sameContent(rev, artifact, paths[i], project, version); err != nil {
 					return err
 				}
-				req.Changes = append(req.Changes, core.Change{Op: "put", Path: target, SHA256: b.SHA256})
+				if !holds(rev, artifact) {
+					todo = append(todo, localFile{local: paths[i], target: artifact, size: fileSize(paths[i])})
+				}
+				todo = append(todo, localFile{local: m, target: target, size: -1})
+			}
+			// The signatures stay written: `trel sign` again would refuse
+			// to overwrite them, so the retry uploads them.
+			if req.Changes, err = e.uploadAll(c.Context(), cl, project, version, todo, defaultParallelUploads, uploadCommands(project, version, todo)); err != nil {
+				return err
 			}
 			return e.commit(c.Context(), cl, project, version, req)
 		},
@@ -239,6 +252,12 @@ func gpgSign(e *env, key, path string) error {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = e.stdin, e.stderr, e.stderr
 	if err := cmd.Run(); err != nil {
 		os.Remove(path + ".asc")
+		in, ok := e.stdin.(*os.File)
+		if !ok || !isTerminal(in) || os.Getenv("GPG_TTY") == "" {
+			return fmt.Errorf("gpg failed (%w). Without a terminal gpg cannot ask for your passphrase: "+
+				"on a terminal, run `export GPG_TTY=$(tty)` first; in a script, unlock the key in gpg-agent beforehand "+
+				"(for example `echo | gpg --local-user KEY --clearsign >/dev/null` on a terminal) or use `trel sign --key FILE --passphrase-fd N`", err)
+		}
 		return fmt.Errorf("gpg failed: %w", err)
 	}
 	return nil
@@ -272,6 +291,10 @@ func (e *env) checkRegistered(c *cobra.Command, cl *client.Client, project, fpr 
 			match = match || s.Fingerprint == fpr || strings.HasSuffix(s.Fingerprint, fpr)
 		}
 		if match {
+			if k.RevokedAt != nil {
+				return fmt.Errorf("key %s was revoked on %s: trel does not count its signatures; sign with another key (`trel keys list` shows yours)",
+					k.Fingerprint, k.RevokedAt.UTC().Format("2006-01-02"))
+			}
 			if k.Owner == "" {
 				return fmt.Errorf("key %s is registered for committee %s but nobody proved to own it, so its signatures would not count: run `trel keys challenge %s` and `trel keys prove %s --signature FILE` first",
 					k.Fingerprint, p.CommitteeKey, k.Fingerprint, k.Fingerprint)
@@ -281,6 +304,53 @@ func (e *env) checkRegistered(c *cobra.Command, cl *client.Client, project, fpr 
 	}
 	return fmt.Errorf("key %s is not registered for committee %s, so its signatures would not count: register it with `gpg --export --armor %s > key.asc && trel keys add key.asc --committee %s`, then prove you own it with `trel keys challenge`",
 		fpr, p.CommitteeKey, fpr, p.CommitteeKey)
+}
+
+// holds reports whether a revision has a file at p.
+func holds(rev *domain.Revision, p string) bool {
+	for _, f := range rev.Files {
+		if f.Path == p {
+			return true
+		}
+	}
+	return false
+}
+
+func fileSize(p string) int64 {
+	st, err := os.Stat(p)
+	if err != nil {
+		return -1
+	}
+	return st.Size()
+}
+
+// sameContent refuses to upload a signature of a local file next to a
+// release file of the same name but other content: the signature would
+// not verify there.
+func sameContent(rev *domain.Revision, target, local, project, version string) error {
+	for _, f := range rev.Files {
+		if f.Path != target {
+			continue
+		}
+		fh, err := os.Open(local)
+		if err != nil {
+			return err
+		}
+		defer fh.Close()
+		h := sha512.New()
+		if _, err := io.Copy(h, fh); err != nil {
+			return err
+		}
+		if hex.EncodeToString(h.Sum(nil)) != f.SHA512 {
+			upload := fmt.Sprintf("trel upload %s %s %s", project, version, local)
+			if dir := path.Dir(target); dir != "." {
+				upload += " --to " + dir
+			}
+			return fmt.Errorf("%s in %s %s is not the file you signed (%s): upload yours first with `%s`, or sign the release's copy (`trel download %s %s %s`)",
+				target, project, version, local, upload, project, version, target)
+		}
+	}
+	return nil
 }
 
 // checkSignTargets checks the files to sign before anything is signed:

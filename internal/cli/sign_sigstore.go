@@ -261,20 +261,19 @@ func (e *env) planSigstoreUpload(ctx context.Context, cl *client.Client, project
 func (e *env) uploadSigned(ctx context.Context, cl *client.Client, p *uploadPlan, files []*signedFile) (*core.RevisionResult, error) {
 	expect := p.rev.Number
 	req := core.RevisionRequest{ExpectRevision: &expect, Description: fmt.Sprintf("Sigstore bundles by %s", files[0].Identity)}
+	var todo []localFile
 	for i, f := range files {
 		if p.upload[i] {
-			b, err := e.uploadOne(ctx, cl, p.project, p.version, localFile{local: f.File, target: p.targets[i], size: -1})
-			if err != nil {
-				return nil, err
-			}
-			req.Changes = append(req.Changes, core.Change{Op: "put", Path: p.targets[i], SHA256: b.SHA256})
+			todo = append(todo, localFile{local: f.File, target: p.targets[i], size: fileSize(f.File)})
 		}
-		b, err := e.uploadOne(ctx, cl, p.project, p.version, localFile{local: f.Bundle, target: p.targets[i] + BundleSuffix, size: -1})
-		if err != nil {
-			return nil, err
-		}
-		req.Changes = append(req.Changes, core.Change{Op: "put", Path: p.targets[i] + BundleSuffix, SHA256: b.SHA256})
+		todo = append(todo, localFile{local: f.Bundle, target: p.targets[i] + BundleSuffix, size: -1})
 	}
+	// The bundles stay written: the retry uploads them.
+	changes, err := e.uploadAll(ctx, cl, p.project, p.version, todo, defaultParallelUploads, uploadCommands(p.project, p.version, todo))
+	if err != nil {
+		return nil, err
+	}
+	req.Changes = changes
 	return cl.CreateRevision(ctx, p.project, p.version, req)
 }
 

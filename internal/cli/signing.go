@@ -200,6 +200,20 @@ func signingKeyCmd(e *env) *cobra.Command {
 			return e.out(map[string]any{"fingerprint": a[0], "changed": true}, func() { fmt.Fprintf(e.stdout, "Changed the password of key %s\n", a[0]) })
 		}),
 	}
+	checkPassword := &cobra.Command{
+		Use: "check-password FINGERPRINT", Short: "Check that you remember the key's signing password (a wrong one counts toward the lockout)", Args: args(cobra.ExactArgs(1)),
+		Example: "  trel signing-key check-password 3A4F...C9D2",
+		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
+			pw, err := readSecret(e, "Signing password: ")
+			if err != nil {
+				return err
+			}
+			if err := cl.CheckServerKeyPassword(c.Context(), a[0], pw); err != nil {
+				return err
+			}
+			return e.out(map[string]any{"fingerprint": a[0], "password_ok": true}, func() { fmt.Fprintf(e.stdout, "The password opens key %s.\n", a[0]) })
+		}),
+	}
 	sigstoreKeys := &cobra.Command{
 		Use: "sigstore-keys", Short: "The Sigstore (ECDSA P-256) public keys of your held keys, for key-based bundles (known once a key signed one)", Args: args(cobra.NoArgs),
 		RunE: run(func(c *cobra.Command, cl *client.Client, _ []string) error {
@@ -214,7 +228,7 @@ func signingKeyCmd(e *env) *cobra.Command {
 			})
 		}),
 	}
-	c.AddCommand(create, list, events, revoke, retire, password, sigstoreKeys)
+	c.AddCommand(create, list, events, revoke, retire, password, checkPassword, sigstoreKeys)
 	return c
 }
 

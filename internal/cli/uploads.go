@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"trel/client"
+	"trel/internal/core"
 	"trel/internal/domain"
 )
 
@@ -66,14 +67,29 @@ func (e *env) noteWaiting(err error, wait time.Duration) {
 	})
 }
 
-// uploadAll uploads files and returns their blobs in the same order.
+// uploadAll uploads files and returns the changes that put them in a
+// revision. A failure or an interruption says that nothing changed and
+// that retry (a command line) tries again.
+func (e *env) uploadAll(ctx context.Context, cl *client.Client, project, version string, files []localFile, parallel int, retry string) ([]core.Change, error) {
+	blobs, err := e.uploadBlobs(ctx, cl, project, version, files, parallel)
+	if err != nil {
+		return nil, notUploaded(err, project, version, retry)
+	}
+	changes := make([]core.Change, len(files))
+	for i, f := range files {
+		changes[i] = core.Change{Op: "put", Path: f.target, SHA256: blobs[i].SHA256}
+	}
+	return changes, nil
+}
+
+// uploadBlobs uploads files and returns their blobs in the same order.
 // Large files (a progress bar each) go one after another: they are bound
 // by bandwidth. Small files go `parallel` at a time: they are bound by
 // round trips. A worker refused for being one upload too many while
 // other workers still upload gives its file back and stops, so the
 // command settles at the parallelism the server allows; the last worker
 // waits and retries (uploadOne).
-func (e *env) uploadAll(ctx context.Context, cl *client.Client, project, version string, files []localFile, parallel int) ([]*domain.Blob, error) {
+func (e *env) uploadBlobs(ctx context.Context, cl *client.Client, project, version string, files []localFile, parallel int) ([]*domain.Blob, error) {
 	blobs := make([]*domain.Blob, len(files))
 	q := &uploadQueue{}
 	for i, f := range files {
@@ -162,20 +178,4 @@ func (q *uploadQueue) leave() {
 	q.mu.Lock()
 	q.active--
 	q.mu.Unlock()
-}
-
-// uploadFailed adds to the error of an interrupted upload what it left:
-// nothing, since the revision is made only once every file is in, and how
-// to finish. A refusal (a 4xx answer) is left as the server said it: its
-// message says what to change.
-func uploadFailed(err error, project, version string) error {
-	var ce *client.Error
-	if errors.As(err, &ce) && ce.Status < 500 && ce.Status != http.StatusTooManyRequests {
-		return err
-	}
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("the upload was stopped. Nothing changed in %s %s: no revision was made", project, version)
-	}
-	return fmt.Errorf("%s\nThe upload was interrupted. Nothing changed in %s %s: a revision is made only once every file is uploaded. "+
-		"Run the same command again to upload the files (all of them: an interrupted upload does not resume yet)", message(err), project, version)
 }

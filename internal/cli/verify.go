@@ -11,8 +11,11 @@ import (
 	"trel/internal/verify"
 )
 
-// errNotVerified is returned (exit 1) after the verdict was printed.
-var errNotVerified = errors.New("NOT VERIFIED")
+// reportedError ends a command whose outcome is already printed: only
+// its exit code is left to give.
+type reportedError struct{ code int }
+
+func (reportedError) Error() string { return "" }
 
 func verifyCmd(e *env) *cobra.Command {
 	var opts verify.Options
@@ -39,6 +42,8 @@ The artifact is read once. It is checked against:
 --key is an OpenPGP public key file for the .asc signature, EXCEPT when
 --bundle is given without --certificate-identity: then --key is the PEM public
 key ("-----BEGIN PUBLIC KEY-----") of a key-based Sigstore bundle.
+--certificate-identity-regexp replaces --certificate-identity with a regular
+expression, as in cosign, but anchored: it must match the whole identity.
 
 The verdict is VERIFIED (exit 0) only when every check that ran passed and at
 least one signature (OpenPGP or Sigstore) verified; otherwise NOT VERIFIED
@@ -61,12 +66,9 @@ KEYS and log still come from the server), reads each file once, and checks:
 One verdict, VERIFIED or NOT VERIFIED with its causes; exit codes as above.`,
 		Example: `  trel verify apache-foo-1.0.tar.gz --keys KEYS
   trel verify foo-1.0.tgz --bundle foo-1.0.tgz.sigstore.json \
-      --certificate-identity https://github.com/org/foo/.github/workflows/release.yml@refs/tags/v1.0 \
+      --certificate-identity-regexp 'https://github\.com/org/foo/\.github/workflows/release\.yml@refs/tags/v.*' \
       --certificate-oidc-issuer https://token.actions.githubusercontent.com
-  trel verify foo.bin --bundle foo.bin.bundle --key cosign.pub
-  trel verify --release https://trel.example/downloads/widget/widget-lib/1.0/
-  trel verify --release https://trel.example/downloads/widget/widget-lib/1.0/ --dir ./mirror-copy
-  trel verify --server https://trel.example widget-lib 1.0 --log-key trel-log.key`,
+  trel verify --release https://trel.example/downloads/widget/widget-lib/1.0/ --dir ./mirror-copy`,
 		Args: rf.args,
 		RunE: func(c *cobra.Command, a []string) error {
 			if opts.TrustedRoot == "" {
@@ -116,14 +118,12 @@ One verdict, VERIFIED or NOT VERIFIED with its causes; exit codes as above.`,
 			if err != nil {
 				return err
 			}
-			if err := e.out(rep, func() { printVerifyReport(e, rep) }); err != nil {
+			if err := e.out(rep, func() { printVerifyReport(e, rep, archiveBlockers) }); err != nil {
 				return err
 			}
-			if !rep.OK {
-				return fmt.Errorf("%w: %s", errNotVerified, rep.Reason)
-			}
-			if archiveBlockers > 0 {
-				return fmt.Errorf("%w: %d archive check(s) failed", errNotVerified, archiveBlockers)
+			// The verdict is printed once, above: the exit code says the rest.
+			if !rep.OK || archiveBlockers > 0 {
+				return reportedError{code: exitError}
 			}
 			return nil
 		},
@@ -135,6 +135,7 @@ One verdict, VERIFIED or NOT VERIFIED with its causes; exit codes as above.`,
 	f.StringVar(&opts.Checksum, "checksum", "", "checksum file (default ARTIFACT.sha512 and ARTIFACT.sha256 if present)")
 	f.StringVar(&opts.Bundle, "bundle", "", "Sigstore bundle (default ARTIFACT.sigstore, .sigstore.json or .bundle if present, with --certificate-identity)")
 	f.StringVar(&opts.CertificateIdentity, "certificate-identity", "", "expected signer of the Sigstore bundle (exact subject: email or workflow URI)")
+	f.StringVar(&opts.CertificateIdentityRegexp, "certificate-identity-regexp", "", "expected signer as a regular expression, matched against the whole identity (e.g. 'https://github.com/org/repo/.github/workflows/release.yml@refs/tags/v.*')")
 	f.StringVar(&opts.CertificateOIDCIssuer, "certificate-oidc-issuer", "", "expected OIDC issuer of the Sigstore bundle (exact)")
 	f.StringVar(&opts.TrustedRoot, "trusted-root", "", "Sigstore trusted_root.json (default: the embedded public-good root)")
 	f.BoolVar(&arch.on, "archive", false, "also run the archive and licence checks (integrity, structure, LICENSE/NOTICE, headers, third-party licences)")
@@ -151,8 +152,9 @@ One verdict, VERIFIED or NOT VERIFIED with its causes; exit codes as above.`,
 	return c
 }
 
-// printVerifyReport prints one line per verification and the verdict.
-func printVerifyReport(e *env, rep *verify.Report) {
+// printVerifyReport prints one line per verification and the verdict,
+// which counts the archive checks' blockers too.
+func printVerifyReport(e *env, rep *verify.Report, archiveBlockers int) {
 	for _, v := range rep.Verifications {
 		mark := "✓"
 		if !v.OK {
@@ -166,9 +168,14 @@ func printVerifyReport(e *env, rep *verify.Report) {
 	for _, n := range rep.Notes {
 		fmt.Fprintf(e.stdout, "- %s\n", n)
 	}
-	if rep.OK {
+	switch {
+	case rep.OK && archiveBlockers == 0:
 		fmt.Fprintf(e.stdout, "VERIFIED: %s\n", rep.Artifact)
 		return
+	case rep.OK:
+		fmt.Fprintf(e.stdout, "NOT VERIFIED: %s (%d archive check(s) failed)\n", rep.Artifact, archiveBlockers)
+	default:
+		fmt.Fprintf(e.stdout, "NOT VERIFIED: %s (%s)\n", rep.Artifact, rep.Reason)
 	}
-	fmt.Fprintf(e.stdout, "NOT VERIFIED: %s (%s)\n", rep.Artifact, rep.Reason)
+	fmt.Fprintln(e.stdout, "Do not use this file. Download it again from the project's release page or another mirror, with its signature and checksum; if it still fails, tell the project.")
 }

@@ -92,8 +92,9 @@ func (rf *releaseFlags) run(c *cobra.Command, e *env, a []string, trustedRoot st
 	if err := e.out(rep, func() { printReleaseReport(e, rep) }); err != nil {
 		return err
 	}
+	// The verdict is printed once, above: the exit code says the rest.
 	if !rep.OK {
-		return fmt.Errorf("%w: %s", errNotVerified, rep.Reason)
+		return reportedError{code: exitError}
 	}
 	return nil
 }

@@ -57,8 +57,7 @@ func TestVerifyCommandExitCodesAndVerdict(t *testing.T) {
 			name:      "signature of another file is not verified",
 			args:      []string{"verify", verifyData("scenarios", "other.txt"), "--key", atrKey, "--signature", atr + ".asc"},
 			code:      1,
-			stdout:    []string{"✗ openpgp", "does not match the file", "NOT VERIFIED"},
-			stderr:    []string{"NOT VERIFIED"},
+			stdout:    []string{"✗ openpgp", "does not match the file", "NOT VERIFIED", "Do not use this file"},
 			notStdout: "✓",
 		},
 		{
@@ -90,6 +89,42 @@ func TestVerifyCommandExitCodesAndVerdict(t *testing.T) {
 			args:   []string{"verify", gh, "--bundle", ghBundle, "--certificate-identity", "someone@example.org", "--certificate-oidc-issuer", verifyGHIssuer},
 			code:   1,
 			stdout: []string{"✗ sigstore", "not by the expected someone@example.org", "NOT VERIFIED"},
+		},
+		{
+			// A good signature over an archive that fails its checks is
+			// one verdict, NOT VERIFIED, never both.
+			name:      "failing archive checks make one NOT VERIFIED verdict",
+			args:      []string{"verify", atr, "--key", atrKey, "--archive", "--incubating"},
+			code:      1,
+			stdout:    []string{"DISCLAIMER", "✓ openpgp", "NOT VERIFIED", "archive check(s) failed"},
+			notStdout: "\nVERIFIED",
+		},
+		{
+			name:   "sigstore bundle from an identity matching the regexp is verified",
+			args:   []string{"verify", gh, "--bundle", ghBundle, "--certificate-identity-regexp", `https://github\.com/sigstore/sigstore-js/\.github/workflows/.*`, "--certificate-oidc-issuer", verifyGHIssuer},
+			code:   0,
+			stdout: []string{"✓ sigstore", "good Sigstore signature by " + verifyGHIdentity, "VERIFIED"},
+		},
+		{
+			// Anchored: a part of the identity does not match.
+			name:   "sigstore identity regexp must match the whole identity",
+			args:   []string{"verify", gh, "--bundle", ghBundle, "--certificate-identity-regexp", "sigstore-js", "--certificate-oidc-issuer", verifyGHIssuer},
+			code:   1,
+			stdout: []string{"✗ sigstore", "not by the expected identity matching sigstore-js", "NOT VERIFIED"},
+		},
+		{
+			name:       "identity and identity regexp are exclusive",
+			args:       []string{"verify", gh, "--bundle", ghBundle, "--certificate-identity", verifyGHIdentity, "--certificate-identity-regexp", ".*", "--certificate-oidc-issuer", verifyGHIssuer},
+			code:       2,
+			stderr:     []string{"not both"},
+			emptyStdio: true,
+		},
+		{
+			name:       "a bad identity regexp is a usage error",
+			args:       []string{"verify", gh, "--bundle", ghBundle, "--certificate-identity-regexp", "(", "--certificate-oidc-issuer", verifyGHIssuer},
+			code:       2,
+			stderr:     []string{"not a valid regular expression"},
+			emptyStdio: true,
 		},
 		{
 			name:   "nothing to verify with explains what is missing",
@@ -174,6 +209,13 @@ func TestVerifyCommandExitCodesAndVerdict(t *testing.T) {
 			}
 			if code == 0 && stderr != "" {
 				t.Errorf("stderr not empty on success:\n%s", stderr)
+			}
+			// The verdict is said once.
+			if n := strings.Count(stdout+stderr, "VERIFIED"); n > 1 {
+				t.Errorf("the verdict is printed %d times:\n%s\n%s", n, stdout, stderr)
+			}
+			if strings.Contains(stdout+stderr, "regenerate") || strings.Contains(stdout+stderr, "re-upload") {
+				t.Errorf("release managers' advice given to a downloader:\n%s", stdout)
 			}
 		})
 	}
@@ -334,6 +376,28 @@ func TestVerifyAgreesWithSqvOnAFreshGnuPGSignature(t *testing.T) {
 	code, _, stderr = verifyRun(t, "verify", artifact, "--key", secret)
 	if code != 1 || !strings.Contains(stderr, "private key material") {
 		t.Fatalf("secret key as --key: exit %d\n%s", code, stderr)
+	}
+}
+
+// TestVerifyAdvisesDownloaders: a damaged download is reported with advice
+// for whoever downloaded it (download again), never the release managers'
+// (regenerate the checksum file).
+func TestVerifyAdvisesDownloaders(t *testing.T) {
+	orig, err := os.ReadFile(verifyData("atr", "apache-test-0.2.tar.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := os.ReadFile(verifyData("atr", "apache-test-0.2.tar.gz.sha512"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	art := verifyTemp(t, "apache-test-0.2.tar.gz", string(orig[:len(orig)-10]))
+	if err := os.WriteFile(art+".sha512", sum, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := verifyRun(t, "verify", art)
+	if code != 1 || !strings.Contains(stdout, "download it again") || strings.Contains(stdout+stderr, "regenerate") || strings.Contains(stdout+stderr, "re-upload") {
+		t.Errorf("exit %d:\n%s\n%s", code, stdout, stderr)
 	}
 }
 

@@ -277,6 +277,9 @@ func (s *Service) CancelVote(ctx context.Context, a *Actor, projectKey, version,
 				return err
 			}
 		}
+		if err := tx.CancelVoteRound(ctx, rel.ID, round.Round, reason); err != nil {
+			return err
+		}
 		if err := tx.SetPhase(ctx, rel.ID, domain.PhaseDraft, s.now()); err != nil {
 			return err
 		}

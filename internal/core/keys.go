@@ -496,7 +496,14 @@ func (s *Service) ProveKey(ctx context.Context, a *Actor, fpr string, signature 
 	if err != nil {
 		return nil, err
 	}
-	res := openpgp.VerifyDetached(signature, []*openpgp.Cert{cert}, openpgp.BytesSource(ch.Text), openpgp.VerifyOptions{Now: now})
+	// The signature may be over the text as given, or over the text as an
+	// editor saved it: without its final newline, or with CRLF line ends.
+	var res *openpgp.VerifyResult
+	for _, text := range challengeVariants(ch.Text) {
+		if res = openpgp.VerifyDetached(signature, []*openpgp.Cert{cert}, openpgp.BytesSource(text), openpgp.VerifyOptions{Now: now}); res.Valid {
+			break
+		}
+	}
 	if !res.Valid {
 		return nil, domain.Errorf(domain.KindInvalid, "the signature does not prove possession of key %s: %s. Sign the exact challenge text, e.g. `trel keys challenge %s > c.txt && gpg --local-user %s --armor --detach-sign c.txt`", fpr, res.Reason, fpr, fpr)
 	}
@@ -655,6 +662,9 @@ func (s *Service) KEYSFile(ctx context.Context, committeeKey string) ([]byte, er
 			fmt.Fprintf(&b, "# User ID:     %s\n", sanitizeComment(uid))
 		}
 		fmt.Fprintf(&b, "# Owner:       %s\n", e.Owner)
+		if k.HeldByTrel() {
+			fmt.Fprintf(&b, "# Held by trel: the secret key never leaves the server; it signs only after its owner's\n#              passkey approval, and each of its signatures is in trel's public log\n")
+		}
 		if k.RevokedAt != nil {
 			fmt.Fprintf(&b, "# Revoked:     %s\n", k.RevokedAt.UTC().Format("2006-01-02"))
 		}
@@ -764,3 +774,26 @@ func sanitizeComment(s string) string {
 
 // maxKeyFile bounds a KEYS file read from a release.
 const maxKeyFile = 4 << 20
+
+// challengeVariants are the texts a proof signature may cover: the
+// challenge as given, without its final newline, and with CRLF line ends.
+func challengeVariants(text string) []string {
+	crlf := strings.ReplaceAll(text, "\n", "\r\n")
+	return []string{text, strings.TrimSuffix(text, "\n"), crlf, strings.TrimSuffix(crlf, "\r\n")}
+}
+
+// MyChallenge returns the text of the actor's open ownership challenge for
+// a key (to download it as challenge.txt).
+func (s *Service) MyChallenge(ctx context.Context, a *Actor, fpr string) (string, error) {
+	if err := s.authorize(ctx, a, OpAddKey, 0, ""); err != nil {
+		return "", err
+	}
+	ch, err := s.store.OpenChallenge(ctx, a.User.ID, normalizeFpr(fpr))
+	if err != nil {
+		return "", err
+	}
+	if s.now().After(ch.ExpiresAt) {
+		return "", domain.Errorf(domain.KindInvalid, "the challenge expired at %s: ask for a new one", ch.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return ch.Text, nil
+}

@@ -848,7 +848,7 @@ type ManifestMail struct {
 func checkMailTemplates(pol *domain.Policy) error {
 	for name, t := range map[string]string{"vote": pol.Mail.VoteTemplate, "result": pol.Mail.ResultTemplate, "announce": pol.Mail.AnnounceTemplate} {
 		if err := mail.CheckTemplate(t); err != nil {
-			return domain.Errorf(domain.KindInvalid, "the %s template: %s", name, err.Error())
+			return domain.Errorf(domain.KindInvalid, "the %s template: %s", name, err.Error()).On(name + "_template")
 		}
 	}
 	return nil

@@ -52,17 +52,17 @@ func (a ArchivePolicy) SourceTagFor(version string) string {
 // Validate checks the archive policy group.
 func (a ArchivePolicy) Validate() error {
 	if !spdxID(a.License) {
-		return Errorf(KindInvalid, "license %q is not an SPDX licence id (e.g. Apache-2.0, MIT)", a.License)
+		return Errorf(KindInvalid, "license %q is not an SPDX licence id (e.g. Apache-2.0, MIT)", a.License).On("license")
 	}
 	for _, id := range a.AllowedLicenses {
 		if !spdxID(id) {
-			return Errorf(KindInvalid, "allowed licence %q is not an SPDX licence id", id)
+			return Errorf(KindInvalid, "allowed licence %q is not an SPDX licence id", id).On("allowed_licenses")
 		}
 	}
 	if a.SourceRepo != "" {
 		u, err := url.Parse(a.SourceRepo)
 		if err != nil || u.Host == "" || strings.HasPrefix(a.SourceRepo, "-") {
-			return Errorf(KindInvalid, "source repository %q is not a URL: use https://host/path.git", a.SourceRepo)
+			return Errorf(KindInvalid, "source repository %q is not a URL: use https://host/path.git", a.SourceRepo).On("source_repo")
 		}
 		if u.User != nil {
 			_, password := u.User.Password()
@@ -74,22 +74,24 @@ func (a ArchivePolicy) Validate() error {
 		switch u.Scheme {
 		case "https", "http", "git", "ssh":
 		default:
-			return Errorf(KindInvalid, "source repository %q: use an https, http, git or ssh URL", a.SourceRepo)
+			return Errorf(KindInvalid, "source repository %q: use an https, http, git or ssh URL", a.SourceRepo).On("source_repo")
 		}
 		if !strings.Contains(a.SourceTag, "{version}") {
-			return Errorf(KindInvalid, "with a source repository, the source tag pattern must contain {version} (e.g. v{version} or rel/{version})")
+			return Errorf(KindInvalid, "with a source repository, the source tag pattern must contain {version} (e.g. v{version} or rel/{version})").On("source_tag")
 		}
 	}
 	if t := a.SourceTagFor("1.0"); a.SourceTag != "" && (strings.ContainsAny(t, " ~^:?*[\\") || strings.HasPrefix(t, "-") || strings.Contains(t, "..") || path.Clean(t) != t) {
-		return Errorf(KindInvalid, "source tag pattern %q is not a valid git tag name", a.SourceTag)
+		return Errorf(KindInvalid, "source tag pattern %q is not a valid git tag name", a.SourceTag).On("source_tag")
 	}
-	for _, p := range append(append([]string{}, a.SourceAllow...), a.HeaderIgnore...) {
-		if p == "" || len(p) > 1024 || strings.ContainsAny(p, "\n\r") {
-			return Errorf(KindInvalid, "pattern %q: one gitignore-style pattern per entry, at most 1024 bytes", p)
+	for field, pats := range map[string][]string{"source_allow": a.SourceAllow, "header_ignore": a.HeaderIgnore} {
+		for _, p := range pats {
+			if p == "" || len(p) > 1024 || strings.ContainsAny(p, "\n\r") {
+				return Errorf(KindInvalid, "pattern %q: one gitignore-style pattern per entry, at most 1024 bytes", p).On(field)
+			}
 		}
 	}
 	if a.MaxUnpackedSize < 0 || a.MaxMembers < 0 || a.MaxRatio < 0 {
-		return Errorf(KindInvalid, "archive limits cannot be negative (0 means trel's hard limit)")
+		return Errorf(KindInvalid, "archive limits cannot be negative (0 means trel's hard limit)").On("max_unpacked_size")
 	}
 	return nil
 }

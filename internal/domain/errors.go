@@ -34,6 +34,25 @@ type Error struct {
 	// RetryAfter, for KindRateLimited, says when trying again makes sense
 	// (the API sends it as Retry-After).
 	RetryAfter time.Duration
+	// Field, when set, names the input the message is about (the JSON
+	// field of the request, which is also the name of the web form's
+	// input): the web shows the message next to that field.
+	Field string
+}
+
+// On names the input field the error is about and returns e.
+func (e *Error) On(field string) *Error {
+	e.Field = field
+	return e
+}
+
+// FieldOf returns the input field an error is about, or "".
+func FieldOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
 }
 
 func (e *Error) Error() string {

@@ -39,6 +39,10 @@ type Key struct {
 	Committees []CommitteeKey `json:"committees,omitempty"`
 }
 
+// HeldByTrel reports whether trel generated the key and holds its secret
+// part (it signs only after its owner's passkey approval).
+func (k Key) HeldByTrel() bool { return k.Proof == "generated" }
+
 // Subkey is one subkey of a Key.
 type Subkey struct {
 	Fingerprint string     `json:"fingerprint"`

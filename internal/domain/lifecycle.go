@@ -110,7 +110,7 @@ func ParseUnsignedRule(spec string) (UnsignedRule, error) {
 	return UnsignedRule{Pattern: strings.TrimSpace(pat), Reason: strings.TrimSpace(reason)}, nil
 }
 
-func (u UnsignedRule) validate() error {
+func (u UnsignedRule) validate() *Error {
 	if u.Pattern == "" {
 		return Errorf(KindInvalid, "an unsigned rule needs a pattern naming the files, such as RELEASE-NOTES*.txt")
 	}
@@ -159,50 +159,52 @@ func (p Policy) Validate() error {
 	switch p.Require {
 	case RequireAny, RequireOpenPGP, RequireSigstore, RequireAll:
 	default:
-		return Errorf(KindInvalid, "require must be any, openpgp, sigstore or all, not %q", p.Require)
+		return Errorf(KindInvalid, "require must be any, openpgp, sigstore or all, not %q", p.Require).On("require")
 	}
 	switch p.Signers {
 	case SignersParticipants, SignersReleaseManagers:
 	default:
-		return Errorf(KindInvalid, "signers must be participants or release-managers, not %q", p.Signers)
+		return Errorf(KindInvalid, "signers must be participants or release-managers, not %q", p.Signers).On("signers")
 	}
 	if !p.AcceptOpenPGP && !p.AcceptSigstore {
-		return Errorf(KindInvalid, "a policy must accept OpenPGP or Sigstore signatures (or both)")
+		return Errorf(KindInvalid, "a policy must accept OpenPGP or Sigstore signatures (or both)").On("accept_openpgp")
 	}
 	if (p.Require == RequireOpenPGP || p.Require == RequireAll) && !p.AcceptOpenPGP {
-		return Errorf(KindInvalid, "the policy requires OpenPGP signatures but does not accept them")
+		return Errorf(KindInvalid, "the policy requires OpenPGP signatures but does not accept them").On("require")
 	}
 	if (p.Require == RequireSigstore || p.Require == RequireAll) && !p.AcceptSigstore {
-		return Errorf(KindInvalid, "the policy requires Sigstore bundles but does not accept them")
+		return Errorf(KindInvalid, "the policy requires Sigstore bundles but does not accept them").On("require")
 	}
 	if len(p.ChecksumAlgorithms) == 0 {
-		return Errorf(KindInvalid, "require at least one checksum algorithm (sha512 or sha256)")
+		return Errorf(KindInvalid, "require at least one checksum algorithm (sha512 or sha256)").On("checksum_algorithms")
 	}
 	for _, a := range p.ChecksumAlgorithms {
 		if a != "sha256" && a != "sha512" {
-			return Errorf(KindInvalid, "checksum algorithm %q: use sha512 or sha256", a)
+			return Errorf(KindInvalid, "checksum algorithm %q: use sha512 or sha256", a).On("checksum_algorithms")
 		}
 	}
-	for _, pat := range append(append([]string{}, p.SourcePatterns...), p.BinaryPatterns...) {
-		if _, err := path.Match(pat, "x"); err != nil {
-			return Errorf(KindInvalid, "pattern %q is not a valid glob", pat)
+	for field, pats := range map[string][]string{"source_patterns": p.SourcePatterns, "binary_patterns": p.BinaryPatterns} {
+		for _, pat := range pats {
+			if _, err := path.Match(pat, "x"); err != nil {
+				return Errorf(KindInvalid, "pattern %q is not a valid glob", pat).On(field)
+			}
 		}
 	}
 	if p.MinRSABits < 2048 || p.MinRSABits > 16384 {
-		return Errorf(KindInvalid, "min_rsa_bits must be between 2048 and 16384")
+		return Errorf(KindInvalid, "min_rsa_bits must be between 2048 and 16384").On("min_rsa_bits")
 	}
 	if p.MinVoteHours < 0 || p.MinVoteHours > 24*60 {
-		return Errorf(KindInvalid, "min_vote_hours must be between 0 and 1440")
+		return Errorf(KindInvalid, "min_vote_hours must be between 0 and 1440").On("min_vote_hours")
 	}
 	if p.MinBindingPlusOnes < 1 || p.MinBindingPlusOnes > 100 {
-		return Errorf(KindInvalid, "min_binding_plus_ones must be between 1 and 100")
+		return Errorf(KindInvalid, "min_binding_plus_ones must be between 1 and 100").On("min_binding_plus_ones")
 	}
 	if len(p.Unsigned) > 100 {
-		return Errorf(KindInvalid, "at most 100 unsigned rules")
+		return Errorf(KindInvalid, "at most 100 unsigned rules").On("unsigned")
 	}
 	for _, u := range p.Unsigned {
 		if err := u.validate(); err != nil {
-			return err
+			return err.On("unsigned")
 		}
 	}
 	if err := p.Archive.Validate(); err != nil {
@@ -219,14 +221,14 @@ func (p Policy) Validate() error {
 	for _, r := range p.Ignore {
 		if r.Path != "" {
 			if _, err := path.Match(r.Path, "x"); err != nil {
-				return Errorf(KindInvalid, "ignore rule path %q is not a valid glob", r.Path)
+				return Errorf(KindInvalid, "ignore rule path %q is not a valid glob", r.Path).On("ignore")
 			}
 		}
 		if r.Reason == "" {
-			return Errorf(KindInvalid, "every ignore rule needs a reason saying why the result is safe to ignore")
+			return Errorf(KindInvalid, "every ignore rule needs a reason saying why the result is safe to ignore").On("ignore")
 		}
 		if r.Checker == "" && r.Path == "" && r.Message == "" {
-			return Errorf(KindInvalid, "an ignore rule must name a checker, a path or a message")
+			return Errorf(KindInvalid, "an ignore rule must name a checker, a path or a message").On("ignore")
 		}
 	}
 	return nil
@@ -299,6 +301,9 @@ type VoteRound struct {
 	ResolvedAt         *time.Time `json:"resolved_at,omitempty"`
 	ResolvedBy         string     `json:"resolved_by,omitempty"`
 	Passed             *bool      `json:"passed,omitempty"`
+	// CancelReason says why a release manager cancelled the round (or
+	// withdrew its passed result); "" when it was resolved or is open.
+	CancelReason string `json:"cancel_reason,omitempty"`
 }
 
 // ClosesAt is the earliest time the vote may be resolved.
@@ -329,9 +334,12 @@ type Tally struct {
 	NonBindingPlus int       `json:"non_binding_plus"`
 	NonBindingZero int       `json:"non_binding_zero"`
 	NonBindingMin  int       `json:"non_binding_minus"`
-	Passing        bool      `json:"passing"`   // the rule is met by the votes so far
-	MayClose       bool      `json:"may_close"` // the minimum duration has passed
-	ClosesAt       time.Time `json:"closes_at"`
+	Passing        bool      `json:"passing"` // the rule is met by the votes so far
+	// Missing says in words what the votes lack to pass ("needs 1 more
+	// binding +1"), "" when they pass.
+	Missing  string    `json:"missing,omitempty"`
+	MayClose bool      `json:"may_close"` // the minimum duration has passed
+	ClosesAt time.Time `json:"closes_at"`
 	// RuleChanges lists the weakenings of the project's vote rules made
 	// in the WeakeningWindow before the round started or at any time
 	// since: a vote's readers see when the bar was lowered.
@@ -412,4 +420,16 @@ func (t *Tally) Count(minBindingPlus int) {
 		}
 	}
 	t.Passing = t.BindingPlus >= minBindingPlus && t.BindingPlus > t.BindingMinus
+	t.Missing = ""
+	if !t.Passing {
+		n := max(minBindingPlus-t.BindingPlus, t.BindingMinus+1-t.BindingPlus)
+		plural := ""
+		if n > 1 {
+			plural = "s"
+		}
+		t.Missing = fmt.Sprintf("needs %d more binding +1%s", n, plural)
+		if t.BindingMinus > 0 && t.BindingMinus+1-t.BindingPlus >= minBindingPlus-t.BindingPlus {
+			t.Missing += fmt.Sprintf(" (binding +1 must outnumber the %d binding −1)", t.BindingMinus)
+		}
+	}
 }

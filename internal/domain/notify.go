@@ -159,18 +159,20 @@ func (m MailPolicy) Validate() error {
 		name  string
 		addrs []string
 	}{{"vote_to", m.VoteTo}, {"announce_to", m.AnnounceTo}, {"private_to", m.PrivateTo}, {"cc", m.Cc}} {
+		// Each error names its field (the JSON field and the web form's
+		// input), so that the form shows it there.
 		if len(l.addrs) > 20 {
-			return Errorf(KindInvalid, "%s lists more than 20 addresses", l.name)
+			return Errorf(KindInvalid, "%s lists more than 20 addresses", l.name).On(l.name)
 		}
 		for _, a := range l.addrs {
 			if err := ValidateMailAddress(a); err != nil {
-				return Errorf(KindInvalid, "%s: %s", l.name, PublicMessage(err))
+				return Errorf(KindInvalid, "%s: %s", l.name, PublicMessage(err)).On(l.name)
 			}
 		}
 	}
-	for _, t := range []string{m.VoteTemplate, m.ResultTemplate, m.AnnounceTemplate} {
-		if len(t) > MaxTemplateSize {
-			return Errorf(KindInvalid, "a mail template is at most %d bytes", MaxTemplateSize)
+	for _, t := range []struct{ name, text string }{{"vote_template", m.VoteTemplate}, {"result_template", m.ResultTemplate}, {"announce_template", m.AnnounceTemplate}} {
+		if len(t.text) > MaxTemplateSize {
+			return Errorf(KindInvalid, "a mail template is at most %d bytes", MaxTemplateSize).On(t.name)
 		}
 	}
 	return nil

@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -158,7 +157,7 @@ func (p TrustedPublisher) Allows(action string) bool { return slices.Contains(p.
 // Validate checks a publisher before it is added.
 func (p TrustedPublisher) Validate() error {
 	if err := ValidateIssuerURL(p.Issuer); err != nil {
-		return &FieldError{Field: "issuer", Err: err.(*Error)}
+		return err.(*Error).On("issuer")
 	}
 	if !validRepository(p.Repository) {
 		return FieldErrorf("repository", KindInvalid, "repository %s: give OWNER/NAME (GitHub) or the project path group/subgroup/name (GitLab)", SafeText(p.Repository))
@@ -382,30 +381,10 @@ type WorkflowAction struct {
 	Run    WorkflowRun `json:"run"`
 }
 
-// FieldError is an Error about one field of a form or request, so that a
-// page can show it next to the field.
-type FieldError struct {
-	Field string
-	Err   *Error
-}
-
-func (e *FieldError) Error() string { return e.Err.Error() }
-
-// Unwrap lets errors.As find the *Error (and KindOf its kind).
-func (e *FieldError) Unwrap() error { return e.Err }
-
-// FieldErrorf builds a FieldError.
+// FieldErrorf builds an Error about one field of a form or request, so
+// that a page can show it next to the field (see Error.Field).
 func FieldErrorf(field string, kind Kind, format string, args ...any) error {
-	return &FieldError{Field: field, Err: Errorf(kind, format, args...)}
-}
-
-// FieldOf returns the field an error is about ("" when it names none).
-func FieldOf(err error) string {
-	var fe *FieldError
-	if errors.As(err, &fe) {
-		return fe.Field
-	}
-	return ""
+	return Errorf(kind, format, args...).On(field)
 }
 
 // PublisherCredential is a stored trusted-publisher credential (its

@@ -281,7 +281,9 @@ func TestDirectoriesAreListedNotIndexed(t *testing.T) {
 		t.Fatalf("listing headers: %v", resp.Header)
 	}
 	_, body = do(t, "GET", srv.URL+"/downloads/c/p/1.0/", nil)
-	for _, want := range []string{"a-1.0.tar.gz.sha512", "docs/", "<bdi>日本語 notes.txt</bdi>", "%E6%97%A5", downloads.ManifestName} {
+	for _, want := range []string{"a-1.0.tar.gz.sha512", "docs/", "<bdi>日本語 notes.txt</bdi>", "%E6%97%A5", downloads.ManifestName,
+		// Each level links back to trel's page of it.
+		`<a href="/projects/p/releases/1.0"><bdi>p 1.0</bdi></a>`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("the listing lacks %q:\n%s", want, body)
 		}
@@ -297,8 +299,14 @@ func TestDirectoriesAreListedNotIndexed(t *testing.T) {
 			t.Errorf("%s: %d", p, resp.StatusCode)
 		}
 	}
-	if _, body := do(t, "GET", srv.URL+"/downloads/c/", nil); strings.Contains(string(body), ".publish") {
-		t.Errorf("listing shows a hidden directory: %s", body)
+	if _, body := do(t, "GET", srv.URL+"/downloads/c/", nil); strings.Contains(string(body), ".publish") || !strings.Contains(string(body), `<a href="/committees/c">`) {
+		t.Errorf("listing shows a hidden directory, or no link to the committee page: %s", body)
+	}
+	if _, body := do(t, "GET", srv.URL+"/downloads/c/p/", nil); !strings.Contains(string(body), `<a href="/projects/p">`) {
+		t.Errorf("the project listing does not link to the project page: %s", body)
+	}
+	if _, body := do(t, "GET", srv.URL+"/downloads/c/p/1.0/docs/", nil); strings.Contains(string(body), `/releases/`) {
+		t.Errorf("a directory inside a release links to a page: %s", body)
 	}
 	if resp, _ := do(t, "POST", srv.URL+"/downloads/c/p/1.0/a-1.0.zip", nil); resp.StatusCode != 405 {
 		t.Errorf("POST: %d", resp.StatusCode)

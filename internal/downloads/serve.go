@@ -176,12 +176,33 @@ func serveFile(w http.ResponseWriter, r *http.Request, name string, size int64, 
 var listingPage = template.Must(template.New("listing").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width"><title>Index of {{.Root}}{{.Dir}}</title></head>
 <body><h1>Index of {{.Root}}<bdi>{{.Dir}}</bdi></h1>
+{{with .Page}}<p>{{.Text}}: <a href="{{.Href}}"><bdi>{{.Name}}</bdi></a></p>{{end}}
 {{with .Notes.Banner}}<p role="alert"><strong><bdi>{{.}}</bdi></strong></p>
 {{end}}<table><thead><tr><th>Name</th><th>Size</th><th>Modified (UTC)</th></tr></thead><tbody>
 {{if .Dir}}<tr><td><a href="../">../</a></td><td></td><td></td></tr>{{end}}
 {{range .Entries}}<tr><td><a href="{{.Href}}"><bdi>{{.Name}}</bdi></a>{{with index $.Notes.Entries .Name}} <strong><bdi>{{.}}</bdi></strong>{{end}}</td><td>{{.Size}}</td><td>{{.Modified}}</td></tr>
 {{end}}</tbody></table></body></html>
 `))
+
+// pageLink is the link from a listing back to trel's page of the same
+// thing: the tree is /downloads/COMMITTEE/PROJECT/VERSION/.
+type pageLink struct{ Text, Href, Name string }
+
+// PageFor returns the web page of a downloads directory (rel is the path
+// below /downloads/, with or without a trailing slash), or nil.
+func PageFor(rel string) *pageLink {
+	parts := strings.Split(strings.Trim(rel, "/"), "/")
+	switch {
+	case len(parts) == 1 && parts[0] != "":
+		return &pageLink{"Committee page", "/committees/" + url.PathEscape(parts[0]), parts[0]}
+	case len(parts) == 2:
+		return &pageLink{"Project page, with every release", "/projects/" + url.PathEscape(parts[1]), parts[1]}
+	case len(parts) == 3:
+		return &pageLink{"Release page, with signers, the vote and how to verify these files",
+			"/projects/" + url.PathEscape(parts[1]) + "/releases/" + url.PathEscape(parts[2]), parts[1] + " " + parts[2]}
+	}
+	return nil
+}
 
 type entry struct {
 	Name, Href, Size, Modified string
@@ -245,5 +266,5 @@ func writeListing(w http.ResponseWriter, r *http.Request, rel string, entries []
 		return
 	}
 	notes, _ := r.Context().Value(notesKey{}).(ListingNotes)
-	listingPage.Execute(w, map[string]any{"Root": treeRoot(r), "Dir": rel, "Entries": entries, "Notes": notes})
+	listingPage.Execute(w, map[string]any{"Root": treeRoot(r), "Dir": rel, "Entries": entries, "Notes": notes, "Page": PageFor(rel)})
 }

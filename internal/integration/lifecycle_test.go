@@ -164,7 +164,7 @@ func TestFailedVoteReturnsToDraft(t *testing.T) {
 	}
 	w.alice.ok(t, "vote", "start", "widget", "2.0")
 	w.alice.ok(t, "vote", "cast", "widget", "2.0", "-1", "--comment", "missing LICENSE")
-	if out := w.alice.ok(t, "vote", "resolve", "widget", "2.0"); !strings.Contains(out, "failed") {
+	if out := w.alice.ok(t, "vote", "resolve", "widget", "2.0", "--yes"); !strings.Contains(out, "failed") {
 		t.Fatalf("resolve: %s", out)
 	}
 	if out := w.alice.ok(t, "release", "show", "widget", "2.0"); !strings.Contains(out, "draft") {

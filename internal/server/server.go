@@ -230,8 +230,9 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	if err := app.cleanBlobs(ctx); err != nil {
 		return err
 	}
-	// The public log's library logs through klog: send it to our logger.
-	klog.SetSlogLogger(log)
+	// The public log's library logs through klog: send it to our logger,
+	// without the messages of a normal first start that read like errors.
+	klog.SetSlogLogger(slog.New(quietLibrary{log.Handler()}))
 	closeLog, err := EnableSigning(ctx, app, cfg.MasterKeyFile, cfg.MasterKeyEnv)
 	if err != nil {
 		return err
@@ -308,6 +309,9 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 			log.Warn("stopping workers", "err", err)
 		}
 	}()
+	if err := app.Core.RecordPublicURL(ctx, publicURLOf(app)); err != nil {
+		return fmt.Errorf("recording the public URL: %w", err)
+	}
 	if created {
 		exe := "trel"
 		fmt.Fprintf(out, "Created a new trel data directory in %s with the first administrator %q.\n", cfg.DataDir, cfg.AdminUsername)
@@ -339,6 +343,7 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 		defer stop()
 	}
 	fmt.Fprintf(out, "trel is serving on http://%s (data in %s)\n", ln.Addr(), cfg.DataDir)
+	fmt.Fprintf(out, "Open %s in a browser: that is its public URL (--public-url), the only address where passkeys work.\n", publicURLOf(app))
 	log.Info("serving", "addr", ln.Addr().String(), "data", cfg.DataDir, "version", buildinfo.Get().String())
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String())
@@ -473,7 +478,11 @@ func webHandler(app *App, log *slog.Logger) http.Handler {
 	a, err := newAuth(app)
 	if err == nil {
 		var h http.Handler
-		if h, err = web.New(app.Core, a, log); err == nil {
+		var opts []web.Option
+		if app.Log != nil {
+			opts = append(opts, web.WithLog(app.Log))
+		}
+		if h, err = web.New(app.Core, a, log, opts...); err == nil {
 			return h
 		}
 	}
@@ -484,12 +493,54 @@ func webHandler(app *App, log *slog.Logger) http.Handler {
 }
 
 func newAuth(app *App) (*auth.Auth, error) {
-	u := app.PublicURL
-	if u == "" {
-		u = DefaultPublicURL
-	}
-	return auth.New(app.Core, app.Store, auth.Config{PublicURL: u})
+	return auth.New(app.Core, app.Store, auth.Config{PublicURL: publicURLOf(app)})
 }
+
+// publicURLOf is the app's public URL, or the default.
+func publicURLOf(app *App) string {
+	if app.PublicURL == "" {
+		return DefaultPublicURL
+	}
+	return app.PublicURL
+}
+
+// StoredPublicURL is the public URL `trel serve` last ran with on these
+// engines, or the default when it never ran.
+func StoredPublicURL(ctx context.Context, app *App) (string, error) {
+	u, err := app.Core.PublicURL(ctx)
+	if err != nil || u == "" {
+		return DefaultPublicURL, err
+	}
+	return u, nil
+}
+
+// quietLibrary lowers to DEBUG the messages libraries log on a normal
+// first start that read like errors (an empty log has no checkpoint yet).
+type quietLibrary struct{ slog.Handler }
+
+// benignLibraryMessages are those messages (substrings).
+var benignLibraryMessages = []string{
+	"Failed to fetch old checkpoint: file does not exist",
+	"Initializing directory for POSIX log",
+	"PublicationAwaiter exiting due to context completion",
+}
+
+func (q quietLibrary) Handle(ctx context.Context, r slog.Record) error {
+	for _, m := range benignLibraryMessages {
+		if strings.Contains(r.Message, m) {
+			if !q.Handler.Enabled(ctx, slog.LevelDebug) {
+				return nil
+			}
+			r.Level = slog.LevelDebug
+		}
+	}
+	return q.Handler.Handle(ctx, r)
+}
+
+func (q quietLibrary) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietLibrary{q.Handler.WithAttrs(as)}
+}
+func (q quietLibrary) WithGroup(g string) slog.Handler { return quietLibrary{q.Handler.WithGroup(g)} }
 
 // EnrollmentLink creates a one-time passkey enrollment link for username
 // (used by `trel serve` for the first administrator and `trel admin enroll`).

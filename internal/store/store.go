@@ -33,6 +33,7 @@ type Reader interface {
 	IncidentReader
 	HeldSigstoreReader
 	IncubationReader
+	UXReader
 	PublisherReader
 	NotifyReader
 	UserByUsername(ctx context.Context, username string) (*domain.User, error)
@@ -140,6 +141,7 @@ type Tx interface {
 	HeldSigstoreWriter
 	IncubationWriter
 	UploadLeases
+	UXTx
 	PublisherWriter
 	TokenLineageTx
 	PublisherPinTx

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"trel/internal/checks/rules"
 )
@@ -30,8 +31,28 @@ func checkChecksum(opts Options, f string, d *digests) (Verification, error) {
 	v.Message = verdict.Message
 	if !verdict.Passed {
 		v.Code = verdict.Code
+		v.Message = forDownloader(verdict)
 	}
 	return v, nil
+}
+
+// forDownloader rewrites a failed checksum verdict for someone who
+// downloaded the release: the checks' advice (re-upload, regenerate the
+// file) is for its release managers, never for them.
+func forDownloader(v rules.Verdict) string {
+	msg := v.Message
+	for _, cut := range []string{"; the artifact or the checksum file is wrong", ": regenerate", ": add it or regenerate", "; expected"} {
+		if i := strings.Index(msg, cut); i > 0 {
+			msg = msg[:i]
+		}
+	}
+	switch v.Code {
+	case rules.CodeChecksumMismatch:
+		return msg + ": the file you have is damaged, incomplete or not the one the project published. Do not use it: download it again, from the project's release page or another mirror"
+	case rules.CodeChecksumWrongName, rules.CodeChecksumMissingEntry:
+		return msg + ": this checksum file is not the one of your file; download the checksum file published next to it (the same name with .sha512)"
+	}
+	return msg + ": the checksum file is damaged or not a checksum file; download it again from the project's release page"
 }
 
 // readChecksumFile reads at most one byte more than a checksum file may

@@ -93,12 +93,26 @@ func checkSigstore(opts Options, bundleFile string, key *sigstore.PublicKey, d *
 	case res.KeyBased():
 		v.Code = string(sigstore.ReasonKeyNotRegistered)
 		v.Message = "the bundle is signed with a public key, not a certificate identity; pass that key with --key"
-	case res.Identity != opts.CertificateIdentity || res.Issuer != opts.CertificateOIDCIssuer:
+	case !identityMatches(opts, res.Identity) || res.Issuer != opts.CertificateOIDCIssuer:
 		v.Code = "identity-mismatch"
-		v.Message = fmt.Sprintf("the bundle is valid but signed by %s (issuer %s), not by the expected %s (issuer %s)", res.Identity, res.Issuer, opts.CertificateIdentity, opts.CertificateOIDCIssuer)
+		expected := opts.CertificateIdentity
+		if opts.CertificateIdentityRegexp != "" {
+			expected = "identity matching " + opts.CertificateIdentityRegexp
+		}
+		v.Message = fmt.Sprintf("the bundle is valid but signed by %s (issuer %s), not by the expected %s (issuer %s): it is not from the signer the project names; do not use the file", res.Identity, res.Issuer, expected, opts.CertificateOIDCIssuer)
 	default:
 		v.OK = true
 		v.Message = fmt.Sprintf("good Sigstore signature by %s (issuer %s), logged in the transparency log (entry %d)%s", res.Identity, res.Issuer, res.LogIndex, when)
 	}
 	return v, nil
+}
+
+// identityMatches compares a certificate's identity with the exact one
+// expected, or with the anchored regular expression.
+func identityMatches(opts Options, identity string) bool {
+	if opts.CertificateIdentityRegexp == "" {
+		return identity == opts.CertificateIdentity
+	}
+	re, err := opts.identityPattern()
+	return err == nil && re.MatchString(identity)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -53,6 +54,11 @@ type Options struct {
 	// CertificateOIDCIssuer are matched exactly and go together.
 	CertificateIdentity   string
 	CertificateOIDCIssuer string
+	// CertificateIdentityRegexp, instead of CertificateIdentity, matches
+	// the identity with a regular expression (as cosign's flag of the same
+	// name), anchored at both ends: "https://github.com/org/.*" matches
+	// the whole identity, never a part of it.
+	CertificateIdentityRegexp string
 	// TrustedRoot is a Sigstore trusted_root.json; default the embedded
 	// production (public-good) root.
 	TrustedRoot string
@@ -65,7 +71,18 @@ type Options struct {
 // sigstoreKeyMode reports whether Key is a PEM key for a key-based bundle
 // rather than an OpenPGP key.
 func (o Options) sigstoreKeyMode() bool {
-	return o.Bundle != "" && o.Key != "" && o.CertificateIdentity == "" && o.CertificateOIDCIssuer == ""
+	return o.Bundle != "" && o.Key != "" && !o.identityGiven() && o.CertificateOIDCIssuer == ""
+}
+
+// identityGiven reports whether an expected certificate identity (exact or
+// a regular expression) was given.
+func (o Options) identityGiven() bool {
+	return o.CertificateIdentity != "" || o.CertificateIdentityRegexp != ""
+}
+
+// identityPattern compiles the anchored identity regexp.
+func (o Options) identityPattern() (*regexp.Regexp, error) {
+	return regexp.Compile(`\A(?:` + o.CertificateIdentityRegexp + `)\z`)
 }
 
 // openPGPKeysGiven reports whether a key for OpenPGP signatures was given.
@@ -75,7 +92,7 @@ func (o Options) openPGPKeysGiven() bool {
 
 // sigstoreRequested reports whether the caller asked for Sigstore.
 func (o Options) sigstoreRequested() bool {
-	return o.Bundle != "" || o.CertificateIdentity != "" || o.CertificateOIDCIssuer != ""
+	return o.Bundle != "" || o.identityGiven() || o.CertificateOIDCIssuer != ""
 }
 
 func (o Options) validate() error {
@@ -84,12 +101,19 @@ func (o Options) validate() error {
 		return fmt.Errorf("%w: no artifact given", ErrUsage)
 	case o.Keys != "" && o.Key != "" && !o.sigstoreKeyMode():
 		return fmt.Errorf("%w: give either --keys (a KEYS file) or --key (one public key file), not both", ErrUsage)
-	case (o.CertificateIdentity == "") != (o.CertificateOIDCIssuer == ""):
-		return fmt.Errorf("%w: --certificate-identity and --certificate-oidc-issuer go together: give both (exact values)", ErrUsage)
-	case o.Bundle != "" && o.CertificateIdentity == "" && o.Key == "":
+	case o.CertificateIdentity != "" && o.CertificateIdentityRegexp != "":
+		return fmt.Errorf("%w: give --certificate-identity (exact) or --certificate-identity-regexp, not both", ErrUsage)
+	case o.identityGiven() != (o.CertificateOIDCIssuer != ""):
+		return fmt.Errorf("%w: --certificate-identity (or --certificate-identity-regexp) and --certificate-oidc-issuer go together: give both", ErrUsage)
+	case o.Bundle != "" && !o.identityGiven() && o.Key == "":
 		return fmt.Errorf("%w: a Sigstore bundle needs the signer to expect: --certificate-identity with --certificate-oidc-issuer, or --key with a PEM public key for a key-based bundle", ErrUsage)
 	case o.TrustedRoot != "" && !o.sigstoreRequested():
 		return fmt.Errorf("%w: --trusted-root is only used to verify a Sigstore bundle", ErrUsage)
+	}
+	if o.CertificateIdentityRegexp != "" {
+		if _, err := o.identityPattern(); err != nil {
+			return fmt.Errorf("%w: --certificate-identity-regexp %q is not a valid regular expression: %v", ErrUsage, o.CertificateIdentityRegexp, err)
+		}
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // afterlifeInBrowser runs after TestBrowser published widget-core 2.0.0
@@ -54,7 +55,7 @@ func afterlifeInBrowser(t *testing.T, s *testServer, browser, tab context.Contex
 		step(t, tab, "without the box ticked",
 			fill("#reason", "the tarball misses a file"),
 			click("form button.danger"),
-			waitText("#confirm-error", "Tick the box"),
+			waitText("#yank-confirm-error", "confirm first that you want to yank the release"),
 		)
 		if v := value(t, tab, "#reason"); v != "the tarball misses a file" {
 			t.Fatalf("the typed reason was lost: %q", v)
@@ -63,7 +64,7 @@ func afterlifeInBrowser(t *testing.T, s *testServer, browser, tab context.Contex
 		step(t, tab, "without a reason",
 			click("input[name=confirm]"),
 			click("form button.danger"),
-			waitText("#reason-error", "give a reason"),
+			waitText("#yank-reason-error", "give a reason"),
 		)
 		screenshot(t, tab, "yank-error")
 		step(t, tab, "yank",
@@ -174,6 +175,15 @@ func afterlifeInBrowser(t *testing.T, s *testServer, browser, tab context.Contex
 			waitText("#webhook-secret", "whsec_"),
 		)
 		wantText(t, tab, "main table", "https://ci.example.org/hooks/trel")
+		step(t, tab, "remove it with the keyboard, after the confirmation",
+			tabTo("details.confirm:has(form[action$='/remove']) > summary"), press(kb.Enter),
+			waitText("form[action$='/remove']", "gets no more events"),
+			tabTo("form[action$='/remove'] button[type=submit]"), press(kb.Enter),
+			waitText(".notice", "removed"),
+		)
+		if n := count(t, tab, "details.confirm:has(form[action$='/remove'])"); n != 0 {
+			t.Fatalf("%d webhooks left", n)
+		}
 	})
 
 	t.Run("mail preview says mail is off", func(t *testing.T) {

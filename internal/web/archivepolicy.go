@@ -30,7 +30,7 @@ func archivePolicyForm(r *http.Request) (domain.ArchivePolicy, error) {
 		if v := strings.TrimSpace(r.FormValue(name)); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				return a, domain.Errorf(domain.KindInvalid, "%s must be a whole number (0: trel's limit)", strings.ReplaceAll(name, "_", " "))
+				return a, domain.Errorf(domain.KindInvalid, "%s must be a whole number (0: trel's limit)", strings.ReplaceAll(name, "_", " ")).On(name)
 			}
 			*dst = n
 		}
@@ -38,7 +38,7 @@ func archivePolicyForm(r *http.Request) (domain.ArchivePolicy, error) {
 	if v := strings.TrimSpace(r.FormValue("max_unpacked_size")); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
-			return a, domain.Errorf(domain.KindInvalid, "max unpacked size must be a number of bytes (0: trel's limit)")
+			return a, domain.Errorf(domain.KindInvalid, "max unpacked size must be a number of bytes (0: trel's limit)").On("max_unpacked_size")
 		}
 		a.MaxUnpackedSize = n
 	}

@@ -19,10 +19,11 @@ func (w *Web) authorityRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/keys/restore", w.requireUser(w.adminRestoreKey))
 }
 
-// confirmed refuses a destructive form whose confirmation box is unticked.
+// confirmed refuses a destructive form sent without its confirmation
+// (the confirmation's button, or its ticked box).
 func confirmed(r *http.Request, what string) error {
 	if r.FormValue("confirm") != "yes" {
-		return domain.Errorf(domain.KindInvalid, "tick the box to confirm that you want to %s", what)
+		return domain.Errorf(domain.KindInvalid, "confirm first that you want to %s: nothing was done", what)
 	}
 	return nil
 }
@@ -30,7 +31,7 @@ func confirmed(r *http.Request, what string) error {
 func (w *Web) addManager(rw http.ResponseWriter, r *http.Request) {
 	user := strings.TrimSpace(r.FormValue("username"))
 	if err := w.svc.AddReleaseManager(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"), user); err != nil {
-		w.fail(rw, r, relBack(r)+"#managers", err)
+		w.refill(rw, r, "add-manager", "username", err, w.release)
 		return
 	}
 	w.redirect(rw, r, relBack(r)+"#managers", flash{Notice: user + " is now a release manager."})

@@ -56,7 +56,13 @@ func TestReleaseManagerAndRestoreFormsWithoutJavaScript(t *testing.T) {
 	if page.Code != 200 || !strings.Contains(page.Body.String(), `action="/projects/widget/releases/1.0/managers"`) {
 		t.Fatalf("the release page has no release-manager form: %d", page.Code)
 	}
-	post(rel+"/managers", url.Values{"username": {"bob"}})
+	// bob is not on the committee: the page comes back with the refusal
+	// next to the field and bob's name still typed in it.
+	rec := f.do(req{method: "POST", path: rel + "/managers", cookie: cookie, form: url.Values{"username": {"bob"}}})
+	body := rec.Body.String()
+	if rec.Code != http.StatusBadRequest || !strings.Contains(body, `id="add-manager-username-error"`) || !strings.Contains(body, `value="bob" aria-invalid="true"`) {
+		t.Fatalf("a refused release manager: %d\n%s", rec.Code, body)
+	}
 	post(rel+"/managers", url.Values{"username": {"carol"}})
 	if managers() != "admin,carol" {
 		t.Fatalf("managers %s", managers())
@@ -82,7 +88,7 @@ func TestReleaseManagerAndRestoreFormsWithoutJavaScript(t *testing.T) {
 	}
 	// Another user's session cannot use the form.
 	must(f.app.Core.DeleteKey(ctx, &core.Actor{User: bob}, g.Fingerprint))
-	rec := f.do(req{method: "POST", path: "/admin/keys/restore", cookie: f.session(bob), form: url.Values{"fingerprint": {g.Fingerprint}}})
+	rec = f.do(req{method: "POST", path: "/admin/keys/restore", cookie: f.session(bob), form: url.Values{"fingerprint": {g.Fingerprint}}})
 	if k, _ := f.app.Core.Key(ctx, sys, g.Fingerprint); k.DeletedAt == nil || rec.Code != http.StatusSeeOther {
 		t.Fatalf("a non-administrator restored the key (%d)", rec.Code)
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"trel/internal/checks"
 	"trel/internal/core"
@@ -304,7 +306,36 @@ func screenshot(t *testing.T, tab context.Context, name string) {
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	taken[name] = true
+	if slices.Contains(docScreenshots, name) && os.Getenv("TREL_UPDATE_SCREENSHOTS") != "" {
+		ctx, cancel := context.WithTimeout(tab, 20*time.Second)
+		defer cancel()
+		jpg, err := chromedp.Run(ctx, chromedp.FullScreenshot(50))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join("..", "..", "docs", "screenshots", name+".jpg"), jpg, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
+
+// offline cuts the tab's network (or gives it back), as when a connection
+// drops.
+func offline(t *testing.T, tab context.Context, off bool) {
+	t.Helper()
+	if _, err := chromedp.Call(tab, network.Enable, network.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	cond := network.EmulateNetworkConditionsByRuleParams{MatchedNetworkConditions: []*network.Conditions{{Offline: off, DownloadThroughput: -1, UploadThroughput: -1}}}
+	if _, err := chromedp.Call(tab, network.EmulateNetworkConditionsByRule, cond); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// taken are the screenshots this run took (TestMain checks that each of
+// docScreenshots is among them).
+var taken = map[string]bool{}
 
 func enrollmentLink(t *testing.T, s *testServer, username string) string {
 	t.Helper()
@@ -329,6 +360,7 @@ func click(sel string) chromedp.Action[chromedp.Void] {
 // sign-in, administration, a release with two uploads and a diff, API
 // tokens and passkey management, and the refusals on the way.
 func TestBrowser(t *testing.T) {
+	browserTestsRun++
 	start := time.Now()
 	s := startServer(t)
 	browser := newBrowser(t)
@@ -523,8 +555,10 @@ func TestBrowser(t *testing.T) {
 		// The server's check workers run on the new revision; the page
 		// shows their results grouped by status once they are done.
 		run(t, tab, "see check results", reloadUntil("main", "Checks are done"))
-		wantText(t, tab, "main", "Check results")
-		if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll('main h3 .badge').length`)); err != nil || n == 0 {
+		wantText(t, tab, "main", "Files and checks of revision 2")
+		wantText(t, tab, "#progress", "0 of 2 artifacts ready; 7 problems")
+		wantText(t, tab, "#progress .step.blocked", "Checks")
+		if n, err := chromedp.Run(tab, chromedp.Evaluate[int](`document.querySelectorAll('#results h3 .badge').length`)); err != nil || n == 0 {
 			t.Fatalf("no group of check results on the page (%d, %v)", n, err)
 		}
 		screenshot(t, tab, "release")
@@ -562,10 +596,74 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("files of a draft: view, rename, remove, restore; abandon a draft", func(t *testing.T) {
+		rel := s.url + "/projects/widget-core/releases/1.0.0"
+		run(t, tab, "view a small text file",
+			chromedp.Navigate(rel),
+			click("a[href$='/view/README.txt']"),
+			waitText("h1", "README.txt"),
+		)
+		wantText(t, tab, "#file-text", "read me")
+		run(t, tab, "rename it",
+			chromedp.Navigate(rel),
+			click("summary[aria-label='Rename or move README.txt']"),
+			chromedp.SetValue(chromedp.CSS("form[action$='/files/move']:has(input[value='README.txt']) input[name=to]"), "docs/README.txt"),
+			click("form[action$='/files/move']:has(input[value='README.txt']) button"),
+			waitText(".notice", ": revision 4."),
+		)
+		wantText(t, tab, "#results", "docs/README.txt")
+		run(t, tab, "remove it, after the confirmation",
+			click("summary[aria-label='Remove docs/README.txt']"),
+			waitText("form[action$='/files/remove']:has(input[value='docs/README.txt'])", "A new revision is made without docs/README.txt"),
+			click("form[action$='/files/remove']:has(input[value='docs/README.txt']) button"),
+			waitText(".notice", ": revision 5."),
+		)
+		if strings.Contains(text(t, tab, "#results"), "README.txt") {
+			t.Fatal("the removed file is still listed")
+		}
+		run(t, tab, "an old revision is read-only, and restored as a new one",
+			chromedp.Navigate(rel+"?rev=3"),
+			waitText(".banner", "You are looking at revision 3, not the latest (5)."),
+		)
+		if n := count(t, tab, "#upload-form, form[action$='/files/remove'], form[action$='/vote/start']"); n != 0 {
+			t.Fatalf("an old revision offers %d actions", n)
+		}
+		run(t, tab, "restore revision 3",
+			confirmed("form[action$='/revisions/3/restore']"),
+			waitText(".notice", "Revision 6 holds the files of revision 3."),
+		)
+		wantText(t, tab, "#results", "README.txt")
+		if strings.Contains(text(t, tab, "#results"), "docs/README.txt") {
+			t.Fatal("the restored revision holds the renamed file")
+		}
+		newNotes := write("NOTES-new.txt", "notes, corrected\n")
+		run(t, tab, "replace a file",
+			click("summary[aria-label='Replace NOTES.txt']"),
+			chromedp.SetUploadFiles(chromedp.CSS("form[action$='/upload']:has(input[name=path][value='NOTES.txt']) input[type=file]"), []string{newNotes}),
+			click("form[action$='/upload']:has(input[name=path][value='NOTES.txt']) button"),
+			waitText(".notice", "Revision 7 was created"),
+			click("a[href$='/revisions/7/view/NOTES.txt']"),
+			waitText("#file-text", "notes, corrected"),
+		)
+		run(t, tab, "a draft started by mistake",
+			chromedp.Navigate(s.url+"/projects/widget-core"),
+			fill("#version", "0.9.9"),
+			click("form[action='/projects/widget-core/releases'] button"),
+			waitText("h1", "widget-core 0.9.9"),
+			click("details.confirm:has(form[action$='/abandon']) > summary"),
+			fill("#abandon-reason", "started by mistake"),
+			click("form[action$='/abandon'] button"),
+			waitText(".notice", "The draft widget-core 0.9.9 is deleted."),
+		)
+		if n := count(t, tab, "main a[href$='/releases/0.9.9']"); n != 0 {
+			t.Fatal("the abandoned draft is still listed")
+		}
+	})
+
 	t.Run("delete a key", func(t *testing.T) {
 		run(t, tab, "keys page", chromedp.Navigate(s.url+"/keys"), waitText("h1", "Signing keys"))
 		run(t, tab, "delete key",
-			click("form[action$='/delete'] button"),
+			confirmed("form[action$='/delete']"),
 			waitText(".notice", "was deleted"),
 		)
 		wantText(t, tab, "main", "You have no keys yet")
@@ -621,7 +719,11 @@ func TestBrowser(t *testing.T) {
 			click("#sign-form button"),
 			waitText("#passkey-error", "wrong signing password"),
 		)
-		wantText(t, tab, "#sign-transaction", "widget-core-1.0.0-src.tar.gz")
+		// The password is checked before the passkey is asked: no approval
+		// was spent, and the field says what is wrong.
+		if hidden, err := chromedp.Run(tab, chromedp.Evaluate[bool](`document.getElementById('sign-transaction').hidden && document.getElementById('password').getAttribute('aria-invalid') === 'true'`)); err != nil || !hidden {
+			t.Fatalf("after a wrong password the transaction is shown or the field is not marked (%v)", err)
+		}
 		run(t, tab, "approve and sign",
 			chromedp.SetValue(chromedp.CSS("#password"), pw),
 			click("#sign-form button"),
@@ -688,7 +790,7 @@ func TestBrowser(t *testing.T) {
 			click("form[action$='/policy'] button"),
 			waitText(".notice", "version 1"),
 		)
-		wantText(t, tab, "main", "CHANGES*.txt — plain-text release notes")
+		wantText(t, tab, "main", "CHANGES*.txt (plain-text release notes)")
 		screenshot(t, tab, "policy")
 		notes := write("CHANGES.txt", "changes\n")
 		artifact := string(archivetest.SourceTarGz(t, "widget-core-2.0.0", []byte(strings.Repeat("widget 2.0.0 ", 3000))))
@@ -701,6 +803,19 @@ func TestBrowser(t *testing.T) {
 			click("form[action='/projects/widget-core/releases'] button"),
 			waitText("h1", "widget-core 2.0.0"),
 			chromedp.SetUploadFiles(chromedp.CSS("#files"), []string{notes, art, sum}),
+		)
+		// The network drops during the upload: the page says nothing
+		// changed and keeps the chosen files for another try.
+		offline(t, tab, true)
+		run(t, tab, "upload while offline",
+			click("#upload-form button[type=submit]"),
+			waitText("#upload-error", "Nothing changed in the release"),
+		)
+		if revs, err := s.app.Core.ListRevisions(t.Context(), core.SystemActor, "widget-core", "2.0.0"); err != nil || len(revs) != 0 {
+			t.Fatalf("revisions after a failed upload: %v, %v", revs, err)
+		}
+		offline(t, tab, false)
+		run(t, tab, "upload again",
 			click("#upload-form button[type=submit]"),
 			waitText(".notice", "Revision 1 was created"),
 			click("a[href$='/sign']"),
@@ -714,13 +829,37 @@ func TestBrowser(t *testing.T) {
 			click("form[action$='/vote/start'] button"),
 			waitText(".notice", "The vote on revision 2 is open"),
 			click("form[action$='/vote/cast'] button"),
-			waitText(".notice", "Your vote was recorded"),
+			waitText(".notice", "was recorded"),
 		)
 		wantText(t, tab, "main", "Binding: +1 1")
 		screenshot(t, tab, "vote")
+		// Cancelled by keyboard only, with a reason: back to draft, the
+		// round and its ballot kept; then started again with the own +1.
+		run(t, tab, "cancel the vote with the keyboard",
+			tabTo("details.confirm:has(form[action$='/vote/cancel']) > summary"), press(kb.Enter),
+			tabTo("#cancel-reason"), press("CHANGES.txt names the wrong date"),
+			tabTo("form[action$='/vote/cancel'] button[type=submit]"), press(kb.Enter),
+			waitText(".notice", "The vote is cancelled"),
+		)
+		wantText(t, tab, "#vote", "cancelled by admin")
+		wantText(t, tab, "#vote", "CHANGES.txt names the wrong date")
+		wantText(t, tab, "h1", "draft")
+		run(t, tab, "start again with my +1",
+			click("#start-vote input[name=plus_one]"),
+			fill("#vote-start-comment", "checked again"),
+			click("#start-vote button[type=submit]"),
+			waitText(".notice", "The vote on revision 2 is open"),
+		)
+		wantText(t, tab, "#vote", "Binding: +1 1")
+		wantText(t, tab, "#vote-history summary", "Earlier votes (1)")
+		run(t, tab, "unfold the earlier votes", click("#vote-history summary"))
+		wantText(t, tab, "#vote-history", "cancelled by admin")
+		wantText(t, tab, "#vote-history", "CHANGES.txt names the wrong date")
 		run(t, tab, "resolve and publish",
 			click("form[action$='/vote/resolve'] button"),
 			waitText(".notice", "The vote passed"),
+			// Publishing cannot be undone: the button is behind a confirmation.
+			click("details.confirm:has(form[action$='/publish']) > summary"),
 			click("form[action$='/publish'] button"),
 			waitText(".notice", "Published to /downloads/widget/widget-core/2.0.0/"),
 			click("a[href='/downloads/widget/widget-core/2.0.0/']"),
@@ -763,13 +902,43 @@ func TestBrowser(t *testing.T) {
 		wantText(t, tab, "main table", "widget/core")
 		wantFits(t, tab, 400)
 		screenshot(t, tab, "publishers")
-		run(t, tab, "remove it",
-			click("form[action$='/remove'] input[name=confirm]"),
-			click("form[action$='/remove'] button"),
+		// Removing asks first, and works with the keyboard alone.
+		run(t, tab, "remove it with the keyboard",
+			tabTo("details.confirm:has(form[action$='/remove']) > summary"), press(kb.Enter),
+			waitText("form[action$='/remove']", "credentials its runs hold stop working at once"),
+			tabTo("form[action$='/remove'] button[type=submit]"), press(kb.Enter),
 			waitText(".notice", "removed"),
 		)
 	})
 	t.Run("after publication", func(t *testing.T) { afterlifeInBrowser(t, s, browser, tab) })
+
+	// Every page a signed-in committee member and administrator uses, at
+	// 400 px: nothing but a table's own box scrolls sideways.
+	t.Run("every signed-in page at 400 px", func(t *testing.T) {
+		for _, p := range []struct{ path, h1, name string }{
+			{"/", "Dashboard", "dashboard"},
+			{"/keys", "Signing keys", "keys"},
+			{"/tokens", "API tokens", "tokens"},
+			{"/account", "Your account", "account"},
+			{"/notices", "Notifications", "notices"},
+			{"/admin", "Administration", "admin"},
+			{"/admin/issuers", "OIDC issuers", "issuers"},
+			{"/committees/widget", "", "committee"},
+			{"/projects/widget-core", "Widget Core", "project"},
+			{"/projects/widget-core/policy", "Release policy", "policy"},
+			{"/projects/widget-core/identities", "", "identities"},
+			{"/projects/widget-core/publishers", "Trusted publishers", "publishers"},
+			{"/projects/widget-core/webhooks", "Webhooks", "webhooks"},
+			{"/projects/widget-core/releases/1.0.0", "widget-core 1.0.0", "release"},
+			{"/projects/widget-core/releases/1.0.0/sign", "", "sign"},
+			{"/projects/widget-core/releases/2.0.0", "widget-core 2.0.0", "release-published"},
+			{"/projects/widget-core/releases/2.0.0?view=public", "2.0.0", "release-public-member"},
+			{"/transparency-log", "Public log", "transparency-log"},
+		} {
+			run(t, tab, p.path, chromedp.Navigate(s.url+p.path), waitText("h1", p.h1))
+			narrowScreenshot(t, tab, "signed-in-"+p.name)
+		}
+	})
 
 	t.Run("create and revoke a token", func(t *testing.T) {
 		run(t, tab, "create token",
@@ -785,7 +954,7 @@ func TestBrowser(t *testing.T) {
 		}
 		run(t, tab, "revoke token",
 			chromedp.Navigate(s.url+"/tokens"),
-			click("form[action$='/revoke'] button"),
+			confirmed("form[action$='/revoke']"),
 			waitText(".notice", "revoked"),
 		)
 		if got := apiStatus(t, s, secret); got != http.StatusUnauthorized {
@@ -796,7 +965,7 @@ func TestBrowser(t *testing.T) {
 	t.Run("the last passkey cannot be removed", func(t *testing.T) {
 		run(t, tab, "remove last",
 			chromedp.Navigate(s.url+"/account"),
-			click("form[action$='/remove'] button"),
+			confirmed("form[action$='/remove']"),
 			waitText(".error", "last passkey"),
 		)
 		// This authenticator already holds a passkey for the account (it is
@@ -814,7 +983,7 @@ func TestBrowser(t *testing.T) {
 		wantText(t, tab, "main table", "security key")
 		screenshot(t, tab, "account")
 		run(t, tab, "remove one",
-			click("form[action$='/remove'] button"),
+			confirmed("form[action$='/remove']"),
 			waitText(".notice", "The passkey was removed"),
 		)
 	})

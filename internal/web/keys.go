@@ -4,7 +4,6 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"sort"
 	"strings"
 
 	"trel/internal/core"
@@ -23,10 +22,14 @@ func (w *Web) optionalRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /keys/import", w.requireUser(w.importKEYS))
 	mux.HandleFunc("POST /keys/{fpr}/challenge", w.requireUser(w.keyChallenge))
 	mux.HandleFunc("POST /keys/{fpr}/prove", w.requireUser(w.proveKey))
+	mux.HandleFunc("GET /keys/{fpr}/challenge.txt", w.requireUser(w.challengeFile))
 	mux.HandleFunc("POST /keys/{fpr}/delete", w.requireUser(w.deleteKey))
 	mux.HandleFunc("GET /committees/{committee}/KEYS", w.keysFile)
 	mux.HandleFunc("POST /projects/{project}/releases/{version}/checks/rerun", w.requireUser(w.rerunChecks))
 	w.signingRoutes(mux)
+	w.releaseFileRoutes(mux)
+	w.accountRoutes(mux)
+	w.keyManagementRoutes(mux)
 	w.lifecycleRoutes(mux)
 	w.incidentRoutes(mux)
 	w.publishingRoutes(mux)
@@ -43,6 +46,7 @@ type keysView struct {
 	Report     *core.KeyReport
 	Challenge  string // text to sign, when proving a key
 	ProveFpr   string
+	Personal   []domain.SigstoreIdentity // the user's own Sigstore identities
 }
 
 func (w *Web) keys(rw http.ResponseWriter, r *http.Request) {
@@ -67,6 +71,15 @@ func (w *Web) renderKeys(rw http.ResponseWriter, r *http.Request, d keysView) {
 	if d.ServerKeys, err = w.svc.ServerKeys(r.Context(), act); err != nil {
 		w.pageError(rw, r, err)
 		return
+	}
+	if d.Personal, err = w.svc.SigstoreIdentities(r.Context(), act, ""); err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
+	// A refused proof shows its challenge again, with the pasted signature.
+	if f := failedFormOf(r); f != nil && f.ID == "prove" && d.Challenge == "" {
+		d.ProveFpr = r.PathValue("fpr")
+		d.Challenge, _ = w.svc.MyChallenge(r.Context(), act, d.ProveFpr)
 	}
 	w.render(rw, r, http.StatusOK, "keys", view{Title: "Keys", D: d})
 }
@@ -99,7 +112,7 @@ func keyInput(rw http.ResponseWriter, r *http.Request) ([]byte, error) {
 func (w *Web) addKeys(rw http.ResponseWriter, r *http.Request) {
 	data, err := keyInput(rw, r)
 	if err != nil {
-		w.fail(rw, r, "/keys", err)
+		w.refill(rw, r, "add-keys", "armored", err, w.keys)
 		return
 	}
 	var opt core.AddKeysOptions
@@ -108,7 +121,7 @@ func (w *Web) addKeys(rw http.ResponseWriter, r *http.Request) {
 	}
 	rep, err := w.svc.AddKeys(r.Context(), actor(r), data, opt)
 	if err != nil {
-		w.fail(rw, r, "/keys", err)
+		w.refill(rw, r, "add-keys", "armored", err, w.keys)
 		return
 	}
 	w.renderKeys(rw, r, keysView{Report: rep})
@@ -117,12 +130,12 @@ func (w *Web) addKeys(rw http.ResponseWriter, r *http.Request) {
 func (w *Web) importKEYS(rw http.ResponseWriter, r *http.Request) {
 	data, err := keyInput(rw, r)
 	if err != nil {
-		w.fail(rw, r, "/keys", err)
+		w.refill(rw, r, "import-keys", "", err, w.keys)
 		return
 	}
 	rep, err := w.svc.ImportKEYS(r.Context(), actor(r), r.FormValue("committee"), data)
 	if err != nil {
-		w.fail(rw, r, "/keys", err)
+		w.refill(rw, r, "import-keys", "", err, w.keys)
 		return
 	}
 	w.renderKeys(rw, r, keysView{Report: rep})
@@ -142,21 +155,51 @@ func (w *Web) keyChallenge(rw http.ResponseWriter, r *http.Request) {
 
 func (w *Web) proveKey(rw http.ResponseWriter, r *http.Request) {
 	fpr := r.PathValue("fpr")
+	r.Body = http.MaxBytesReader(rw, r.Body, 1<<20)
+	if err := r.ParseMultipartForm(1 << 20); err != nil && err != http.ErrNotMultipart {
+		w.refill(rw, r, "prove", "signature", domain.Errorf(domain.KindTooLarge, "the signature is too large: upload challenge.txt.asc"), w.keys)
+		return
+	}
 	sig := strings.TrimSpace(r.FormValue("signature"))
+	if f, _, err := r.FormFile("file"); err == nil {
+		b, _ := io.ReadAll(io.LimitReader(f, 64<<10))
+		f.Close()
+		if len(b) > 0 {
+			sig = string(b)
+		}
+	}
 	if sig == "" {
-		w.fail(rw, r, "/keys", domain.Errorf(domain.KindInvalid, "paste the armored detached signature of the challenge"))
+		w.refill(rw, r, "prove", "signature", domain.Errorf(domain.KindInvalid, "upload challenge.txt.asc or paste the armored signature of the challenge"), w.keys)
 		return
 	}
 	k, err := w.svc.ProveKey(r.Context(), actor(r), fpr, []byte(sig))
 	if err != nil {
-		w.fail(rw, r, "/keys", err)
+		w.refill(rw, r, "prove", "signature", err, w.keys)
 		return
 	}
 	w.redirect(rw, r, "/keys", flash{Notice: "You proved that you hold key " + k.Fingerprint + "."})
 }
 
+// challengeFile serves the open challenge as challenge.txt, to sign as is.
+func (w *Web) challengeFile(rw http.ResponseWriter, r *http.Request) {
+	text, err := w.svc.MyChallenge(r.Context(), actor(r), r.PathValue("fpr"))
+	if err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
+	h := rw.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Disposition", `attachment; filename="challenge.txt"`)
+	h.Set("Content-Security-Policy", "sandbox; default-src 'none'")
+	io.WriteString(rw, text)
+}
+
 func (w *Web) deleteKey(rw http.ResponseWriter, r *http.Request) {
 	fpr := r.PathValue("fpr")
+	if err := confirmed(r, "delete key "+fpr); err != nil {
+		w.fail(rw, r, "/keys", err)
+		return
+	}
 	if err := w.svc.DeleteKey(r.Context(), actor(r), fpr); err != nil {
 		w.fail(rw, r, "/keys", err)
 		return
@@ -182,46 +225,6 @@ func (w *Web) keysFile(rw http.ResponseWriter, r *http.Request) {
 	}
 	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	rw.Write(data)
-}
-
-// ---- checks
-
-type checksView struct {
-	Run      string
-	CanRerun bool
-	RerunURL string
-	Groups   []checkGroup
-}
-
-type checkGroup struct {
-	Status  domain.CheckStatus
-	Results []domain.CheckResult
-}
-
-// checks loads a revision's check results grouped by status, worst first.
-// A failure only hides the section: the rest of the page still helps.
-func (w *Web) checks(r *http.Request, rl *domain.Release, number int) *checksView {
-	if number == 0 {
-		return nil
-	}
-	rep, err := w.svc.Checks(r.Context(), actor(r), rl.ProjectKey, rl.Version, number)
-	if err != nil {
-		w.log.WarnContext(r.Context(), "loading check results", "release", rl.ProjectKey+"/"+rl.Version, "err", err)
-		return nil
-	}
-	v := &checksView{CanRerun: rl.Phase == domain.PhaseDraft, RerunURL: releaseURL(rl) + "/checks/rerun"}
-	if rep.Run != nil {
-		v.Run = rep.Run.State
-	}
-	by := map[domain.CheckStatus][]domain.CheckResult{}
-	for _, res := range rep.Results {
-		by[res.Status] = append(by[res.Status], res)
-	}
-	for st, rs := range by {
-		v.Groups = append(v.Groups, checkGroup{Status: st, Results: rs})
-	}
-	sort.Slice(v.Groups, func(i, j int) bool { return v.Groups[i].Status.Severity() > v.Groups[j].Status.Severity() })
-	return v
 }
 
 func (w *Web) rerunChecks(rw http.ResponseWriter, r *http.Request) {

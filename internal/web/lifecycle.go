@@ -24,7 +24,9 @@ func (w *Web) lifecycleRoutes(mux *http.ServeMux) {
 type policyView struct {
 	P        *domain.Project
 	Policy   *domain.Policy
-	History  []domain.Policy
+	History  []policyChange
+	Facts    [][2]string // the current policy in words
+	Warnings []string
 	CanEdit  bool
 	Ignore   string // ignore rules, one per line, for the form
 	Unsigned string // unsigned rules, GLOB=REASON per line, for the form
@@ -55,7 +57,8 @@ func (w *Web) policyPage(rw http.ResponseWriter, r *http.Request) {
 	for _, u := range pol.Unsigned {
 		unsigned = append(unsigned, u.Pattern+"="+u.Reason)
 	}
-	w.render(rw, r, http.StatusOK, "policy", view{Title: "Policy of " + p.Name, D: policyView{P: p, Policy: pol, History: hist,
+	w.render(rw, r, http.StatusOK, "policy", view{Title: "Policy of " + p.Name, D: policyView{P: p, Policy: pol, History: policyHistory(hist),
+		Facts: policyFacts(pol), Warnings: w.policyWarnings(r, p, pol),
 		CanEdit: w.isMember(r, p.CommitteeID), Ignore: strings.Join(lines, "\n"), Unsigned: strings.Join(unsigned, "\n")}})
 }
 
@@ -66,7 +69,13 @@ func (w *Web) setPolicy(rw http.ResponseWriter, r *http.Request) {
 		w.fail(rw, r, back, domain.Errorf(domain.KindInvalid, "the form could not be read"))
 		return
 	}
-	num := func(name string) int { n, _ := strconv.Atoi(r.FormValue(name)); return n }
+	for _, name := range []string{"min_rsa_bits", "min_vote_hours", "min_binding_plus_ones"} {
+		if _, err := strconv.Atoi(strings.TrimSpace(r.FormValue(name))); err != nil {
+			w.refill(rw, r, "policy", name, domain.Errorf(domain.KindInvalid, "give a whole number"), w.policyPage)
+			return
+		}
+	}
+	num := func(name string) int { n, _ := strconv.Atoi(strings.TrimSpace(r.FormValue(name))); return n }
 	list := func(name string) []string {
 		var out []string
 		for _, f := range strings.FieldsFunc(r.FormValue(name), func(c rune) bool { return c == ',' || c == ' ' || c == '\n' }) {
@@ -77,7 +86,7 @@ func (w *Web) setPolicy(rw http.ResponseWriter, r *http.Request) {
 	p := domain.Policy{
 		AcceptOpenPGP: r.FormValue("accept_openpgp") == "on", AcceptSigstore: r.FormValue("accept_sigstore") == "on",
 		AcceptServerSigned: r.FormValue("accept_server_signed") == "on", Require: r.FormValue("require"), Signers: r.FormValue("signers"),
-		ChecksumAlgorithms: r.Form["checksum"], SourcePatterns: list("source_patterns"), BinaryPatterns: list("binary_patterns"),
+		ChecksumAlgorithms: r.Form["checksum_algorithms"], SourcePatterns: list("source_patterns"), BinaryPatterns: list("binary_patterns"),
 		MinRSABits: num("min_rsa_bits"), MinVoteHours: num("min_vote_hours"), MinBindingPlusOnes: num("min_binding_plus_ones"),
 		Ignore: []domain.IgnoreRule{}, Unsigned: []domain.UnsignedRule{},
 	}
@@ -87,14 +96,14 @@ func (w *Web) setPolicy(rw http.ResponseWriter, r *http.Request) {
 		}
 		rule, err := domain.ParseUnsignedRule(line)
 		if err != nil {
-			w.fail(rw, r, back, err)
+			w.refill(rw, r, "policy", "unsigned", err, w.policyPage)
 			return
 		}
 		p.Unsigned = append(p.Unsigned, rule)
 	}
 	archive, err := archivePolicyForm(r)
 	if err != nil {
-		w.fail(rw, r, back, err)
+		w.refill(rw, r, "policy", "", err, w.policyPage)
 		return
 	}
 	p.Archive = archive
@@ -105,14 +114,14 @@ func (w *Web) setPolicy(rw http.ResponseWriter, r *http.Request) {
 		}
 		rule, err := domain.ParseIgnoreRule(line)
 		if err != nil {
-			w.fail(rw, r, back, err)
+			w.refill(rw, r, "policy", "ignore", err, w.policyPage)
 			return
 		}
 		p.Ignore = append(p.Ignore, rule)
 	}
 	out, err := w.svc.SetPolicy(r.Context(), actor(r), key, p)
 	if err != nil {
-		w.fail(rw, r, back, err)
+		w.refill(rw, r, "policy", "", err, w.policyPage)
 		return
 	}
 	w.redirect(rw, r, back, flash{Notice: fmt.Sprintf("The policy is now version %d; the checks of open drafts run again.", out.Version)})
@@ -133,41 +142,84 @@ func (w *Web) ackConcern(rw http.ResponseWriter, r *http.Request) {
 }
 
 func (w *Web) startVote(rw http.ResponseWriter, r *http.Request) {
-	v, err := w.svc.StartVote(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
-	if err != nil {
-		w.fail(rw, r, relBack(r), err)
+	project, version := r.PathValue("project"), r.PathValue("version")
+	var err error
+	var v *domain.VoteRound
+	if r.FormValue("plus_one") == "yes" {
+		v, _, err = w.svc.StartVoteWithPlusOne(r.Context(), actor(r), project, version, strings.TrimSpace(r.FormValue("comment")))
+	} else {
+		v, err = w.svc.StartVote(r.Context(), actor(r), project, version)
+	}
+	if err != nil && v == nil {
+		w.refill(rw, r, "start-vote", "", err, w.release)
 		return
 	}
-	w.redirect(rw, r, relBack(r), flash{Notice: fmt.Sprintf("The vote on revision %d is open until at least %s.", v.Revision, v.ClosesAt().UTC().Format("2006-01-02 15:04 UTC"))})
+	msg := fmt.Sprintf("The vote on revision %d is open until at least %s.", v.Revision, v.ClosesAt().UTC().Format("2006-01-02 15:04 UTC"))
+	if err != nil {
+		w.redirect(rw, r, relBack(r)+"#vote", flash{Notice: msg, Error: domain.PublicMessage(err)})
+		return
+	}
+	w.redirect(rw, r, relBack(r)+"#vote", flash{Notice: msg})
 }
 
 func (w *Web) castVote(rw http.ResponseWriter, r *http.Request) {
+	// The dashboard's one-click form comes back to the dashboard.
+	fromDashboard := r.FormValue("back") == "/"
+	refused := func(err error) {
+		if fromDashboard {
+			w.fail(rw, r, "/#votes", err)
+			return
+		}
+		w.refill(rw, r, "cast-vote", "", err, w.release)
+	}
 	value, err := strconv.Atoi(r.FormValue("value"))
 	if err != nil {
-		w.fail(rw, r, relBack(r), domain.Errorf(domain.KindInvalid, "choose +1, 0 or -1"))
+		refused(domain.Errorf(domain.KindInvalid, "choose +1, 0 or -1"))
 		return
 	}
 	if _, err := w.svc.CastVote(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"), value, r.FormValue("comment")); err != nil {
-		w.fail(rw, r, relBack(r), err)
+		refused(err)
 		return
 	}
-	w.redirect(rw, r, relBack(r), flash{Notice: "Your vote was recorded."})
+	msg := fmt.Sprintf("Your vote on %s %s was recorded.", r.PathValue("project"), r.PathValue("version"))
+	if fromDashboard {
+		w.redirect(rw, r, "/#votes", flash{Notice: msg})
+		return
+	}
+	w.redirect(rw, r, relBack(r)+"#vote", flash{Notice: msg})
 }
 
+// resolveVote closes the vote; one that would fail needs the confirmation.
 func (w *Web) resolveVote(rw http.ResponseWriter, r *http.Request) {
-	t, err := w.svc.ResolveVote(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
+	project, version := r.PathValue("project"), r.PathValue("version")
+	cur, err := w.svc.Tally(r.Context(), actor(r), project, version)
 	if err != nil {
-		w.fail(rw, r, relBack(r), err)
+		w.fail(rw, r, relBack(r)+"#vote", err)
+		return
+	}
+	if !cur.Passing {
+		if err := confirmed(r, "fail the vote ("+cur.Missing+")"); err != nil {
+			w.fail(rw, r, relBack(r)+"#vote", err)
+			return
+		}
+	}
+	t, err := w.svc.ResolveVote(r.Context(), actor(r), project, version)
+	if err != nil {
+		w.fail(rw, r, relBack(r)+"#vote", err)
 		return
 	}
 	msg := "The vote failed; the release is a draft again."
 	if t.Round.Passed != nil && *t.Round.Passed {
 		msg = "The vote passed. Publish the release when ready."
 	}
-	w.redirect(rw, r, relBack(r), flash{Notice: msg})
+	w.redirect(rw, r, relBack(r)+"#vote", flash{Notice: msg})
 }
 
 func (w *Web) publish(rw http.ResponseWriter, r *http.Request) {
+	if err := confirmed(r, "publish the release"); err != nil {
+		w.fail(rw, r, relBack(r)+"#vote", err)
+		return
+	}
 	m, err := w.svc.Publish(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
 	if err != nil {
 		w.fail(rw, r, relBack(r), err)

@@ -79,11 +79,8 @@ type webhooksView struct {
 	Deliveries []domain.Delivery
 	Events     []string
 	Private    bool // the server calls private addresses
-	// The add form: typed values, the error next to its field, and the
-	// secret of a webhook just added (shown once).
-	URL, Secret, Error, Field string
-	Chosen                    []string
-	Created                   *core.CreatedWebhook
+	// The secret of a webhook just added (shown once).
+	Created *core.CreatedWebhook
 }
 
 func (w *Web) renderWebhooks(rw http.ResponseWriter, r *http.Request, status int, d webhooksView) {
@@ -114,14 +111,13 @@ func (w *Web) addWebhook(rw http.ResponseWriter, r *http.Request) {
 	req := core.NewWebhook{URL: strings.TrimSpace(r.FormValue("url")), Secret: strings.TrimSpace(r.FormValue("secret")), Events: r.Form["event"]}
 	created, err := w.svc.AddWebhook(r.Context(), actor(r), r.PathValue("project"), req)
 	if err != nil {
-		w.logServerError(r, err)
 		field := "url"
 		if strings.Contains(domain.PublicMessage(err), "secret") {
 			field = "secret"
 		} else if strings.Contains(domain.PublicMessage(err), "event") {
 			field = "event"
 		}
-		w.renderWebhooks(rw, r, statusOf(err), webhooksView{URL: req.URL, Chosen: req.Events, Error: domain.PublicMessage(err), Field: field})
+		w.refill(rw, r, "wh", field, err, w.webhooksPage)
 		return
 	}
 	// The secret is shown in this response only, never in a redirect.
@@ -131,8 +127,8 @@ func (w *Web) addWebhook(rw http.ResponseWriter, r *http.Request) {
 func (w *Web) removeWebhook(rw http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("project")
 	back := "/projects/" + url.PathEscape(key) + "/webhooks"
-	if r.FormValue("confirm") != "yes" {
-		w.fail(rw, r, back, domain.Errorf(domain.KindInvalid, "tick the confirmation box to remove the webhook"))
+	if err := confirmed(r, "remove the webhook"); err != nil {
+		w.fail(rw, r, back, err)
 		return
 	}
 	id, err := formID(r)
@@ -206,61 +202,39 @@ func (w *Web) afterlife(r *http.Request, rl *domain.Release) *afterlifeView {
 // ---- yank, un-yank, archive
 
 type actionView struct {
-	R              *domain.Release
-	Action         string // yank or archive
-	Reason, Error  string
-	Field          string
-	ConfirmChecked bool
-}
-
-func (w *Web) renderAction(rw http.ResponseWriter, r *http.Request, status int, d actionView) {
-	rl, err := w.svc.Release(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
-	if err != nil {
-		w.pageError(rw, r, err)
-		return
-	}
-	d.R = rl
-	title := map[string]string{"yank": "Yank ", "archive": "Archive "}[d.Action] + rl.ProjectKey + " " + rl.Version
-	w.render(rw, r, status, "release_action", view{Title: title, D: d})
+	R      *domain.Release
+	Action string // yank or archive (also the form's id)
 }
 
 // actionPage asks for the reason and the confirmation of a yank or an
 // archiving.
 func (w *Web) actionPage(action string) http.HandlerFunc {
 	return func(rw http.ResponseWriter, r *http.Request) {
-		w.renderAction(rw, r, http.StatusOK, actionView{Action: action})
+		rl, err := w.svc.Release(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"))
+		if err != nil {
+			w.pageError(rw, r, err)
+			return
+		}
+		title := map[string]string{"yank": "Yank ", "archive": "Archive "}[action] + rl.ProjectKey + " " + rl.Version
+		w.render(rw, r, http.StatusOK, "release_action", view{Title: title, D: actionView{R: rl, Action: action}})
 	}
-}
-
-func statusOf(err error) int {
-	switch domain.KindOf(err) {
-	case domain.KindInvalid:
-		return http.StatusBadRequest
-	case domain.KindConflict:
-		return http.StatusConflict
-	case domain.KindForbidden:
-		return http.StatusForbidden
-	}
-	return http.StatusBadRequest
 }
 
 // confirmed runs a yank or an archiving once the box is ticked, or shows
 // the form again with the error next to its field.
 func (w *Web) confirmed(rw http.ResponseWriter, r *http.Request, action string, do func() (*domain.Release, error), done func(*domain.Release) string) {
-	d := actionView{Action: action, Reason: r.FormValue("reason"), ConfirmChecked: r.FormValue("confirm") == "yes"}
-	if !d.ConfirmChecked {
-		d.Error, d.Field = "Tick the box to confirm.", "confirm"
-		w.renderAction(rw, r, http.StatusBadRequest, d)
+	page := w.actionPage(action)
+	if err := confirmed(r, action+" the release"); err != nil {
+		w.refill(rw, r, action, "confirm", err, page)
 		return
 	}
 	rl, err := do()
 	if err != nil {
-		w.logServerError(r, err)
-		d.Error, d.Field = domain.PublicMessage(err), "reason"
+		field := "reason"
 		if action == "archive" {
-			d.Field = "confirm"
+			field = "confirm"
 		}
-		w.renderAction(rw, r, statusOf(err), d)
+		w.refill(rw, r, action, field, err, page)
 		return
 	}
 	w.redirect(rw, r, relBack(r), flash{Notice: done(rl)})

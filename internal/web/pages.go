@@ -4,6 +4,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"path"
 	"sort"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"trel/internal/api"
 	"trel/internal/core"
 	"trel/internal/domain"
+	"trel/internal/store"
 )
 
 func (w *Web) routes(mux *http.ServeMux) {
@@ -45,10 +47,13 @@ func (w *Web) routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /projects/{project}", w.project)
 	mux.HandleFunc("POST /projects/{project}/releases", w.requireUser(w.startRelease))
 	const rel = "/projects/{project}/releases/{version}"
-	// Public for published releases and candidates (the core hides drafts
-	// and embargoed releases): anonymous visitors see yanks and where
-	// archived files are.
-	mux.HandleFunc("GET "+rel, w.release)
+	// Participants get the working page, everyone else the public page
+	// of published releases and candidates (the core hides drafts and
+	// embargoed releases): yanks and where archived files are included.
+	mux.HandleFunc("GET "+rel, w.releasePage)
+	mux.HandleFunc("GET "+rel+"/files/{path...}", w.publicFile)
+	mux.HandleFunc("GET /transparency-log", w.transparencyLog)
+	mux.HandleFunc("GET /transparency-log/{index}", w.logEntryPage)
 	mux.HandleFunc("GET "+rel+"/diff", w.requireUser(w.diff))
 	mux.HandleFunc("POST "+rel+"/upload", w.requireUser(w.upload))
 	mux.HandleFunc("GET "+rel+"/revisions/{number}/files/{path...}", w.requireUser(w.download))
@@ -86,12 +91,25 @@ type dashboardView struct {
 	Mine   []myCommittee
 	Others []domain.Committee
 	Drafts []domain.Release
+	// Votes are the open votes, each with the user's own vote if cast.
+	Votes []openVote
+	// Admin and Empty: an administrator of an installation without any
+	// committee, who is led to create the first one.
+	Admin, Empty bool
+}
+
+// openVote is a candidate on the dashboard with its one-click vote form.
+type openVote struct {
+	R       domain.Release
+	Tally   *domain.Tally
+	Mine    *domain.Vote // the user's vote so far
+	Binding bool         // the user's vote would be binding
 }
 
 func (w *Web) home(rw http.ResponseWriter, r *http.Request) {
 	act := actor(r)
 	if act.User == nil {
-		w.render(rw, r, http.StatusOK, "home", view{Title: "Welcome"})
+		w.publicHome(rw, r)
 		return
 	}
 	ctx := r.Context()
@@ -140,6 +158,26 @@ func (w *Web) home(rw http.ResponseWriter, r *http.Request) {
 		}
 	}
 	sort.Slice(d.Drafts, func(i, j int) bool { return d.Drafts[i].CreatedAt.After(d.Drafts[j].CreatedAt) })
+	// Every signed-in user may vote (binding for the committee's members).
+	cands, err := w.svc.PublicReleases(ctx, act, "", domain.PhaseCandidate, 100)
+	if err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
+	for _, rl := range cands {
+		t, err := w.svc.Tally(ctx, act, rl.ProjectKey, rl.Version)
+		if err != nil {
+			continue
+		}
+		ov := openVote{R: rl, Tally: t, Binding: roles[rl.CommitteeID] == domain.RoleMember}
+		for i := range t.Votes {
+			if t.Votes[i].User == act.User.Username {
+				ov.Mine = &t.Votes[i]
+			}
+		}
+		d.Votes = append(d.Votes, ov)
+	}
+	d.Admin, d.Empty = act.User.Admin, len(all) == 0
 	w.render(rw, r, http.StatusOK, "dashboard", view{Title: "Dashboard", D: d})
 }
 
@@ -150,6 +188,7 @@ type accountView struct {
 	Sessions       int
 	SessionList    []domain.Session
 	Idle, Absolute string
+	Current        int64 // this browser's session
 }
 
 func (w *Web) account(rw http.ResponseWriter, r *http.Request) {
@@ -164,8 +203,11 @@ func (w *Web) account(rw http.ResponseWriter, r *http.Request) {
 		w.pageError(rw, r, err)
 		return
 	}
-	w.render(rw, r, http.StatusOK, "account", view{Title: "Your account", Scripts: []string{"webauthn.js"}, D: accountView{
-		Passkeys: keys, Sessions: len(sessions), SessionList: sessions, Idle: duration(w.auth.IdleTimeout()), Absolute: duration(w.auth.AbsoluteTimeout())}})
+	d := accountView{Passkeys: keys, Sessions: len(sessions), SessionList: sessions, Idle: duration(w.auth.IdleTimeout()), Absolute: duration(w.auth.AbsoluteTimeout())}
+	if c, err := r.Cookie(w.cookie); err == nil {
+		d.Current = w.auth.SessionID(r.Context(), c.Value)
+	}
+	w.render(rw, r, http.StatusOK, "account", view{Title: "Your account", Scripts: []string{"webauthn.js"}, D: d})
 }
 
 func duration(d time.Duration) string {
@@ -186,6 +228,10 @@ func (w *Web) removePasskey(rw http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		w.fail(rw, r, "/account", domain.Errorf(domain.KindInvalid, "no such passkey"))
+		return
+	}
+	if err := confirmed(r, "remove the passkey"); err != nil {
+		w.fail(rw, r, "/account", err)
 		return
 	}
 	if err := w.auth.RemovePasskey(r.Context(), actor(r), id); err != nil {
@@ -222,12 +268,12 @@ func (w *Web) renderTokens(rw http.ResponseWriter, r *http.Request, secret, labe
 func (w *Web) createToken(rw http.ResponseWriter, r *http.Request) {
 	ttl, err := core.ParseTTL(r.FormValue("expires"))
 	if err != nil {
-		w.fail(rw, r, "/tokens", err)
+		w.refill(rw, r, "create-token", "expires", err, w.tokens)
 		return
 	}
 	secret, t, err := w.svc.CreateToken(r.Context(), actor(r), "", r.FormValue("label"), ttl)
 	if err != nil {
-		w.fail(rw, r, "/tokens", err)
+		w.refill(rw, r, "create-token", "label", err, w.tokens)
 		return
 	}
 	w.renderTokens(rw, r, secret, t.Label)
@@ -237,6 +283,10 @@ func (w *Web) revokeToken(rw http.ResponseWriter, r *http.Request) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		w.fail(rw, r, "/tokens", domain.Errorf(domain.KindInvalid, "no such token"))
+		return
+	}
+	if err := confirmed(r, "revoke the token"); err != nil {
+		w.fail(rw, r, "/tokens", err)
 		return
 	}
 	if err := w.svc.RevokeToken(r.Context(), actor(r), id); err != nil {
@@ -253,7 +303,8 @@ type committeeView struct {
 	CanManage bool
 	Keys      []domain.Key
 	// Admin may mark the committee as incubating.
-	Admin bool
+	Admin    bool
+	Releases releaseList
 }
 
 func (w *Web) committee(rw http.ResponseWriter, r *http.Request) {
@@ -265,21 +316,43 @@ func (w *Web) committee(rw http.ResponseWriter, r *http.Request) {
 	}
 	d := committeeView{C: c, CanManage: w.isMember(r, c.ID), Admin: act.User != nil && act.User.Admin}
 	d.Keys = w.committeeKeys(r, c.Key)
+	if d.Releases, err = w.publicReleases(r, c.Key, 100); err != nil {
+		w.pageError(rw, r, err)
+		return
+	}
 	w.render(rw, r, http.StatusOK, "committee", view{Title: c.Name, D: d})
 }
 
 // isMember reports whether the actor may manage the committee. It only
 // decides which forms to show; the core authorises every action anyway.
 func (w *Web) isMember(r *http.Request, committeeID int64) bool {
+	admin, role := w.roleIn(r, committeeID)
+	return admin || role == domain.RoleMember
+}
+
+// isParticipant reports whether the actor is an administrator, a member or
+// a committer of the committee (who see its drafts). Like isMember, it
+// only decides what to show.
+func (w *Web) isParticipant(r *http.Request, committeeID int64) bool {
+	admin, role := w.roleIn(r, committeeID)
+	return admin || role != ""
+}
+
+// roleIn returns whether the actor is an administrator, and their role in
+// the committee ("" for none).
+func (w *Web) roleIn(r *http.Request, committeeID int64) (admin bool, role domain.Role) {
 	act := actor(r)
 	if act.User == nil {
-		return false
+		return false, ""
 	}
 	if act.User.Admin {
-		return true
+		return true, ""
 	}
 	roles, err := w.svc.Store().Roles(r.Context(), act.User.ID)
-	return err == nil && roles[committeeID] == domain.RoleMember
+	if err != nil {
+		return false, ""
+	}
+	return false, roles[committeeID]
 }
 
 func (w *Web) addMember(rw http.ResponseWriter, r *http.Request) {
@@ -287,7 +360,7 @@ func (w *Web) addMember(rw http.ResponseWriter, r *http.Request) {
 	back := "/committees/" + key
 	m, err := w.svc.AddMember(r.Context(), actor(r), key, strings.TrimSpace(r.FormValue("username")), domain.Role(r.FormValue("role")))
 	if err != nil {
-		w.fail(rw, r, back, err)
+		w.refill(rw, r, "add-member", "username", err, w.committee)
 		return
 	}
 	w.redirect(rw, r, back, flash{Notice: m.Username + " is now a " + string(m.Role) + " of " + m.CommitteeKey + "."})
@@ -296,6 +369,10 @@ func (w *Web) addMember(rw http.ResponseWriter, r *http.Request) {
 func (w *Web) removeMember(rw http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("committee")
 	back := "/committees/" + key
+	if err := confirmed(r, "remove "+r.PathValue("username")+" from the committee"); err != nil {
+		w.fail(rw, r, back, err)
+		return
+	}
 	if err := w.svc.RemoveMember(r.Context(), actor(r), key, r.PathValue("username")); err != nil {
 		w.fail(rw, r, back, err)
 		return
@@ -305,10 +382,9 @@ func (w *Web) removeMember(rw http.ResponseWriter, r *http.Request) {
 
 func (w *Web) createProject(rw http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("committee")
-	back := "/committees/" + key
 	p, err := w.svc.CreateProject(r.Context(), actor(r), strings.TrimSpace(r.FormValue("key")), key, strings.TrimSpace(r.FormValue("name")))
 	if err != nil {
-		w.fail(rw, r, back, err)
+		w.refill(rw, r, "create-project", "key", err, w.committee)
 		return
 	}
 	w.redirect(rw, r, "/projects/"+p.Key, flash{Notice: "Project " + p.Key + " was created."})
@@ -317,7 +393,10 @@ func (w *Web) createProject(rw http.ResponseWriter, r *http.Request) {
 type projectView struct {
 	P        *domain.Project
 	Releases []domain.Release
-	CanStart bool
+	// Published, Voting and Drafts split Releases (drafts only for the
+	// committee's participants).
+	Published, Voting, Drafts []domain.Release
+	CanStart                  bool
 	// Mail says whether this server sends mail (the page says when not).
 	Mail core.MailStatus
 }
@@ -334,14 +413,25 @@ func (w *Web) project(rw http.ResponseWriter, r *http.Request) {
 		w.pageError(rw, r, err)
 		return
 	}
-	w.render(rw, r, http.StatusOK, "project", view{Title: p.Name, D: projectView{P: p, Releases: rels, CanStart: w.isMember(r, p.CommitteeID), Mail: w.svc.MailStatus()}})
+	d := projectView{P: p, Releases: rels, CanStart: w.isMember(r, p.CommitteeID), Mail: w.svc.MailStatus()}
+	for i := len(rels) - 1; i >= 0; i-- { // newest first
+		switch rels[i].Phase {
+		case domain.PhaseReleased:
+			d.Published = append(d.Published, rels[i])
+		case domain.PhaseDraft:
+			d.Drafts = append(d.Drafts, rels[i])
+		default:
+			d.Voting = append(d.Voting, rels[i])
+		}
+	}
+	w.render(rw, r, http.StatusOK, "project", view{Title: p.Name, D: d})
 }
 
 func (w *Web) startRelease(rw http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("project")
 	rl, err := w.svc.StartReleaseWith(r.Context(), actor(r), key, strings.TrimSpace(r.FormValue("version")), core.StartReleaseOptions{Embargoed: r.FormValue("embargoed") == "yes"})
 	if err != nil {
-		w.fail(rw, r, "/projects/"+key, err)
+		w.refill(rw, r, "start-release", "version", err, w.project)
 		return
 	}
 	w.redirect(rw, r, releaseURL(rl), flash{Notice: "Release " + rl.Version + " was started as a draft. Upload its files below."})
@@ -352,57 +442,6 @@ func releaseURL(rl *domain.Release) string {
 }
 
 // ---- releases
-
-type releaseView struct {
-	R                *domain.Release
-	Rev              *domain.Revision
-	Revisions        []domain.Revision
-	CanUpload        bool
-	DiffFrom, DiffTo int
-	Checks           *checksView
-	Vote             *domain.Tally           // the current or last vote, if any
-	Managers         []string                // the release managers
-	CanManage        bool                    // the viewer may add and remove release managers
-	Workflows        []domain.WorkflowAction // what CI workflow runs did
-	After            *afterlifeView
-}
-
-func (w *Web) release(rw http.ResponseWriter, r *http.Request) {
-	act := actor(r)
-	ctx := r.Context()
-	number, _ := strconv.Atoi(r.URL.Query().Get("rev"))
-	rl, rev, err := w.svc.Revision(ctx, act, r.PathValue("project"), r.PathValue("version"), number)
-	if err != nil {
-		w.pageError(rw, r, err)
-		return
-	}
-	revs, err := w.svc.ListRevisions(ctx, act, rl.ProjectKey, rl.Version)
-	if err != nil {
-		w.pageError(rw, r, err)
-		return
-	}
-	// Newest first reads better; the diff defaults to the last change.
-	sort.Slice(revs, func(i, j int) bool { return revs[i].Number > revs[j].Number })
-	d := releaseView{R: rl, Rev: rev, Revisions: revs, CanUpload: rl.Phase == domain.PhaseDraft}
-	if d.Workflows, err = w.svc.WorkflowActions(ctx, act, rl.ProjectKey, rl.Version); err != nil {
-		w.pageError(rw, r, err)
-		return
-	}
-	if len(revs) > 1 {
-		d.DiffTo, d.DiffFrom = revs[0].Number, revs[1].Number
-	}
-	d.Checks = w.checks(r, rl, rev.Number)
-	if t, err := w.svc.Tally(ctx, act, rl.ProjectKey, rl.Version); err == nil {
-		d.Vote = t
-	}
-	if d.Managers, err = w.svc.ReleaseManagers(ctx, act, rl.ProjectKey, rl.Version); err != nil {
-		w.pageError(rw, r, err)
-		return
-	}
-	d.CanManage = w.isMember(r, rl.CommitteeID)
-	d.After = w.afterlife(r, rl)
-	w.render(rw, r, http.StatusOK, "release", view{Title: rl.ProjectKey + " " + rl.Version, Scripts: []string{"upload.js"}, D: d})
-}
 
 type diffEntry struct {
 	Kind          string // added, removed, changed
@@ -479,12 +518,20 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 	project, version := r.PathValue("project"), r.PathValue("version")
 	back := "/projects/" + project + "/releases/" + version
 	wantJSON := r.Header.Get("Accept") == "application/json"
+	typed := url.Values{}
 	failed := func(err error) {
 		if wantJSON {
 			w.jsonError(rw, r, err)
 			return
 		}
-		w.fail(rw, r, back, err)
+		if typed.Get("path") != "" { // a file's Replace form
+			w.fail(rw, r, back+"#results", err)
+			return
+		}
+		// The page again, with the folder and description as typed (the
+		// browser cannot refill the files).
+		r.PostForm = typed
+		w.refill(rw, r, "upload-form", "files", err, w.release)
 	}
 	// Authorise before reading the body, and only then lift the server's
 	// deadlines for this (possibly long) request.
@@ -506,6 +553,7 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 	}
 	req := core.RevisionRequest{}
 	dir := ""
+	exact := "" // the path a Replace form puts its one file at
 	for {
 		part, err := mr.NextPart()
 		if err == io.EOF {
@@ -516,18 +564,21 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 			return
 		}
 		switch part.FormName() {
-		case "description", "dir", "expect_revision":
+		case "description", "dir", "expect_revision", "path":
 			v, err := io.ReadAll(io.LimitReader(part, 4096))
 			if err != nil {
 				failed(domain.Errorf(domain.KindInvalid, "the upload was interrupted: try again"))
 				return
 			}
 			s := strings.TrimSpace(string(v))
+			typed.Set(part.FormName(), s)
 			switch part.FormName() {
 			case "description":
 				req.Description = s
 			case "dir":
 				dir = strings.Trim(s, "/")
+			case "path":
+				exact = s
 			case "expect_revision":
 				if n, err := strconv.Atoi(s); err == nil && s != "" {
 					req.ExpectRevision = &n
@@ -546,6 +597,13 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 			p := name
 			if dir != "" {
 				p = dir + "/" + name
+			}
+			if exact != "" {
+				if len(req.Changes) > 0 {
+					failed(domain.Errorf(domain.KindInvalid, "replace one file at a time"))
+					return
+				}
+				p = exact
 			}
 			p = norm.NFC.String(p) // macOS browsers send decomposed names
 			if err := domain.ValidateNewPath(p); err != nil {
@@ -568,6 +626,9 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 	}
 	if req.Description == "" {
 		req.Description = "Uploaded " + strconv.Itoa(len(req.Changes)) + " file(s) in the browser"
+		if exact != "" {
+			req.Description = "Replaced " + exact + " in the browser"
+		}
 	}
 	res, err := w.svc.CreateRevision(ctx, act, project, version, req)
 	if err != nil {
@@ -622,6 +683,9 @@ type adminView struct {
 	// LinkPasskeys is how many passkeys LinkUser already had: a
 	// re-enrollment is never silent.
 	LinkPasskeys int
+	// The audit log page: filters, and links to newer and older events.
+	Filter store.AuditFilter
+	Pager  pager
 }
 
 func (w *Web) admin(rw http.ResponseWriter, r *http.Request) {
@@ -649,15 +713,38 @@ func (w *Web) renderAdmin(rw http.ResponseWriter, r *http.Request, notice, link,
 	for _, p := range projects {
 		d.Projects[p.CommitteeKey] = append(d.Projects[p.CommitteeKey], p)
 	}
-	if d.Audit, err = w.svc.AuditLog(ctx, act, 100); err != nil {
+	q := r.URL.Query()
+	d.Filter = store.AuditFilter{Actor: strings.TrimSpace(q.Get("actor")), Action: strings.TrimSpace(q.Get("action")), Target: strings.TrimSpace(q.Get("target"))}
+	offset, _ := strconv.Atoi(q.Get("offset"))
+	offset = max(offset, 0)
+	var more bool
+	if d.Audit, more, err = w.svc.AuditPage(ctx, act, d.Filter, offset, auditPageSize); err != nil {
 		w.pageError(rw, r, err)
 		return
 	}
+	keep := url.Values{}
+	for k, v := range map[string]string{"actor": d.Filter.Actor, "action": d.Filter.Action, "target": d.Filter.Target} {
+		if v != "" {
+			keep.Set(k, v)
+		}
+	}
+	d.Pager = newPager("/admin", keep, offset, len(d.Audit), more)
+	d.Pager.Prev, d.Pager.Next = withFragment(d.Pager.Prev), withFragment(d.Pager.Next)
 	if d.Enrollments, err = w.auth.OpenEnrollments(ctx, act); err != nil {
 		w.pageError(rw, r, err)
 		return
 	}
 	w.render(rw, r, http.StatusOK, "admin", view{Title: "Administration", Flash: notice, D: d})
+}
+
+// auditPageSize is how many audit events the administration page shows.
+const auditPageSize = 50
+
+func withFragment(link string) string {
+	if link == "" {
+		return ""
+	}
+	return link + "#audit"
 }
 
 func (w *Web) adminCreateUser(rw http.ResponseWriter, r *http.Request) {
@@ -666,7 +753,7 @@ func (w *Web) adminCreateUser(rw http.ResponseWriter, r *http.Request) {
 		Username: strings.TrimSpace(r.FormValue("username")), Email: strings.TrimSpace(r.FormValue("email")),
 		Name: strings.TrimSpace(r.FormValue("name")), Admin: r.FormValue("admin") == "1"})
 	if err != nil {
-		w.fail(rw, r, "/admin", err)
+		w.refill(rw, r, "new-user", fieldByWord(err, "username", "email", "name"), err, w.admin)
 		return
 	}
 	w.enrollAndShow(rw, r, u.Username, "User "+u.Username+" was created.")
@@ -695,7 +782,7 @@ func (w *Web) enrollAndShow(rw http.ResponseWriter, r *http.Request, username, n
 func (w *Web) adminCreateCommittee(rw http.ResponseWriter, r *http.Request) {
 	c, err := w.svc.CreateCommittee(r.Context(), actor(r), strings.TrimSpace(r.FormValue("key")), strings.TrimSpace(r.FormValue("name")))
 	if err != nil {
-		w.fail(rw, r, "/admin", err)
+		w.refill(rw, r, "new-committee", fieldByWord(err, "key", "name"), err, w.admin)
 		return
 	}
 	w.redirect(rw, r, "/admin", flash{Notice: "Committee " + c.Key + " was created."})
@@ -704,7 +791,7 @@ func (w *Web) adminCreateCommittee(rw http.ResponseWriter, r *http.Request) {
 func (w *Web) adminCreateProject(rw http.ResponseWriter, r *http.Request) {
 	p, err := w.svc.CreateProject(r.Context(), actor(r), strings.TrimSpace(r.FormValue("key")), r.FormValue("committee"), strings.TrimSpace(r.FormValue("name")))
 	if err != nil {
-		w.fail(rw, r, "/admin", err)
+		w.refill(rw, r, "new-project", fieldByWord(err, "committee", "key", "name"), err, w.admin)
 		return
 	}
 	w.redirect(rw, r, "/admin", flash{Notice: "Project " + p.Key + " was created in " + p.CommitteeKey + "."})
@@ -713,8 +800,31 @@ func (w *Web) adminCreateProject(rw http.ResponseWriter, r *http.Request) {
 func (w *Web) adminAddMember(rw http.ResponseWriter, r *http.Request) {
 	m, err := w.svc.AddMember(r.Context(), actor(r), r.FormValue("committee"), strings.TrimSpace(r.FormValue("username")), domain.Role(r.FormValue("role")))
 	if err != nil {
-		w.fail(rw, r, "/admin", err)
+		w.refill(rw, r, "new-member", fieldByWord(err, "committee", "role", "username"), err, w.admin)
 		return
 	}
 	w.redirect(rw, r, "/admin", flash{Notice: m.Username + " is now a " + string(m.Role) + " of " + m.CommitteeKey + "."})
+}
+
+// fieldByWord guesses the field an error is about from the first field
+// name its message mentions (its own field, when it names one, wins),
+// else the last candidate.
+func fieldByWord(err error, fields ...string) string {
+	if f := domain.FieldOf(err); f != "" {
+		return f
+	}
+	msg := strings.ToLower(domain.PublicMessage(err))
+	for _, f := range fields {
+		word := f
+		switch f {
+		case "email":
+			word = "e-mail"
+		case "username":
+			word = "user"
+		}
+		if strings.Contains(msg, word) {
+			return f
+		}
+	}
+	return fields[len(fields)-1]
 }

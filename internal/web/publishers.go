@@ -2,11 +2,9 @@ package web
 
 import (
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
-	"trel/internal/api"
 	"trel/internal/domain"
 )
 
@@ -22,64 +20,17 @@ func (w *Web) publishingRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/issuers/remove", w.requireUser(w.removeIssuer))
 }
 
-// form is what a visitor typed into a form, and the error of one field
-// (or of the form, Field ""), to show the form again next to the error.
-type form struct {
-	Values map[string]string
-	Field  string
-	Error  string
-}
-
-// FieldError returns the error to show next to the field name.
-func (f *form) FieldError(name string) string {
-	if f != nil && f.Field == name {
-		return f.Error
-	}
-	return ""
-}
-
-// Value returns what was typed into the field.
-func (f *form) Value(name string) string {
-	if f == nil {
-		return ""
-	}
-	return f.Values[name]
-}
-
-// Has reports whether a checkbox of the field had the value.
-func (f *form) Has(name, value string) bool {
-	return f != nil && slices.Contains(strings.Split(f.Values[name], ","), value)
-}
-
-func formOf(r *http.Request, names ...string) *form {
-	f := &form{Values: map[string]string{}}
-	for _, n := range names {
-		f.Values[n] = strings.Join(r.Form[n], ",")
-	}
-	return f
-}
-
-// failed records err on the form: next to its field when the core named
-// one, else above the form.
-func (f *form) failed(err error) *form {
-	f.Field, f.Error = domain.FieldOf(err), domain.PublicMessage(err)
-	return f
-}
-
 type publishersView struct {
 	P          *domain.Project
 	Publishers []domain.TrustedPublisher
 	Issuers    []domain.OIDCIssuer
 	CanEdit    bool
 	Actions    []string
-	Form       *form
+	// DefaultIssuer is the issuer a fresh form proposes.
+	DefaultIssuer string
 }
 
 func (w *Web) publishersPage(rw http.ResponseWriter, r *http.Request) {
-	w.renderPublishers(rw, r, http.StatusOK, nil)
-}
-
-func (w *Web) renderPublishers(rw http.ResponseWriter, r *http.Request, status int, f *form) {
 	act := actor(r)
 	p, err := w.svc.Project(r.Context(), act, r.PathValue("project"))
 	if err != nil {
@@ -96,22 +47,18 @@ func (w *Web) renderPublishers(rw http.ResponseWriter, r *http.Request, status i
 		w.pageError(rw, r, err)
 		return
 	}
-	if f == nil { // a fresh form: GitHub Actions, compose
-		f = &form{Values: map[string]string{"issuer": domain.GitHubActionsIssuer, "actions": domain.ActionCompose}}
-	}
-	w.render(rw, r, status, "publishers", view{Title: "Trusted publishers of " + p.Name, D: publishersView{P: p, Publishers: ps, Issuers: is,
-		CanEdit: w.isMember(r, p.CommitteeID), Actions: domain.AllActions, Form: f}})
+	w.render(rw, r, http.StatusOK, "publishers", view{Title: "Trusted publishers of " + p.Name, D: publishersView{P: p, Publishers: ps, Issuers: is,
+		CanEdit: w.isMember(r, p.CommitteeID), Actions: domain.AllActions, DefaultIssuer: domain.GitHubActionsIssuer}})
 }
 
 func (w *Web) addPublisher(rw http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {
-		w.renderPublishers(rw, r, http.StatusBadRequest, &form{Error: "the form could not be read"})
+		w.refill(rw, r, "pub", "", domain.Errorf(domain.KindInvalid, "the form could not be read"), w.publishersPage)
 		return
 	}
-	f := formOf(r, "issuer", "repository", "workflow", "ref", "environment", "actions")
-	p := domain.TrustedPublisher{Issuer: f.Value("issuer"), Repository: strings.TrimSpace(f.Value("repository")),
-		Workflow: strings.TrimSpace(f.Value("workflow")), Ref: strings.TrimSpace(f.Value("ref")), Environment: strings.TrimSpace(f.Value("environment"))}
-	acts, err := domain.ParseActions(f.Value("actions"))
+	p := domain.TrustedPublisher{Issuer: r.FormValue("issuer"), Repository: strings.TrimSpace(r.FormValue("repository")),
+		Workflow: strings.TrimSpace(r.FormValue("workflow")), Ref: strings.TrimSpace(r.FormValue("ref")), Environment: strings.TrimSpace(r.FormValue("environment"))}
+	acts, err := domain.ParseActions(strings.Join(r.Form["actions"], ","))
 	if err == nil {
 		p.Actions = acts
 		var added *domain.TrustedPublisher
@@ -120,15 +67,14 @@ func (w *Web) addPublisher(rw http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	w.logServerError(r, err)
-	w.renderPublishers(rw, r, api.StatusOf(domain.KindOf(err)), f.failed(err))
+	w.refill(rw, r, "pub", "", err, w.publishersPage)
 }
 
 func (w *Web) removePublisher(rw http.ResponseWriter, r *http.Request) {
 	key := r.PathValue("project")
 	back := "/projects/" + key + "/publishers"
-	if r.FormValue("confirm") != "yes" {
-		w.fail(rw, r, back, domain.Errorf(domain.KindInvalid, "tick the confirmation box to remove the publisher"))
+	if err := confirmed(r, "remove the publisher"); err != nil {
+		w.fail(rw, r, back, err)
 		return
 	}
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
@@ -145,14 +91,9 @@ func (w *Web) removePublisher(rw http.ResponseWriter, r *http.Request) {
 
 type issuersView struct {
 	Issuers []domain.OIDCIssuer
-	Form    *form
 }
 
 func (w *Web) issuersPage(rw http.ResponseWriter, r *http.Request) {
-	w.renderIssuers(rw, r, http.StatusOK, nil)
-}
-
-func (w *Web) renderIssuers(rw http.ResponseWriter, r *http.Request, status int, f *form) {
 	if u := actor(r).User; u == nil || !u.Admin {
 		w.renderError(rw, r, http.StatusForbidden, "Not allowed", "Only administrators manage the OIDC issuers of trusted publishing.")
 		return
@@ -162,19 +103,11 @@ func (w *Web) renderIssuers(rw http.ResponseWriter, r *http.Request, status int,
 		w.pageError(rw, r, err)
 		return
 	}
-	if f == nil {
-		f = &form{Values: map[string]string{"kind": domain.IssuerGitHub}}
-	}
-	w.render(rw, r, status, "issuers", view{Title: "OIDC issuers", D: issuersView{Issuers: is, Form: f}})
+	w.render(rw, r, http.StatusOK, "issuers", view{Title: "OIDC issuers", D: issuersView{Issuers: is}})
 }
 
 func (w *Web) addIssuer(rw http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		w.renderIssuers(rw, r, http.StatusBadRequest, &form{Error: "the form could not be read"})
-		return
-	}
-	f := formOf(r, "url", "kind", "web_url")
-	is := domain.OIDCIssuer{URL: strings.TrimSpace(f.Value("url")), Kind: f.Value("kind"), WebURL: strings.TrimSpace(f.Value("web_url"))}
+	is := domain.OIDCIssuer{URL: strings.TrimSpace(r.FormValue("url")), Kind: r.FormValue("kind"), WebURL: strings.TrimSpace(r.FormValue("web_url"))}
 	if err := is.Validate(); err != nil {
 		field := "url"
 		if is.Kind != domain.IssuerGitHub && is.Kind != domain.IssuerGitLab {
@@ -182,14 +115,12 @@ func (w *Web) addIssuer(rw http.ResponseWriter, r *http.Request) {
 		} else if domain.ValidateIssuerURL(is.URL) == nil {
 			field = "web_url"
 		}
-		w.renderIssuers(rw, r, http.StatusBadRequest, &form{Values: f.Values, Field: field, Error: domain.PublicMessage(err)})
+		w.refill(rw, r, "is", field, err, w.issuersPage)
 		return
 	}
 	added, err := w.svc.AddOIDCIssuer(r.Context(), actor(r), is)
 	if err != nil {
-		w.logServerError(r, err)
-		f.Field, f.Error = "url", domain.PublicMessage(err)
-		w.renderIssuers(rw, r, api.StatusOf(domain.KindOf(err)), f)
+		w.refill(rw, r, "is", "url", err, w.issuersPage)
 		return
 	}
 	w.redirect(rw, r, "/admin/issuers", flash{Notice: "trel now accepts ID tokens of " + added.URL + "."})
@@ -197,8 +128,8 @@ func (w *Web) addIssuer(rw http.ResponseWriter, r *http.Request) {
 
 func (w *Web) removeIssuer(rw http.ResponseWriter, r *http.Request) {
 	url := r.FormValue("url")
-	if r.FormValue("confirm") != "yes" {
-		w.fail(rw, r, "/admin/issuers", domain.Errorf(domain.KindInvalid, "tick the confirmation box to remove the issuer"))
+	if err := confirmed(r, "remove the issuer"); err != nil {
+		w.fail(rw, r, "/admin/issuers", err)
 		return
 	}
 	if err := w.svc.RemoveOIDCIssuer(r.Context(), actor(r), url); err != nil {

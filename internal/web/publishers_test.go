@@ -58,7 +58,7 @@ func TestPublishersPage(t *testing.T) {
 		t.Fatalf("a bad workflow: %d\n%s", rec.Code, body)
 	}
 	if !regexp.MustCompile(`id="pub-workflow" name="workflow"[^>]*value="\.github/workflows/release\.yml@main"[^>]*aria-invalid="true"`).MatchString(body) ||
-		!strings.Contains(body, `<p class="field-error" id="pub-workflow-error">`) || !strings.Contains(body, `value="widget/lib"`) ||
+		!strings.Contains(body, `<p class="field-error" id="pub-workflow-error" role="alert">`) || !strings.Contains(body, `value="widget/lib"`) ||
 		!strings.Contains(body, `value="refs/tags/v*"`) || !regexp.MustCompile(`value="publish" checked`).MatchString(body) {
 		t.Fatalf("the refused form does not show its error next to the field with the typed values:\n%s", body)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -18,6 +19,7 @@ func (w *Web) signingRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+rel+"/sign", w.requireUser(w.signPage))
 	mux.HandleFunc("POST "+rel+"/sign/begin", w.requireUser(w.signBegin))
 	mux.HandleFunc("POST "+rel+"/sign/complete", w.requireUser(w.signComplete))
+	mux.HandleFunc("POST "+rel+"/sign/check-password", w.requireUser(w.signCheckPassword))
 	mux.HandleFunc("POST /signing-keys", w.requireUser(w.createServerKey))
 }
 
@@ -27,6 +29,8 @@ type signView struct {
 	Keys     []domain.ServerKey
 	Files    []signableFile // artifacts that can be signed
 	Other    []domain.File
+	// Warnings say why signatures made here would not count.
+	Warnings []string
 }
 
 // signPage shows the files of the latest revision with their digests, the
@@ -54,6 +58,7 @@ func (w *Web) signPage(rw http.ResponseWriter, r *http.Request) {
 		w.pageError(rw, r, err)
 		return
 	}
+	d.Warnings = w.signWarnings(r, rel, pol, d.Keys)
 	have := map[string]bool{}
 	for _, f := range rev.Files {
 		have[f.Path] = true
@@ -148,15 +153,70 @@ func (w *Web) createServerKey(rw http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.FormValue("password") != r.FormValue("password2") {
-		w.fail(rw, r, "/keys", domain.Errorf(domain.KindInvalid, "the two passwords differ"))
+		w.refill(rw, r, "create-held", "password2", domain.Errorf(domain.KindInvalid, "the two passwords differ: type the same password twice"), w.keys)
 		return
 	}
 	days, _ := strconv.Atoi(r.FormValue("expiry_days"))
 	k, err := w.svc.CreateServerKey(r.Context(), actor(r), core.NewServerKey{Password: r.FormValue("password"),
 		Algorithm: r.FormValue("algorithm"), ExpiryDays: days, Committees: r.Form["committee"]})
 	if err != nil {
-		w.fail(rw, r, "/keys", err)
+		field := ""
+		if strings.Contains(domain.PublicMessage(err), "password") {
+			field = "password"
+		}
+		w.refill(rw, r, "create-held", field, err, w.keys)
 		return
 	}
-	w.redirect(rw, r, "/keys", flash{Notice: "Created key " + k.Fingerprint + ", held by trel. It signs only after your passkey approval and with your password."})
+	w.redirect(rw, r, "/keys#held", flash{Notice: "Created key " + k.Fingerprint + ", held by trel. It signs only after your passkey approval and with your password."})
+}
+
+// signWarnings says when the project's policy would not count what this
+// page makes.
+func (w *Web) signWarnings(r *http.Request, rel *domain.Release, pol *domain.Policy, keys []domain.ServerKey) []string {
+	var out []string
+	policy := "the project's policy"
+	if !pol.AcceptServerSigned {
+		out = append(out, policy+" does not accept signatures made by keys trel holds: they would not count. A committee member can change that on the policy page.")
+	}
+	if !pol.AcceptOpenPGP {
+		out = append(out, policy+" does not accept OpenPGP signatures: make Sigstore bundles.")
+	}
+	if !pol.AcceptSigstore {
+		out = append(out, policy+" does not accept Sigstore bundles: make OpenPGP signatures.")
+	}
+	if pol.Signers == domain.SignersReleaseManagers {
+		if rms, err := w.svc.ReleaseManagers(r.Context(), actor(r), rel.ProjectKey, rel.Version); err == nil && !slices.Contains(rms, actor(r).User.Username) {
+			out = append(out, "only the release's managers may sign under "+policy+", and you are not one: ask a committee member to add you.")
+		}
+	}
+	for _, k := range keys {
+		pub, err := w.svc.Key(r.Context(), actor(r), k.Fingerprint)
+		if err != nil {
+			continue
+		}
+		if !slices.ContainsFunc(pub.Committees, func(l domain.CommitteeKey) bool { return l.CommitteeKey == rel.CommitteeKey }) {
+			out = append(out, "key "+k.Fingerprint+" is not in the KEYS of committee "+rel.CommitteeKey+": its OpenPGP signatures would not count. Add it to the committee on the keys page.")
+		}
+	}
+	return out
+}
+
+type checkPasswordRequest struct {
+	Key      string `json:"key"`
+	Password string `json:"password"`
+}
+
+// signCheckPassword checks the signing password before the passkey
+// ceremony (the script calls it first).
+func (w *Web) signCheckPassword(rw http.ResponseWriter, r *http.Request) {
+	var req checkPasswordRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&req); err != nil {
+		w.jsonError(rw, r, domain.Errorf(domain.KindInvalid, "bad request: %v", err))
+		return
+	}
+	if err := w.svc.CheckServerKeyPassword(r.Context(), actor(r), req.Key, req.Password); err != nil {
+		w.jsonError(rw, r, err)
+		return
+	}
+	writeJSON(rw, http.StatusOK, map[string]bool{"ok": true})
 }

@@ -1,9 +1,40 @@
 // Package web serves trel's browser interface: server-rendered HTML pages
-// (html/template, so every value is escaped) with embedded CSS and two small
-// scripts, one for passkey ceremonies and one for upload progress.
+// (html/template, so every value is escaped) with embedded CSS and small
+// scripts: app.js on every page (copy buttons, live updates, focus in
+// confirmations), and one per passkey ceremony or upload progress.
 // Everything but passkeys works without JavaScript. Browser routes use a
 // session cookie and http.CrossOriginProtection; the JSON API under /api/
 // stays bearer-only and is served elsewhere.
+//
+// # Writing a page
+//
+// A page is templates/NAME.html defining "content"; it is parsed with
+// layout.html and components.html (read the comment at the top of that
+// file for the components and their arguments). The rules every page
+// follows, and the helpers that make them easy:
+//
+//   - Forms keep what was typed and show errors next to the field: a POST
+//     handler that the core refuses calls w.refill(rw, r, FORM-ID, FIELD,
+//     err, w.thePageHandler), which renders the page again (same request,
+//     as a GET) with the typed values. In the template every input uses
+//     fval/fchecked for its value, fattrs for its error state and the
+//     "fielderror" component below it; the form starts with "formerror".
+//     A domain.Error made with .On("field") lands on that field. Password
+//     inputs are never refilled. Actions without typed input (a button)
+//     may instead redirect with a flash message (w.fail, w.redirect).
+//   - Destructive or irreversible actions use the "confirm" component; the
+//     handler refuses a request without confirm=yes (confirmed()).
+//   - Names from users go inside <bdi>; enum values are shown with words
+//     (phase, policy choices, roles).
+//   - Tables go in <div class="scroll"> (each scrolls in its own box at
+//     400 px); every input is styled by style.css; labels name every input.
+//   - A page that shows something still running sets view.Refresh: a
+//     <noscript> meta refresh, and app.js updates the elements marked
+//     data-live (with an id) in place. Always also offer a reload link.
+//   - Empty lists and selects say what to create first ("select"
+//     component, class "empty").
+//   - Every route has an API call and a CLI command, and a row in
+//     internal/api's authorisation matrix when it is an API route.
 package web
 
 import (
@@ -52,14 +83,18 @@ type Web struct {
 	log    *slog.Logger
 	pages  map[string]*template.Template
 	cookie string // session cookie name
+	tlog   LogReader
 }
 
 // New builds the browser handler, to be mounted at "/".
-func New(svc *core.Service, a *auth.Auth, log *slog.Logger) (http.Handler, error) {
+func New(svc *core.Service, a *auth.Auth, log *slog.Logger, opts ...Option) (http.Handler, error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	w := &Web{svc: svc, auth: a, log: log, pages: map[string]*template.Template{}, cookie: "trel_session"}
+	for _, o := range opts {
+		o(w)
+	}
 	if a.Secure() {
 		w.cookie = "__Host-trel_session"
 	}
@@ -104,6 +139,18 @@ var funcs = template.FuncMap{
 	"deref":  func(b *bool) bool { return b != nil && *b },
 	"has":    func(l []string, v string) bool { return slices.Contains(l, v) },
 	"join":   func(l []string) string { return strings.Join(l, ", ") },
+	"words":  words,
+	"add":    func(a, b int) int { return a + b },
+	"device": domain.DeviceName,
+	// emptyLink is where an empty list's "create one" link goes: only
+	// administrators may follow it.
+	"emptyLink": func(u *domain.User, link string) string {
+		if u != nil && u.Admin {
+			return link
+		}
+		return ""
+	},
+	"options": options,
 	"json": func(v any) string {
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
@@ -123,7 +170,10 @@ func (w *Web) parseTemplates() error {
 		if base == "layout" {
 			continue
 		}
-		t, err := template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/partials/*.html", n)
+		if base == "components" {
+			continue
+		}
+		t, err := template.New(base).Funcs(funcs).Funcs(formFuncs).ParseFS(templateFS, "templates/layout.html", "templates/components.html", "templates/partials/*.html", n)
 		if err != nil {
 			return fmt.Errorf("parsing template %s: %w", n, err)
 		}
@@ -261,8 +311,13 @@ type view struct {
 	// until dismissed) and Path the page they are on, to come back to.
 	Notices []domain.Notice
 	Path    string
-	// Unread counts the user's unread notifications (the bell); Mail says
-	// whether this server sends mail.
+	// Form is the refused form the page shows again (see refill), or nil.
+	Form *failedForm
+	// Refresh, when above 0, reloads the page every Refresh seconds while
+	// something runs (checks): a meta refresh without JavaScript, and
+	// app.js updating the [data-live] parts of the page with it.
+	Refresh int
+	// Unread counts the user's unread notifications (the bell).
 	Unread int
 }
 
@@ -279,6 +334,9 @@ func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, page s
 		}
 		v.Notices, v.Unread = splitNotices(ns)
 		v.Path = r.URL.Path
+	}
+	if ff := failedFormOf(r); ff != nil {
+		v.Form, status = ff, ff.Status
 	}
 	f := w.takeFlash(rw, r)
 	if v.Flash == "" {

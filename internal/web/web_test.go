@@ -385,6 +385,7 @@ func TestDownloadsAreAttachmentsInASandbox(t *testing.T) {
 
 func TestPagesNeedASignedInUser(t *testing.T) {
 	f := newFixture(t)
+	// A draft is the committee's: its page sends a visitor to sign in.
 	ctx := context.Background()
 	if _, err := f.app.Core.CreateCommittee(ctx, core.SystemActor, "widget", "Widget"); err != nil {
 		t.Fatal(err)

@@ -119,18 +119,26 @@ func (s q) PutAck(ctx context.Context, revisionID int64, a domain.Ack, userID in
 }
 
 func (s q) CurrentVote(ctx context.Context, releaseID int64) (*domain.VoteRound, error) {
+	v, err := scanVoteRound(s.db.QueryRowContext(ctx, `SELECT `+voteRoundCols+voteRoundFrom+`
+		WHERE r.release_id = $1 ORDER BY r.round DESC LIMIT 1`, releaseID))
+	if err != nil {
+		return nil, notFound(err, "no vote was started on this release: start one with `trel vote start PROJECT VERSION`")
+	}
+	return v, nil
+}
+
+const voteRoundCols = `r.round, r.revision, u.username, r.started_at, r.min_hours, r.min_binding_plus_ones, r.policy_version, r.resolved_at, ru.username, r.passed, r.cancel_reason`
+
+const voteRoundFrom = ` FROM vote_rounds r JOIN users u ON u.id = r.started_by LEFT JOIN users ru ON ru.id = r.resolved_by`
+
+func scanVoteRound(row interface{ Scan(...any) error }) (*domain.VoteRound, error) {
 	var v domain.VoteRound
 	var started int64
 	var resolved sql.NullInt64
 	var resolvedBy sql.NullString
 	var passed sql.NullBool
-	err := s.db.QueryRowContext(ctx, `
-		SELECT r.round, r.revision, u.username, r.started_at, r.min_hours, r.min_binding_plus_ones, r.policy_version, r.resolved_at, ru.username, r.passed
-		FROM vote_rounds r JOIN users u ON u.id = r.started_by LEFT JOIN users ru ON ru.id = r.resolved_by
-		WHERE r.release_id = $1 ORDER BY r.round DESC LIMIT 1`, releaseID).
-		Scan(&v.Round, &v.Revision, &v.StartedBy, &started, &v.MinHours, &v.MinBindingPlusOnes, &v.PolicyVersion, &resolved, &resolvedBy, &passed)
-	if err != nil {
-		return nil, notFound(err, "no vote was started on this release: start one with `trel vote start PROJECT VERSION`")
+	if err := row.Scan(&v.Round, &v.Revision, &v.StartedBy, &started, &v.MinHours, &v.MinBindingPlusOnes, &v.PolicyVersion, &resolved, &resolvedBy, &passed, &v.CancelReason); err != nil {
+		return nil, err
 	}
 	v.StartedAt, v.ResolvedAt, v.ResolvedBy = fromMicros(started), fromNullMicros(resolved), resolvedBy.String
 	if passed.Valid {

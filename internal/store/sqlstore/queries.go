@@ -523,28 +523,9 @@ func (s q) Audit(ctx context.Context, ev domain.AuditEvent) error {
 }
 
 func (s q) ListAudit(ctx context.Context, limit int) ([]domain.AuditEvent, error) {
-	rows, err := s.db.QueryContext(ctx, `
+	return queryAll(ctx, s.db, "reading audit log", scanAudit, `
 		SELECT id, time, COALESCE(actor_id, 0), actor, action, target, details, client_ip
 		FROM audit_events ORDER BY id DESC LIMIT $1`, limit)
-	if err != nil {
-		return nil, wrap("reading audit log", err)
-	}
-	defer rows.Close()
-	var out []domain.AuditEvent
-	for rows.Next() {
-		var ev domain.AuditEvent
-		var t int64
-		var details string
-		if err := rows.Scan(&ev.ID, &t, &ev.ActorID, &ev.Actor, &ev.Action, &ev.Target, &details, &ev.ClientIP); err != nil {
-			return nil, wrap("reading audit log", err)
-		}
-		ev.Time = fromMicros(t)
-		if err := json.Unmarshal([]byte(details), &ev.Details); err != nil {
-			return nil, domain.Internal("decoding audit details", err)
-		}
-		out = append(out, ev)
-	}
-	return out, wrap("reading audit log", rows.Err())
 }
 
 func isUniqueErr(err error) bool { return err != nil && isUniqueViolation(err) }

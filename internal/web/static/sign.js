@@ -38,6 +38,17 @@
   async function sign(form) {
     const paths = Array.from(form.querySelectorAll('input[name=path]:checked')).map(function (i) { return i.value; });
     if (paths.length === 0) { throw new Error('Choose at least one file.'); }
+    // The password first: a wrong one is said before any passkey approval
+    // is asked for (and spent).
+    const pw = form.elements.password;
+    pw.removeAttribute('aria-invalid');
+    try {
+      await postJSON(form.dataset.check, { key: form.elements.key.value, password: pw.value });
+    } catch (err) {
+      pw.setAttribute('aria-invalid', 'true');
+      pw.setAttribute('aria-describedby', 'passkey-error');
+      throw err;
+    }
     const plan = await postJSON(form.dataset.begin, { key: form.elements.key.value, paths: paths, kind: form.elements.kind.value });
     showTransaction(plan);
     const cred = await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(plan.options) });

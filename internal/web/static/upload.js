@@ -37,13 +37,13 @@
         }
         button.disabled = false;
         box.hidden = true;
-        err.textContent = data.error || ('The upload failed (' + xhr.status + ').');
+        err.textContent = (data.error || ('The upload failed (' + xhr.status + ').')) + ' Nothing changed in the release.';
         err.hidden = false;
       });
       xhr.addEventListener('error', function () {
         button.disabled = false;
         box.hidden = true;
-        err.textContent = 'The upload failed: the connection was lost.';
+        err.textContent = 'The upload failed: the connection was lost. Nothing changed in the release (a revision is made only once every file arrived): press Upload again to send the same files.';
         err.hidden = false;
       });
       xhr.send(new FormData(form));
