@@ -647,17 +647,27 @@ func (w *Web) upload(rw http.ResponseWriter, r *http.Request) {
 	http.Redirect(rw, r, back, http.StatusSeeOther)
 }
 
-// download serves a file as an attachment with a neutral type: uploaded
-// content must never run as a page of this site.
-func (w *Web) download(rw http.ResponseWriter, r *http.Request) {
+// openRevisionFile opens the file the path names ({project}, {version},
+// {number}, {path}); on failure it has answered with the error page.
+func (w *Web) openRevisionFile(rw http.ResponseWriter, r *http.Request) (number int, f *domain.File, rc io.ReadSeekCloser, ok bool) {
 	number, err := strconv.Atoi(r.PathValue("number"))
 	if err != nil || number < 1 {
 		w.pageError(rw, r, domain.Errorf(domain.KindNotFound, "no such revision"))
-		return
+		return 0, nil, nil, false
 	}
-	f, rc, err := w.svc.OpenFile(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"), number, r.PathValue("path"))
+	f, rc, err = w.svc.OpenFile(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"), number, r.PathValue("path"))
 	if err != nil {
 		w.pageError(rw, r, err)
+		return 0, nil, nil, false
+	}
+	return number, f, rc, true
+}
+
+// download serves a file as an attachment with a neutral type: uploaded
+// content must never run as a page of this site.
+func (w *Web) download(rw http.ResponseWriter, r *http.Request) {
+	_, f, rc, ok := w.openRevisionFile(rw, r)
+	if !ok {
 		return
 	}
 	defer rc.Close()

@@ -456,14 +456,8 @@ type fileView struct {
 // like every value; anything that is not UTF-8 text is offered as a
 // download instead.
 func (w *Web) viewFile(rw http.ResponseWriter, r *http.Request) {
-	number, err := strconv.Atoi(r.PathValue("number"))
-	if err != nil || number < 1 {
-		w.pageError(rw, r, domain.Errorf(domain.KindNotFound, "no such revision"))
-		return
-	}
-	f, rc, err := w.svc.OpenFile(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"), number, r.PathValue("path"))
-	if err != nil {
-		w.pageError(rw, r, err)
+	number, f, rc, ok := w.openRevisionFile(rw, r)
+	if !ok {
 		return
 	}
 	defer rc.Close()
