@@ -151,8 +151,22 @@ type scanConfig struct {
 // licenseFile is a licence text found in the archive, classified.
 type licenseFile struct {
 	name    string
+	seq     int // the member's position among the archive's files
 	matches []rules.LicenseMatch
 	err     error
+	text    int // index in scanResult.texts while waiting for the classifier, else -1
+}
+
+// namedFile is a member named in a result, with its position.
+type namedFile struct {
+	seq  int
+	name string
+}
+
+// pendingHeader is a file whose header waits for the classifier.
+type pendingHeader struct {
+	namedFile
+	text int
 }
 
 // scanResult is everything the pass learned about one archive.
@@ -173,9 +187,17 @@ type scanResult struct {
 	licenses  []licenseFile     // every LICENSE*/COPYING* file, classified
 	// Headers.
 	headerChecked, headerGenerated int
-	noHeader                       []string // full names, capped
+	noHeader                       []namedFile // capped
 	noHeaderCount                  int
-	headerLicenses                 []licenseFile // files whose header names another licence
+	headerLicenses                 []licenseFile // files whose header names another licence, capped
+	headerLicensed                 int
+	// Texts waiting for the classifier, which runs after the walk:
+	// deduplicated, within pendingBudget.
+	texts          []rules.Text
+	textIndex      map[[32]byte]int
+	textBytes      int
+	pendingHeaders []pendingHeader // capped
+	pendingCount   []int           // by text: the files whose header it is
 	// Source comparison: git blob ids by full name (files and links).
 	blobs map[string][20]byte
 }
@@ -185,18 +207,34 @@ const (
 	maxKeptNames   = maxDetailPaths
 )
 
+// pendingBudget bounds the bytes of texts kept for the classifier until the
+// end of the walk; beyond it they are classified at once (a variable for
+// the test of that path).
+var pendingBudget = 8 << 20
+
+// scanArchive is the one pass over an archive: the walk reads every member
+// once, then the licence texts and headers it found are classified. The
+// classifier (about 20 MiB) is loaded only then, when the walk's name index
+// (about 20 bytes a member) is gone, so that the two never add up.
 func scanArchive(ctx context.Context, in *Input, f domain.File, cfg scanConfig) *scanResult {
-	res := &scanResult{tops: map[string]bool{}, topIsDir: map[string]bool{}, rootFiles: map[string][]byte{}, ignore: map[string][]byte{}}
+	res := &scanResult{tops: map[string]bool{}, topIsDir: map[string]bool{}, rootFiles: map[string][]byte{}, ignore: map[string][]byte{},
+		textIndex: map[[32]byte]int{}}
+	res.walk(ctx, in, f, cfg)
+	res.classifyPending()
+	return res
+}
+
+func (res *scanResult) walk(ctx context.Context, in *Input, f domain.File, cfg scanConfig) {
 	ra, closer, err := in.OpenAt(ctx, f)
 	if err != nil {
 		res.openErr = err
-		return res
+		return
 	}
 	defer closer.Close()
 	ar, err := archive.Open(ra, f.Size, cfg.format, cfg.limits)
 	if err != nil {
 		res.err = asArchiveError(err)
-		return res
+		return
 	}
 	defer ar.Close()
 	if cfg.hash {
@@ -205,6 +243,7 @@ func scanArchive(ctx context.Context, in *Input, f domain.File, cfg scanConfig) 
 	bufp := scanBuffers.Get().(*[]byte)
 	defer scanBuffers.Put(bufp)
 	buf := *bufp
+	seq := -1
 	for {
 		if err := ctx.Err(); err != nil {
 			res.openErr = err
@@ -237,6 +276,7 @@ func scanArchive(ctx context.Context, in *Input, f domain.File, cfg scanConfig) 
 		if m.Kind != archive.KindFile {
 			continue
 		}
+		seq++
 		base := path.Base(name)
 		depth := strings.Count(name, "/")
 		want := 0
@@ -277,8 +317,9 @@ func scanArchive(ctx context.Context, in *Input, f domain.File, cfg scanConfig) 
 			res.ignore[name] = append([]byte(nil), prefix...)
 		}
 		if isLicense && len(res.licenses) < maxKeptNames {
-			ms, err := rules.Classify(prefix)
-			res.licenses = append(res.licenses, licenseFile{name: name, matches: ms, err: err})
+			lf := licenseFile{name: name, seq: seq, text: -1}
+			lf.text, lf.matches, lf.err = res.classifyLater(rules.LicenseText(prefix))
+			res.licenses = append(res.licenses, lf)
 		}
 		if needsHeader && !isLicense {
 			res.headerChecked++
@@ -287,34 +328,108 @@ func scanArchive(ctx context.Context, in *Input, f domain.File, cfg scanConfig) 
 			case hd.License != "" && rules.LicenseMatches(hd.License, cfg.license):
 			case hd.Generated:
 				res.headerGenerated++
+			case hd.License != "" && !strings.EqualFold(hd.License, "GPL") && !strings.EqualFold(hd.License, "LGPL"):
+				res.headerFound(namedFile{seq, name}, []rules.LicenseMatch{{SPDX: hd.License, Kind: "Header", Confidence: 1}}, nil)
 			case hd.License != "" || hd.Other:
-				lf := licenseFile{name: name}
-				if hd.License != "" && !strings.EqualFold(hd.License, "GPL") && !strings.EqualFold(hd.License, "LGPL") {
-					lf.matches = []rules.LicenseMatch{{SPDX: hd.License, Kind: "Header", Confidence: 1}}
-				} else if block := rules.HeaderComment(prefix); len(block) > 0 {
-					lf.matches, lf.err = rules.ClassifyHeader(block)
-				}
-				if len(lf.matches) == 0 && lf.err == nil {
-					res.noHeaderCount++
-					if len(res.noHeader) < maxKeptNames {
-						res.noHeader = append(res.noHeader, name)
-					}
+				block := rules.HeaderComment(prefix)
+				if len(block) == 0 {
+					res.headerFound(namedFile{seq, name}, nil, nil)
 					break
 				}
-				if len(res.headerLicenses) < maxKeptNames {
-					res.headerLicenses = append(res.headerLicenses, lf)
+				i, ms, err := res.classifyLater(rules.HeaderText(block))
+				if i < 0 {
+					res.headerFound(namedFile{seq, name}, ms, err)
+					break
+				}
+				res.pendingCount[i]++
+				if len(res.pendingHeaders) < maxKeptNames {
+					res.pendingHeaders = append(res.pendingHeaders, pendingHeader{namedFile{seq, name}, i})
 				}
 			default:
-				res.noHeaderCount++
-				if len(res.noHeader) < maxKeptNames {
-					res.noHeader = append(res.noHeader, name)
-				}
+				res.headerFound(namedFile{seq, name}, nil, nil)
 			}
 		}
 	}
 	res.problems, res.nprob = ar.Problems()
 	res.stats = ar.Stats()
-	return res
+}
+
+// classifyLater returns the result of a text classified before, or keeps
+// the text for classifyPending and returns its index, or (beyond
+// pendingBudget) classifies it at once.
+func (res *scanResult) classifyLater(t rules.Text) (pending int, ms []rules.LicenseMatch, err error) {
+	if ms, ok := rules.Cached(t); ok {
+		return -1, ms, nil
+	}
+	if i, ok := res.textIndex[t.Key()]; ok {
+		return i, nil, nil
+	}
+	if res.textBytes+t.Len() > pendingBudget {
+		rs, err := rules.ClassifyAll([]rules.Text{t})
+		if err != nil {
+			return -1, nil, err
+		}
+		return -1, rs[0], nil
+	}
+	res.textBytes += t.Len()
+	res.textIndex[t.Key()] = len(res.texts)
+	res.texts = append(res.texts, t.Clone())
+	res.pendingCount = append(res.pendingCount, 0)
+	return len(res.texts) - 1, nil, nil
+}
+
+// headerFound records a source file's header: without a licence the
+// classifier knows (no matches and no error), or with one.
+func (res *scanResult) headerFound(f namedFile, ms []rules.LicenseMatch, err error) {
+	if len(ms) == 0 && err == nil {
+		res.noHeaderCount++
+		if len(res.noHeader) < maxKeptNames {
+			res.noHeader = append(res.noHeader, f)
+		}
+		return
+	}
+	res.headerLicensed++
+	if len(res.headerLicenses) < maxKeptNames {
+		res.headerLicenses = append(res.headerLicenses, licenseFile{name: f.name, seq: f.seq, matches: ms, err: err, text: -1})
+	}
+}
+
+// classifyPending classifies the texts the walk kept, with one load of the
+// classifier, and files their results in archive order.
+func (res *scanResult) classifyPending() {
+	if len(res.texts) == 0 {
+		return
+	}
+	rs, err := rules.ClassifyAll(res.texts)
+	result := func(i int) ([]rules.LicenseMatch, error) {
+		if err != nil {
+			return nil, err
+		}
+		return rs[i], nil
+	}
+	for i := range res.licenses {
+		if lf := &res.licenses[i]; lf.text >= 0 {
+			lf.matches, lf.err = result(lf.text)
+			lf.text = -1
+		}
+	}
+	// The counts hold every file; the names only those kept.
+	counted := make([]int, len(res.texts))
+	for _, p := range res.pendingHeaders {
+		ms, err := result(p.text)
+		res.headerFound(p.namedFile, ms, err)
+		counted[p.text]++
+	}
+	for i, n := range res.pendingCount {
+		if ms, err := result(i); len(ms) == 0 && err == nil {
+			res.noHeaderCount += n - counted[i]
+		} else {
+			res.headerLicensed += n - counted[i]
+		}
+	}
+	sort.SliceStable(res.noHeader, func(i, j int) bool { return res.noHeader[i].seq < res.noHeader[j].seq })
+	sort.SliceStable(res.headerLicenses, func(i, j int) bool { return res.headerLicenses[i].seq < res.headerLicenses[j].seq })
+	res.texts, res.textIndex, res.pendingHeaders, res.pendingCount = nil, nil, nil, nil
 }
 
 // scanBuffers hold the start of members (licence texts, headers): one
@@ -549,7 +664,8 @@ func judgeHeaders(r *scanResult, cfg scanConfig, policyIgnore []string) []Outcom
 	root := r.root()
 	var offenders []string
 	excluded := 0
-	for _, name := range r.noHeader {
+	for _, f := range r.noHeader {
+		name := f.name
 		rel := strings.TrimPrefix(name, root)
 		if ok, _ := file.Match(rel); ok {
 			excluded++
@@ -568,7 +684,7 @@ func judgeHeaders(r *scanResult, cfg scanConfig, policyIgnore []string) []Outcom
 		details["ignore_errors"] = errs
 	}
 	if len(offenders)+unlisted == 0 {
-		msg := fmt.Sprintf("all %d source files carry a licence header (%s)", r.headerChecked-excluded-len(r.headerLicenses), cfg.license)
+		msg := fmt.Sprintf("all %d source files carry a licence header (%s)", r.headerChecked-excluded-r.headerLicensed, cfg.license)
 		if r.headerChecked == 0 {
 			msg = "no file of a language that needs a licence header"
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"trel/internal/checks"
 	"trel/internal/core"
 	"trel/internal/domain"
 	"trel/internal/testutil/archivetest"
@@ -254,4 +255,58 @@ func TestArchiveLicenceRules(t *testing.T) {
 	rs = f.uploadFiles(t, map[string]string{"alpha-lib-1.0-src.tar.gz": filepath.Join(dir, "good.tar.gz")})
 	want(t, rs, "license:alpha-lib-1.0-src.tar.gz", domain.StatusBlocker, "no DISCLAIMER")
 	want(t, rs, "headers:alpha-lib-1.0-src.tar.gz", domain.StatusNote, "(0 generated, 1 excluded by ignore rules)")
+}
+
+// TestHeadersClassifiedAfterTheWalk: headers that wait for the classifier
+// until the end of the walk (texts it has not seen) and headers decided at
+// once are reported together, in archive order, with exact counts; a pass
+// with every text cached, and one whose texts exceed the budget kept for
+// the end (classified at once), say the same.
+func TestHeadersClassifiedAfterTheWalk(t *testing.T) {
+	apache := mustRead(t, "/usr/share/common-licenses/Apache-2.0")
+	// build makes the archive with a copyright holder unique to this run,
+	// so that its headers are not cached yet.
+	build := func(holder string) string {
+		dir := t.TempDir()
+		gpl := func(year int) string {
+			return fmt.Sprintf("/*\n * Copyright %d %s\n *\n * This program is free software: you can redistribute it and/or modify\n * it under the terms of the GNU General Public License as published by\n * the Free Software Foundation, either version 3 of the License, or\n * (at your option) any later version.\n *\n"+
+				" * This program is distributed in the hope that it will be useful,\n * but WITHOUT ANY WARRANTY; without even the implied warranty of\n * MERCHANTABILITY or FITNESS FOR A PARTICULAR PURPOSE.  See the\n * GNU General Public License for more details.\n *\n"+
+				" * You should have received a copy of the GNU General Public License\n * along with this program.  If not, see <http://www.gnu.org/licenses/>.\n */\n", year, holder)
+		}
+		unknown := "// Copyright 2009 " + holder + ". All rights reserved.\n// Use of this source code is governed by a BSD-style\n// license that can be found in the LICENSE file.\n"
+		write(t, filepath.Join(dir, "mixed-1.0-src"), map[string]string{
+			"LICENSE": apache, "NOTICE": "Mixed\nCopyright 2020-2026 The Apache Software Foundation\n",
+			"p/a.java": "class A {}\n", "p/b.java": gpl(2020) + "class B {}\n", "p/c.java": javaHeader + "class C {}\n",
+			"p/d.java": unknown + "class D {}\n", "p/e.java": gpl(2024) + "class E {}\n", "p/f.java": "class F {}\n",
+			"q/COPYING": holder + "\n" + mustRead(t, "/usr/share/common-licenses/GPL-3"),
+		})
+		sh(t, dir, "tar --sort=name -czf mixed-1.0-src.tar.gz mixed-1.0-src")
+		return filepath.Join(dir, "mixed-1.0-src.tar.gz")
+	}
+	fresh := build(fmt.Sprintf("The Unseen %d Authors", time.Now().UnixNano()))
+	for _, pass := range []string{"classified after the walk", "cached", "classified at once"} {
+		file := fresh
+		if pass == "classified at once" {
+			defer checks.SetPendingBudget(0)()
+			file = build(fmt.Sprintf("The Other Unseen %d Authors", time.Now().UnixNano()))
+		}
+		rs, err := checks.LocalArchive(context.Background(), file, "1.0", domain.DefaultPolicy(), false)
+		must(t, err)
+		key := func(c string) string { return c + ":mixed-1.0-src.tar.gz" }
+		want(t, rs, key("headers"), domain.StatusConcern,
+			"3 of 6 source files have no Apache-2.0 licence header: mixed-1.0-src/p/a.java, mixed-1.0-src/p/d.java, mixed-1.0-src/p/f.java;")
+		want(t, rs, key("third-party"), domain.StatusConcern,
+			"3 licence(s) outside the policy's allowed list: mixed-1.0-src/q/COPYING: GPL-3.0; mixed-1.0-src/p/b.java: GPL-3.0; mixed-1.0-src/p/e.java: GPL-3.0;")
+		want(t, rs, key("license"), domain.StatusNote, "mixed-1.0-src/LICENSE is the Apache-2.0 licence")
+		if t.Failed() {
+			t.Fatalf("pass %q", pass)
+		}
+	}
+}
+
+func mustRead(t testing.TB, p string) string {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	must(t, err)
+	return string(data)
 }

@@ -2,9 +2,11 @@ package rules
 
 import (
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 const asfHeader = `/*
@@ -230,5 +232,39 @@ func TestClassifyHeaderCachesAcrossYears(t *testing.T) {
 	}
 	if n := len(classifyCache) - before; n != 1 {
 		t.Fatalf("%d classifications for one header", n)
+	}
+}
+
+// TestClassifierFreedWhenIdle: the classifier is loaded for a text not seen
+// before, kept while in use, and freed once idle, while the results it gave
+// stay cached (asking again loads nothing).
+func TestClassifierFreedWhenIdle(t *testing.T) {
+	defer func(h time.Duration) { classifierHold = h }(classifierHold)
+	classifierHold = 20 * time.Millisecond
+	text := HeaderText([]byte("// Copyright 2021 The Idle " + t.Name() + " Authors\n// SPDX-free text: Use of this source code is governed by a BSD-style\n// license that can be found in the LICENSE file.\n"))
+	if _, ok := Cached(text); ok {
+		t.Fatal("a text never classified is cached")
+	}
+	first, err := ClassifyAll([]Text{text})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if classifierWeak.Value() == nil {
+		t.Fatal("the classifier is not loaded right after use")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for classifierWeak.Value() != nil && time.Now().Before(deadline) {
+		time.Sleep(30 * time.Millisecond)
+		runtime.GC()
+	}
+	if classifierWeak.Value() != nil {
+		t.Fatal("the classifier is still in memory 5 s after its last use")
+	}
+	again, ok := Cached(text)
+	if !ok || len(again) != len(first[0]) {
+		t.Fatalf("the cached result is gone: %v %v", again, ok)
+	}
+	if classifierWeak.Value() != nil {
+		t.Fatal("a cached result loaded the classifier")
 	}
 }
