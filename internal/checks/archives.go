@@ -79,7 +79,9 @@ func (a Archives) Plan(ctx context.Context, in *Input) ([]Task, error) {
 		var src *sourcePlan
 		if kind == "source" && ap.SourceRepo != "" && a.Source != nil {
 			src = a.Source.plan(ctx, ap, in.Release.Version)
-			cfg.hash = true
+			if src.err == nil && !src.missing {
+				cfg.source = &sourceScan{git: a.Source, plan: src, allow: ap.SourceAllow}
+			}
 			sourceInputs = append(append(append([]string{}, base...), ap.SourceRepo, src.tag, "commit="+src.commit, "err="+src.errText()), ap.SourceAllow...)
 		}
 		// The pass reads the whole archive: allow 1 s per 4 MiB (a slow,
@@ -145,7 +147,7 @@ type scanConfig struct {
 	binary  bool
 	license string
 	limits  archive.Limits
-	hash    bool // compute git blob ids for the source comparison
+	source  *sourceScan // compare the members' git blob ids with the tag's, or nil
 }
 
 // licenseFile is a licence text found in the archive, classified.
@@ -198,8 +200,8 @@ type scanResult struct {
 	textBytes      int
 	pendingHeaders []pendingHeader // capped
 	pendingCount   []int           // by text: the files whose header it is
-	// Source comparison: git blob ids by full name (files and links).
-	blobs map[string][20]byte
+	// The source comparison, made during the walk.
+	src *sourceCompare
 }
 
 const (
@@ -237,9 +239,11 @@ func (res *scanResult) walk(ctx context.Context, in *Input, f domain.File, cfg s
 		return
 	}
 	defer ar.Close()
-	if cfg.hash {
-		res.blobs = map[string][20]byte{}
+	if cfg.source != nil {
+		res.src = cfg.source.start(ctx)
+		defer res.src.cleanup()
 	}
+	hash := res.src != nil && res.src.err == nil
 	bufp := scanBuffers.Get().(*[]byte)
 	defer scanBuffers.Put(bufp)
 	buf := *bufp
@@ -270,8 +274,8 @@ func (res *scanResult) walk(ctx context.Context, in *Input, f domain.File, cfg s
 		if deeper || m.Kind == archive.KindDir {
 			res.topIsDir[top] = true
 		}
-		if cfg.hash && m.Kind == archive.KindSymlink {
-			res.blobs[name] = gitBlobID([]byte(m.LinkTarget))
+		if hash && m.Kind == archive.KindSymlink {
+			res.src.member(name, gitBlobID([]byte(m.LinkTarget)))
 		}
 		if m.Kind != archive.KindFile {
 			continue
@@ -289,11 +293,11 @@ func (res *scanResult) walk(ctx context.Context, in *Input, f domain.File, cfg s
 			want = maxLicenseText
 		case needsHeader:
 			want = rules.HeaderPrefix
-		case !cfg.hash:
+		case !hash:
 			continue // Next reads it to its end
 		}
 		var h = (*blobHasher)(nil)
-		if cfg.hash {
+		if hash {
 			h = newBlobHasher(m.Size)
 		}
 		n, rerr := io.ReadFull(ar, buf[:want])
@@ -308,7 +312,7 @@ func (res *scanResult) walk(ctx context.Context, in *Input, f domain.File, cfg s
 				res.err = asArchiveError(err)
 				break
 			}
-			res.blobs[name] = h.Sum()
+			res.src.member(name, h.Sum())
 		}
 		if isRoot {
 			res.rootFiles[name] = append([]byte(nil), prefix...)
@@ -352,6 +356,9 @@ func (res *scanResult) walk(ctx context.Context, in *Input, f domain.File, cfg s
 	}
 	res.problems, res.nprob = ar.Problems()
 	res.stats = ar.Stats()
+	if hash && res.err == nil && res.openErr == nil {
+		res.src.finish(ctx)
+	}
 }
 
 // classifyLater returns the result of a text classified before, or keeps

@@ -114,6 +114,52 @@ func BenchmarkArchiveChecks1GiB(b *testing.B) {
 	b.ReportMetric(float64(peakRSS())/(1<<20), "peak_rss_MiB")
 }
 
+// BenchmarkArchiveChecksAgainstTag runs the same checks with the source
+// comparison on: the archive of BenchmarkArchiveChecks1GiB (size
+// TREL_BENCH_ARCHIVE_MIB, default 128 here, as the repository is made by
+// committing its content) against a tag of a local git repository holding
+// exactly its files. It reports the peak RSS and the members per second;
+// run it alone.
+func BenchmarkArchiveChecksAgainstTag(b *testing.B) {
+	if os.Getenv("TREL_BENCH_ARCHIVE_MIB") == "" {
+		b.Setenv("TREL_BENCH_ARCHIVE_MIB", "128")
+	}
+	path := benchSourceArchive(b)
+	stem := strings.TrimSuffix(filepath.Base(path), ".tar.gz")
+	repo := path + ".git"
+	if _, err := os.Stat(repo); err != nil {
+		work := b.TempDir()
+		sh(b, work, "tar -xzf "+path+" && cd "+stem+" && git init -q && git add -A && git -c user.name=RM -c user.email=rm@example.org commit -qm release && git tag v1.0 && git clone -q --bare . "+repo+".tmp && mv "+repo+".tmp "+repo)
+	}
+	pol := domain.DefaultPolicy()
+	pol.Archive.SourceRepo, pol.Archive.SourceTag = repo, "v{version}"
+	b.ResetTimer()
+	var rs []domain.CheckResult
+	for b.Loop() {
+		var err error
+		rs, err = checks.LocalArchive(context.Background(), path, "1.0", pol, false)
+		must(b, err)
+	}
+	b.StopTimer()
+	found := false
+	for _, r := range rs {
+		if r.Checker == "source" {
+			found = true
+			if r.Status != domain.StatusNote {
+				b.Fatalf("%s %s", r.Status, r.Message)
+			}
+			b.Logf("source: %s", r.Message)
+		}
+		if r.Checker == "archive" {
+			b.ReportMetric(float64(r.Details["members"].(int)), "members")
+		}
+	}
+	if !found {
+		b.Fatal("no source comparison")
+	}
+	b.ReportMetric(float64(peakRSS())/(1<<20), "peak_rss_MiB")
+}
+
 // BenchmarkRevisionOf1000Zips measures all checks of a revision with 1,000
 // small .zip artifacts (LICENSE, NOTICE and a few source files each), the
 // archive and licence checks included (target: under 10 s).

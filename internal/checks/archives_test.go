@@ -180,12 +180,27 @@ func TestSourceReleaseAgainstTag(t *testing.T) {
 	sh(t, dir, `mkdir x && tar -xzf alpha-lib-1.0-src.tar.gz -C x && cd x/alpha-lib-1.0-src &&
 		echo 'int injected(void) { return 0; }' > native/injected.c &&
 		echo '// changed' >> src/main/java/org/alpha/C7.java &&
-		tail -n +10 web/m3.js > t && mv t web/m3.js &&
+		tail -n +10 web/m3.js > t && mv t web/m3.js && rm py/alpha/m5.py &&
 		cd .. && tar -czf ../alpha-lib-1.0-src.tar.gz alpha-lib-1.0-src`)
 	rs = f.uploadFiles(t, map[string]string{"alpha-lib-1.0-src.tar.gz": filepath.Join(dir, "alpha-lib-1.0-src.tar.gz")})
-	want(t, rs, "source:"+a, domain.StatusConcern, "1 only in the archive (native/injected.c)",
+	want(t, rs, "source:"+a, domain.StatusConcern, "1 only in the archive (native/injected.c)", "1 only in the tag (py/alpha/m5.py)",
 		"2 with different content (src/main/java/org/alpha/C7.java, web/m3.js)", "differs from tag v1.0")
 	want(t, rs, "headers:"+a, domain.StatusConcern, "2 of", "alpha-lib-1.0-src/native/injected.c", "alpha-lib-1.0-src/web/m3.js")
+
+	// Allowed differences are counted, not reported.
+	f.setArchivePolicy(t, func(a *domain.ArchivePolicy) { a.SourceAllow = []string{"native/injected.c", "py/alpha/m5.py", "web/"} })
+	rs = f.uploadFiles(t, map[string]string{"alpha-lib-1.0-src.tar.gz": filepath.Join(dir, "alpha-lib-1.0-src.tar.gz")})
+	want(t, rs, "source:"+a, domain.StatusConcern, "differs from tag v1.0", ": 1 with different content (src/main/java/org/alpha/C7.java);")
+	f.setArchivePolicy(t, func(a *domain.ArchivePolicy) { a.SourceAllow = nil })
+
+	// A flat archive of the tag matches it; one whose files are not all in
+	// one directory is not compared, and says why.
+	sh(t, work, `git archive -o ../flat.tar.gz v1.0 && mkdir -p ../mixed/alpha-lib-1.0-src && tar -xzf ../alpha-lib-1.0-src.tar.gz -C ../mixed &&
+		echo stray > ../mixed/STRAY && cd ../mixed && tar -czf ../mixed.tar.gz alpha-lib-1.0-src STRAY`)
+	rs = f.uploadFiles(t, map[string]string{"alpha-lib-1.0-src.tar.gz": filepath.Join(dir, "flat.tar.gz")})
+	want(t, rs, "source:"+a, domain.StatusNote, "matches tag v1.0", fmt.Sprintf("%d files", 80*4+7))
+	rs = f.uploadFiles(t, map[string]string{"alpha-lib-1.0-src.tar.gz": filepath.Join(dir, "mixed.tar.gz")})
+	want(t, rs, "source:"+a, domain.StatusConcern, "was not compared with tag v1.0", "not all in one directory")
 
 	// A missing tag is a blocker.
 	f.setArchivePolicy(t, func(a *domain.ArchivePolicy) { a.SourceTag = "rel/{version}" })

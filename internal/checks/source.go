@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"hash/maphash"
+	"io"
 	"os"
 	"os/exec"
 	"sort"
@@ -46,12 +48,23 @@ func (p *sourcePlan) errText() string {
 }
 
 func (g *GitSource) git(ctx context.Context, dir string, args ...string) ([]byte, error) {
+	cmd, stderr, cancel := g.command(ctx, dir, args...)
+	defer cancel()
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, gitError(args, err, stderr)
+	}
+	return out, nil
+}
+
+// command prepares a git command: bounded in time, with no configuration
+// but its own, and only the protocols the server allows.
+func (g *GitSource) command(ctx context.Context, dir string, args ...string) (*exec.Cmd, *bytes.Buffer, context.CancelFunc) {
 	timeout := g.Timeout
 	if timeout == 0 {
 		timeout = 90 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
 	protocols := []string{"-c", "protocol.allow=never", "-c", "protocol.https.allow=always", "-c", "protocol.http.allow=always",
 		"-c", "protocol.git.allow=always", "-c", "protocol.ssh.allow=always", "-c", "core.hooksPath=/dev/null", "-c", "transfer.fsckObjects=true"}
 	if g.AllowLocal {
@@ -65,17 +78,53 @@ func (g *GitSource) git(ctx context.Context, dir string, args ...string) ([]byte
 	}
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "GIT_TERMINAL_PROMPT=0", "GIT_CONFIG_NOSYSTEM=1",
 		"GIT_CONFIG_GLOBAL=/dev/null", "GIT_SSH_COMMAND=ssh -o BatchMode=yes", "LC_ALL=C"}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if len(msg) > 500 {
-			msg = msg[:500]
-		}
-		return nil, fmt.Errorf("git %s: %v: %s", args[0], err, msg)
+	stderr := &bytes.Buffer{}
+	cmd.Stderr = stderr
+	return cmd, stderr, cancel
+}
+
+func gitError(args []string, err error, stderr *bytes.Buffer) error {
+	msg := strings.TrimSpace(stderr.String())
+	if len(msg) > 500 {
+		msg = msg[:500]
 	}
-	return out, nil
+	return fmt.Errorf("git %s: %v: %s", args[0], err, msg)
+}
+
+// gitLines runs git like git does and passes each NUL-terminated record
+// of its output to fn as it comes, without keeping the output.
+func (g *GitSource) gitLines(ctx context.Context, dir string, fn func([]byte), args ...string) error {
+	cmd, stderr, cancel := g.command(ctx, dir, args...)
+	defer cancel()
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(out)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		if i := bytes.IndexByte(data, 0); i >= 0 {
+			return i + 1, data[:i], nil
+		}
+		if atEOF && len(data) > 0 {
+			return len(data), data, nil
+		}
+		return 0, nil, nil
+	})
+	for sc.Scan() {
+		fn(sc.Bytes())
+	}
+	scanErr := sc.Err()
+	if scanErr != nil {
+		io.Copy(io.Discard, out)
+	}
+	if err := cmd.Wait(); err != nil {
+		return gitError(args, err, stderr)
+	}
+	return scanErr
 }
 
 // plan resolves the release's tag to a commit.
@@ -104,54 +153,160 @@ func (g *GitSource) plan(ctx context.Context, ap domain.ArchivePolicy, version s
 	return p
 }
 
-type treeEntry struct {
-	mode string
-	id   [20]byte
+// sourceScan is what a pass needs to compare an archive with its tag.
+type sourceScan struct {
+	git   *GitSource
+	plan  *sourcePlan
+	allow []string // the policy's --source-allow patterns
 }
 
-// tree fetches the tag shallowly and lists its files.
-func (g *GitSource) tree(ctx context.Context, p *sourcePlan) (map[string]treeEntry, error) {
-	dir, err := os.MkdirTemp(g.TempDir, "trel-source-*")
-	if err != nil {
-		return nil, err
+// sourceCompare compares the archive with the tagged tree while the
+// archive is walked, so that neither side's names are all kept: the tag's
+// files are remembered as 64-bit keyed hashes of their paths (random
+// seed) mapped to blob ids, about 40 bytes a file; the archive's members
+// are looked up as they come; the tag is listed a second time at the end
+// for the names of the files the archive lacks. Only the paths reported
+// are kept (the first maxDetailPaths of each kind).
+type sourceCompare struct {
+	err   error // the tag could not be fetched or listed
+	dir   string
+	git   *GitSource
+	plan  *sourcePlan
+	allow *rules.IgnoreList
+
+	seed maphash.Seed
+	tag  map[uint64]tagFile
+
+	// The archive's root: its members' first component when they all
+	// share one directory ("" for a flat archive); mixed when they do not.
+	root     string
+	rootSet  bool
+	mixed    bool
+	files    int
+	allowed  int
+	onlyArch pathList
+	differ   pathList
+	onlyTag  pathList
+}
+
+type tagFile struct {
+	id        [20]byte
+	submodule bool // mode 160000: not in archives
+	seen      bool
+}
+
+// pathList is a count of paths and the first maxDetailPaths of them.
+type pathList struct {
+	n     int
+	paths []string
+}
+
+func (l *pathList) add(p string) {
+	l.n++
+	if len(l.paths) < maxDetailPaths {
+		l.paths = append(l.paths, p)
 	}
-	defer os.RemoveAll(dir)
-	if _, err := g.git(ctx, dir, "init", "--bare", "-q", "."); err != nil {
-		return nil, err
+}
+
+// start fetches the tag shallowly into a scratch bare repository and
+// remembers its files.
+func (s *sourceScan) start(ctx context.Context) *sourceCompare {
+	c := &sourceCompare{git: s.git, plan: s.plan, seed: maphash.MakeSeed(), tag: map[uint64]tagFile{}}
+	c.allow, _ = rules.ParseIgnore(strings.Join(s.allow, "\n"))
+	c.dir, c.err = os.MkdirTemp(s.git.TempDir, "trel-source-*")
+	if c.err != nil {
+		return c
 	}
-	if _, err := g.git(ctx, dir, "fetch", "--depth", "1", "--no-tags", "-q", "--", p.repo, "+refs/tags/"+p.tag+":refs/tags/"+p.tag); err != nil {
-		return nil, err
+	if _, c.err = s.git.git(ctx, c.dir, "init", "--bare", "-q", "."); c.err != nil {
+		return c
 	}
-	out, err := g.git(ctx, dir, "ls-tree", "-r", "-z", "--full-tree", "refs/tags/"+p.tag+"^{tree}")
-	if err != nil {
-		return nil, err
+	p := s.plan
+	if _, c.err = s.git.git(ctx, c.dir, "fetch", "--depth", "1", "--no-tags", "-q", "--", p.repo, "+refs/tags/"+p.tag+":refs/tags/"+p.tag); c.err != nil {
+		return c
 	}
-	entries := map[string]treeEntry{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
-		if i := bytes.IndexByte(data, 0); i >= 0 {
-			return i + 1, data[:i], nil
-		}
-		if atEOF && len(data) > 0 {
-			return len(data), data, nil
-		}
-		return 0, nil, nil
+	c.err = c.listTag(ctx, func(mode, path string, id [20]byte) {
+		c.tag[maphash.String(c.seed, path)] = tagFile{id: id, submodule: mode == "160000"}
 	})
-	for sc.Scan() {
-		meta, name, ok := strings.Cut(sc.Text(), "\t")
-		f := strings.Fields(meta)
-		if !ok || len(f) != 3 {
-			continue
+	return c
+}
+
+// listTag streams `git ls-tree -r` of the tag.
+func (c *sourceCompare) listTag(ctx context.Context, fn func(mode, path string, id [20]byte)) error {
+	return c.git.gitLines(ctx, c.dir, func(line []byte) {
+		meta, name, ok := bytes.Cut(line, []byte("\t"))
+		f := bytes.Fields(meta)
+		var id [20]byte
+		if !ok || len(f) != 3 || hex.DecodedLen(len(f[2])) != 20 {
+			return
 		}
-		var e treeEntry
-		e.mode = f[0]
-		if b, err := hex.DecodeString(f[2]); err == nil && len(b) == 20 {
-			copy(e.id[:], b)
+		if _, err := hex.Decode(id[:], f[2]); err != nil {
+			return
 		}
-		entries[name] = e
+		fn(string(f[0]), string(name), id)
+	}, "ls-tree", "-r", "-z", "--full-tree", "refs/tags/"+c.plan.tag+"^{tree}")
+}
+
+// member compares one archive member (a file or link) with the tag.
+func (c *sourceCompare) member(name string, id [20]byte) {
+	top, deeper := rules.TopDir(name)
+	root := ""
+	if deeper {
+		root = top + "/"
 	}
-	return entries, sc.Err()
+	if !c.rootSet {
+		c.root, c.rootSet = root, true
+	}
+	if c.root != "" && root != c.root {
+		c.mixed = true
+		return
+	}
+	rel := strings.TrimPrefix(name, c.root)
+	c.files++
+	h := maphash.String(c.seed, rel)
+	e, ok := c.tag[h]
+	if ok {
+		e.seen = true
+		c.tag[h] = e
+	}
+	switch {
+	case ok && e.id == id:
+	case c.countAllowed(rel):
+	case !ok:
+		c.onlyArch.add(rel)
+	default:
+		c.differ.add(rel)
+	}
+}
+
+// countAllowed reports whether the policy allows rel to differ, and counts it.
+func (c *sourceCompare) countAllowed(rel string) bool {
+	if ok, _ := c.allow.Match(rel); ok {
+		c.allowed++
+		return true
+	}
+	return false
+}
+
+// finish lists the tag again for the files the archive lacks.
+func (c *sourceCompare) finish(ctx context.Context) {
+	if c.err != nil {
+		return
+	}
+	c.err = c.listTag(ctx, func(mode, path string, id [20]byte) {
+		e, ok := c.tag[maphash.String(c.seed, path)]
+		if !ok || e.seen || e.submodule || c.countAllowed(path) {
+			return
+		}
+		c.onlyTag.add(path)
+	})
+	c.tag = nil
+}
+
+func (c *sourceCompare) cleanup() {
+	c.tag = nil
+	if c.dir != "" {
+		os.RemoveAll(c.dir)
+	}
 }
 
 func (g *GitSource) judge(ctx context.Context, r *scanResult, p *sourcePlan, ap domain.ArchivePolicy) []Outcome {
@@ -167,56 +322,35 @@ func (g *GitSource) judge(ctx context.Context, r *scanResult, p *sourcePlan, ap 
 			"the tag %s is not in %s: push the tag the release was made from, or fix the policy's source tag pattern (%s)", p.tag, p.repo, ap.SourceTag),
 			Details: map[string]any{"repository": p.repo, "tag": p.tag}}}
 	}
-	entries, err := g.tree(ctx, p)
-	if err != nil {
+	c := r.src
+	if c.err != nil {
 		return []Outcome{{Status: domain.StatusException, Message: fmt.Sprintf(
-			"the tag %s of %s could not be fetched (%v); this says nothing about the archive; re-run the checks", p.tag, p.repo, err)}}
+			"the tag %s of %s could not be fetched (%v); this says nothing about the archive; re-run the checks", p.tag, p.repo, c.err)}}
 	}
-	allow, _ := rules.ParseIgnore(strings.Join(ap.SourceAllow, "\n"))
-	root := r.root()
-	var onlyArchive, onlyTag, differ []string
-	allowed := 0
-	seen := map[string]bool{}
-	for name, id := range r.blobs {
-		rel := strings.TrimPrefix(name, root)
-		seen[rel] = true
-		e, ok := entries[rel]
-		switch {
-		case ok && e.id == id:
-		case func() bool { ok, _ := allow.Match(rel); return ok }():
-			allowed++
-		case !ok:
-			onlyArchive = append(onlyArchive, rel)
-		default:
-			differ = append(differ, rel)
-		}
+	if c.mixed {
+		return []Outcome{{Status: domain.StatusConcern, Details: map[string]any{"repository": p.repo, "tag": p.tag, "commit": p.commit},
+			Message: fmt.Sprintf("the archive was not compared with tag %s of %s: its files are not all in one directory (see the archive result), so they cannot be matched with the tag's paths", p.tag, p.repo)}}
 	}
-	for rel, e := range entries {
-		if seen[rel] || e.mode == "160000" { // submodules are not in archives
-			continue
-		}
-		if ok, _ := allow.Match(rel); ok {
-			allowed++
-			continue
-		}
-		onlyTag = append(onlyTag, rel)
+	for _, l := range []*pathList{&c.onlyArch, &c.onlyTag, &c.differ} {
+		sort.Strings(l.paths)
 	}
-	sort.Strings(onlyArchive)
-	sort.Strings(onlyTag)
-	sort.Strings(differ)
-	details := map[string]any{"repository": p.repo, "tag": p.tag, "commit": p.commit, "files": len(r.blobs), "allowed": allowed,
-		"only_in_archive": capList(onlyArchive, maxDetailPaths), "only_in_tag": capList(onlyTag, maxDetailPaths), "different": capList(differ, maxDetailPaths)}
-	if len(onlyArchive)+len(onlyTag)+len(differ) == 0 {
+	details := map[string]any{"repository": p.repo, "tag": p.tag, "commit": p.commit, "files": c.files, "allowed": c.allowed,
+		"only_in_archive": c.onlyArch.paths, "only_in_tag": c.onlyTag.paths, "different": c.differ.paths}
+	if c.onlyArch.n+c.onlyTag.n+c.differ.n == 0 {
 		return []Outcome{{Status: domain.StatusNote, Details: details, Message: fmt.Sprintf(
-			"the archive matches tag %s (commit %.12s) of %s: %d files (%d allowed differences)", p.tag, p.commit, p.repo, len(r.blobs), allowed)}}
+			"the archive matches tag %s (commit %.12s) of %s: %d files (%d allowed differences)", p.tag, p.commit, p.repo, c.files, c.allowed)}}
 	}
 	var parts []string
 	for _, g := range []struct {
-		what  string
-		paths []string
-	}{{"only in the archive", onlyArchive}, {"only in the tag", onlyTag}, {"with different content", differ}} {
-		if len(g.paths) > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s (%s)", len(g.paths), g.what, strings.Join(capList(g.paths, maxListed), ", ")))
+		what string
+		l    pathList
+	}{{"only in the archive", c.onlyArch}, {"only in the tag", c.onlyTag}, {"with different content", c.differ}} {
+		if g.l.n > 0 {
+			more := ""
+			if g.l.n > maxListed {
+				more = fmt.Sprintf(" and %d more", g.l.n-maxListed)
+			}
+			parts = append(parts, fmt.Sprintf("%d %s (%s%s)", g.l.n, g.what, strings.Join(capList(g.l.paths, maxListed), ", "), more))
 		}
 	}
 	return []Outcome{{Status: domain.StatusConcern, Details: details, Message: fmt.Sprintf(
