@@ -247,6 +247,10 @@ func (res *scanResult) walk(ctx context.Context, in *Input, f domain.File, cfg s
 	bufp := scanBuffers.Get().(*[]byte)
 	defer scanBuffers.Put(bufp)
 	buf := *bufp
+	var copyBuf []byte // for the rest of the members the source comparison hashes
+	if hash {
+		copyBuf = make([]byte, 64<<10)
+	}
 	seq := -1
 	for {
 		if err := ctx.Err(); err != nil {
@@ -308,7 +312,7 @@ func (res *scanResult) walk(ctx context.Context, in *Input, f domain.File, cfg s
 		prefix := buf[:n]
 		if h != nil {
 			h.Write(prefix)
-			if _, err := io.Copy(h, ar); err != nil {
+			if _, err := io.CopyBuffer(h, ar, copyBuf); err != nil {
 				res.err = asArchiveError(err)
 				break
 			}

@@ -3,6 +3,7 @@ package checks
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -162,11 +164,12 @@ type sourceScan struct {
 
 // sourceCompare compares the archive with the tagged tree while the
 // archive is walked, so that neither side's names are all kept: the tag's
-// files are remembered as 64-bit keyed hashes of their paths (random
-// seed) mapped to blob ids, about 40 bytes a file; the archive's members
-// are looked up as they come; the tag is listed a second time at the end
-// for the names of the files the archive lacks. Only the paths reported
-// are kept (the first maxDetailPaths of each kind).
+// files are remembered as keyed 64-bit hashes (random seed, so that they
+// cannot be aimed at) of their paths and blob ids, 16 bytes a file in a
+// sorted slice; the archive's members are looked up as they come; the tag
+// is listed a second time at the end for the names of the files the
+// archive lacks. Only the paths reported are kept (the first
+// maxDetailPaths of each kind).
 type sourceCompare struct {
 	err   error // the tag could not be fetched or listed
 	dir   string
@@ -174,8 +177,10 @@ type sourceCompare struct {
 	plan  *sourcePlan
 	allow *rules.IgnoreList
 
-	seed maphash.Seed
-	tag  map[uint64]tagFile
+	seed       maphash.Seed
+	tag        []tagFile // sorted by path
+	seen       []uint64  // a bit per tag file found in the archive
+	submodules map[uint64]bool
 
 	// The archive's root: its members' first component when they all
 	// share one directory ("" for a flat archive); mixed when they do not.
@@ -189,10 +194,16 @@ type sourceCompare struct {
 	onlyTag  pathList
 }
 
-type tagFile struct {
-	id        [20]byte
-	submodule bool // mode 160000: not in archives
-	seen      bool
+// tagFile is a file of the tag: the keyed hashes of its path and blob id.
+type tagFile struct{ path, id uint64 }
+
+// find returns the index of the tag file at path, or -1.
+func (c *sourceCompare) find(path uint64) int {
+	i := sort.Search(len(c.tag), func(i int) bool { return c.tag[i].path >= path })
+	if i < len(c.tag) && c.tag[i].path == path {
+		return i
+	}
+	return -1
 }
 
 // pathList is a count of paths and the first maxDetailPaths of them.
@@ -211,7 +222,7 @@ func (l *pathList) add(p string) {
 // start fetches the tag shallowly into a scratch bare repository and
 // remembers its files.
 func (s *sourceScan) start(ctx context.Context) *sourceCompare {
-	c := &sourceCompare{git: s.git, plan: s.plan, seed: maphash.MakeSeed(), tag: map[uint64]tagFile{}}
+	c := &sourceCompare{git: s.git, plan: s.plan, seed: maphash.MakeSeed(), submodules: map[uint64]bool{}}
 	c.allow, _ = rules.ParseIgnore(strings.Join(s.allow, "\n"))
 	c.dir, c.err = os.MkdirTemp(s.git.TempDir, "trel-source-*")
 	if c.err != nil {
@@ -225,8 +236,16 @@ func (s *sourceScan) start(ctx context.Context) *sourceCompare {
 		return c
 	}
 	c.err = c.listTag(ctx, func(mode, path string, id [20]byte) {
-		c.tag[maphash.String(c.seed, path)] = tagFile{id: id, submodule: mode == "160000"}
+		h := maphash.String(c.seed, path)
+		if mode == "160000" { // a submodule: not in archives
+			c.submodules[h] = true
+			return
+		}
+		c.tag = append(c.tag, tagFile{h, maphash.Bytes(c.seed, id[:])})
 	})
+	c.tag = slices.Clip(c.tag)
+	slices.SortFunc(c.tag, func(a, b tagFile) int { return cmp.Compare(a.path, b.path) })
+	c.seen = make([]uint64, (len(c.tag)+63)/64)
 	return c
 }
 
@@ -262,14 +281,13 @@ func (c *sourceCompare) member(name string, id [20]byte) {
 	}
 	rel := strings.TrimPrefix(name, c.root)
 	c.files++
-	h := maphash.String(c.seed, rel)
-	e, ok := c.tag[h]
+	i := c.find(maphash.String(c.seed, rel))
+	ok := i >= 0
 	if ok {
-		e.seen = true
-		c.tag[h] = e
+		c.seen[i/64] |= 1 << (i % 64)
 	}
 	switch {
-	case ok && e.id == id:
+	case ok && c.tag[i].id == maphash.Bytes(c.seed, id[:]):
 	case c.countAllowed(rel):
 	case !ok:
 		c.onlyArch.add(rel)
@@ -293,17 +311,17 @@ func (c *sourceCompare) finish(ctx context.Context) {
 		return
 	}
 	c.err = c.listTag(ctx, func(mode, path string, id [20]byte) {
-		e, ok := c.tag[maphash.String(c.seed, path)]
-		if !ok || e.seen || e.submodule || c.countAllowed(path) {
-			return
+		i := c.find(maphash.String(c.seed, path))
+		if i < 0 || c.seen[i/64]&(1<<(i%64)) != 0 || c.countAllowed(path) {
+			return // found in the archive, a submodule, or allowed
 		}
 		c.onlyTag.add(path)
 	})
-	c.tag = nil
+	c.tag, c.seen = nil, nil
 }
 
 func (c *sourceCompare) cleanup() {
-	c.tag = nil
+	c.tag, c.seen = nil, nil
 	if c.dir != "" {
 		os.RemoveAll(c.dir)
 	}
