@@ -253,6 +253,9 @@ type Reader interface {
 // Open starts reading an archive of the given format from r, size bytes.
 func Open(r io.ReaderAt, size int64, format Format, lim Limits) (Reader, error) {
 	lim = lim.Effective()
+	if size == 0 {
+		return nil, &Error{Code: CodeTruncated, Offset: 0, Msg: "the file is empty (0 bytes): it was cut off when it was made, copied or uploaded; upload the archive again"}
+	}
 	g := &guard{lim: lim, names: newNameSet()}
 	var err error
 	switch format {

@@ -449,6 +449,14 @@ func TestCorruptionNamesMemberAndOffset(t *testing.T) {
 			}
 		})
 	}
+	t.Run("empty file", func(t *testing.T) {
+		for _, format := range []archive.Format{archive.TarGz, archive.TarBz2, archive.TarXz, archive.Zip} {
+			r := walk(bytes.NewReader(nil), 0, format, archive.Limits{})
+			if ae := errCode(t, r.err); ae.Code != archive.CodeTruncated || !strings.Contains(ae.Error(), "the file is empty (0 bytes)") {
+				t.Fatalf("%s: %s: %v", format, ae.Code, ae)
+			}
+		}
+	})
 	t.Run("wrong CRC", func(t *testing.T) {
 		var buf bytes.Buffer
 		zw := zip.NewWriter(&buf)
