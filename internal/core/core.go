@@ -36,6 +36,7 @@ type Service struct {
 	publishHook    func(step string)
 	limits         Limits
 	keyLocks       keyLocks
+	sessionLocks   keyLocks // one chunk at a time per upload session (in this process)
 	meter          Meter
 	uploadsPerUser int
 	uploadHolder   string
