@@ -53,7 +53,7 @@ func (s *Scanner) UnmarshalBinary(b []byte) error {
 	}
 	*s = Scanner{prefix: append(make([]byte, 0, prefixSize), st.Prefix...), decided: st.Decided, text: st.Text,
 		carry: st.Carry, carryCut: st.CarryCut, enc: textEncoding(st.Enc), pend: st.Pend,
-		pem: pemState{kind: st.PemKind, base64: st.PemBase64, headers: st.PemHeaders},
+		pem:  pemState{kind: st.PemKind, base64: st.PemBase64, headers: st.PemHeaders},
 		pypi: st.Pypi, netrc: st.Netrc, dockerAuth: st.DockerAuth}
 	if st.Found != "" {
 		s.found = &Finding{Kind: st.Found}
