@@ -264,10 +264,13 @@ func TestUploadSessionRefusals(t *testing.T) {
 	t.Run("fail/another user cannot see, send to, complete or abort a session", func(t *testing.T) {
 		s := start(t, w.alice, 10, "")
 		for what, err := range map[string]error{
-			"status":   func() error { _, err := w.bob.UploadSession(ctx, "alpha-lib", "1.0", s.ID); return err }(),
-			"chunk":    put(w.bob, s, 0, content(10)),
-			"complete": func() error { _, err := w.bob.CompleteUploadSession(ctx, "alpha-lib", "1.0", s.ID, core.CompleteUploadSession{}); return err }(),
-			"abort":    w.bob.AbortUploadSession(ctx, "alpha-lib", "1.0", s.ID),
+			"status": func() error { _, err := w.bob.UploadSession(ctx, "alpha-lib", "1.0", s.ID); return err }(),
+			"chunk":  put(w.bob, s, 0, content(10)),
+			"complete": func() error {
+				_, err := w.bob.CompleteUploadSession(ctx, "alpha-lib", "1.0", s.ID, core.CompleteUploadSession{})
+				return err
+			}(),
+			"abort": w.bob.AbortUploadSession(ctx, "alpha-lib", "1.0", s.ID),
 		} {
 			if code, _ := status(err); code != 404 {
 				t.Errorf("bob's %s: %v", what, err)
