@@ -251,8 +251,9 @@ func notUploaded(err error, project, version, retry string, kept []keptUpload) e
 	if errors.Is(err, context.Canceled) {
 		what = "was interrupted"
 	}
-	sent := "the files sent so far are discarded"
+	sent, next := "the files sent so far are discarded", "To try again"
 	if len(kept) > 0 {
+		next = "To continue"
 		var parts []string
 		for _, k := range kept {
 			parts = append(parts, fmt.Sprintf("%s of %s of %s", domain.HumanSize(k.received), domain.HumanSize(k.size), k.target))
@@ -260,8 +261,8 @@ func notUploaded(err error, project, version, retry string, kept []keptUpload) e
 		sent = fmt.Sprintf("the server keeps the %s until %s, and running the same command again resumes from there",
 			strings.Join(parts, ", "), kept[0].expires.Local().Format("2006-01-02 15:04 MST"))
 	}
-	return fmt.Errorf("the upload %s (%w).\nNothing changed in %s %s: trel makes the new revision only once every file is uploaded; %s. To continue, run:\n  %s",
-		what, err, project, version, sent, retry)
+	return fmt.Errorf("the upload %s (%w).\nNothing changed in %s %s: trel makes the new revision only once every file is uploaded, and %s. %s, run:\n  %s",
+		what, err, project, version, sent, next, retry)
 }
 
 func isTerminal(w io.Writer) bool {
