@@ -240,3 +240,69 @@ func TestResumableUploadAfterKilledClient(t *testing.T) {
 		t.Fatalf("%d staged files left", n)
 	}
 }
+
+// TestResumableUploadAcrossKilledReplica: two replicas share PostgreSQL
+// and S3 behind a load balancer; the replica receiving a resumable
+// upload's chunks is killed (SIGKILL) in the middle of one. The same
+// `trel upload`, without being run again, retries the chunk against the
+// other replica, which continues the session from the state in the
+// database (the digests and the secret scanner included) and completes it:
+// the revision's SHA-512 is the file's and its bytes read back.
+func TestResumableUploadAcrossKilledReplica(t *testing.T) {
+	ctx := context.Background()
+	w := newReplicaWorld(t)
+	w.alice["a"].ok(t, "release", "start", "widget", "4.0")
+	dir := t.TempDir()
+	const size = 96 << 20
+	data := pseudoRandom("replica", size)
+	writeFile(t, filepath.Join(dir, "big.bin"), data)
+	rl := newRelay(t, w.a.url, w.b.url)
+	var once sync.Once
+	rl.setHook(func(total int64) {
+		if total > 40<<20 {
+			once.Do(func() {
+				w.a.cmd.Process.Signal(syscall.SIGKILL)
+				<-w.a.done
+			})
+		}
+	})
+	alice := w.alice["a"]
+	cmd := exec.Command(trelBin, "upload", "widget", "4.0", "big.bin", "--resumable-over", "16MiB")
+	cmd.Env = append(baseEnv(alice.home), "TREL_CONFIG="+alice.config, "TREL_SERVER="+rl.srv.URL, "TREL_TOKEN="+alice.token)
+	cmd.Dir = dir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the upload failed: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(3 * time.Minute):
+		cmd.Process.Kill()
+		t.Fatalf("the upload did not finish:\n%s", stderr.String())
+	}
+	select {
+	case <-w.a.done:
+	default:
+		t.Fatal("replica A was never killed: the test proves nothing")
+	}
+	if !strings.Contains(stderr.String(), "failed") || !strings.Contains(stderr.String(), "trying again in 1s") {
+		t.Fatalf("no retry after the kill:\n%s", stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "Created revision 1 of widget 4.0 (1 files).") {
+		t.Fatalf("stdout:\n%s", stdout.String())
+	}
+	rev, err := w.aliceB.Revision(ctx, "widget", "4.0", 1)
+	if err != nil || len(rev.Files) != 1 || rev.Files[0].SHA512 != sha512Hex(data) || rev.Files[0].Size != size {
+		t.Fatalf("revision 1: %+v %v", rev, err)
+	}
+	h := sha512.New()
+	if _, err := w.aliceB.Download(ctx, "widget", "4.0", 1, "big.bin", h); err != nil || hex.EncodeToString(h.Sum(nil)) != sha512Hex(data) {
+		t.Fatalf("the stored bytes differ from the file (%v)", err)
+	}
+}
