@@ -206,8 +206,9 @@ func (s *Service) UploadSession(ctx context.Context, a *Actor, projectKey, versi
 	return s.ownSession(ctx, a, rel, id)
 }
 
-// UploadSessions lists the actor's sessions that have not expired: of
-// one release, or of every release when projectKey is "".
+// UploadSessions lists the actor's sessions that are not completed and
+// have not expired: of one release, or of every release when projectKey
+// is "".
 func (s *Service) UploadSessions(ctx context.Context, a *Actor, projectKey, version string) ([]domain.UploadSession, error) {
 	if a.id() == 0 {
 		return nil, domain.Errorf(domain.KindUnauthenticated, "sign in to see your uploads")
@@ -220,7 +221,14 @@ func (s *Service) UploadSessions(ctx context.Context, a *Actor, projectKey, vers
 		}
 		relID = rel.ID
 	}
-	return s.store.UploadSessions(ctx, a.id(), relID, s.now())
+	all, err := s.store.UploadSessions(ctx, a.id(), relID, s.now())
+	var open []domain.UploadSession
+	for _, us := range all {
+		if us.State != domain.SessionCompleted {
+			open = append(open, us)
+		}
+	}
+	return open, err
 }
 
 // PutChunk stores one chunk of a session's file: size bytes of r that

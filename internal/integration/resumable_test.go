@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"trel/internal/core"
 	"trel/internal/domain"
 )
 
@@ -233,8 +234,8 @@ func TestResumableUploadAfterKilledClient(t *testing.T) {
 	if bytes.Contains(state, []byte("dist/big.bin")) {
 		t.Fatalf("the state file still remembers the completed upload:\n%s", state)
 	}
-	if ss, _ := w.aliceC.UploadSessions(ctx, "widget", "1.0"); len(ss) != 1 || ss[0].State != domain.SessionCompleted {
-		t.Fatalf("sessions after the upload: %+v", ss)
+	if ss, err := w.aliceC.UploadSessions(ctx, "widget", "1.0"); err != nil || len(ss) != 0 {
+		t.Fatalf("open sessions after the upload: %+v %v", ss, err)
 	}
 	if n := len(dirEntries(t, filepath.Join(w.data, "blobs", "staged"))); n != 0 {
 		t.Fatalf("%d staged files left", n)
@@ -304,5 +305,61 @@ func TestResumableUploadAcrossKilledReplica(t *testing.T) {
 	h := sha512.New()
 	if _, err := w.aliceB.Download(ctx, "widget", "4.0", 1, "big.bin", h); err != nil || hex.EncodeToString(h.Sum(nil)) != sha512Hex(data) {
 		t.Fatalf("the stored bytes differ from the file (%v)", err)
+	}
+}
+
+// TestResumableUploadsOfSeveralFiles: two files over the threshold and a
+// small one, with --parallel, land as one revision; `trel uploads` lists
+// an open session (also as JSON) and `trel uploads abort` removes it.
+func TestResumableUploadsOfSeveralFiles(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	w.alice.ok(t, "release", "start", "widget", "2.0")
+	dir := t.TempDir()
+	files := map[string][]byte{"a.bin": pseudoRandom("a", 3<<20+5), "b.bin": pseudoRandom("b", 2<<20), "small.txt": []byte("small\n")}
+	for name, data := range files {
+		writeFile(t, filepath.Join(dir, name), data)
+	}
+	r := w.alice.runIn(t, dir, "", "upload", "widget", "2.0", "a.bin", "b.bin", "small.txt", "--resumable-over", "1MiB", "--parallel", "3")
+	if r.code != 0 || !strings.Contains(r.stdout, "Created revision 1 of widget 2.0 (3 files).") {
+		t.Fatalf("%s", r)
+	}
+	rev, err := w.aliceC.Revision(ctx, "widget", "2.0", 1)
+	if err != nil || len(rev.Files) != 3 {
+		t.Fatalf("revision 1: %+v %v", rev, err)
+	}
+	for _, f := range rev.Files {
+		if f.SHA512 != sha512Hex(files[f.Path]) {
+			t.Errorf("%s: SHA-512 %s", f.Path, f.SHA512)
+		}
+	}
+	if out := w.alice.ok(t, "uploads"); !strings.Contains(out, "No resumable uploads.") {
+		t.Fatalf("trel uploads after completed uploads:\n%s", out)
+	}
+
+	s, err := w.aliceC.StartUploadSession(ctx, "widget", "2.0", core.NewUploadSession{Path: "later.bin", Size: 40 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := w.alice.ok(t, "uploads", "widget", "2.0")
+	for _, want := range []string{s.ID, "widget 2.0", "later.bin", "0 B of 40.0 MiB", "open"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("trel uploads lacks %q:\n%s", want, out)
+		}
+	}
+	var listed struct{ Sessions []domain.UploadSession }
+	w.alice.okJSON(t, &listed, "uploads")
+	if len(listed.Sessions) != 1 || listed.Sessions[0].ID != s.ID || listed.Sessions[0].Size != 40<<20 {
+		t.Fatalf("trel uploads --json: %+v", listed)
+	}
+	if out := w.bob.ok(t, "uploads"); !strings.Contains(out, "No resumable uploads.") {
+		t.Fatalf("bob sees alice's upload:\n%s", out)
+	}
+	w.bob.fails(t, 1, []string{"no upload session " + s.ID + " of yours"}, "uploads", "abort", "widget", "2.0", s.ID)
+	if out := w.alice.ok(t, "uploads", "abort", "widget", "2.0", s.ID); !strings.Contains(out, "Aborted upload session "+s.ID) {
+		t.Fatalf("abort: %s", out)
+	}
+	if ss, _ := w.aliceC.UploadSessions(ctx, "", ""); len(ss) != 0 {
+		t.Fatalf("sessions after the abort: %+v", ss)
 	}
 }
