@@ -54,10 +54,10 @@ type workView struct {
 	IsRM       bool // release manager (or administrator)
 	CanAbandon bool
 	// Sessions are the signed-in user's resumable uploads to this draft.
-	Sessions []domain.UploadSession
-	SignURL  string
-	PolicyURL  string
-	PublicURL  string // the public page (candidates and later)
+	Sessions  []domain.UploadSession
+	SignURL   string
+	PolicyURL string
+	PublicURL string // the public page (candidates and later)
 }
 
 // artifactGroup is one artifact with its signatures and checksums, or the
