@@ -39,6 +39,7 @@ func init() {
 	schemas["UploadSessionList"] = list("sessions", "UploadSession")
 	schemas["CompleteUploadSession"] = obj(nil, map[string]any{
 		"sha512":       map[string]any{"type": "string", "description": "The SHA-512 of what the client sent, checked end to end"},
+		"sha256":       map[string]any{"type": "string", "description": "The SHA-256 of what the client sent, checked end to end"},
 		"description":  str,
 		"content_only": map[string]any{"type": "boolean", "description": "Store the content without making a revision (put it in one with POST .../revisions)"}})
 	schemas["UploadSessionResult"] = obj([]string{"session", "blob"}, map[string]any{"session": ref("UploadSession"), "blob": ref("Blob"), "revision": ref("RevisionResult")})

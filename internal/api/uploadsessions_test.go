@@ -93,7 +93,7 @@ func newSessionWorld(t *testing.T, maxFileSize int64) *sessionWorld {
 // newService is another process on the same database and blobs (a
 // restarted server, or a second replica).
 func (w *sessionWorld) newService(maxFileSize int64) *core.Service {
-	return core.New(w.st, w.blobs, core.Options{MaxFileSize: maxFileSize,
+	return core.New(w.st, w.blobs, core.Options{MaxFileSize: maxFileSize, SessionChunkSize: chunk,
 		Now: func() time.Time { return time.Now().Add(time.Duration(w.skew.Load())) }})
 }
 
@@ -129,7 +129,9 @@ func status(err error) (int, string) {
 	return 0, ""
 }
 
-const chunk = core.SessionChunkSize
+// chunk is the sessions' chunk size here: the smallest allowed, so that
+// the tests move little data.
+const chunk = core.MinSessionChunkSize
 
 // TestUploadSessionEndToEnd: a file of two chunks and a bit, with one
 // chunk sent at the wrong offset (409 and the server's offset), sent to
@@ -321,6 +323,12 @@ func TestUploadSessionRefusals(t *testing.T) {
 		_, err = w.alice.CompleteUploadSession(ctx, "alpha-lib", "1.0", s.ID, core.CompleteUploadSession{SHA512: wrong})
 		if code, _ := status(err); code != 400 {
 			t.Fatalf("a wrong digest at completion: %v", err)
+		}
+		s = start(t, w.alice, len(data), "")
+		put(w.alice, s, 0, data)
+		_, err = w.alice.CompleteUploadSession(ctx, "alpha-lib", "1.0", s.ID, core.CompleteUploadSession{SHA256: strings.Repeat("0", 64)})
+		if code, msg := status(err); code != 400 || !strings.Contains(msg, "has SHA-256 ") {
+			t.Fatalf("a wrong SHA-256 at completion: %v", err)
 		}
 	})
 

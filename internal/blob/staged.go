@@ -78,7 +78,7 @@ func (d *Disk) PutPart(ctx context.Context, key string, n int, offset int64, r i
 	if _, err := f.Seek(offset, io.SeekStart); err != nil {
 		return domain.StagedPart{}, domain.Internal("writing a staged upload", err)
 	}
-	written, err := io.Copy(f, io.LimitReader(ContextReader(ctx, r), size+1))
+	written, err := io.Copy(newWriteBehindAt(f, offset), io.LimitReader(ContextReader(ctx, r), size+1))
 	if err != nil {
 		return domain.StagedPart{}, &domain.Error{Kind: domain.KindInvalid, Message: "the chunk was interrupted before it completed; send it again at the same offset", Err: err}
 	}

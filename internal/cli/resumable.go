@@ -3,7 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/sha512"
+	"crypto/sha256"
+	"encoding"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -212,7 +213,7 @@ func (e *env) uploadResumable(ctx context.Context, cl *client.Client, project, v
 		return nil, fmt.Errorf("cannot read %s: %w", f.local, err)
 	}
 	defer fh.Close()
-	up := &sessionUpload{e: e, cl: cl, project: project, version: version, f: f, fh: fh, sess: sess, h: sha512.New()}
+	up := &sessionUpload{e: e, cl: cl, project: project, version: version, f: f, fh: fh, sess: sess, h: sha256.New()}
 	b, err := up.run(ctx)
 	if err != nil {
 		if up.sess != nil && up.sess.State == domain.SessionOpen {
@@ -260,7 +261,7 @@ type sessionUpload struct {
 	f                localFile
 	fh               *os.File
 	sess             *domain.UploadSession
-	h                hash.Hash // SHA-512 of the bytes the server has
+	h                hash.Hash // SHA-256 of the bytes the server has (hardware-accelerated: cheaper than SHA-512)
 	hashed           int64
 }
 
@@ -270,22 +271,62 @@ func (u *sessionUpload) run(ctx context.Context) (*domain.Blob, error) {
 	}
 	progress := u.e.newProgress(u.f, u.sess.Received)
 	defer progress.finish()
-	buf := make([]byte, u.sess.ChunkSize)
-	for u.sess.Received < u.f.size {
-		off := u.sess.Received
-		n := min(u.sess.ChunkSize, u.f.size-off)
-		if _, err := u.fh.ReadAt(buf[:n], off); err != nil {
+	// Two buffers: the next chunk is read while this one is sent.
+	bufs := [2]*readAhead{{buf: make([]byte, u.sess.ChunkSize)}, {buf: make([]byte, u.sess.ChunkSize)}}
+	cur := bufs[0].start(u.fh, u.sess.Received, u.f.size)
+	for i := 1; u.sess.Received < u.f.size; i++ {
+		chunk, err := cur.chunk(u.fh, u.sess.Received, u.f.size)
+		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", u.f.local, err)
 		}
-		if err := u.sendChunk(ctx, buf[:n], progress); err != nil {
+		if end := u.sess.Received + int64(len(chunk)); end < u.f.size {
+			bufs[i%2].start(u.fh, end, u.f.size)
+		}
+		if err := u.sendChunk(ctx, chunk, progress); err != nil {
 			return nil, err
 		}
 		progress.set(u.sess.Received)
+		cur = bufs[i%2]
 	}
 	return u.complete(ctx)
 }
 
-// rehash makes h the SHA-512 of the file's first n bytes, read locally
+// readAhead reads one chunk of the file in the background.
+type readAhead struct {
+	buf  []byte
+	off  int64
+	n    int
+	done chan error
+}
+
+// start reads the chunk at off.
+func (r *readAhead) start(f *os.File, off, size int64) *readAhead {
+	r.off, r.n, r.done = off, int(min(int64(len(r.buf)), size-off)), make(chan error, 1)
+	go func() {
+		_, err := f.ReadAt(r.buf[:r.n], off)
+		r.done <- err
+	}()
+	return r
+}
+
+// chunk waits for the chunk, read again at off when the read ahead was
+// for another offset (the server's offset moved).
+func (r *readAhead) chunk(f *os.File, off, size int64) ([]byte, error) {
+	if r.done == nil || r.off != off {
+		if r.done != nil {
+			<-r.done
+		}
+		r.start(f, off, size)
+	}
+	err := <-r.done
+	r.done = nil
+	if err != nil {
+		return nil, err
+	}
+	return r.buf[:r.n], nil
+}
+
+// rehash makes h the SHA-256 of the file's first n bytes, read locally
 // (on resumption, or when the server's offset is not where this run
 // thought).
 func (u *sessionUpload) rehash(n int64) error {
@@ -306,12 +347,16 @@ func (u *sessionUpload) rehash(n int64) error {
 // of a failed chunk); a refusal for busyness waits as uploadOne does.
 func (u *sessionUpload) sendChunk(ctx context.Context, chunk []byte, progress *uploadProgress) error {
 	off := u.sess.Received
+	// The chunk is added to a copy of the digest while it is sent; the copy
+	// replaces the digest once the server has the chunk.
+	next, hashed := u.hashAhead(chunk)
 	backoff, waited := firstBackoff, time.Duration(0)
 	for attempt := 0; ; attempt++ {
 		body := io.TeeReader(bytes.NewReader(chunk), progress.from(off))
 		s, err := u.cl.PutChunk(ctx, u.project, u.version, u.sess.ID, off, body, int64(len(chunk)))
+		<-hashed
 		if err == nil {
-			u.accepted(s, chunk)
+			u.h, u.hashed, u.sess = next, off+int64(len(chunk)), s
 			return nil
 		}
 		if ctx.Err() != nil {
@@ -347,11 +392,18 @@ func (u *sessionUpload) sendChunk(ctx context.Context, chunk []byte, progress *u
 	}
 }
 
-// accepted records a chunk the server stored.
-func (u *sessionUpload) accepted(s *domain.UploadSession, chunk []byte) {
-	u.h.Write(chunk)
-	u.hashed += int64(len(chunk))
-	u.sess = s
+// hashAhead adds chunk to a copy of the digest in the background; the
+// channel is closed when it is done.
+func (u *sessionUpload) hashAhead(chunk []byte) (hash.Hash, <-chan struct{}) {
+	next := sha256.New()
+	state, _ := u.h.(encoding.BinaryMarshaler).MarshalBinary()
+	next.(encoding.BinaryUnmarshaler).UnmarshalBinary(state)
+	done := make(chan struct{})
+	go func() {
+		next.Write(chunk)
+		close(done)
+	}()
+	return next, done
 }
 
 // resync follows the server's offset when it is not where this run sent
@@ -368,13 +420,13 @@ func (u *sessionUpload) resync(server, off int64, chunk []byte) error {
 	return nil
 }
 
-// complete asks the server to store the content, checking the SHA-512 of
+// complete asks the server to store the content, checking the SHA-256 of
 // what this client read end to end.
 func (u *sessionUpload) complete(ctx context.Context) (*domain.Blob, error) {
 	sum := hex.EncodeToString(u.h.Sum(nil))
 	backoff := firstBackoff
 	for attempt := 0; ; attempt++ {
-		res, err := u.cl.CompleteUploadSession(ctx, u.project, u.version, u.sess.ID, core.CompleteUploadSession{SHA512: sum, ContentOnly: true})
+		res, err := u.cl.CompleteUploadSession(ctx, u.project, u.version, u.sess.ID, core.CompleteUploadSession{SHA256: sum, ContentOnly: true})
 		if err == nil {
 			return res.Blob, nil
 		}
@@ -383,7 +435,10 @@ func (u *sessionUpload) complete(ctx context.Context) (*domain.Blob, error) {
 			return nil, ctx.Err()
 		}
 		if s, gerr := u.cl.UploadSession(ctx, u.project, u.version, u.sess.ID); gerr == nil && s.State == domain.SessionCompleted {
-			return &domain.Blob{SHA256: s.SHA256, SHA512: sum, Size: s.Size}, nil // the answer was lost
+			if s.SHA256 != sum { // cannot be, unless the file changed under this run
+				return nil, fmt.Errorf("the server stored content with SHA-256 %.16s…, but %s has %.16s…: upload it again", s.SHA256, u.f.local, sum)
+			}
+			return &domain.Blob{SHA256: s.SHA256, Size: s.Size}, nil // the answer was lost
 		}
 		if errors.As(err, &ce) && ce.Status < 500 || attempt >= chunkRetries {
 			if errors.As(err, &ce) && ce.Code == string(domain.KindInvalid) {

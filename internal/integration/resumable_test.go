@@ -114,7 +114,7 @@ func (r *relay) stallAt(at int64) (<-chan struct{}, func()) {
 func sha512Hex(b []byte) string { s := sha512.Sum512(b); return hex.EncodeToString(s[:]) }
 
 // TestResumableUploadAfterKilledClient: `trel upload` of a 120 MiB file
-// (resumable above 16 MiB here) is interrupted with Ctrl-C while the
+// (resumable above 16 MiB, in chunks of 16 MiB here) is interrupted with Ctrl-C while the
 // network hangs: it says that nothing changed, what the server keeps and
 // the command that continues. That command is killed (SIGKILL) later in
 // the upload; run once more it says where it resumes, sends only what the
@@ -123,7 +123,7 @@ func sha512Hex(b []byte) string { s := sha512.Sum512(b); return hex.EncodeToStri
 // session once its revision exists.
 func TestResumableUploadAfterKilledClient(t *testing.T) {
 	ctx := context.Background()
-	w := newWorld(t)
+	w := newWorld(t, "--upload-chunk-size", "16MiB")
 	w.alice.ok(t, "release", "start", "widget", "1.0")
 	dir := t.TempDir()
 	const size = 120 << 20
@@ -251,7 +251,7 @@ func TestResumableUploadAfterKilledClient(t *testing.T) {
 // the revision's SHA-512 is the file's and its bytes read back.
 func TestResumableUploadAcrossKilledReplica(t *testing.T) {
 	ctx := context.Background()
-	w := newReplicaWorld(t)
+	w := newReplicaWorldWith(t, nil, []string{"--upload-chunk-size", "16MiB"})
 	w.alice["a"].ok(t, "release", "start", "widget", "4.0")
 	dir := t.TempDir()
 	const size = 96 << 20
