@@ -70,3 +70,42 @@ func TestStateRefusesForeignOrOversizeState(t *testing.T) {
 		}
 	}
 }
+
+// FuzzScannerState: a state restored from any bytes never panics the
+// scanner, and cutting an input at any point, saving the state there and
+// going on with a restored scanner gives the verdict of the whole input
+// (for inputs whose lines fit the kept line length, as FuzzScanner).
+func FuzzScannerState(f *testing.F) {
+	f.Add([]byte("machine example.org\n  password s3cr3t\n"), uint16(20), []byte(`{"v":3}`))
+	f.Add([]byte("token = ghp_Vb2CqTx9Lm4Rz7Wn1Kp5Hs8Dg3Fj6Ya0Qe2X\n"), uint16(15), []byte(`{"v":3,"decided":true,"text":true,"carry":"Z2hw"}`))
+	f.Add([]byte("\xff\xfe-\x00-\x00-\x00"), uint16(3), []byte(`{"v":3,"enc":2,"pend":"AA=="}`))
+	f.Fuzz(func(t *testing.T, data []byte, cut uint16, state []byte) {
+		var sc Scanner
+		if sc.UnmarshalBinary(state) == nil {
+			sc.Write(data)
+			sc.Close()
+		}
+		for _, line := range bytes.Split(data, []byte("\n")) {
+			if len(line) >= maxLine {
+				return // a line longer than the scanner keeps: judged by its start either way
+			}
+		}
+		at := int(cut) % (len(data) + 1)
+		whole := Scan(data)
+		first := NewScanner()
+		first.Write(data[:at])
+		saved, err := first.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		second := new(Scanner)
+		if err := second.UnmarshalBinary(saved); err != nil {
+			t.Fatalf("a saved state does not restore: %v", err)
+		}
+		second.Write(data[at:])
+		second.Close()
+		if (second.Found() == nil) != (whole == nil) {
+			t.Fatalf("cut at %d: %v, whole: %v", at, second.Found(), whole)
+		}
+	})
+}
