@@ -151,11 +151,7 @@ by themselves a few times first. See trel uploads.`,
 				return err
 			}
 			req.Changes = changes
-			if err := e.commit(c.Context(), cl, a[0], a[1], req); err != nil {
-				return err
-			}
-			forgetSessions(e.completedSessions...)
-			return nil
+			return e.commit(c.Context(), cl, a[0], a[1], req)
 		}),
 	}
 	c.Flags().StringVar(&resumableOver, "resumable-over", "64MiB", "files larger than this go in resumable chunks: an interrupted upload continues where it stopped when the command is run again")
@@ -270,12 +266,14 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// commit creates the revision and prints its number.
+// commit creates the revision and prints its number; the resumable
+// uploads whose content it holds are forgotten.
 func (e *env) commit(ctx context.Context, cl *client.Client, project, version string, req core.RevisionRequest) error {
 	res, err := cl.CreateRevision(ctx, project, version, req)
 	if err != nil {
 		return err
 	}
+	forgetSessions(e.completedSessions...)
 	return e.out(res, func() {
 		if !res.Created {
 			fmt.Fprintf(e.stdout, "Nothing changed: revision %d already holds these files.\n", res.Revision.Number)

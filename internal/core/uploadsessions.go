@@ -39,10 +39,9 @@ const (
 	// MaxSessionChunkSize bounds what one request holds up.
 	MinSessionChunkSize = 5 << 20
 	MaxSessionChunkSize = 1 << 30
-	// SessionTTL is how long a session lives from its start; Clean of the
-	// S3 store aborts multipart uploads older than a day, so it must not
-	// be longer.
-	SessionTTL = 24 * time.Hour
+	// SessionTTL is how long a session lives from its start: as long as
+	// the blob stores keep staged content that the sweep missed.
+	SessionTTL = blob.StagedLifetime
 	// MaxOpenSessions and MaxSessionBytes bound each user's sessions that
 	// are not completed: their number and the sum of their declared sizes.
 	MaxOpenSessions = 8

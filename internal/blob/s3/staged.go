@@ -58,11 +58,23 @@ func (s *Store) PutPart(ctx context.Context, key string, n int, offset int64, r 
 		return domain.StagedPart{}, domain.Errorf(domain.KindConflict, "this upload was retried too often (part %d; S3 allows 10,000): abort it and start again", n)
 	}
 	body := &exactReader{r: blob.ContextReader(ctx, r), left: size}
+	// The body streams from the request: it cannot be sent twice, so the
+	// client must not retry (the caller's client does, at the same offset).
 	out, err := s.client.UploadPart(ctx, &awss3.UploadPartInput{
 		Bucket: aws.String(s.bucket), Key: aws.String(s.dataKey(id)), UploadId: aws.String(uploadID),
-		PartNumber: aws.Int32(int32(n)), Body: body, ContentLength: aws.Int64(size)}, unsignedPayload)
+		PartNumber: aws.Int32(int32(n)), Body: body, ContentLength: aws.Int64(size)}, unsignedPayload, noRetry)
 	if body.err != nil {
 		return domain.StagedPart{}, &domain.Error{Kind: domain.KindInvalid, Message: "the chunk was interrupted before it completed; send it again at the same offset", Err: body.err}
+	}
+	if err != nil && !isNoSuchUpload(err) {
+		// A server that refuses the part may answer before reading it and
+		// close the connection: the error is then the connection's. Ask
+		// whether the upload is still there.
+		_, perr := s.client.ListParts(ctx, &awss3.ListPartsInput{Bucket: aws.String(s.bucket), Key: aws.String(s.dataKey(id)),
+			UploadId: aws.String(uploadID), MaxParts: aws.Int32(1)})
+		if isNoSuchUpload(perr) {
+			err = perr
+		}
 	}
 	if isNoSuchUpload(err) {
 		return domain.StagedPart{}, domain.Errorf(domain.KindNotFound, "the staged upload is gone (aborted or expired)")
@@ -75,6 +87,9 @@ func (s *Store) PutPart(ctx context.Context, key string, n int, offset int64, r 
 	}
 	return domain.StagedPart{Number: n, ETag: aws.ToString(out.ETag), Size: size}, nil
 }
+
+// noRetry sends a request once.
+var noRetry = func(o *awss3.Options) { o.RetryMaxAttempts = 1 }
 
 // exactReader passes on exactly left bytes and remembers why its source
 // failed (the client went away), which the S3 client would otherwise
