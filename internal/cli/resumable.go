@@ -163,14 +163,25 @@ func forgetSessions(ids ...string) error {
 	})
 }
 
-func findRecord(key sessionRecord) (sessionRecord, bool) {
+// findRecord returns the record of the same file, and the records of the
+// same local file and target whose size or modification time changed
+// since (their sessions can never complete).
+func findRecord(key sessionRecord) (same sessionRecord, found bool, changed []sessionRecord) {
 	rs, _ := loadRecords()
 	for _, r := range rs {
-		if r.sameFile(key) {
-			return r, true
+		switch {
+		case r.sameFile(key):
+			same, found = r, true
+		case r.Server == key.Server && r.Project == key.Project && r.Version == key.Version && r.Path == key.Path && r.Local == key.Local:
+			changed = append(changed, r)
 		}
 	}
-	return sessionRecord{}, false
+	return same, found, changed
+}
+
+func isNotFound(err error) bool {
+	var ce *client.Error
+	return errors.As(err, &ce) && ce.Status == http.StatusNotFound
 }
 
 // keptUpload says what an interrupted resumable upload left on the server.
@@ -229,14 +240,23 @@ func (e *env) uploadResumable(ctx context.Context, cl *client.Client, project, v
 // returns the open session to continue, or the content when the session
 // was already completed, or neither (start a new one).
 func (e *env) resumeSession(ctx context.Context, cl *client.Client, key sessionRecord, f localFile) (*domain.UploadSession, *domain.Blob, error) {
-	rec, ok := findRecord(key)
+	rec, ok, changed := findRecord(key)
+	for _, old := range changed {
+		// The file changed since an earlier run: its session would hold
+		// other bytes. Abort it, so that it does not count against the
+		// server's bound until it expires.
+		fmt.Fprintf(e.stderr, "trel: %s changed since its earlier upload started: starting again\n", f.local)
+		if err := cl.AbortUploadSession(ctx, key.Project, key.Version, old.Session); err != nil && !isNotFound(err) {
+			fmt.Fprintf(e.stderr, "trel: aborting the earlier upload: %s (it expires by itself)\n", message(err))
+		}
+		forgetSessions(old.Session)
+	}
 	if !ok {
 		return nil, nil, nil
 	}
 	sess, err := cl.UploadSession(ctx, key.Project, key.Version, rec.Session)
-	var ce *client.Error
 	switch {
-	case errors.As(err, &ce) && ce.Status == http.StatusNotFound:
+	case isNotFound(err):
 		fmt.Fprintf(e.stderr, "trel: the earlier upload of %s is no longer on the server (expired or aborted): starting again\n", f.target)
 		forgetSessions(rec.Session)
 		return nil, nil, nil

@@ -363,3 +363,50 @@ func TestResumableUploadsOfSeveralFiles(t *testing.T) {
 		t.Fatalf("sessions after the abort: %+v", ss)
 	}
 }
+
+// TestResumableUploadOfAChangedFile: a file changed after its upload was
+// interrupted is not resumed (its session would hold other bytes): the
+// earlier session is aborted on the server and the new content uploaded.
+func TestResumableUploadOfAChangedFile(t *testing.T) {
+	ctx := context.Background()
+	w := newWorld(t)
+	w.alice.ok(t, "release", "start", "widget", "3.0")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "big.bin")
+	writeFile(t, path, pseudoRandom("first", 6<<20))
+	rl := newRelay(t, w.srv.url)
+	env := append(baseEnv(w.alice.home), "TREL_CONFIG="+w.alice.config, "TREL_SERVER="+rl.srv.URL, "TREL_TOKEN="+w.alice.token)
+	stalled, release := rl.stallAt(2 << 20)
+	cmd := exec.Command(trelBin, "upload", "widget", "3.0", "big.bin", "--resumable-over", "1MiB")
+	cmd.Env, cmd.Dir = env, dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-stalled:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the upload never stalled")
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	release()
+	if ss, err := w.aliceC.UploadSessions(ctx, "widget", "3.0"); err != nil || len(ss) != 1 {
+		t.Fatalf("sessions after the kill: %+v %v", ss, err)
+	}
+
+	changed := pseudoRandom("second", 6<<20+1)
+	writeFile(t, path, changed)
+	cmd = exec.Command(trelBin, "upload", "widget", "3.0", "big.bin", "--resumable-over", "1MiB")
+	cmd.Env, cmd.Dir = env, dir
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "big.bin changed since its earlier upload started: starting again") || strings.Contains(string(out), "resuming") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if ss, err := w.aliceC.UploadSessions(ctx, "widget", "3.0"); err != nil || len(ss) != 0 {
+		t.Fatalf("open sessions after the new upload: %+v %v", ss, err)
+	}
+	rev, err := w.aliceC.Revision(ctx, "widget", "3.0", 1)
+	if err != nil || len(rev.Files) != 1 || rev.Files[0].SHA512 != sha512Hex(changed) {
+		t.Fatalf("revision 1: %+v %v", rev, err)
+	}
+}
