@@ -554,12 +554,13 @@ func (s *Service) AbortUploadSession(ctx context.Context, a *Actor, projectKey, 
 		return domain.Errorf(domain.KindConflict, "upload session %s is being completed", id)
 	}
 	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		ok, err := tx.DeleteUploadSession(ctx, id)
+		// Not while a completion holds it (it may have begun since).
+		ok, err := tx.DeleteUploadSession(ctx, id, domain.SessionOpen, domain.SessionCompleted)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return domain.Errorf(domain.KindNotFound, "upload session %s is gone already", id)
+			return domain.Errorf(domain.KindConflict, "upload session %s is being completed, or is gone already", id)
 		}
 		return s.audit(ctx, tx, a, "upload-session.abort", releaseTarget(rel), map[string]any{"session": id, "path": sess.Path, "received": sess.Received})
 	})

@@ -46,6 +46,7 @@ type UploadSessionTx interface {
 	// FinishUploadSession marks a completing session completed, with its
 	// content and the revision made of it (nil: none).
 	FinishUploadSession(ctx context.Context, id, sha256 string, revision *int, now time.Time) (ok bool, err error)
-	// DeleteUploadSession removes a session; ok is false when it was not there.
-	DeleteUploadSession(ctx context.Context, id string) (ok bool, err error)
+	// DeleteUploadSession removes a session, only in one of the given
+	// states when any are given; ok is false when it was not removed.
+	DeleteUploadSession(ctx context.Context, id string, states ...string) (ok bool, err error)
 }

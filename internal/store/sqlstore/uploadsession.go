@@ -159,9 +159,21 @@ func (s q) FinishUploadSession(ctx context.Context, id, sha256 string, revision 
 }
 
 // DeleteUploadSession implements store.UploadSessionTx.
-func (s q) DeleteUploadSession(ctx context.Context, id string) (bool, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM upload_sessions WHERE id = $1`, id)
-	return affectedOne(res, err, "removing an upload session")
+func (s q) DeleteUploadSession(ctx context.Context, id string, states ...string) (bool, error) {
+	if len(states) == 0 {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM upload_sessions WHERE id = $1`, id)
+		return affectedOne(res, err, "removing an upload session")
+	}
+	ok := false
+	for _, st := range states {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM upload_sessions WHERE id = $1 AND state = $2`, id, st)
+		gone, err := affectedOne(res, err, "removing an upload session")
+		if err != nil {
+			return false, err
+		}
+		ok = ok || gone
+	}
+	return ok, nil
 }
 
 func affectedOne(res sql.Result, err error, what string) (bool, error) {

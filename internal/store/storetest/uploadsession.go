@@ -169,6 +169,15 @@ func runUploadSessions(t *testing.T, newStore func(t *testing.T) store.Store, se
 		if _, ok := part(15); ok {
 			t.Fatal("a completing session numbered a part")
 		}
+		if err := s.Tx(ctx, func(tx store.Tx) error {
+			gone, err := tx.DeleteUploadSession(ctx, us.ID, domain.SessionOpen, domain.SessionCompleted)
+			if gone {
+				t.Error("a completing session was deleted by a delete of open and completed ones")
+			}
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
 		rev := 4
 		var ok bool
 		if err := s.Tx(ctx, func(tx store.Tx) error {
