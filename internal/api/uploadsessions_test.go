@@ -436,7 +436,10 @@ func TestUploadSessionSecretAcrossChunks(t *testing.T) {
 	body := strings.Repeat(line, (chunk-len(tail)-1)/len(line))
 	pad := chunk - len(body) - len(tail)
 	first := []byte(body + strings.Repeat("x", pad-1) + "\n" + tail)
-	second := []byte(token[13:] + "\nmore notes\n")
+	// The second chunk is a whole one: the server finds the token at its
+	// start and still answers with the refusal, not a reset connection.
+	rest := token[13:] + "\n"
+	second := []byte(rest + strings.Repeat("x", chunk-len(rest)-1) + "\n")
 	data := append(append([]byte{}, first...), second...)
 	s, err := w.alice.StartUploadSession(ctx, "alpha-lib", "1.0", core.NewUploadSession{Path: "NOTES.txt", Size: int64(len(data))})
 	if err != nil {

@@ -49,6 +49,8 @@ const (
 	// sessionCompleteStale is when a completion that died (its replica
 	// killed) may be taken over by another.
 	sessionCompleteStale = 10 * time.Minute
+	// drainLimit bounds what is read of a refused chunk (as secrets.Reader).
+	drainLimit = 64 << 20
 )
 
 // NewUploadSession is the declaration of a resumable upload.
@@ -188,7 +190,7 @@ func (s *Service) abortStaged(key string) {
 	}
 }
 
-// ownSession returns the session id of release rel if a started it; any
+// ownSession returns session id if actor a started it in release rel; any
 // other session is "not found" (the ids of others' sessions stay secret).
 func (s *Service) ownSession(ctx context.Context, a *Actor, rel *domain.Release, id string) (*domain.UploadSession, error) {
 	sess, err := s.store.UploadSession(ctx, id)
@@ -298,6 +300,9 @@ func (u *Upload) PutChunk(ctx context.Context, id string, offset int64, r io.Rea
 	pr.CloseWithError(io.ErrClosedPipe)
 	cerr := <-copied
 	if f := scan.Found(); f != nil {
+		// Read the rest of the chunk (bounded), so that a client still
+		// sending gets the refusal rather than a reset connection.
+		io.Copy(io.Discard, io.LimitReader(r, drainLimit))
 		s.dropSession(ctx, sess)
 		return nil, s.refuseSecret(ctx, u.rel, u.a, f)
 	}
