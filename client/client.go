@@ -56,6 +56,10 @@ type Error struct {
 	Message string
 	// RetryAfter is the server's Retry-After hint (0 when it gave none).
 	RetryAfter time.Duration
+	// Offset is an upload session's received bytes, when the server
+	// said (a chunk refused at the wrong offset): HasOffset is then true.
+	Offset    int64
+	HasOffset bool
 }
 
 func (e *Error) Error() string { return e.Message }
@@ -93,6 +97,9 @@ func decodeResponse(resp *http.Response, out any) error {
 		}
 		if secs, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && secs > 0 {
 			e.RetryAfter = time.Duration(secs) * time.Second
+		}
+		if n, err := strconv.ParseInt(resp.Header.Get("Upload-Offset"), 10, 64); err == nil && n >= 0 {
+			e.Offset, e.HasOffset = n, true
 		}
 		return e
 	}

@@ -174,6 +174,9 @@ type matrixIDs struct {
 	publisherID int64
 	idToken     string
 	webhookID   int64 // a webhook of alpha-lib
+	// Resumable uploads of "committer" to alpha-lib 1.0: one that has
+	// received nothing of its 5 bytes, one that received them all.
+	upSession, fullSession string
 }
 
 // ci grants the CI credential's role an outcome other than "forbidden".
@@ -253,6 +256,21 @@ func ops() map[string]op {
 			body: func(fx *matrixIDs, _ string) string {
 				return `{"changes":[{"op":"put","path":"copy.txt","sha256":"` + fx.sha + `"}]}`
 			}, need: participant, ok: ok201, except: ci(ok201)},
+		"POST /api/v1/projects/{project}/releases/{version}/upload-sessions": {path: fixed(r1 + "/upload-sessions"), body: fixed(`{"path":"big.bin","size":100}`),
+			need: participant, ok: ok201, except: ci(ok201)},
+		"GET /api/v1/projects/{project}/releases/{version}/upload-sessions": {path: fixed(r1 + "/upload-sessions"), need: participant, ok: ok200, except: ci(ok200)},
+		// Only the session's creator ("committer") finds it.
+		"GET /api/v1/projects/{project}/releases/{version}/upload-sessions/{id}": {path: func(fx *matrixIDs, _ string) string { return r1 + "/upload-sessions/" + fx.upSession },
+			need: participant, ok: notFound, except: map[string]outcome{"committer": ok200, "ci": notFound}},
+		"PUT /api/v1/projects/{project}/releases/{version}/upload-sessions/{id}": {path: func(fx *matrixIDs, _ string) string {
+			return r1 + "/upload-sessions/" + fx.upSession + "?offset=0"
+		}, body: fixed("abcde"), need: participant, ok: notFound, except: map[string]outcome{"committer": ok200, "ci": notFound}},
+		"POST /api/v1/projects/{project}/releases/{version}/upload-sessions/{id}/complete": {path: func(fx *matrixIDs, _ string) string {
+			return r1 + "/upload-sessions/" + fx.fullSession + "/complete"
+		}, need: participant, ok: notFound, except: map[string]outcome{"committer": ok201, "ci": notFound}},
+		"DELETE /api/v1/projects/{project}/releases/{version}/upload-sessions/{id}": {path: func(fx *matrixIDs, _ string) string { return r1 + "/upload-sessions/" + fx.upSession },
+			need: participant, ok: notFound, except: map[string]outcome{"committer": ok204, "ci": notFound}},
+		"GET /api/v1/me/upload-sessions":                                                       {path: fixed("/api/v1/me/upload-sessions"), need: signedIn, ok: ok200},
 		"GET /api/v1/projects/{project}/releases/{version}/revisions":                          {path: fixed(r1 + "/revisions"), need: participant, ok: ok200, except: ci(ok200)},
 		"GET /api/v1/projects/{project}/releases/{version}/revisions/{number}":                 {path: fixed(r1 + "/revisions/1"), need: participant, ok: ok200, except: ci(ok200)},
 		"GET /api/v1/projects/{project}/releases/{version}/revisions/{number}/files/{path...}": {path: fixed(r1 + "/revisions/1/files/a.txt"), need: participant, ok: ok200, except: ci(ok200)},
@@ -556,6 +574,23 @@ func buildMatrixTemplate(t *testing.T) (string, *matrixIDs) {
 	hook, err := svc.AddWebhook(ctx, m, "alpha-lib", core.NewWebhook{URL: "https://ci.example.org/hooks/alpha"})
 	must(err)
 	fx.webhookID = hook.Webhook.ID
+	committer, err := app.Store.UserByUsername(ctx, "committer")
+	must(err)
+	ca := &core.Actor{User: committer}
+	for _, full := range []bool{false, true} {
+		us, err := svc.StartUploadSession(ctx, ca, "alpha-lib", "1.0", core.NewUploadSession{Path: "big.bin", Size: 5})
+		must(err)
+		if !full {
+			fx.upSession = us.ID
+			continue
+		}
+		fx.fullSession = us.ID
+		up, err := svc.PrepareUpload(ctx, ca, "alpha-lib", "1.0")
+		must(err)
+		_, err = up.PutChunk(ctx, us.ID, 0, strings.NewReader("fives"), 5)
+		up.Done()
+		must(err)
+	}
 	// The removed release manager leaves the committee; the revoked token
 	// is revoked.
 	must(svc.RemoveMember(ctx, sys, "alpha", "removed-rm"))

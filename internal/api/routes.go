@@ -52,7 +52,7 @@ func (a *API) routes() []route {
 		{"GET", rel + "/revisions", "List revisions", "token", "", "RevisionList", 200, a.listRevisions},
 		{"GET", rel + "/revisions/{number}", "One revision with its files (number or \"latest\")", "token", "", "Revision", 200, a.revision},
 		{"GET", rel + "/revisions/{number}/files/{path...}", "Download a file", "token", "", "binary", 200, a.download},
-	}, slices.Concat(a.keyRoutes(), a.sigstoreRoutes(), a.lifecycleRoutes(), a.signingRoutes(), a.incidentRoutes(), a.oidcRoutes(), a.notifyRoutes(), a.uxRoutes())...)
+	}, slices.Concat(a.keyRoutes(), a.sigstoreRoutes(), a.lifecycleRoutes(), a.signingRoutes(), a.incidentRoutes(), a.oidcRoutes(), a.notifyRoutes(), a.uxRoutes(), a.uploadSessionRoutes())...)
 }
 
 // RouteInfo describes one API operation, for tools and tests.

@@ -34,4 +34,26 @@ type Store interface {
 	// (a Put racing with the deletion); it reports whether it removed it.
 	// A missing blob is not an error.
 	Delete(ctx context.Context, sha256 string, notBefore time.Time) (bool, error)
+
+	// Staged content (resumable uploads) arrives in parts over several
+	// requests, each part stored durably before the caller records it,
+	// and becomes a blob only when complete. The caller computes the
+	// digests as the parts go by (Digests), so nothing is read twice.
+	//
+	// StartStaged prepares a place for the parts and returns its key.
+	StartStaged(ctx context.Context) (key string, err error)
+	// PutPart stores exactly size bytes of r as the part that starts at
+	// offset, numbered n. Each attempt has its own, increasing number, so
+	// that an attempt that failed (or lost a race) never replaces the
+	// part another attempt stored; only the parts the caller accepted
+	// count. A part that fails midway leaves nothing that counts, and a
+	// later attempt at the same offset works. Attempts at one key must not
+	// run concurrently (the caller holds a lock).
+	PutPart(ctx context.Context, key string, n int, offset int64, r io.Reader, size int64) (domain.StagedPart, error)
+	// FinishStaged makes the accepted parts, in order, the blob b (whose
+	// digests and size the caller computed).
+	FinishStaged(ctx context.Context, key string, parts []domain.StagedPart, b domain.Blob) error
+	// AbortStaged removes what StartStaged and PutPart stored (a missing
+	// key is not an error).
+	AbortStaged(ctx context.Context, key string) error
 }

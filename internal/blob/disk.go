@@ -32,8 +32,10 @@ func NewDisk(dir string) (*Disk, error) {
 }
 
 // CleanTemp removes uploads that were in progress when a previous server
-// process died. Only the server calls it, at start-up, before it accepts
-// uploads.
+// process died, and staged uploads (resumable uploads) not written for
+// more than a day: their sessions have expired, and the sweep missed them
+// (a process that died between creating one and recording its session).
+// Only the server calls it, at start-up, before it accepts uploads.
 func (d *Disk) CleanTemp() error {
 	tmp := filepath.Join(d.dir, "tmp")
 	entries, err := os.ReadDir(tmp)
@@ -45,8 +47,29 @@ func (d *Disk) CleanTemp() error {
 			return fmt.Errorf("removing stale upload: %w", err)
 		}
 	}
+	staged := filepath.Join(d.dir, "staged")
+	entries, err = os.ReadDir(staged)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the staged uploads: %w", err)
+	}
+	cutoff := time.Now().Add(-StagedLifetime)
+	for _, e := range entries {
+		info, err := e.Info()
+		if err == nil && info.ModTime().Before(cutoff) {
+			if err := os.Remove(filepath.Join(staged, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("removing a stale staged upload: %w", err)
+			}
+		}
+	}
 	return nil
 }
+
+// StagedLifetime is how long staged content may live (the S3 store's
+// Clean uses the same): an upload session must expire before.
+const StagedLifetime = 24 * time.Hour
 
 func (d *Disk) path(sha string) (string, error) {
 	if err := CheckDigest(sha); err != nil {

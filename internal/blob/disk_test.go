@@ -2,6 +2,7 @@ package blob_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"trel/internal/blob"
 	"trel/internal/blob/blobtest"
@@ -59,11 +61,20 @@ func TestCleanTempRemovesLeftovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, "tmp", "upload-123"), []byte("half"), 0o600)
+	// Staged uploads survive restarts, unless older than their lifetime.
+	ctx := context.Background()
+	live, _ := d.StartStaged(ctx)
+	stale, _ := d.StartStaged(ctx)
+	old := time.Now().Add(-blob.StagedLifetime - time.Hour)
+	os.Chtimes(filepath.Join(dir, "staged", stale), old, old)
 	if err := d.CleanTemp(); err != nil {
 		t.Fatal(err)
 	}
 	if ents, _ := os.ReadDir(filepath.Join(dir, "tmp")); len(ents) != 0 {
 		t.Fatalf("%d leftovers remain", len(ents))
+	}
+	if ents, _ := os.ReadDir(filepath.Join(dir, "staged")); len(ents) != 1 || ents[0].Name() != live {
+		t.Fatalf("staged uploads after the clean-up: %v (live %s)", ents, live)
 	}
 }
 

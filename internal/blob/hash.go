@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -56,6 +57,16 @@ func (s strictEOF) Read(p []byte) (int, error) {
 // bytes and fails with errTooLarge beyond max.
 func HashCopy(dst io.Writer, src io.Reader, max int64) (domain.Blob, error) {
 	h256, h512 := sha256.New(), sha512.New()
+	total, err := hashCopy(dst, src, max, h256, h512)
+	if err != nil {
+		return domain.Blob{}, err
+	}
+	return finish(h256, h512, total)
+}
+
+// hashCopy is HashCopy into the given hashes (which may hold earlier
+// bytes); it returns how many bytes it copied.
+func hashCopy(dst io.Writer, src io.Reader, max int64, h256, h512 hash.Hash) (int64, error) {
 	// Buffers are taken as the reader gets ahead of the consumers, at most
 	// nChunks, and given back to the pool at the end.
 	free := make(chan *chunk, nChunks)
@@ -154,12 +165,12 @@ func HashCopy(dst io.Writer, src io.Reader, max int64) (domain.Blob, error) {
 	close(toDst)
 	wg.Wait()
 	if readErr != nil {
-		return domain.Blob{}, readErr
+		return total, readErr
 	}
 	if writeErr != nil {
-		return domain.Blob{}, fmt.Errorf("writing blob: %w", writeErr)
+		return total, fmt.Errorf("writing blob: %w", writeErr)
 	}
-	return finish(h256, h512, total)
+	return total, nil
 }
 
 func finish(h256, h512 hash.Hash, size int64) (domain.Blob, error) {
@@ -179,3 +190,76 @@ func finish(h256, h512 hash.Hash, size int64) (domain.Blob, error) {
 		SHA512State: s512,
 	}, nil
 }
+
+// Digests continues SHA-256 and SHA-512 over the parts of a staged upload
+// (a resumable upload): its state is saved after each accepted part and
+// restored by the next request, on any replica, so that no byte is read
+// twice.
+type Digests struct {
+	h256, h512 hash.Hash
+	size       int64
+}
+
+// ResumeDigests restores the digests saved by State; an empty state starts
+// them afresh.
+func ResumeDigests(state []byte) (*Digests, error) {
+	d := &Digests{h256: sha256.New(), h512: sha512.New()}
+	if len(state) == 0 {
+		return d, nil
+	}
+	// size (8 bytes), the length of the SHA-256 state (4 bytes), the two states.
+	if len(state) < 12 {
+		return nil, errors.New("hash state too short")
+	}
+	d.size = int64(binary.BigEndian.Uint64(state))
+	n := int(binary.BigEndian.Uint32(state[8:]))
+	if len(state) < 12+n {
+		return nil, errors.New("hash state too short")
+	}
+	if err := d.h256.(encoding.BinaryUnmarshaler).UnmarshalBinary(state[12 : 12+n]); err != nil {
+		return nil, fmt.Errorf("restoring sha256 state: %w", err)
+	}
+	if err := d.h512.(encoding.BinaryUnmarshaler).UnmarshalBinary(state[12+n:]); err != nil {
+		return nil, fmt.Errorf("restoring sha512 state: %w", err)
+	}
+	return d, nil
+}
+
+// Copy copies exactly size bytes of src to dst (dst may be nil) while
+// adding them to the digests, as HashCopy does. It fails, leaving the
+// digests unusable, when src holds fewer or more bytes.
+func (d *Digests) Copy(dst io.Writer, src io.Reader, size int64) error {
+	n, err := hashCopy(dst, src, size, d.h256, d.h512)
+	if IsTooLarge(err) {
+		return fmt.Errorf("more than the %d bytes announced: %w", size, err)
+	}
+	if err != nil {
+		return err
+	}
+	if n != size {
+		return fmt.Errorf("%d bytes of the %d announced: %w", n, size, errTruncated)
+	}
+	d.size += n
+	return nil
+}
+
+// Size is the number of bytes hashed so far.
+func (d *Digests) Size() int64 { return d.size }
+
+// State saves the digests (see ResumeDigests).
+func (d *Digests) State() ([]byte, error) {
+	s256, err := d.h256.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("saving sha256 state: %w", err)
+	}
+	s512, err := d.h512.(encoding.BinaryMarshaler).MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("saving sha512 state: %w", err)
+	}
+	out := binary.BigEndian.AppendUint64(nil, uint64(d.size))
+	out = binary.BigEndian.AppendUint32(out, uint32(len(s256)))
+	return append(append(out, s256...), s512...), nil
+}
+
+// Blob finishes the digests.
+func (d *Digests) Blob() (domain.Blob, error) { return finish(d.h256, d.h512, d.size) }

@@ -8,3 +8,5 @@ import (
 )
 
 func newWriteBehind(f *os.File) io.Writer { return f }
+
+func newWriteBehindAt(f *os.File, off int64) io.Writer { return f }

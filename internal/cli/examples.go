@@ -129,6 +129,8 @@ var examples = map[string]string{
 	"trel token create":              "  trel token create --label laptop\n  trel token create --label github-actions --expires 30d",
 	"trel token list":                "  trel token list",
 	"trel token revoke":              "  trel token list\n  trel token revoke 4",
+	"trel uploads":                   "  trel uploads\n  trel uploads tomcat-server 11.0.0 --json",
+	"trel uploads abort":             "  trel uploads tomcat-server 11.0.0\n  trel uploads abort tomcat-server 11.0.0 3f9c0d2e6a1b4c5d8e7f90a1b2c3d4e5",
 	"trel upload":                    "  trel upload tomcat-server 11.0.0 dist/\n  trel upload tomcat-server 11.0.0 apache-tomcat-11.0.0.tar.gz apache-tomcat-11.0.0.tar.gz.asc apache-tomcat-11.0.0.tar.gz.sha512\n  trel upload tomcat-server 11.0.0 bin/*.zip --to binaries --expect-revision 2",
 	"trel vote":                      "  trel vote start tomcat-server 11.0.0 --plus-one\n  trel vote cast tomcat-server 11.0.0 +1 --comment \"checked signatures and licences\"\n  trel vote resolve tomcat-server 11.0.0 --dry-run",
 	"trel vote cancel":               "  trel vote cancel tomcat-server 11.0.0 --reason \"the signing key was revoked\"",

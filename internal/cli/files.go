@@ -112,7 +112,7 @@ func collect(paths []string, to string) ([]localFile, error) {
 }
 
 func uploadCmd(e *env) *cobra.Command {
-	var to, description string
+	var to, description, resumableOver string
 	var expect, parallel int
 	c := &cobra.Command{
 		Use:   "upload PROJECT VERSION PATH... [--to DIR] [--expect-revision N]",
@@ -120,7 +120,13 @@ func uploadCmd(e *env) *cobra.Command {
 		Long: `Upload files and directories (recursively) to a draft release. All of them
 land together in one new revision; its number is printed. With
 --expect-revision N the upload fails, changing nothing, if the release is no
-longer at revision N (someone else changed it).`,
+longer at revision N (someone else changed it).
+
+Files larger than --resumable-over (64 MiB) are sent in chunks through a
+resumable upload: if the upload is interrupted (Ctrl-C, a network failure, a
+server restart), nothing changes in the release, and running the same command
+again continues where it stopped. Network failures during a chunk are retried
+by themselves a few times first. See trel uploads.`,
 		Args: args(cobra.MinimumNArgs(3)),
 		RunE: run(func(c *cobra.Command, cl *client.Client, a []string) error {
 			if parallel < 1 {
@@ -137,6 +143,9 @@ longer at revision N (someone else changed it).`,
 			if req.Description == "" {
 				req.Description = fmt.Sprintf("upload of %d file(s)", len(files))
 			}
+			if e.resumableOver, err = parseSize(resumableOver); err != nil {
+				return usageError{fmt.Errorf("--resumable-over: %w", err)}
+			}
 			changes, err := e.uploadAll(c.Context(), cl, a[0], a[1], files, parallel, e.commandLine())
 			if err != nil {
 				return err
@@ -145,6 +154,7 @@ longer at revision N (someone else changed it).`,
 			return e.commit(c.Context(), cl, a[0], a[1], req)
 		}),
 	}
+	c.Flags().StringVar(&resumableOver, "resumable-over", "64MiB", "files larger than this go in resumable chunks: an interrupted upload continues where it stopped when the command is run again")
 	c.Flags().StringVar(&to, "to", "", "directory inside the release to upload into")
 	c.Flags().IntVar(&expect, "expect-revision", 0, "fail unless the release is at this revision (0: no revision yet)")
 	c.Flags().StringVarP(&description, "message", "m", "", "description of the new revision")
@@ -209,30 +219,46 @@ type lineProgress struct {
 }
 
 func (p *lineProgress) Write(b []byte) (int, error) {
-	p.done += int64(len(b))
+	p.advance(int64(len(b)))
+	return len(b), nil
+}
+
+// advance counts n more bytes sent.
+func (p *lineProgress) advance(n int64) {
+	p.done += n
 	for p.next <= 100 && p.done*100 >= p.next*p.size {
 		fmt.Fprintf(p.w, "uploading %s: %d%% (%s of %s)\n", p.name, p.next, mib(p.done), mib(p.size))
 		p.next += 10
 	}
-	return len(b), nil
 }
 
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // notUploaded explains a failed or interrupted upload. trel makes the
 // revision only after every file arrived, so nothing changed in the
-// release; retry is the command that tries again.
-func notUploaded(err error, project, version, retry string) error {
+// release; retry is the command that tries again. What resumable uploads
+// received stays on the server (kept), and the same command continues it.
+func notUploaded(err error, project, version, retry string, kept []keptUpload) error {
 	var ce *client.Error
-	if errors.As(err, &ce) && ce.Status < 500 && ce.Status != http.StatusTooManyRequests {
+	if errors.As(err, &ce) && ce.Status < 500 && ce.Status != http.StatusTooManyRequests && len(kept) == 0 {
 		return err // a refusal: its message says what to change
 	}
 	what := "failed"
 	if errors.Is(err, context.Canceled) {
 		what = "was interrupted"
 	}
-	return fmt.Errorf("the upload %s (%w).\nNothing changed in %s %s: trel makes the new revision only once every file is uploaded, and the files sent so far are discarded. To try again, run:\n  %s",
-		what, err, project, version, retry)
+	sent, next := "the files sent so far are discarded", "To try again"
+	if len(kept) > 0 {
+		next = "To continue"
+		var parts []string
+		for _, k := range kept {
+			parts = append(parts, fmt.Sprintf("%s of %s of %s", domain.HumanSize(k.received), domain.HumanSize(k.size), k.target))
+		}
+		sent = fmt.Sprintf("the server keeps the %s until %s, and running the same command again resumes from there",
+			strings.Join(parts, ", "), kept[0].expires.Local().Format("2006-01-02 15:04 MST"))
+	}
+	return fmt.Errorf("the upload %s (%w).\nNothing changed in %s %s: trel makes the new revision only once every file is uploaded, and %s. %s, run:\n  %s",
+		what, err, project, version, sent, next, retry)
 }
 
 func isTerminal(w io.Writer) bool {
@@ -240,12 +266,14 @@ func isTerminal(w io.Writer) bool {
 	return ok && term.IsTerminal(int(f.Fd()))
 }
 
-// commit creates the revision and prints its number.
+// commit creates the revision and prints its number; the resumable
+// uploads whose content it holds are forgotten.
 func (e *env) commit(ctx context.Context, cl *client.Client, project, version string, req core.RevisionRequest) error {
 	res, err := cl.CreateRevision(ctx, project, version, req)
 	if err != nil {
 		return err
 	}
+	forgetSessions(e.completedSessions...)
 	return e.out(res, func() {
 		if !res.Created {
 			fmt.Fprintf(e.stdout, "Nothing changed: revision %d already holds these files.\n", res.Revision.Number)

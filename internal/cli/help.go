@@ -98,6 +98,8 @@ func namePlaceholder(flag string) string {
 		return "TEXT"
 	case strings.HasSuffix(flag, "regexp"):
 		return "REGEXP"
+	case strings.HasSuffix(flag, "-size"), strings.HasSuffix(flag, "-quota"), flag == "resumable-over":
+		return "SIZE"
 	}
 	return "VALUE"
 }

@@ -39,6 +39,13 @@ type env struct {
 	waitNote       sync.Once // see noteWaiting
 	printedJSON    bool      // the command printed its JSON output
 	args           []string  // the command line, to say what to run again
+	// Resumable uploads: the size above which files use upload sessions
+	// (0: defaultResumableOver), what interrupted ones left on the
+	// server, and the sessions completed by this command (forgotten once
+	// their revision exists).
+	resumableOver     int64
+	kept              []keptUpload
+	completedSessions []string
 }
 
 // commandLine is the command as the user typed it, quoted for a POSIX
@@ -159,7 +166,7 @@ Every client command accepts --json for machine-readable output.`,
 		memberCmd(e),
 		projectCmd(e),
 		releaseCmd(e),
-		uploadCmd(e),
+		uploadCmd(e), uploadsCmd(e),
 		filesCmd(e),
 		revisionsCmd(e),
 		downloadCmd(e),

@@ -66,7 +66,7 @@ func serveCmd(e *env) *cobra.Command {
 	var metricsAddr, metricsTokenFile string
 	var sigstoreSigningConfig, sigstoreSigningRoot string
 	var notify server.NotifyConfig
-	var deliveryRetry string
+	var deliveryRetry, uploadChunkSize string
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the trel server on a data directory (SQLite + files)",
@@ -87,7 +87,8 @@ Environment: TREL_DATA, TREL_DATABASE, TREL_BLOBS, TREL_LOG_DIR, TREL_ADDR,
 TREL_MAX_FILE_SIZE, TREL_ADMIN_EMAIL, TREL_PUBLIC_URL,
 TREL_RELEASE_QUOTA, TREL_USER_QUOTA, TREL_BLOB_GRACE, TREL_TRUSTED_PROXY (comma-separated),
 TREL_METRICS_ADDR, TREL_METRICS_TOKEN_FILE, TREL_SMTP, TREL_MAIL_FROM, TREL_SMTP_PASSWORD
-(the relay's password: never a flag), TREL_WEBHOOK_ALLOW_PRIVATE, TREL_DELIVERY_RETRY.
+(the relay's password: never a flag), TREL_WEBHOOK_ALLOW_PRIVATE, TREL_DELIVERY_RETRY,
+TREL_UPLOAD_CHUNK_SIZE.
 
 Mail: with --smtp smtp://[USER@]HOST:PORT (STARTTLS whenever the relay offers it;
 smtps:// for TLS from the first byte) and --mail-from ADDRESS, trel sends each
@@ -143,6 +144,10 @@ policy names, and receipts to voters. Without them mail is off and the pages say
 				}
 			}
 			notify.SMTPPassword = server.SMTPPasswordFromEnv()
+			chunk, err := parseSize(uploadChunkSize)
+			if err != nil || chunk < core.MinSessionChunkSize || chunk > core.MaxSessionChunkSize {
+				return usageError{fmt.Errorf("--upload-chunk-size %q: give a size from 5MiB to 1GiB, such as 64MiB", uploadChunkSize)}
+			}
 			if maxServerKeys < 1 || uploadsPerUser < 1 {
 				return usageError{fmt.Errorf("--max-server-keys and --uploads-per-user must be at least 1")}
 			}
@@ -158,7 +163,7 @@ policy names, and receipts to voters. Without them mail is off and the pages say
 				MasterKeyFile: masterKeyFile, MasterKeyEnv: "TREL_MASTER_KEY", PublicURL: publicURL,
 				Quota: quota, BlobGrace: grace,
 				TrustedProxies: proxies, Limits: core.Limits{MaxServerKeys: maxServerKeys}, UploadsPerUser: uploadsPerUser,
-				MetricsAddr: metricsAddr, MetricsToken: metricsToken, Notify: notify,
+				UploadChunkSize: chunk, MetricsAddr: metricsAddr, MetricsToken: metricsToken, Notify: notify,
 			}, e.stdout)
 		},
 	}
@@ -187,6 +192,7 @@ policy names, and receipts to voters. Without them mail is off and the pages say
 	f.StringArrayVar(&trustedProxies, "trusted-proxy", proxyDefault, "network (CIDR) or address of a reverse proxy whose X-Forwarded-For names the client, for rate limits and audit addresses (repeatable); without it forwarded headers are ignored")
 	f.IntVar(&maxServerKeys, "max-server-keys", core.DefaultMaxServerKeys, "active signing keys trel may hold for one user")
 	f.IntVar(&uploadsPerUser, "uploads-per-user", core.DefaultUploadsPerUser, "concurrent uploads one user may make (counted across all replicas)")
+	f.StringVar(&uploadChunkSize, "upload-chunk-size", envOr("TREL_UPLOAD_CHUNK_SIZE", strconv.FormatInt(core.DefaultSessionChunkSize>>20, 10)+"MiB"), "chunk size of resumable uploads (5MiB to 1GiB): what an interruption can cost at most")
 	f.StringVar(&metricsAddr, "metrics-addr", envOr("TREL_METRICS_ADDR", ""), "serve /metrics only on this address (e.g. 127.0.0.1:9090) instead of the main one")
 	f.StringVar(&notify.SMTP, "smtp", envOr("TREL_SMTP", ""), "mail relay: smtp://[USER@]HOST:PORT (STARTTLS when offered) or smtps://...; the password comes from TREL_SMTP_PASSWORD (default: mail is off)")
 	f.StringVar(&notify.MailFrom, "mail-from", envOr("TREL_MAIL_FROM", ""), "sender of trel's mail, e.g. 'trel <trel@example.org>'")

@@ -274,7 +274,11 @@ func (e *env) uploadSigned(ctx context.Context, cl *client.Client, p *uploadPlan
 		return nil, err
 	}
 	req.Changes = changes
-	return cl.CreateRevision(ctx, p.project, p.version, req)
+	res, err := cl.CreateRevision(ctx, p.project, p.version, req)
+	if err == nil {
+		forgetSessions(e.completedSessions...)
+	}
+	return res, err
 }
 
 // runSigstoreSign is `trel sign PATH... --sigstore`.

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -83,4 +85,21 @@ func FuzzShellQuote(f *testing.F) {
 			t.Fatalf("shellQuote(%q) = %s reads back as %q", s, q, out.String())
 		}
 	})
+}
+
+// TestServeRefusesChunkSizesS3CannotTake: --upload-chunk-size below S3's
+// 5 MiB part minimum, or above 1 GiB, is a usage error that creates
+// nothing.
+func TestServeRefusesChunkSizesS3CannotTake(t *testing.T) {
+	for _, size := range []string{"1MiB", "2GiB", "lots"} {
+		data := filepath.Join(t.TempDir(), "data")
+		var stdout, stderr bytes.Buffer
+		code := Main([]string{"serve", "--data", data, "--addr", "127.0.0.1:0", "--upload-chunk-size", size}, strings.NewReader(""), &stdout, &stderr)
+		if code != exitUsage || !strings.Contains(stderr.String(), "--upload-chunk-size") || !strings.Contains(stderr.String(), "from 5MiB to 1GiB") {
+			t.Fatalf("--upload-chunk-size %s: exit %d, %s", size, code, stderr.String())
+		}
+		if _, err := os.Stat(data); err == nil {
+			t.Fatalf("--upload-chunk-size %s created the data directory", size)
+		}
+	}
 }

@@ -73,7 +73,7 @@ func (e *env) noteWaiting(err error, wait time.Duration) {
 func (e *env) uploadAll(ctx context.Context, cl *client.Client, project, version string, files []localFile, parallel int, retry string) ([]core.Change, error) {
 	blobs, err := e.uploadBlobs(ctx, cl, project, version, files, parallel)
 	if err != nil {
-		return nil, notUploaded(err, project, version, retry)
+		return nil, notUploaded(err, project, version, retry, e.kept)
 	}
 	changes := make([]core.Change, len(files))
 	for i, f := range files {
@@ -84,7 +84,8 @@ func (e *env) uploadAll(ctx context.Context, cl *client.Client, project, version
 
 // uploadBlobs uploads files and returns their blobs in the same order.
 // Large files (a progress bar each) go one after another: they are bound
-// by bandwidth. Small files go `parallel` at a time: they are bound by
+// by bandwidth; those over the resumable threshold go through upload
+// sessions (uploadResumable). Small files go `parallel` at a time: they are bound by
 // round trips. A worker refused for being one upload too many while
 // other workers still upload gives its file back and stops, so the
 // command settles at the parallelism the server allows; the last worker
@@ -92,8 +93,18 @@ func (e *env) uploadAll(ctx context.Context, cl *client.Client, project, version
 func (e *env) uploadBlobs(ctx context.Context, cl *client.Client, project, version string, files []localFile, parallel int) ([]*domain.Blob, error) {
 	blobs := make([]*domain.Blob, len(files))
 	q := &uploadQueue{}
+	resumableOver := e.resumableOver
+	if resumableOver == 0 {
+		resumableOver = defaultResumableOver
+	}
 	for i, f := range files {
-		if f.size >= progressThreshold {
+		if f.size > resumableOver {
+			b, err := e.uploadResumable(ctx, cl, project, version, f)
+			if err != nil {
+				return nil, err
+			}
+			blobs[i] = b
+		} else if f.size >= progressThreshold {
 			b, err := e.uploadOne(ctx, cl, project, version, f)
 			if err != nil {
 				return nil, err

@@ -73,6 +73,8 @@ func (s *Service) refuseSecret(ctx context.Context, rel *domain.Release, a *Acto
 type SweepReport struct {
 	Rows  int `json:"rows"`  // content records no revision referenced
 	Files int `json:"files"` // stored blobs without a record
+	// Sessions counts expired upload sessions removed with their parts.
+	Sessions int `json:"sessions"`
 }
 
 // SweepBlobs collects content that no revision references and that nobody
@@ -85,6 +87,10 @@ type SweepReport struct {
 // upload again, and no record ever names missing bytes.
 func (s *Service) SweepBlobs(ctx context.Context) (SweepReport, error) {
 	var rep SweepReport
+	var err error
+	if rep.Sessions, err = s.sweepSessions(ctx); err != nil {
+		return rep, err
+	}
 	cutoff := s.now().Add(-s.blobGrace)
 	for {
 		shas, err := s.store.UnreferencedBlobs(ctx, cutoff, 500)
@@ -113,7 +119,7 @@ func (s *Service) SweepBlobs(ctx context.Context) (SweepReport, error) {
 		}
 	}
 	var orphans []string
-	err := s.blobs.List(ctx, func(sha string, written time.Time) error {
+	err = s.blobs.List(ctx, func(sha string, written time.Time) error {
 		if written.Before(cutoff) {
 			orphans = append(orphans, sha)
 		}
@@ -139,14 +145,15 @@ func (s *Service) SweepBlobs(ctx context.Context) (SweepReport, error) {
 			rep.Files++
 		}
 	}
-	if rep.Rows+rep.Files > 0 {
+	if rep.Rows+rep.Files+rep.Sessions > 0 {
 		err := s.store.Tx(ctx, func(tx store.Tx) error {
-			return s.audit(ctx, tx, SystemActor, "storage.sweep", "blobs", map[string]any{"records": rep.Rows, "files": rep.Files, "grace": shortDuration(s.blobGrace)})
+			return s.audit(ctx, tx, SystemActor, "storage.sweep", "blobs", map[string]any{"records": rep.Rows, "files": rep.Files,
+				"upload_sessions": rep.Sessions, "grace": shortDuration(s.blobGrace)})
 		})
 		if err != nil {
 			return rep, err
 		}
-		s.log.Info("storage sweep", "records", rep.Rows, "files", rep.Files)
+		s.log.Info("storage sweep", "records", rep.Rows, "files", rep.Files, "upload_sessions", rep.Sessions)
 	}
 	return rep, nil
 }

@@ -36,9 +36,11 @@ type Service struct {
 	publishHook    func(step string)
 	limits         Limits
 	keyLocks       keyLocks
+	sessionLocks   keyLocks // one chunk at a time per upload session (in this process)
 	meter          Meter
 	uploadsPerUser int
 	uploadHolder   string
+	chunkSize      int64 // of new upload sessions
 	// sigstoreInst is where keys trel holds get timestamps for Sigstore
 	// bundles; see SetSigstoreSigning.
 	sigstoreInst *sigstore.Instance
@@ -74,13 +76,20 @@ type Options struct {
 	// UploadHolder names this process's upload leases (the replica; see
 	// DropUploadLeases).
 	UploadHolder string
+	// SessionChunkSize is the chunk size of new resumable uploads (0:
+	// DefaultSessionChunkSize; see MinSessionChunkSize).
+	SessionChunkSize int64
 }
 
 // New builds a Service.
 func New(st store.Store, blobs blob.Store, opt Options) *Service {
 	s := &Service{store: st, blobs: blobs, now: opt.Now, maxFileSize: opt.MaxFileSize, log: opt.Logger,
 		quota: opt.Quota, blobGrace: opt.BlobGrace, publishHook: opt.PublishHook,
-		limits: opt.Limits.withDefaults(), meter: opt.Meter, uploadsPerUser: opt.UploadsPerUser, uploadHolder: opt.UploadHolder}
+		limits: opt.Limits.withDefaults(), meter: opt.Meter, uploadsPerUser: opt.UploadsPerUser, uploadHolder: opt.UploadHolder,
+		chunkSize: opt.SessionChunkSize}
+	if s.chunkSize <= 0 {
+		s.chunkSize = DefaultSessionChunkSize
+	}
 	if s.blobGrace <= 0 {
 		s.blobGrace = DefaultBlobGrace
 	}

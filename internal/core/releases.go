@@ -168,39 +168,46 @@ func (s *Service) putFile(ctx context.Context, a *Actor, rel *domain.Release, r 
 	if size >= 0 && b.Size != size {
 		return nil, domain.Errorf(domain.KindInvalid, "received %d bytes but %d were announced; the upload was incomplete, try again", b.Size, size)
 	}
-	err = s.store.Tx(ctx, func(tx store.Tx) error {
-		if err := tx.QueueUploadCharge(ctx); err != nil {
-			return err
-		}
-		// The storage sweep removes bytes only inside a write transaction
-		// after checking that no row names them: if it took these bytes
-		// before this transaction, they are gone now.
-		if ok, err := s.blobs.Exists(ctx, b.SHA256); err != nil || !ok {
-			if err != nil {
-				return err
-			}
-			return domain.Errorf(domain.KindConflict, "the storage sweep removed this content while it was being uploaded; upload it again")
-		}
-		if err := tx.PutBlob(ctx, b); err != nil {
-			return err
-		}
-		if err := tx.RecordCleanScan(ctx, b.SHA256, secrets.Version, s.now()); err != nil {
-			return err
-		}
-		if err := tx.ChargeUpload(ctx, rel.ID, a.id(), b.SHA256, s.quota, s.now()); err != nil {
-			return s.quotaError(rel, err)
-		}
-		if inTx != nil {
-			if err := inTx(tx); err != nil {
-				return err
-			}
-		}
-		return s.audit(ctx, tx, a, "file.upload", releaseTarget(rel), map[string]any{"sha256": b.SHA256, "size": b.Size})
-	})
+	err = s.store.Tx(ctx, func(tx store.Tx) error { return s.recordContent(ctx, tx, a, rel, b, inTx) })
 	if err != nil {
 		return nil, err
 	}
 	return &b, nil
+}
+
+// recordContent records uploaded content that the blob store holds (b),
+// in the write transaction tx: it checks that the storage sweep did not
+// take the bytes meanwhile, charges the quotas, records the clean scan and
+// the upload to the release, runs inTx (when set) and audits the upload.
+// Every upload, in one request or in a resumable session, ends here.
+func (s *Service) recordContent(ctx context.Context, tx store.Tx, a *Actor, rel *domain.Release, b domain.Blob, inTx func(tx store.Tx) error) error {
+	if err := tx.QueueUploadCharge(ctx); err != nil {
+		return err
+	}
+	// The storage sweep removes bytes only inside a write transaction
+	// after checking that no row names them: if it took these bytes
+	// before this transaction, they are gone now.
+	if ok, err := s.blobs.Exists(ctx, b.SHA256); err != nil || !ok {
+		if err != nil {
+			return err
+		}
+		return domain.Errorf(domain.KindConflict, "the storage sweep removed this content while it was being uploaded; upload it again")
+	}
+	if err := tx.PutBlob(ctx, b); err != nil {
+		return err
+	}
+	if err := tx.RecordCleanScan(ctx, b.SHA256, secrets.Version, s.now()); err != nil {
+		return err
+	}
+	if err := tx.ChargeUpload(ctx, rel.ID, a.id(), b.SHA256, s.quota, s.now()); err != nil {
+		return s.quotaError(rel, err)
+	}
+	if inTx != nil {
+		if err := inTx(tx); err != nil {
+			return err
+		}
+	}
+	return s.audit(ctx, tx, a, "file.upload", releaseTarget(rel), map[string]any{"sha256": b.SHA256, "size": b.Size})
 }
 
 // Change is one edit in a new revision.

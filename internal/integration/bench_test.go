@@ -42,16 +42,27 @@ import (
 // The size is TREL_BENCH_SIZE_MIB MiB (default 1024). Run it with
 //
 //	go test ./internal/integration -run '^$' -bench Upload1GiB -benchtime 1x
+//
+// Each target runs twice: the one-request upload, and the resumable upload
+// (upload sessions: 16 MiB chunks, each a request whose digests and
+// scanner state are saved in the database) that `trel upload` uses for
+// files over 64 MiB.
 func BenchmarkUpload1GiB(b *testing.B) {
-	b.Run("disk", func(b *testing.B) { benchUpload(b, "") })
-	b.Run("s3", func(b *testing.B) {
-		blobs := services.S3(b)
-		benchUpload(b, blobs, "--database", services.Postgres(b), "--blobs", blobs, "--log-dir", b.TempDir())
-	})
+	for _, resumable := range []bool{false, true} {
+		suffix := ""
+		if resumable {
+			suffix = "-resumable"
+		}
+		b.Run("disk"+suffix, func(b *testing.B) { benchUpload(b, resumable, "") })
+		b.Run("s3"+suffix, func(b *testing.B) {
+			blobs := services.S3(b)
+			benchUpload(b, resumable, blobs, "--database", services.Postgres(b), "--blobs", blobs, "--log-dir", b.TempDir())
+		})
+	}
 }
 
 // benchUpload measures; blobs is the s3:// URL of the bucket, if any.
-func benchUpload(b *testing.B, blobs string, engineArgs ...string) {
+func benchUpload(b *testing.B, resumable bool, blobs string, engineArgs ...string) {
 	load1 := loadAverage(b)
 	sizeMiB := 1024
 	if v := os.Getenv("TREL_BENCH_SIZE_MIB"); v != "" {
@@ -125,7 +136,12 @@ func benchUpload(b *testing.B, blobs string, engineArgs ...string) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		cpu0, s3cpu0 := procCPU(b, w.srv.cmd.Process.Pid), procCPU(b, s3pid)
-		cmd := exec.Command(trelBin, "upload", "widget", "1.0.0", path)
+		// One request: no file is over the resumable threshold.
+		threshold := fmt.Sprintf("%dMiB", sizeMiB)
+		if resumable {
+			threshold = "64MiB"
+		}
+		cmd := exec.Command(trelBin, "upload", "widget", "1.0.0", path, "--resumable-over", threshold)
 		cmd.Env = append(baseEnv(b.TempDir()), w.bob.env...)
 		start := time.Now()
 		out, err := cmd.CombinedOutput()

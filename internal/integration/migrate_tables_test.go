@@ -200,7 +200,7 @@ func fillEmptyTables(t *testing.T, db *sqlstore.DB) {
 		t.Fatal(err)
 	}
 	// One row each in the tables of trusted publishing, mail and webhooks,
-	// and upload leases (rows no flow here leaves behind).
+	// upload leases and upload sessions (rows no flow here leaves behind).
 	var project, release int64
 	if err := db.SQL().QueryRowContext(ctx, `SELECT id, project_id FROM releases ORDER BY id LIMIT 1`).Scan(&release, &project); err != nil {
 		t.Fatal(err)
@@ -217,6 +217,10 @@ func fillEmptyTables(t *testing.T, db *sqlstore.DB) {
 		`INSERT INTO project_webhooks (id, project_id, url, secret, created_by, created_at) VALUES (1, $P, 'https://hooks.example.org/x', 'sealed', $U, 1)`,
 		`INSERT INTO deliveries (channel, topic, project_id, release_id, webhook_id, payload, state, not_before, created_at) VALUES ('webhook', 'published', $P, $R, 1, '{}', 'pending', 1, 1)`,
 		`INSERT INTO upload_leases (user_id, holder, expires_at) VALUES ($U, 'replica-1', 1)`,
+		`INSERT INTO upload_sessions (id, user_id, release_id, path, size, chunk_size, expect_sha512, expect_revision, staging_key, received, next_part, parts,
+			hash_state, scan_state, state, blob_sha256, revision, created_at, updated_at, expires_at)
+		 VALUES ('00112233445566778899aabbccddeeff', $U, $R, 'big.bin', 100, 16777216, '', 1, 'ffeeddccbbaa99887766554433221100', 0, 1, '[]',
+			X'00', X'7b7d', 'open', '', NULL, 1, 1, 2)`,
 	} {
 		q = ids.Replace(q)
 		if _, err := db.SQL().ExecContext(ctx, q); err != nil {

@@ -118,6 +118,8 @@ type Config struct {
 	TrustedProxies []*net.IPNet
 	// Uploads bounds concurrent uploads per user (0: DefaultUploadsPerUser).
 	UploadsPerUser int
+	// UploadChunkSize is the chunk size of resumable uploads (0: the default).
+	UploadChunkSize int64
 	// MetricsAddr, if set, serves /metrics on this address only (not on
 	// the main one); MetricsToken, if set, is the bearer token /metrics
 	// requires.
@@ -196,7 +198,7 @@ func Serve(ctx context.Context, cfg Config, out io.Writer) error {
 	}
 	app, err := OpenEngines(ctx, eng, core.Options{MaxFileSize: cfg.MaxFileSize, Logger: log,
 		Quota: cfg.Quota, BlobGrace: cfg.BlobGrace, PublishHook: hook,
-		Limits: cfg.Limits, UploadsPerUser: cfg.UploadsPerUser, UploadHolder: holder})
+		Limits: cfg.Limits, UploadsPerUser: cfg.UploadsPerUser, UploadHolder: holder, SessionChunkSize: cfg.UploadChunkSize})
 	if err != nil {
 		return err
 	}

@@ -36,6 +36,7 @@ type Reader interface {
 	UXReader
 	PublisherReader
 	NotifyReader
+	UploadSessionReader
 	UserByUsername(ctx context.Context, username string) (*domain.User, error)
 	UserByID(ctx context.Context, id int64) (*domain.User, error)
 	ListUsers(ctx context.Context) ([]domain.User, error)
@@ -146,6 +147,7 @@ type Tx interface {
 	TokenLineageTx
 	PublisherPinTx
 	NotifyTx
+	UploadSessionTx
 	CreateUser(ctx context.Context, u *domain.User) error
 	CreateToken(ctx context.Context, t *domain.Token) error
 	RevokeToken(ctx context.Context, userID, tokenID int64, at time.Time) error

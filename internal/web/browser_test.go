@@ -660,6 +660,32 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("a resumable upload is listed on the release page and aborted after the confirmation", func(t *testing.T) {
+		admin, err := s.app.Store.UserByUsername(t.Context(), "admin")
+		if err != nil {
+			t.Fatal(err)
+		}
+		us, err := s.app.Core.StartUploadSession(t.Context(), &core.Actor{User: admin}, "widget-core", "1.0.0",
+			core.NewUploadSession{Path: "dist/widget-core-1.0.0-src.tar.gz", Size: 200 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		form := "form[action$='/upload-sessions/" + us.ID + "/abort']"
+		run(t, tab, "the release page lists it",
+			chromedp.Navigate(s.url+"/projects/widget-core/releases/1.0.0"),
+			waitText("#session-"+us.ID, "0 B of 200.0 MiB"),
+		)
+		run(t, tab, "the confirmation says what is lost, then aborts",
+			click("details.confirm:has("+form+") > summary"),
+			waitText(form, "The 0 B received of dist/widget-core-1.0.0-src.tar.gz are deleted"),
+			click(form+" button[type=submit]"),
+			waitText(".notice", "The upload of dist/widget-core-1.0.0-src.tar.gz was aborted"),
+		)
+		if n := count(t, tab, "#resumable"); n != 0 {
+			t.Fatal("the aborted upload is still listed")
+		}
+	})
+
 	t.Run("delete a key", func(t *testing.T) {
 		run(t, tab, "keys page", chromedp.Navigate(s.url+"/keys"), waitText("h1", "Signing keys"))
 		run(t, tab, "delete key",

@@ -53,9 +53,11 @@ type workView struct {
 	CanManage  bool // committee member: managers, abandon
 	IsRM       bool // release manager (or administrator)
 	CanAbandon bool
-	SignURL    string
-	PolicyURL  string
-	PublicURL  string // the public page (candidates and later)
+	// Sessions are the signed-in user's resumable uploads to this draft.
+	Sessions  []domain.UploadSession
+	SignURL   string
+	PolicyURL string
+	PublicURL string // the public page (candidates and later)
 }
 
 // artifactGroup is one artifact with its signatures and checksums, or the
@@ -127,6 +129,10 @@ func (w *Web) release(rw http.ResponseWriter, r *http.Request) {
 	d.IsRM = admin || slices.Contains(d.Managers, act.User.Username)
 	d.CanUpload = rl.Phase == domain.PhaseDraft && !d.Old
 	d.CanAbandon = rl.Phase == domain.PhaseDraft && (admin || role == domain.RoleMember)
+	if d.CanUpload {
+		// Only an uploader has sessions; for anyone else the list is empty.
+		d.Sessions, _ = w.svc.UploadSessions(ctx, act, rl.ProjectKey, rl.Version)
+	}
 	if t, err := w.svc.Tally(ctx, act, rl.ProjectKey, rl.Version); err == nil {
 		d.Vote = t
 	}
@@ -520,6 +526,21 @@ func (w *Web) releaseFileRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+rel+"/files/move", w.requireUser(w.moveFile))
 	mux.HandleFunc("POST "+rel+"/revisions/{number}/restore", w.requireUser(w.restoreRevision))
 	mux.HandleFunc("POST "+rel+"/abandon", w.requireUser(w.abandon))
+	mux.HandleFunc("POST "+rel+"/upload-sessions/{id}/abort", w.requireUser(w.abortUploadSession))
+}
+
+// abortUploadSession aborts one of the user's resumable uploads.
+func (w *Web) abortUploadSession(rw http.ResponseWriter, r *http.Request) {
+	path := r.FormValue("path")
+	if err := confirmed(r, "abort the upload of "+path); err != nil {
+		w.fail(rw, r, relBack(r)+"#resumable", err)
+		return
+	}
+	if err := w.svc.AbortUploadSession(r.Context(), actor(r), r.PathValue("project"), r.PathValue("version"), r.PathValue("id")); err != nil {
+		w.fail(rw, r, relBack(r)+"#resumable", err)
+		return
+	}
+	w.redirect(rw, r, relBack(r)+"#upload", flash{Notice: "The upload of " + path + " was aborted; what it sent is deleted."})
 }
 
 // expected reads the expect_revision field of a form.

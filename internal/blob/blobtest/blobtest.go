@@ -183,8 +183,146 @@ func Run(t *testing.T, newStore func(t *testing.T) blob.Store) {
 			}
 		}
 	})
+	runStaged(t, newStore)
 }
 
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+
+// runStaged covers staged content (resumable uploads): parts of at least
+// 5 MiB (S3's minimum for all but the last), a part that fails midway
+// and is sent again at its offset as a new attempt, a part that lost a
+// race to another attempt, and abort. As the caller guarantees, every
+// attempt starts right after the last accepted part.
+func runStaged(t *testing.T, newStore func(t *testing.T) blob.Store) {
+	ctx := context.Background()
+	const partSize = 5 << 20
+	data := make([]byte, 2*partSize+1234)
+	for i := range data {
+		data[i] = byte(i*7 + i/5000)
+	}
+	put := func(t *testing.T, s blob.Store, key string, n, part int, r io.Reader) (domain.StagedPart, error) {
+		t.Helper()
+		off := int64(part * partSize)
+		size := min(int64(len(data))-off, partSize)
+		return s.PutPart(ctx, key, n, off, r, size)
+	}
+	chunk := func(part int) io.Reader {
+		return bytes.NewReader(data[part*partSize : min(len(data), (part+1)*partSize)])
+	}
+
+	t.Run("ok/staged parts become one blob; failed and losing attempts do not count", func(t *testing.T) {
+		s := newStore(t)
+		key, err := s.StartStaged(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p1, err := put(t, s, key, 1, 0, chunk(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Part 2's first attempt dies after 1 MiB (the client was killed).
+		broken := io.MultiReader(bytes.NewReader(data[partSize:partSize+1<<20]), errReader{})
+		if _, err := put(t, s, key, 2, 1, broken); err == nil {
+			t.Fatal("a part that failed midway was accepted")
+		}
+		// An attempt with other bytes that loses the race: stored, never accepted.
+		if _, err := put(t, s, key, 3, 1, bytes.NewReader(make([]byte, partSize))); err != nil {
+			t.Fatal(err)
+		}
+		p2, err := put(t, s, key, 4, 1, chunk(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A part shorter than announced is refused.
+		if _, err := s.PutPart(ctx, key, 5, 2*partSize, strings.NewReader("short"), 1234); err == nil {
+			t.Fatal("a short part was accepted")
+		}
+		p3, err := put(t, s, key, 6, 2, chunk(2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := blob.ResumeDigests(nil)
+		if err := d.Copy(nil, bytes.NewReader(data), int64(len(data))); err != nil {
+			t.Fatal(err)
+		}
+		b, err := d.Blob()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.FinishStaged(ctx, key, []domain.StagedPart{p1, p2, p3}, b); err != nil {
+			t.Fatal(err)
+		}
+		rc, err := s.Open(ctx, b.SHA256)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		got, _ := io.ReadAll(rc)
+		if !bytes.Equal(got, data) {
+			t.Fatalf("the staged blob differs from what was sent (%d bytes of %d)", len(got), len(data))
+		}
+		if ok, _ := s.Exists(ctx, b.SHA256); !ok {
+			t.Fatal("the staged blob does not exist")
+		}
+	})
+
+	t.Run("ok/an aborted staged upload takes no more parts", func(t *testing.T) {
+		s := newStore(t)
+		key, err := s.StartStaged(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := put(t, s, key, 1, 0, chunk(0)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AbortStaged(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AbortStaged(ctx, key); err != nil {
+			t.Fatalf("a second abort: %v", err)
+		}
+		if _, err := put(t, s, key, 2, 1, chunk(1)); !domain.IsKind(err, domain.KindNotFound) {
+			t.Fatalf("a part after the abort: %v", err)
+		}
+	})
+
+	t.Run("fail/malformed staging keys", func(t *testing.T) {
+		s := newStore(t)
+		for _, key := range []string{"", "../../etc/passwd", strings.Repeat("g", 32)} {
+			if _, err := s.PutPart(ctx, key, 1, 0, strings.NewReader("x"), 1); !domain.IsKind(err, domain.KindInvalid) {
+				t.Fatalf("key %q: %v", key, err)
+			}
+		}
+	})
+
+	t.Run("ok/digests resume from a saved state", func(t *testing.T) {
+		d, _ := blob.ResumeDigests(nil)
+		if err := d.Copy(nil, bytes.NewReader(data[:partSize]), partSize); err != nil {
+			t.Fatal(err)
+		}
+		state, err := d.State()
+		if err != nil {
+			t.Fatal(err)
+		}
+		d2, err := blob.ResumeDigests(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d2.Copy(nil, bytes.NewReader(data[partSize:]), int64(len(data)-partSize)); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := d2.Blob()
+		s256, s512 := sha256.Sum256(data), sha512.Sum512(data)
+		if b.SHA256 != hex.EncodeToString(s256[:]) || b.SHA512 != hex.EncodeToString(s512[:]) || b.Size != int64(len(data)) {
+			t.Fatalf("resumed digests differ: %+v", b)
+		}
+		if err := d2.Copy(nil, strings.NewReader("toolong"), 3); err == nil {
+			t.Fatal("more bytes than announced were accepted")
+		}
+		if _, err := blob.ResumeDigests([]byte{1, 2}); err == nil {
+			t.Fatal("a malformed state was accepted")
+		}
+	})
+}

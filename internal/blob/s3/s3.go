@@ -56,7 +56,7 @@ const (
 	// copyPartSize is the part size of a multipart copy.
 	copyPartSize = 1 << 30
 	// staleAfter is when Clean considers an upload abandoned.
-	staleAfter = 24 * time.Hour
+	staleAfter = blob.StagedLifetime
 )
 
 // Store is a blob.Store in an S3 bucket, under an optional key prefix.

@@ -588,6 +588,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 
 	runIncident(t, newStore, seed)
 	runUploadLeases(t, newStore, seed)
+	runUploadSessions(t, newStore, seed)
 	runUX(t, newStore, seed)
 	runPublishers(t, newStore, seed)
 	heldSigstoreCases(t, newStore, now)
