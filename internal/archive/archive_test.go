@@ -607,3 +607,29 @@ func TestSparseMembersCountTheirSize(t *testing.T) {
 		t.Fatalf("a small sparse file: %v, %d bytes", r.err, len(r.content["s/disk.img"]))
 	}
 }
+
+// TestZipWithDataBefore: a zip behind a stub (a self-extracting archive)
+// is read whole, whether its offsets count from the stub (`zip -A`) or
+// from the zip itself, and the stub is reported.
+func TestZipWithDataBefore(t *testing.T) {
+	dir := t.TempDir()
+	tree(t, dir, release)
+	run(t, dir, "zip", "-qr", "a.zip", "apache-foo-1.0-src")
+	run(t, dir, "sh", "-c", "printf '#!/bin/sh\\necho stub\\nexit 0\\n' > stub && cat stub a.zip > raw.zip && cp raw.zip adjusted.zip && zip -qA adjusted.zip")
+	for _, name := range []string{"raw.zip", "adjusted.zip"} {
+		t.Run(name, func(t *testing.T) {
+			r := walkFile(t, filepath.Join(dir, name), archive.Limits{})
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			for p, want := range release {
+				if got := r.content[p]; got != want {
+					t.Fatalf("%s: got %q, want %q", p, got, want)
+				}
+			}
+			if len(r.problems) != 1 || r.problems[0].Code != archive.CodeTrailing || !strings.Contains(r.problems[0].Message, "data before the first zip member") {
+				t.Fatalf("problems: %+v", r.problems)
+			}
+		})
+	}
+}

@@ -4,7 +4,11 @@ import (
 	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"errors"
+	"io"
 	"os/exec"
+	"slices"
+	"sort"
 	"testing"
 
 	"trel/internal/archive"
@@ -60,5 +64,43 @@ func FuzzTarXz(f *testing.F) {
 func FuzzZip(f *testing.F) {
 	f.Add(zipOf(f, map[string][]byte{"foo/a.txt": []byte("hello hello hello"), "foo/b.jar": zipOf(f, map[string][]byte{"x": []byte("y")}, zip.Deflate)}, zip.Deflate))
 	f.Add(zipOf(f, map[string][]byte{"foo/a.txt": []byte("hello")}, zip.Store))
-	f.Fuzz(func(t *testing.T, data []byte) { fuzzWalk(t, data, archive.Zip) })
+	f.Fuzz(func(t *testing.T, data []byte) {
+		fuzzWalk(t, data, archive.Zip)
+		zipAgrees(t, data)
+	})
+}
+
+// zipAgrees compares trel's zip reader with archive/zip on the same bytes:
+// what trel reads without error, archive/zip reads too, with the same
+// names and contents (trel may refuse more: limits, overlaps, names).
+func zipAgrees(t *testing.T, data []byte) {
+	r := walk(bytes.NewReader(data), int64(len(data)), archive.Zip, fuzzLimits)
+	if r.err != nil {
+		return
+	}
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
+		t.Fatalf("trel read %d members that archive/zip refuses: %v", len(r.names), err)
+	}
+	var names []string
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatalf("trel read %q, archive/zip cannot open it: %v", f.Name, err)
+		}
+		got, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+		if err != nil {
+			t.Fatalf("trel read %q, archive/zip cannot: %v", f.Name, err)
+		}
+		if want, ok := r.content[f.Name]; ok && want != string(got) {
+			t.Fatalf("%q: trel read %q, archive/zip %q", f.Name, want, got)
+		}
+		names = append(names, f.Name)
+	}
+	mine := append([]string(nil), r.names...)
+	sort.Strings(mine)
+	sort.Strings(names)
+	if !slices.Equal(mine, names) {
+		t.Fatalf("trel read members %q, archive/zip %q", mine, names)
+	}
 }
