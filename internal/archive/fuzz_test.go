@@ -82,6 +82,10 @@ func zipAgrees(t *testing.T, data []byte) {
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) {
 		t.Fatalf("trel read %d members that archive/zip refuses: %v", len(r.names), err)
 	}
+	count := map[string]int{}
+	for _, f := range zr.File {
+		count[f.Name]++
+	}
 	var names []string
 	for _, f := range zr.File {
 		rc, err := f.Open()
@@ -92,7 +96,7 @@ func zipAgrees(t *testing.T, data []byte) {
 		if err != nil {
 			t.Fatalf("trel read %q, archive/zip cannot: %v", f.Name, err)
 		}
-		if want, ok := r.content[f.Name]; ok && want != string(got) {
+		if want, ok := r.content[f.Name]; ok && count[f.Name] == 1 && want != string(got) { // duplicates: which one is ambiguous
 			t.Fatalf("%q: trel read %q, archive/zip %q", f.Name, want, got)
 		}
 		names = append(names, f.Name)

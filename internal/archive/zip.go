@@ -51,9 +51,30 @@ type zipEntry struct {
 	method      uint16
 	nameLen     uint16
 	externAttrs uint32
+	// localDiffers: the local header names another file (reported); the
+	// member's name is then read from the central directory.
+	localDiffers bool
 }
 
 func (e *zipEntry) hasDescriptor() bool { return e.flags&0x8 != 0 }
+
+// memberName reads the member's name: from its local header, just before
+// its data (so that a ranged store reads both with one request), unless
+// the local header names another file (then from the central directory,
+// whose name archive/zip and unzip use).
+func (s *zipSource) memberName(e *zipEntry) (string, error) {
+	if e.localDiffers {
+		return s.cdName(e), nil
+	}
+	n := int(e.data - e.local - 30)
+	if cap(s.name) < n {
+		s.name = make([]byte, n)
+	}
+	if _, err := s.r.ReadAt(s.name[:n], e.local+30); err != nil {
+		return "", &Error{Code: CodeTruncated, Offset: e.local, Err: err, Msg: "a local header runs past the end of the file: the archive is truncated"}
+	}
+	return string(s.name[:e.nameLen]), nil
+}
 
 // cdName reads the entry's name from the central directory.
 func (s *zipSource) cdName(e *zipEntry) string {
@@ -111,6 +132,9 @@ func openZip(r io.ReaderAt, size int64, g *guard) (*zipSource, error) {
 			break
 		}
 		pos += int64(46 + len(rest))
+		if pos > dir.end {
+			return nil, notZip(errors.New("zip: the central directory runs into its end record"))
+		}
 		name, extra := rest[:nl], rest[nl:nl+el]
 		if !zip64Sizes(extra, &e, &local) {
 			break // as archive/zip: a damaged zip64 field ends the directory
@@ -151,10 +175,21 @@ func openZip(r io.ReaderAt, size int64, g *guard) (*zipSource, error) {
 			}
 			return nil, &Error{Code: CodeCorrupt, Member: string(name), Offset: -1, Err: err, Msg: fmt.Sprintf("its local header cannot be read (%v): the archive is corrupt or truncated", err)}
 		}
-		e.data = e.local + 30 + int64(le.Uint16(lh[26:])) + int64(le.Uint16(lh[28:]))
+		lnl, lel := int(le.Uint16(lh[26:])), int(le.Uint16(lh[28:]))
+		e.data = e.local + 30 + int64(lnl+lel)
 		if e.data+int64(e.comp) > size || e.data+int64(e.comp) < e.data || e.comp > 1<<62 {
 			return nil, &Error{Code: CodeTruncated, Member: string(name), Offset: e.data, Msg: "the member's data runs past the end of the file: the archive is truncated"}
 		}
+		// The local header's name and extra field follow it (one read,
+		// which a ranged store serves with the same request).
+		if cap(s.name) < lnl+lel {
+			s.name = make([]byte, lnl+lel)
+		}
+		lrest := s.name[:lnl+lel]
+		if _, err := r.ReadAt(lrest, e.local+30); err != nil {
+			return nil, &Error{Code: CodeTruncated, Member: string(name), Offset: e.local, Err: err, Msg: "its local header runs past the end of the file: the archive is truncated"}
+		}
+		e.localDiffers = !localNameAgrees(string(name), lrest[:lnl], lrest[lnl:], g)
 		s.entries = append(s.entries, e)
 	}
 	// As archive/zip: the directory must hold the number of entries the
@@ -171,12 +206,6 @@ func openZip(r io.ReaderAt, size int64, g *guard) (*zipSource, error) {
 			return nil, &Error{Code: CodeOverlap, Member: s.cdName(e), Offset: e.data, Msg: fmt.Sprintf(
 				"its data overlaps the data of %q: a crafted archive (overlapping members are the trick of zip bombs)", s.cdName(p))}
 		}
-	}
-	var prevEnd int64
-	for i := range s.entries {
-		e := &s.entries[i]
-		checkLocalName(r, s.cdName(e), prevEnd, e.local, e.data, g)
-		prevEnd = e.data + int64(e.comp)
 	}
 	checkZipEnds(r, size, g)
 	return s, nil
@@ -238,6 +267,7 @@ func countZipEntries(r io.ReaderAt, size int64, max int) int {
 // and the number of entries the end record declares.
 type zipDirectory struct {
 	start, base int64
+	end         int64 // the end record (zip64's, when there is one)
 	records     uint64
 }
 
@@ -299,35 +329,26 @@ func zipDirectoryStart(r io.ReaderAt, size int64) (zipDirectory, bool) {
 	if start < 0 || start >= size {
 		return zipDirectory{}, false
 	}
-	return zipDirectory{start: start, base: start - int64(dirOffset), records: records}, true
+	return zipDirectory{start: start, base: start - int64(dirOffset), end: endOffset, records: records}, true
 }
 
-// checkLocalName reports a member whose local header (found between the
-// previous member's data and its own) names another file than its central
-// directory entry, directly or by an Info-ZIP Unicode path field: tools
-// that read a zip as a stream (Java's ZipInputStream, many unzip
-// libraries) or honour that field would extract another file than those
-// reading the directory.
-func checkLocalName(r io.ReaderAt, name string, from, local, dataStart int64, g *guard) {
-	differs := func(where, other string) {
+// localNameAgrees reports (as a problem) a member whose local header names
+// another file than its central directory entry, directly or by an
+// Info-ZIP Unicode path field: tools that read a zip as a stream (Java's
+// ZipInputStream, many unzip libraries) or honour that field would
+// extract another file than those reading the directory.
+func localNameAgrees(name string, local, extra []byte, g *guard) bool {
+	differs := func(where, other string) bool {
 		g.problem(CodeNameMismatch, name, "%s names it %q, its central directory entry %q: tools that read a zip as a stream (such as Java's ZipInputStream) or that honour the field extract another file than the others; rebuild the archive", where, other, name)
+		return false
 	}
-	if local < from || dataStart-local < 30 || dataStart-local > 30+2*0xffff {
-		return
+	if string(local) != name {
+		return differs("its local header", string(local))
 	}
-	buf := make([]byte, dataStart-local)
-	if _, err := r.ReadAt(buf, local); err != nil {
-		return
-	}
-	nl := int(binary.LittleEndian.Uint16(buf[26:]))
-	if 30+nl > len(buf) {
-		return
-	}
-	if ln := string(buf[30 : 30+nl]); ln != name {
-		differs("its local header", ln)
-	} else if u, ok := unicodePath(buf[30+nl:]); ok && u != name {
+	if u, ok := unicodePath(extra); ok && u != name {
 		differs("the Info-ZIP Unicode path field of its local header", u)
 	}
+	return true // the local name is the directory's
 }
 
 // unicodePath returns the name in an Info-ZIP Unicode path extra field
@@ -393,7 +414,10 @@ func (s *zipSource) next() (*Member, error) {
 	}
 	e := &s.entries[s.i]
 	s.i++
-	name := s.cdName(e)
+	name, err := s.memberName(e)
+	if err != nil {
+		return nil, err
+	}
 	s.off, s.read_ = e.data, 0
 	s.crc.Reset()
 	fh := zip.FileHeader{Name: name, CreatorVersion: e.creator, ExternalAttrs: e.externAttrs}
