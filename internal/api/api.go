@@ -148,7 +148,12 @@ type ErrorBody struct {
 
 func (a *API) fail(w http.ResponseWriter, r *http.Request, err error) {
 	kind := domain.KindOf(err)
-	if StatusOf(kind) >= 500 {
+	switch {
+	case StatusOf(kind) < 500:
+	case r.Context().Err() != nil && errors.Is(err, context.Canceled):
+		// The client went away (a killed upload): nothing failed here.
+		a.log.InfoContext(r.Context(), "request abandoned by the client", "method", r.Method, "path", r.URL.Path)
+	default:
 		a.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "status", StatusOf(kind), "err", err)
 	}
 	var body ErrorBody

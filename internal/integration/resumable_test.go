@@ -35,6 +35,7 @@ type relay struct {
 	targets []*url.URL
 	cur     atomic.Int32
 	sent    atomic.Int64
+	active  atomic.Int32 // requests being relayed
 	// onBytes, when set, is called with the running total as request
 	// bytes pass (it may block, to stall the upload).
 	mu      sync.Mutex
@@ -61,6 +62,8 @@ func newRelay(t *testing.T, targets ...string) *relay {
 		},
 	}
 	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.active.Add(1)
+		defer r.active.Add(-1)
 		if req.Body != nil {
 			req.Body = &countingBody{rc: req.Body, r: r}
 		}
@@ -109,6 +112,18 @@ func (r *relay) stallAt(at int64) (<-chan struct{}, func()) {
 		}
 	})
 	return stalled, func() { rel.Do(func() { r.setHook(nil); close(release) }) }
+}
+
+// waitIdle waits until the relay passes no request: the bytes a killed
+// client left in the socket have gone through (or failed), so that they
+// are not counted as the next run's.
+func (r *relay) waitIdle(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); r.active.Load() > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests still relayed 30 s after their client was killed", r.active.Load())
+		}
+	}
 }
 
 func sha512Hex(b []byte) string { s := sha512.Sum512(b); return hex.EncodeToString(s[:]) }
@@ -166,6 +181,7 @@ func TestResumableUploadAfterKilledClient(t *testing.T) {
 	cmd.Process.Signal(os.Interrupt)
 	err := cmd.Wait()
 	release()
+	rl.waitIdle(t)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 		t.Fatalf("interrupted: %v\n%s", err, stderr.String())
@@ -199,6 +215,7 @@ func TestResumableUploadAfterKilledClient(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	release()
+	rl.waitIdle(t)
 	if !strings.Contains(stderr.String(), "resuming dist/big.bin at 32.0 MiB of 120.0 MiB\n") {
 		t.Fatalf("the second run did not say it resumes:\n%s", stderr.String())
 	}
