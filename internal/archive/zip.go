@@ -139,10 +139,7 @@ func openZip(r io.ReaderAt, size int64, g *guard) (*zipSource, error) {
 		if !zip64Sizes(extra, &e, &local) {
 			break // as archive/zip: a damaged zip64 field ends the directory
 		}
-		if count++; count > g.lim.MaxMembers {
-			return nil, &Error{Code: CodeTooManyMembers, Offset: -1, Msg: fmt.Sprintf(
-				"the archive has more than %d members, more than the limit of %d", g.lim.MaxMembers, g.lim.MaxMembers)}
-		}
+		count++ // at most n: countZipEntries read the same headers
 		// Declared sizes: refuse bombs before decompressing anything.
 		declared += e.size
 		if declared > uint64(g.lim.MaxUnpacked) || e.size > uint64(g.lim.MaxUnpacked) {
